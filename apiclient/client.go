@@ -1,0 +1,364 @@
+// Package apiclient speaks the PBX company API of version 6.5 (spec/api.md): one method
+// per verb, typed results, the field table, errors by type and retries for the verbs
+// that are safe to repeat.
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// SessionCookie is the cookie in which the server keeps a login session.
+const SessionCookie = "Red60urne"
+
+// Client calls one PBX. It is safe for concurrent use.
+type Client struct {
+	base      string
+	http      *http.Client
+	key       secret
+	user      string
+	password  secret
+	userAgent string
+	retry     RetryPolicy
+	maxBody   int64
+	log       *slog.Logger
+
+	mu      sync.Mutex // guards session and logins
+	session secret
+	logins  int // counts logins, so that concurrent callers renew a session once
+}
+
+// RetryPolicy bounds the retries of the verbs that are safe to repeat.
+type RetryPolicy struct {
+	Attempts      int           // attempts in all, the first included
+	BaseDelay     time.Duration // the first wait; each next one doubles, with jitter
+	MaxDelay      time.Duration // the longest wait between attempts
+	MaxRetryAfter time.Duration // the longest Retry-After honoured; longer ones are cut to it
+}
+
+// DefaultRetryPolicy is what New uses unless told otherwise.
+var DefaultRetryPolicy = RetryPolicy{Attempts: 5, BaseDelay: 250 * time.Millisecond, MaxDelay: 15 * time.Second, MaxRetryAfter: 2 * time.Minute}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithAPIKey authenticates every call with an API key (the way for batch jobs).
+func WithAPIKey(key string) Option { return func(c *Client) { c.key = secret(key) } }
+
+// WithLogin authenticates by user and password: the client logs in at /rest/auth/
+// and sends the session cookie, logging in again once when a session has expired.
+func WithLogin(user, password string) Option {
+	return func(c *Client) { c.user, c.password = user, secret(password) }
+}
+
+// WithHTTPClient replaces the HTTP client (its timeouts and transport).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithRootCAs trusts the given certificate authorities instead of the system's.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(c *Client) {
+		if t, ok := c.http.Transport.(*http.Transport); ok {
+			t = t.Clone()
+			t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			c.http.Transport = t
+		}
+	}
+}
+
+// WithTimeout bounds each HTTP request, the reading of its answer included.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.http.Timeout = d } }
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
+
+// WithLogger logs requests (debug) and retries (info) to l. Credentials are never logged.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithUserAgent replaces the User-Agent header.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// WithMaxResponseBytes bounds the size of an answer; a larger one is an error.
+func WithMaxResponseBytes(n int64) Option { return func(c *Client) { c.maxBody = n } }
+
+// New returns a client for the PBX at baseURL (such as https://pbx.example.com).
+// Exactly one way to authenticate must be given.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("invalid server URL: want http(s)://host[:port]")
+	}
+	if u.User != nil {
+		return nil, errors.New("invalid server URL: credentials belong in the environment, not in the URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("invalid server URL: it takes no query or fragment")
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	transport.ResponseHeaderTimeout = time.Minute
+	c := &Client{
+		base: u.Scheme + "://" + u.Host + trimSlash(u.EscapedPath()),
+		http: &http.Client{
+			Transport: transport,
+			Timeout:   2 * time.Minute,
+			// A redirect could carry the key to another host: it is an error instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		userAgent: "pbxsync/" + BuildVersion(),
+		retry:     DefaultRetryPolicy,
+		maxBody:   256 << 20,
+		log:       slog.New(slog.DiscardHandler),
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	switch {
+	case c.key == "" && c.user == "":
+		return nil, errors.New("no credentials: give an API key, or a user and password")
+	case c.key != "" && c.user != "":
+		return nil, errors.New("two sets of credentials: give an API key, or a user and password, not both")
+	case c.user != "" && c.password == "":
+		return nil, errors.New("no password for the user")
+	case c.retry.Attempts < 1:
+		return nil, errors.New("retry policy: at least one attempt is needed")
+	}
+	return c, nil
+}
+
+// BuildVersion is pbxsync's version as the Go toolchain stamped it into the binary.
+func BuildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
+
+func trimSlash(p string) string {
+	for len(p) > 0 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// call sends one verb, retrying transient failures when the verb is safe to repeat.
+func (c *Client) call(ctx context.Context, verb, company string, req Request, safe bool) (*Response, error) {
+	req.Type = "company"
+	for attempt := 1; ; attempt++ {
+		resp, err := c.authorized(ctx, verb, company, req)
+		if err == nil || !safe || !IsTransient(err) || attempt >= c.retry.Attempts {
+			return resp, err
+		}
+		if err := c.wait(ctx, attempt, verb, company, err); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// wait sleeps before attempt+1: exponential backoff with full jitter, or what the
+// server asked for in Retry-After. It ends at once when ctx is done.
+func (c *Client) wait(ctx context.Context, attempt int, verb, company string, cause error) error {
+	d := c.retry.backoff(attempt)
+	var te *TransportError
+	if errors.As(cause, &te) && te.RetryAfter > 0 {
+		d = min(te.RetryAfter, c.retry.MaxRetryAfter)
+	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "retrying", slog.String("verb", verb), slog.String("company", company),
+		slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", cause.Error()))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (while waiting to retry: %v)", context.Cause(ctx), cause)
+	}
+}
+
+// backoff is the wait after the given attempt, drawn uniformly from zero to the
+// exponential bound, so that many workers spread out.
+func (p RetryPolicy) backoff(attempt int) time.Duration {
+	bound := p.BaseDelay << min(attempt-1, 30)
+	if bound > p.MaxDelay || bound <= 0 {
+		bound = p.MaxDelay
+	}
+	if bound <= 0 {
+		return 0
+	}
+	return bound/2 + rand.N(bound/2+1)
+}
+
+// authorized sends one request with credentials. In login mode it logs in when there
+// is no session, and once more when the server refuses a call, since that is how an
+// expired session shows.
+func (c *Client) authorized(ctx context.Context, verb, company string, req Request) (*Response, error) {
+	if c.key != "" {
+		req.Auth = &Auth{Type: "auth", Key: string(c.key)}
+		return c.send(ctx, verb, company, req, "")
+	}
+	session, logins, err := c.currentSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, verb, company, req, session)
+	if !IsRefused(err) {
+		return resp, err
+	}
+	if session, err = c.renewSession(ctx, logins); err != nil {
+		return nil, err
+	}
+	return c.send(ctx, verb, company, req, session)
+}
+
+func (c *Client) currentSession(ctx context.Context) (secret, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session == "" {
+		if err := c.login(ctx); err != nil {
+			return "", 0, err
+		}
+	}
+	return c.session, c.logins, nil
+}
+
+// renewSession logs in again unless another caller has done so since seen.
+func (c *Client) renewSession(ctx context.Context, seen int) (secret, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logins == seen {
+		if err := c.login(ctx); err != nil {
+			return "", err
+		}
+	}
+	return c.session, nil
+}
+
+// login posts user and password to /rest/auth/; c.mu is held. Transient failures are
+// retried: a login changes nothing on the server.
+func (c *Client) login(ctx context.Context) error {
+	body, err := json.Marshal(Request{Auth: &Auth{Type: "auth", Username: c.user, Password: string(c.password)}})
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		_, cookies, err := c.post(ctx, "/rest/auth/", "login", "", body, "")
+		if err == nil {
+			for _, ck := range cookies {
+				if ck.Name == SessionCookie && ck.Value != "" {
+					c.session = secret(ck.Value)
+					c.logins++
+					return nil
+				}
+			}
+			return &TransportError{Verb: "login", Err: errors.New("the server answered without a session cookie")}
+		}
+		var refused *APIError
+		if errors.As(err, &refused) {
+			return &AuthError{Message: refused.Message}
+		}
+		if !IsTransient(err) || attempt >= c.retry.Attempts {
+			return err
+		}
+		if err := c.wait(ctx, attempt, "login", "", err); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Client) send(ctx context.Context, verb, company string, req Request, session secret) (*Response, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode request: %w", subject(verb, company), err)
+	}
+	resp, _, err := c.post(ctx, "/rest/ops/"+verb+"/", verb, company, body, session)
+	return resp, err
+}
+
+// post makes one HTTP request and decodes its answer.
+func (c *Client) post(ctx context.Context, path, verb, company string, body []byte, session secret) (*Response, []*http.Cookie, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "application/json")
+	hreq.Header.Set("User-Agent", c.userAgent)
+	if session != "" {
+		hreq.AddCookie(&http.Cookie{Name: SessionCookie, Value: string(session)})
+	}
+	start := time.Now()
+	hresp, err := c.http.Do(hreq)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is known; the cause is the news
+		}
+		return nil, nil, &TransportError{Verb: verb, Company: company, Transient: !permanent(err), Err: err}
+	}
+	defer hresp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBody+1))
+	c.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("verb", verb), slog.String("company", company),
+		slog.Int("status", hresp.StatusCode), slog.Duration("duration", time.Since(start)))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
+	case err != nil:
+		return nil, nil, &TransportError{Verb: verb, Company: company, Status: hresp.StatusCode, Transient: true,
+			Err: fmt.Errorf("reading the answer: %w", err)}
+	case int64(len(data)) > c.maxBody:
+		return nil, nil, &TransportError{Verb: verb, Company: company, Status: hresp.StatusCode,
+			Err: fmt.Errorf("the answer is larger than %d bytes", c.maxBody)}
+	}
+	resp, err := DecodeResponse(verb, company, hresp.StatusCode, hresp.Header, data)
+	return resp, hresp.Cookies(), err
+}
+
+// permanent reports whether a failed connection would fail the same way again: a
+// certificate that is not trusted, or a host name that does not resolve.
+func permanent(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var authErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var dnsErr *net.DNSError
+	return errors.As(err, &certErr) || errors.As(err, &authErr) || errors.As(err, &hostErr) ||
+		(errors.As(err, &dnsErr) && dnsErr.IsNotFound)
+}
+
+// retryAfter reads Retry-After as seconds or as an HTTP date.
+func retryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// secret is a credential: it prints, formats and logs as (sensitive).
+type secret string
+
+func (s secret) String() string             { return Redacted }
+func (s secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, Redacted) }
+func (s secret) LogValue() slog.Value       { return slog.StringValue(Redacted) }

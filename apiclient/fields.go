@@ -1,0 +1,293 @@
+package apiclient
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // zone names are checked against the embedded database, the same on every machine
+)
+
+// Type is the JSON type in which the server stores and returns a field.
+type Type uint8
+
+// The server types of the field table.
+const (
+	TypeString  Type = iota // a string; numbers in allowed values are canonical decimal text
+	TypeInteger             // a JSON integer
+	TypeSwitch              // true, false or null, where null and false are one value
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeInteger:
+		return "integer"
+	case TypeSwitch:
+		return "boolean or null"
+	}
+	return "string"
+}
+
+// check is the kind of rule a field's values follow.
+type check uint8
+
+const (
+	freeText  check = iota // any string
+	digits                 // "" or digits, kept as written (PINs: "0000" is not "0")
+	callerID               // "" or an optional "-" and at least one digit
+	numRange               // "" (strings only) or a whole number in [min, max]
+	numEnum                // "" (strings only) or one of enum, compared as numbers
+	wordEnum               // one of enum, exactly
+	zoneName               // "" or a time-zone name
+	letterSet              // letters of enum[0], each at most once, compared as a set
+	boolNull               // true, false or null
+)
+
+// Field is one row of the field table: everything pbxsync knows about a setting.
+type Field struct {
+	Name       string
+	Type       Type
+	Allowed    string // the allowed values, as a person reads them
+	Secret     bool   // never shown, logged or written to a plan
+	Feature    bool   // a feature switch: needs System-Admin, silently ignored otherwise
+	Since      string // the first server version with the field; "" for all
+	Deprecated bool   // still accepted; pbxsync warns when an inventory manages it
+
+	check    check
+	min, max int64
+	enum     []string
+}
+
+// fields is the field table of spec/api.md, in its order. A new field is one row.
+var fields = []Field{
+	{Name: "record", Type: TypeInteger, Allowed: "a bit mask, 0 or more", check: numRange, min: 0, max: 1<<31 - 1},
+	{Name: "nm_password", Allowed: `"" or digits`, Secret: true, check: digits},
+	{Name: "ivr_password", Allowed: `"" or digits`, Secret: true, check: digits},
+	{Name: "barge_pin", Allowed: `"" or digits`, Secret: true, check: digits},
+	{Name: "zone", Allowed: `"" or a time-zone name such as US/Pacific`, check: zoneName},
+	{Name: "hs_nm", Allowed: `"" or 0 to 9`, check: numRange, min: 0, max: 9},
+	{Name: "hs_access", Allowed: "free text", check: freeText},
+	{Name: "hs_access_nm", Allowed: "free text", check: freeText},
+	{Name: "fid", Allowed: `"", 0 or 1`, check: numEnum, enum: []string{"0", "1"}},
+	{Name: "vm_callback", Type: TypeInteger, Allowed: "-1, 0 or 1", check: numEnum, enum: []string{"-1", "0", "1"}},
+	{Name: "phonebook", Allowed: `"", 0, 1, 2 or 3`, check: numEnum, enum: []string{"0", "1", "2", "3"}},
+	{Name: "callerid", Allowed: `"" or digits, optionally led by "-"`, check: callerID},
+	{Name: "vm_silent", Allowed: `"", "no" or "yes"`, check: wordEnum, enum: []string{"", "no", "yes"}},
+	{Name: "vm_maxmsgs", Allowed: `"", 50, 100, 200, 300 or 500`, check: numEnum, enum: []string{"50", "100", "200", "300", "500"}},
+	{Name: "q_ringtime", Allowed: `"" or 5 to 30`, check: numRange, min: 5, max: 30},
+	{Name: "q_pausetime", Allowed: `"" or 2 to 10`, check: numRange, min: 2, max: 10},
+	{Name: "q_wraptime", Allowed: `"" or 2 to 240`, check: numRange, min: 2, max: 240},
+	{Name: "q_per_ann_int", Allowed: `"", 30, 60 or 90`, check: numEnum, enum: []string{"30", "60", "90"}},
+	{Name: "q_per_pos_int", Allowed: `"", 30, 60 or 90`, check: numEnum, enum: []string{"30", "60", "90"}},
+	{Name: "pre_queue_ring", Allowed: `"" or 1 to 999`, check: numRange, min: 1, max: 999},
+	{Name: "crm_url", Allowed: "free text", Deprecated: true, check: freeText},
+	{Name: "hs_webrtc", Allowed: `"", "no", "yes" or "disable"`, Feature: true, Since: "6.3.22", check: wordEnum, enum: []string{"", "no", "yes", "disable"}},
+	{Name: "nocallrec", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.22", check: boolNull},
+	{Name: "nokeevio", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.22", check: boolNull},
+	{Name: "noext", Allowed: `letters from "hqficovptx", each at most once`, Feature: true, Since: "6.3.22", check: letterSet, enum: []string{"hqficovptx"}},
+	{Name: "nopickup", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.23", check: boolNull},
+	{Name: "nobarge", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.23", check: boolNull},
+}
+
+// Fields returns the field table, in the order of spec/api.md.
+func Fields() []Field { return slices.Clone(fields) }
+
+// LookupField returns the row of the field table for name.
+func LookupField(name string) (Field, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Zero is the value a new company has for the field: "" for strings, 0 for integers,
+// null for switches.
+func (f Field) Zero() Value {
+	switch f.Type {
+	case TypeInteger:
+		return Int(0)
+	case TypeSwitch:
+		return Null()
+	}
+	return String("")
+}
+
+// AvailableIn reports whether a server of the given version (such as "6.5") knows the
+// field. An empty version means the newest.
+func (f Field) AvailableIn(version string) bool {
+	return f.Since == "" || version == "" || compareVersions(f.Since, version) <= 0
+}
+
+var (
+	digitsRE   = regexp.MustCompile(`^[0-9]*$`)
+	callerIDRE = regexp.MustCompile(`^(-?[0-9]+)?$`)
+	integerRE  = regexp.MustCompile(`^-?[0-9]+$`)
+)
+
+// Normalize checks v against the field's allowed values and returns it in the form and
+// type the server stores: 15, "15" and "015" become "15" for a string field holding a
+// number, and 15 for an integer field. The error says what is allowed; it never
+// repeats a secret's value.
+func (f Field) Normalize(v Value) (Value, error) {
+	bad := func(format string, args ...any) (Value, error) {
+		msg := fmt.Sprintf(format, args...)
+		if f.Secret {
+			msg = "not allowed"
+		}
+		return Value{}, fmt.Errorf("%s: %s; allowed: %s", f.Name, msg, f.Allowed)
+	}
+	if f.Type == TypeSwitch {
+		if v.Kind() != KindNull && v.Kind() != KindBool {
+			return bad("a %s is not a switch value", v.Kind())
+		}
+		return v, nil
+	}
+
+	// Every other field takes a string, or a number where its values are numbers.
+	var text string
+	switch v.Kind() {
+	case KindString:
+		text = v.Text()
+	case KindNumber:
+		if f.check == freeText || f.check == wordEnum || f.check == zoneName || f.check == letterSet {
+			return bad("a number is not a %s", f.Type)
+		}
+		text = v.Text()
+		if !integerRE.MatchString(text) {
+			return bad("%s is not a whole number", text)
+		}
+	default:
+		return bad("a %s is not a %s", v.Kind(), f.Type)
+	}
+
+	switch f.check {
+	case freeText:
+		return String(text), nil
+	case digits:
+		if !digitsRE.MatchString(text) {
+			return bad("%q is not digits", text)
+		}
+		return String(text), nil
+	case callerID:
+		if !callerIDRE.MatchString(text) {
+			return bad("%q is not a caller-id", text)
+		}
+		return String(text), nil
+	case wordEnum:
+		if !slices.Contains(f.enum, text) {
+			return bad("%q is not allowed", text)
+		}
+		return String(text), nil
+	case zoneName:
+		if text != "" && !isZone(text) {
+			return bad("%q is not a time zone", text)
+		}
+		return String(text), nil
+	case letterSet:
+		for i, r := range text {
+			if !strings.ContainsRune(f.enum[0], r) {
+				return bad("%q is not one of the letters %s", r, f.enum[0])
+			}
+			if strings.ContainsRune(text[:i], r) {
+				return bad("%q appears twice", r)
+			}
+		}
+		return String(text), nil
+	}
+
+	// numRange and numEnum: a whole number, or "" where the server stores a string.
+	if text == "" && f.Type == TypeString {
+		return String(""), nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil || strings.TrimSpace(text) != text {
+		return bad("%q is not a whole number", text)
+	}
+	canon := strconv.FormatInt(n, 10)
+	if f.check == numRange && (n < f.min || n > f.max) {
+		return bad("%s is out of range", canon)
+	}
+	if f.check == numEnum && !slices.Contains(f.enum, canon) {
+		return bad("%s is not allowed", canon)
+	}
+	if f.Type == TypeInteger {
+		return Int(n), nil
+	}
+	return String(canon), nil
+}
+
+// Equal reports whether a and b are one value of the field: compared after
+// normalisation, with null equal to false for switches and noext compared as a set
+// of letters. A value the field does not allow compares by its JSON text.
+func (f Field) Equal(a, b Value) bool {
+	na, errA := f.Normalize(a)
+	nb, errB := f.Normalize(b)
+	if errA != nil || errB != nil {
+		return a.JSON() == b.JSON()
+	}
+	switch {
+	case f.Type == TypeSwitch:
+		return na.Bool() == nb.Bool()
+	case f.check == letterSet:
+		return sortedLetters(na.Text()) == sortedLetters(nb.Text())
+	}
+	return na == nb
+}
+
+// Equal reports whether two values of the named field are one value (Field.Equal).
+// For a field the table does not know, it compares the JSON text.
+func Equal(field string, a, b Value) bool {
+	if f, ok := LookupField(field); ok {
+		return f.Equal(a, b)
+	}
+	return a.JSON() == b.JSON()
+}
+
+func sortedLetters(s string) string {
+	r := []rune(s)
+	slices.Sort(r)
+	return string(r)
+}
+
+func isZone(name string) bool {
+	if name == "Local" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// compareVersions compares dotted version numbers such as "6.3.22" and "6.5".
+func compareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x - y
+		}
+	}
+	return 0
+}
+
+var (
+	companyIDRE = regexp.MustCompile(`^[a-zA-Z0-9_]{1,32}$`)
+	nameRE      = regexp.MustCompile(`^[a-zA-Z0-9.,;\-_ ]{1,240}$`)
+)
+
+// ValidCompanyID reports whether id is a company-id the API accepts: letters, digits
+// and "_", 1 to 32 characters.
+func ValidCompanyID(id string) bool { return companyIDRE.MatchString(id) }
+
+// ValidName reports whether name is a company name the API accepts: letters, digits,
+// space and ". , ; - _", 1 to 240 characters.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
