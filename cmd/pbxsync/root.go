@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+const helpFooter = `
+Environment:
+  PBX_URL        the server, when --url is not given
+  PBX_API_KEY    the API key to authenticate with
+  PBX_USERNAME   a user to log in as instead, with PBX_PASSWORD
+  PBX_PASSWORD   the password of PBX_USERNAME
+  NO_COLOR       when set, output has no colour
+
+Exit codes:
+  0  success; for plan --detailed-exitcode, success and no changes
+  1  an error: bad input, no connection, refused credentials, a failed change
+  2  plan --detailed-exitcode only: success, and there are changes
+  3  apply refused before any write: a stale plan file, or too many deletes
+`
+
+func (a *app) newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pbxsync",
+		Short: "Keep the companies of a multi-tenant PBX in line with a YAML inventory",
+		Long: `pbxsync keeps the companies (tenants) of a multi-tenant PBX in line with a YAML
+inventory kept in git. It shows what would change before anything does, applies the
+changes after confirmation, and suits nightly reconciliation from cron as well as the
+migration of companies from one server to another.
+
+Credentials come from the environment only, never from the command line.`,
+		Version:       apiclient.BuildVersion(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			logger, err := newLogger(a.stderr, a.opts.logFormat, a.opts.logLevel)
+			if err != nil {
+				return err
+			}
+			a.logger = logger
+			a.started = true
+			return nil
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetHelpTemplate(root.HelpTemplate() + helpFooter)
+	root.SetVersionTemplate(versionLine() + "\n")
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.opts.url, "url", "", "the server's `URL`, https://host[:port] (default $PBX_URL)")
+	pf.StringVar(&a.opts.caCert, "ca-cert", "", "trust the certificate authority in this PEM `FILE`")
+	pf.StringVar(&a.opts.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
+	pf.StringVar(&a.opts.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	// Declared here so that cobra does not take -v for it.
+	root.Flags().Bool("version", false, "print the version")
+
+	root.AddCommand(a.newVersionCmd())
+	return root
+}
+
+func (a *app) newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of pbxsync and of Go it was built with",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(a.stdout, versionLine())
+			return err
+		},
+	}
+}
+
+func versionLine() string {
+	return fmt.Sprintf("pbxsync %s (%s %s/%s)", apiclient.BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// newLogger is the one place where logging is configured: slog on stderr.
+func newLogger(stderr io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	switch level {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "info":
+		lvl = slog.LevelInfo
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	default:
+		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}
