@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+func noEnv(string) string { return "" }
+
+func TestServesUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	outR, outW := io.Pipe()
+	var stderr bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"--addr", "127.0.0.1:0", "--api-key", "demo-key", "--mode", "merge"}, outW, &stderr, noEnv)
+		outW.Close()
+	}()
+
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	require.NoError(t, err)
+	url := regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
+	require.NotEmpty(t, url, "the ready line names the URL: %q", line)
+	require.Contains(t, line, "mode merge")
+
+	client, err := apiclient.New(url, apiclient.WithAPIKey("demo-key"))
+	require.NoError(t, err)
+	_, err = client.Create(ctx, "acme", "Acme", "")
+	require.NoError(t, err)
+	all, err := client.ReadAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+
+	wrong, err := apiclient.New(url, apiclient.WithAPIKey("other"))
+	require.NoError(t, err)
+	_, err = wrong.ReadAll(ctx)
+	require.True(t, apiclient.IsRefused(err), "a key the simulator was not given is refused: %v", err)
+
+	cancel()
+	require.Equal(t, 0, <-code)
+	logs := stderr.String()
+	require.Equal(t, 3, strings.Count(logs, "msg=request"), "one log line per request:\n%s", logs)
+	require.Contains(t, logs, "verb=create company=acme outcome=success")
+	require.NotContains(t, logs, "demo-key", "keys never reach the log")
+}
+
+func TestRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no credentials", []string{"--addr", "127.0.0.1:0"}, "no credentials"},
+		{"bad mode", []string{"--api-key", "k", "--mode", "swap"}, "--mode must be move or merge"},
+		{"bad rate", []string{"--api-key", "k", "--fault-rate", "1.5"}, "--fault-rate must be between 0 and 1"},
+		{"bad fault", []string{"--api-key", "k", "--faults", "503,teapot"}, `unknown fault "teapot"`},
+		{"user without password", []string{"--user", "ops"}, "PBX_PASSWORD"},
+		{"extra argument", []string{"--api-key", "k", "serve"}, `unexpected argument "serve"`},
+		{"unknown flag", []string{"--api-key", "k", "--port", "80"}, "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), tc.args, &stdout, &stderr, noEnv)
+			require.Equal(t, 1, code)
+			require.Contains(t, stderr.String(), tc.want)
+			require.Empty(t, stdout.String(), "nothing is served, nothing printed on stdout")
+		})
+	}
+}
