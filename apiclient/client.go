@@ -48,7 +48,7 @@ type RetryPolicy struct {
 	Attempts      int           // attempts in all, the first included
 	BaseDelay     time.Duration // the first wait; each next one doubles, with jitter
 	MaxDelay      time.Duration // the longest wait between attempts
-	MaxRetryAfter time.Duration // the longest Retry-After honoured; longer ones are cut to it
+	MaxRetryAfter time.Duration // the longest Retry-After honoured, longer ones are cut to it; 0 for no bound
 }
 
 // DefaultRetryPolicy is what New uses unless told otherwise.
@@ -160,7 +160,8 @@ func (c *Client) call(ctx context.Context, verb, company string, req Request, sa
 	req.Type = "company"
 	for attempt := 1; ; attempt++ {
 		resp, err := c.authorized(ctx, verb, company, req)
-		if err == nil || !safe || !IsTransient(err) || attempt >= c.retry.Attempts {
+		var spent *retriedError
+		if err == nil || !safe || !IsTransient(err) || attempt >= c.retry.Attempts || errors.As(err, &spent) {
 			return resp, err
 		}
 		if err := c.wait(ctx, attempt, verb, company, err); err != nil {
@@ -175,7 +176,11 @@ func (c *Client) wait(ctx context.Context, attempt int, verb, company string, ca
 	d := c.retry.backoff(attempt)
 	var te *TransportError
 	if errors.As(cause, &te) && te.RetryAfter > 0 {
-		d = min(te.RetryAfter, c.retry.MaxRetryAfter)
+		asked := te.RetryAfter
+		if c.retry.MaxRetryAfter > 0 {
+			asked = min(asked, c.retry.MaxRetryAfter)
+		}
+		d = max(d, asked) // the server's wish, never shorter than our own backoff
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "retrying", slog.String("verb", verb), slog.String("company", company),
 		slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", cause.Error()))
@@ -271,13 +276,20 @@ func (c *Client) login(ctx context.Context) error {
 			return &AuthError{Message: refused.Message}
 		}
 		if !IsTransient(err) || attempt >= c.retry.Attempts {
-			return err
+			return &retriedError{err}
 		}
 		if err := c.wait(ctx, attempt, "login", "", err); err != nil {
 			return err
 		}
 	}
 }
+
+// retriedError marks an error whose retries are spent, so that no caller retries it
+// again: a login that failed Attempts times does not start Attempts more per call.
+type retriedError struct{ err error }
+
+func (e *retriedError) Error() string { return e.err.Error() }
+func (e *retriedError) Unwrap() error { return e.err }
 
 func (c *Client) send(ctx context.Context, verb, company string, req Request, session secret) (*Response, error) {
 	body, err := json.Marshal(req)
@@ -355,6 +367,15 @@ func retryAfter(h http.Header) time.Duration {
 	}
 	return 0
 }
+
+// String names the server only: a client holds credentials.
+func (c *Client) String() string { return "apiclient.Client(" + c.base + ")" }
+
+// Format makes every fmt verb, %+v and %#v included, print String.
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// LogValue implements slog.LogValuer with String.
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // secret is a credential: it prints, formats and logs as (sensitive).
 type secret string

@@ -111,7 +111,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 		return json.Marshal(v.text)
 	case KindNumber, KindOther:
 		if !json.Valid([]byte(v.text)) {
-			return nil, fmt.Errorf("invalid JSON %s %q", v.kind, v.text)
+			return nil, fmt.Errorf("not a valid JSON %s", v.kind) // the text may be a secret: not echoed
 		}
 		return []byte(v.text), nil
 	case KindBool:
