@@ -1,8 +1,8 @@
-// Command quickstart starts the PBX simulator in-process, seeds three companies, and
+// Command apiclient starts the PBX simulator in-process, seeds three companies, and
 // uses the API client the way pbxsync does: it reads the companies and their
 // containers, writes a setting and reads back what the server kept.
 //
-//	go run ./examples/quickstart
+//	go run ./examples/apiclient
 package main
 
 import (
@@ -23,7 +23,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		fmt.Fprintln(os.Stderr, "apiclient example:", err)
 		os.Exit(1)
 	}
 }
