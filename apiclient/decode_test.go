@@ -47,7 +47,7 @@ func TestDecodeResponse(t *testing.T) {
 			wantText: `read of "x": the answer is not the API's JSON (cut off or malformed)`},
 		{name: "empty", status: 200, body: ``, want: transport, transient: true,
 			wantText: `read of "x": the answer is not the API's JSON (empty body)`},
-		{name: "wrong shape", status: 200, body: `{"result":1}`, want: transport, transient: true,
+		{name: "wrong shape", status: 200, body: `{"result":1}`, want: transport, transient: false,
 			wantText: `read of "x": the answer is not the API's JSON (unexpected shape)`},
 		{name: "429 with Retry-After", status: 429, header: http.Header{"Retry-After": {"7"}}, body: `slow down`, want: transport,
 			transient: true, retryAfter: 7 * time.Second, wantText: `read of "x": HTTP status 429`},
@@ -153,7 +153,7 @@ func TestDecodeCompanies(t *testing.T) {
 			require.ErrorAs(t, err, &te)
 			require.Equal(t, 200, te.Status)
 			require.False(t, te.Transient, "a malformed success is not worth trying again")
-			require.Contains(t, err.Error(), "unexpected answer")
+			require.Contains(t, err.Error(), "unexpected")
 		})
 	}
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // zone names are checked against the embedded database, the same on every machine
 )
@@ -94,14 +95,22 @@ var fields = []Field{
 // Fields returns the field table, in the order of spec/api.md.
 func Fields() []Field { return slices.Clone(fields) }
 
+// fieldIndex finds a row of the field table by name.
+var fieldIndex = func() map[string]int {
+	index := make(map[string]int, len(fields))
+	for i, f := range fields {
+		index[f.Name] = i
+	}
+	return index
+}()
+
 // LookupField returns the row of the field table for name.
 func LookupField(name string) (Field, bool) {
-	for _, f := range fields {
-		if f.Name == name {
-			return f, true
-		}
+	i, ok := fieldIndex[name]
+	if !ok {
+		return Field{}, false
 	}
-	return Field{}, false
+	return fields[i], true
 }
 
 // Zero is the value a new company has for the field: "" for strings, 0 for integers,
@@ -224,6 +233,9 @@ func (f Field) Normalize(v Value) (Value, error) {
 // normalisation, with null equal to false for switches and noext compared as a set
 // of letters. A value the field does not allow compares by its JSON text.
 func (f Field) Equal(a, b Value) bool {
+	if a == b {
+		return true // the common case, without the cost of normalising
+	}
 	na, errA := f.Normalize(a)
 	nb, errB := f.Normalize(b)
 	if errA != nil || errB != nil {
@@ -253,11 +265,18 @@ func sortedLetters(s string) string {
 	return string(r)
 }
 
+// zones remembers which names are time zones: loading one reads a file.
+var zones sync.Map // name -> bool
+
 func isZone(name string) bool {
 	if name == "Local" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
 		return false
 	}
+	if known, ok := zones.Load(name); ok {
+		return known.(bool)
+	}
 	_, err := time.LoadLocation(name)
+	zones.Store(name, err == nil)
 	return err == nil
 }
 

@@ -13,11 +13,7 @@ func (c *Client) ReadAll(ctx context.Context) ([]Company, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := resp.companies()
-	if err != nil {
-		return nil, malformed("read", "", err)
-	}
-	return all, nil
+	return resp.companies(), nil
 }
 
 // Read reads one company.
@@ -163,10 +159,7 @@ func (c *Client) readContainer(ctx context.Context, subject string, scope Scope)
 	if err != nil {
 		return Container{}, err
 	}
-	all, err := resp.containers()
-	if err != nil {
-		return Container{}, malformed("readContainer", subject, err)
-	}
+	all := resp.containers()
 	if len(all) != 1 {
 		return Container{}, malformed("readContainer", subject, fmt.Errorf("the answer holds %d containers, not one", len(all)))
 	}
@@ -204,11 +197,7 @@ func moves(r *Response) int {
 
 // only returns the one company an answer about id must hold.
 func only(resp *Response, verb, id string) (Company, error) {
-	all, err := resp.companies()
-	if err != nil {
-		return Company{}, malformed(verb, id, err)
-	}
-	for _, co := range all {
+	for _, co := range resp.companies() {
 		if co.ID == id {
 			return co, nil
 		}

@@ -60,7 +60,7 @@ type Auth struct {
 type Response struct {
 	Result         string                     `json:"result"`
 	Message        string                     `json:"message,omitempty"`
-	Values         map[string]json.RawMessage `json:"values,omitempty"`
+	Values         map[string]Entry `json:"values,omitempty"`
 	ContainerMoves *int                       `json:"containermoves,omitempty"`
 }
 
@@ -94,7 +94,10 @@ func DecodeResponse(verb, company string, status int, header http.Header, body [
 	}
 	var r Response
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, transport(true, fmt.Errorf("the answer is not the API's JSON (%s)", describeBody(body, err)))
+		// Bytes that are not JSON (a cut-off body, a proxy's page) may come right
+		// next time; JSON of the wrong shape will not.
+		var syntax *json.SyntaxError
+		return nil, transport(errors.As(err, &syntax), fmt.Errorf("the answer is not the API's JSON (%s)", describeBody(body, err)))
 	}
 	switch r.Result {
 	case ResultSuccess:
@@ -127,28 +130,20 @@ func describeBody(body []byte, err error) string {
 	return "unexpected shape"
 }
 
-// companies decodes a response's values as companies keyed by company-id, sorted.
-func (r *Response) companies() ([]Company, error) {
+// companies returns a response's values as companies keyed by company-id, sorted.
+func (r *Response) companies() []Company {
 	out := make([]Company, 0, len(r.Values))
-	for id, raw := range r.Values {
-		var e Entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("company %q in the answer: %w", id, err)
-		}
+	for id, e := range r.Values {
 		out = append(out, e.company(id))
 	}
 	slices.SortFunc(out, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	return out
 }
 
-// containers decodes a response's values as containers keyed by name, sorted.
-func (r *Response) containers() ([]Container, error) {
+// containers returns a response's values as containers keyed by name, sorted.
+func (r *Response) containers() []Container {
 	out := make([]Container, 0, len(r.Values))
-	for name, raw := range r.Values {
-		var e Entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("container %q in the answer: %w", name, err)
-		}
+	for name, e := range r.Values {
 		c := Container{Name: name, Num: e.ID, Members: make([]Company, 0, len(e.Members))}
 		for id, m := range e.Members {
 			c.Members = append(c.Members, m.company(id))
@@ -157,20 +152,22 @@ func (r *Response) containers() ([]Container, error) {
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b Container) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return out
 }
 
 // company turns an entry into a Company, normalising each known field so that the
 // server's 15 and "15" are one value. A value outside the table is kept as sent.
 func (e Entry) company(id string) Company {
-	s := make(Settings, len(e.Data))
-	for name, v := range e.Data {
+	s := Settings(e.Data) // normalised in place: a large read holds one copy only
+	if s == nil {
+		s = Settings{}
+	}
+	for name, v := range s {
 		if f, ok := LookupField(name); ok {
-			if n, err := f.Normalize(v); err == nil {
-				v = n
+			if n, err := f.Normalize(v); err == nil && n != v {
+				s[name] = n
 			}
 		}
-		s[name] = v
 	}
 	return Company{ID: id, Num: e.ID, Name: e.Name, Settings: s}
 }

@@ -27,16 +27,7 @@ func (a answer) body() ([]byte, error) {
 		return json.Marshal(apiclient.Response{Result: apiclient.ResultFail, Message: a.fail})
 	}
 	resp := apiclient.Response{Result: apiclient.ResultSuccess, Message: a.msg, ContainerMoves: a.moves}
-	if a.values != nil {
-		resp.Values = make(map[string]json.RawMessage, len(a.values))
-		for k, e := range a.values {
-			b, err := json.Marshal(e)
-			if err != nil {
-				return nil, fmt.Errorf("encode %q: %w", k, err)
-			}
-			resp.Values[k] = b
-		}
-	}
+	resp.Values = a.values
 	return json.Marshal(resp)
 }
 
