@@ -28,10 +28,13 @@ func main() {
 }
 
 const usage = `pbxsim serves a simulated PBX company API (version 6.5) over HTTP, as strict as
-the real one, for demos, rehearsals and load tests. It starts empty.
+the real one, for demos, rehearsals and load tests.
 
 Usage:
   pbxsim [flags]
+
+State: pbxsim starts empty, or from --state FILE (the inventory format, as
+pbxsync export writes it), and writes its state back to that file after changes.
 
 Credentials: --api-key (or $PBX_API_KEY) is a System-Admin key; --user USER also
 accepts a login of USER with the password in $PBX_PASSWORD.
@@ -61,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	seed := fs.Uint64("seed", 1, "seed of the fault and jitter draws, so that a run repeats")
 	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After sent with 429 and 503")
 	maxInFlight := fs.Int("max-in-flight", 0, "answer 429 above this many requests at once (0: no limit)")
+	statePath := fs.String("state", "", "keep the state in this inventory-format `FILE`: read at start, written after changes")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -118,19 +122,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		RetryAfter: *retryAfter, MaxInFlight: *maxInFlight,
 	}))
 
+	if *statePath != "" {
+		st, err := pbxtest.ReadStateFile(*statePath)
+		if err != nil {
+			return fail("%v", err)
+		}
+		opts = append(opts, pbxtest.WithState(st))
+	}
+	sim := pbxtest.New(opts...)
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail("%v", err)
 	}
-	hs := &http.Server{Handler: pbxtest.New(opts...), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "pbxsim: serving the PBX company API at http://%s (mode %s); Ctrl-C stops it\n", ln.Addr(), *mode)
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fail("%v", err)
-	case <-ctx.Done():
+	saved := 0 // writes as of the last save
+	save := func() error {
+		if n := sim.Stats().TotalWrites(); *statePath != "" && n != saved {
+			saved = n
+			return pbxtest.WriteStateFile(*statePath, sim.Snapshot())
+		}
+		return nil
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case err := <-served:
+			return fail("%v", err)
+		case <-tick.C:
+			if err := save(); err != nil {
+				fmt.Fprintf(stderr, "pbxsim: save the state: %v\n", err)
+			}
+		case <-ctx.Done():
+			break loop
+		}
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -138,6 +169,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fail("shutdown: %v", err)
 	}
 	<-served
+	if err := save(); err != nil {
+		return fail("save the state: %v", err)
+	}
 	return 0
 }
 

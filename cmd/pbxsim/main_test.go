@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -76,4 +78,47 @@ func TestRefusesBadFlags(t *testing.T) {
 			require.Empty(t, stdout.String(), "nothing is served, nothing printed on stdout")
 		})
 	}
+}
+
+func TestStateFileSurvivesARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("version: 1\ncompanies:\n  acme:\n    name: Acme\n    settings:\n      q_ringtime: \"15\"\n"), 0o600))
+
+	serve := func(work func(url string)) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		outR, outW := io.Pipe()
+		code := make(chan int, 1)
+		go func() {
+			code <- run(ctx, []string{"--addr", "127.0.0.1:0", "--api-key", "k", "--state", path}, outW, io.Discard, noEnv)
+			outW.Close()
+		}()
+		line, err := bufio.NewReader(outR).ReadString('\n')
+		require.NoError(t, err)
+		work(regexp.MustCompile(`http://[0-9.:]+`).FindString(line))
+		cancel()
+		require.Equal(t, 0, <-code)
+	}
+
+	serve(func(url string) {
+		client, err := apiclient.New(url, apiclient.WithAPIKey("k"))
+		require.NoError(t, err)
+		acme, err := client.Read(t.Context(), "acme")
+		require.NoError(t, err, "the company from the state file is served")
+		require.Equal(t, `"15"`, acme.Settings["q_ringtime"].JSON())
+		_, err = client.Create(t.Context(), "beta", "Beta", "")
+		require.NoError(t, err)
+		_, err = client.Group(t.Context(), "beta", "acme")
+		require.NoError(t, err)
+	})
+	serve(func(url string) {
+		client, err := apiclient.New(url, apiclient.WithAPIKey("k"))
+		require.NoError(t, err)
+		box, err := client.ReadContainer(t.Context(), "beta")
+		require.NoError(t, err, "the company created before the restart is still there")
+		require.Equal(t, []string{"acme", "beta"}, box.MemberIDs())
+	})
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the state holds secrets")
 }
