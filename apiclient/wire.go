@@ -58,10 +58,10 @@ type Auth struct {
 
 // Response is the body of every answer.
 type Response struct {
-	Result         string                     `json:"result"`
-	Message        string                     `json:"message,omitempty"`
+	Result         string           `json:"result"`
+	Message        string           `json:"message,omitempty"`
 	Values         map[string]Entry `json:"values,omitempty"`
-	ContainerMoves *int                       `json:"containermoves,omitempty"`
+	ContainerMoves *int             `json:"containermoves,omitempty"`
 }
 
 // Entry is one company or container in a response's values.
