@@ -1,0 +1,138 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+// Options change what a plan may contain.
+type Options struct {
+	Prune     bool // plan deletes of absent companies that prune.match selects
+	MaxDelete int  // more deletes than this make Diff return a *DeleteBudgetError
+}
+
+// DeleteBudgetError refuses a plan with more deletes than allowed, before any write.
+type DeleteBudgetError struct {
+	Deletes, Max int
+}
+
+func (e *DeleteBudgetError) Error() string {
+	return fmt.Sprintf("the plan deletes %d companies, more than --max-delete allows (%d)", e.Deletes, e.Max)
+}
+
+// newContainer is the key of the container a planned create makes; real container
+// names cannot start with it.
+const newContainer = "+new:"
+
+// Diff computes the changes that make the server's state match the inventory: creates,
+// updates of managed fields, ungroups and groups, and with opts.Prune deletes. When
+// there are more deletes than opts.MaxDelete it returns the plan and a
+// *DeleteBudgetError.
+func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
+	p := &Plan{}
+	managed := make(map[string]bool, len(inv.Companies))
+	for _, want := range inv.Companies {
+		managed[want.ID] = true
+		have, exists := st.Companies[want.ID]
+		if !exists {
+			fields := make(map[string]FieldChange, len(want.Settings))
+			for name, v := range want.Settings {
+				fields[name] = FieldChange{Before: apiclient.Null(), After: v}
+			}
+			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Fields: fields})
+			continue
+		}
+		if fields := fieldChanges(want, have); len(fields) > 0 {
+			p.Changes = append(p.Changes, Change{Action: Update, Company: want.ID, Fields: fields})
+		}
+	}
+
+	for _, id := range slices.Sorted(maps.Keys(st.Companies)) {
+		if managed[id] {
+			continue
+		}
+		p.Unmanaged++
+		if opts.Prune && inv.Prune != nil && inv.Prune.MatchString(id) {
+			p.Changes = append(p.Changes, Change{Action: Delete, Company: id})
+		}
+	}
+	if opts.Prune && inv.Prune == nil {
+		p.Warnings = append(p.Warnings, "--prune deletes nothing: the inventory has no prune.match")
+	}
+
+	if st.Grouping {
+		current := maps.Clone(st.Containers)
+		var desired [][]string
+		grouped := map[string]bool{}
+		for _, c := range inv.Containers {
+			desired = append(desired, c.Members)
+			for _, id := range c.Members {
+				grouped[id] = true
+			}
+		}
+		for _, want := range inv.Companies {
+			if _, exists := st.Companies[want.ID]; !exists {
+				current[newContainer+want.ID] = []string{want.ID}
+			}
+			if !grouped[want.ID] {
+				desired = append(desired, []string{want.ID})
+			}
+		}
+		changes, warnings := planGrouping(current, desired, func(id string) bool { return managed[id] })
+		p.Changes = append(p.Changes, changes...)
+		p.Warnings = append(p.Warnings, warnings...)
+	} else {
+		p.Warnings = append(p.Warnings, "containers not checked: these credentials may not read them (a company administrator's)")
+		if n := p.Count()[Create]; n > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s planned, but a company administrator cannot tell an absent company from one it may not read, and may not create companies", plural(n, "create", "creates")))
+		}
+	}
+
+	order := map[Action]int{}
+	for i, a := range Actions {
+		order[a] = i
+	}
+	slices.SortStableFunc(p.Changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(order[a.Action], order[b.Action]), strings.Compare(a.Company, b.Company))
+	})
+	containerOf := map[string][]string{}
+	for _, members := range st.Containers {
+		for _, id := range members {
+			containerOf[id] = members
+		}
+	}
+	p.Fingerprints = map[string]string{}
+	for _, id := range p.Touched() {
+		have, exists := st.Companies[id]
+		if !exists {
+			p.Fingerprints[id] = Absent
+			continue
+		}
+		want, _ := inv.Company(id)
+		p.Fingerprints[id] = Fingerprint(have, containerOf[id], want)
+	}
+	if n := p.Count()[Delete]; n > opts.MaxDelete {
+		return p, &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}
+	}
+	return p, nil
+}
+
+// fieldChanges compares the managed fields and the name, through the field table.
+func fieldChanges(want Company, have apiclient.Company) map[string]FieldChange {
+	fields := map[string]FieldChange{}
+	if have.Name != want.Name {
+		fields["name"] = FieldChange{Before: apiclient.String(have.Name), After: apiclient.String(want.Name)}
+	}
+	for name, after := range want.Settings {
+		before := have.Settings[name] // a field this server lacks reads as null
+		if !apiclient.Equal(name, before, after) {
+			fields[name] = FieldChange{Before: before, After: after}
+		}
+	}
+	return fields
+}

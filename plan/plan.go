@@ -1,0 +1,59 @@
+// Package plan turns a YAML inventory and the state read from a PBX into a plan of
+// changes (create, update, ungroup, group, delete) that a person can review, and
+// renders it as text, JSON and Markdown.
+package plan
+
+import "github.com/pbxsync/pbxsync/apiclient"
+
+// Action is what a change does.
+type Action string
+
+// The actions, in the order a plan lists them: deletes on top, where a reviewer
+// sees them first.
+const (
+	Delete  Action = "delete"
+	Create  Action = "create"
+	Update  Action = "update"
+	Ungroup Action = "ungroup"
+	Group   Action = "group"
+)
+
+// Actions lists every action in plan order.
+var Actions = []Action{Delete, Create, Update, Ungroup, Group}
+
+// FieldChange is one field's value before and after. For a create, Before is null.
+type FieldChange struct {
+	Before apiclient.Value
+	After  apiclient.Value
+}
+
+// Change is one planned change.
+type Change struct {
+	Action  Action
+	Company string
+	Name    string                 // create: the new company's name
+	Target  string                 // group: the company whose container the mover joins
+	Fields  map[string]FieldChange // update: the fields that change ("name" included); create: its settings
+}
+
+// Plan is what apply would do, and what a person reviews.
+type Plan struct {
+	Changes   []Change // deletes, creates, updates, ungroups, groups; each sorted by company
+	Unmanaged int      // companies on the server that the inventory does not name
+	Warnings  []string
+	// Fingerprints sum up, for each company the plan touches, what was read of it
+	// (see Fingerprint), or Absent: a saved plan is stale when one differs.
+	Fingerprints map[string]string
+}
+
+// Count returns the number of changes of each action.
+func (p *Plan) Count() map[Action]int {
+	n := map[Action]int{}
+	for _, c := range p.Changes {
+		n[c.Action]++
+	}
+	return n
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }

@@ -1,0 +1,250 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+// FormatVersion is the version of the JSON plan's format (spec/cli.md).
+const FormatVersion = 1
+
+// JSONPlan is the JSON form of a plan, the contract scripts rely on.
+type JSONPlan struct {
+	FormatVersion int          `json:"format_version"`
+	Changes       []JSONChange `json:"changes"`
+	Summary       JSONSummary  `json:"summary"`
+	Unmanaged     int          `json:"unmanaged"`
+	Warnings      []string     `json:"warnings"`
+}
+
+// JSONChange is one change in a JSON plan. Secret values read "(sensitive)".
+type JSONChange struct {
+	Action   Action                     `json:"action"`
+	Company  string                     `json:"company"`
+	Name     string                     `json:"name,omitempty"`
+	Target   string                     `json:"target,omitempty"`
+	Settings map[string]json.RawMessage `json:"settings,omitempty"`
+	Fields   map[string]JSONField       `json:"fields,omitempty"`
+}
+
+// JSONField is a field's value before and after an update.
+type JSONField struct {
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+}
+
+// JSONSummary counts the changes by action.
+type JSONSummary struct {
+	Create  int `json:"create"`
+	Update  int `json:"update"`
+	Ungroup int `json:"ungroup"`
+	Group   int `json:"group"`
+	Delete  int `json:"delete"`
+}
+
+// JSON returns the plan's JSON form.
+func (p *Plan) JSON() JSONPlan {
+	n := p.Count()
+	out := JSONPlan{
+		FormatVersion: FormatVersion,
+		Changes:       make([]JSONChange, 0, len(p.Changes)),
+		Summary:       JSONSummary{Create: n[Create], Update: n[Update], Ungroup: n[Ungroup], Group: n[Group], Delete: n[Delete]},
+		Unmanaged:     p.Unmanaged,
+		Warnings:      append([]string{}, p.Warnings...),
+	}
+	for _, c := range p.Changes {
+		jc := JSONChange{Action: c.Action, Company: c.Company, Name: c.Name, Target: c.Target}
+		switch c.Action {
+		case Create:
+			jc.Settings = make(map[string]json.RawMessage, len(c.Fields))
+			for name, f := range c.Fields {
+				jc.Settings[name] = jsonValue(name, f.After)
+			}
+		case Update:
+			jc.Fields = make(map[string]JSONField, len(c.Fields))
+			for name, f := range c.Fields {
+				jc.Fields[name] = JSONField{Before: jsonValue(name, f.Before), After: jsonValue(name, f.After)}
+			}
+		}
+		out.Changes = append(out.Changes, jc)
+	}
+	return out
+}
+
+func jsonValue(field string, v apiclient.Value) json.RawMessage {
+	if secret(field) {
+		return json.RawMessage(`"` + apiclient.Redacted + `"`)
+	}
+	return json.RawMessage(v.JSON())
+}
+
+func secret(field string) bool {
+	f, ok := apiclient.LookupField(field)
+	return ok && f.Secret
+}
+
+// WriteJSON writes the plan as one indented JSON document.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p.JSON())
+}
+
+// Summary is the plan's first line, such as "Plan: 2 to create, 5 to update, 1 to delete."
+func (p *Plan) Summary() string {
+	if p.Empty() {
+		return "No changes: the server matches the inventory."
+	}
+	n := p.Count()
+	var parts []string
+	for _, a := range []Action{Create, Update, Ungroup, Group, Delete} {
+		if n[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d to %s", n[a], a))
+		}
+	}
+	return "Plan: " + strings.Join(parts, ", ") + "."
+}
+
+// The marks and colours of the text form.
+var marks = map[Action]struct{ sign, color string }{
+	Delete:  {"-", "\x1b[31m"},
+	Create:  {"+", "\x1b[32m"},
+	Update:  {"~", "\x1b[33m"},
+	Ungroup: {"<", "\x1b[36m"},
+	Group:   {">", "\x1b[36m"},
+}
+
+const reset = "\x1b[0m"
+
+// WriteText writes the plan for a person: the summary line first, then each change,
+// deletes on top, fields as before -> after. Colour only when color is true.
+func (p *Plan) WriteText(w io.Writer, color bool) error {
+	b := &strings.Builder{}
+	b.WriteString(p.Summary())
+	if p.Unmanaged > 0 {
+		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(p.Unmanaged, "unmanaged company", "unmanaged companies"))
+	}
+	b.WriteString("\n")
+	for _, c := range p.Changes {
+		m := marks[c.Action]
+		head := fmt.Sprintf("%s %s %s", m.sign, c.Action, c.Company)
+		switch c.Action {
+		case Create:
+			head += fmt.Sprintf(" (%q)", c.Name)
+		case Group:
+			head += " into the container of " + c.Target
+		case Ungroup:
+			head += " into a container of its own"
+		}
+		if color {
+			head = m.color + head + reset
+		}
+		fmt.Fprintf(b, "\n  %s\n", head)
+		names := slices.Sorted(maps.Keys(c.Fields))
+		width := 0
+		for _, name := range names {
+			width = max(width, len(name))
+		}
+		for _, name := range names {
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", textField(c.Action, name, c.Fields[name]))
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\nWarnings:\n")
+		for _, warning := range p.Warnings {
+			fmt.Fprintf(b, "  ! %s\n", warning)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func textField(a Action, name string, f FieldChange) string {
+	switch {
+	case a == Create:
+		return apiclient.Display(name, f.After)
+	case secret(name):
+		return apiclient.Redacted + " changed"
+	}
+	return f.Before.JSON() + " -> " + f.After.JSON()
+}
+
+// WriteMarkdown writes the plan for a change ticket or a pull request.
+func (p *Plan) WriteMarkdown(w io.Writer) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "### pbxsync plan\n\n**%s**", p.Summary())
+	if p.Unmanaged > 0 {
+		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(p.Unmanaged, "unmanaged company", "unmanaged companies"))
+	}
+	b.WriteString("\n")
+	for _, a := range Actions {
+		var section []Change
+		for _, c := range p.Changes {
+			if c.Action == a {
+				section = append(section, c)
+			}
+		}
+		if len(section) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n#### %s (%d)\n\n", strings.ToUpper(string(a[:1]))+string(a[1:]), len(section))
+		for _, c := range section {
+			switch c.Action {
+			case Create:
+				fmt.Fprintf(b, "- %s, named %s\n", code(c.Company), code(c.Name))
+			case Group:
+				fmt.Fprintf(b, "- %s joins the container of %s\n", code(c.Company), code(c.Target))
+			default:
+				fmt.Fprintf(b, "- %s\n", code(c.Company))
+			}
+			for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+				f := c.Fields[name]
+				switch {
+				case c.Action == Create:
+					fmt.Fprintf(b, "  - %s: %s\n", code(name), code(apiclient.Display(name, f.After)))
+				case secret(name):
+					fmt.Fprintf(b, "  - %s: %s\n", code(name), code(apiclient.Redacted)+" changed")
+				default:
+					fmt.Fprintf(b, "  - %s: %s → %s\n", code(name), code(f.Before.JSON()), code(f.After.JSON()))
+				}
+			}
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n#### Warnings\n\n")
+		for _, warning := range p.Warnings {
+			fmt.Fprintf(b, "- %s\n", escapeMarkdown(warning))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// code writes s as a Markdown code span, fenced by more backticks than s holds.
+func code(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "|", `\|`, "#", `\#`)
+
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

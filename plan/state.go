@@ -1,0 +1,165 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+// Reader is what reading the server's state needs from a client.
+type Reader interface {
+	ReadAll(ctx context.Context) ([]apiclient.Company, error)
+	Read(ctx context.Context, id string) (apiclient.Company, error)
+	ReadContainer(ctx context.Context, company string) (apiclient.Container, error)
+}
+
+// State is what the server holds, as far as the plan needs to know.
+type State struct {
+	Companies map[string]apiclient.Company // every company read, by ID
+	// Containers maps each container read to its members, sorted. Only containers
+	// holding a managed company are read.
+	Containers map[string][]string
+	// Grouping reports whether the containers could be read: a company
+	// administrator's key may read its companies but no containers.
+	Grouping bool
+	Requests int // requests sent to read all this
+}
+
+// ReadState reads what the plan needs: one read of all companies, then readContainer
+// only for containers that hold a managed company, each container once, with at most
+// parallelism requests in flight. With credentials that may not read all companies
+// (a company administrator's), it reads the inventory's companies one by one and
+// leaves grouping alone.
+func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*State, error) {
+	parallelism = max(parallelism, 1)
+	st := &State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true}
+	all, err := r.ReadAll(ctx)
+	st.Requests++
+	switch {
+	case apiclient.IsRefused(err):
+		// A company administrator may read its companies, one at a time, but no
+		// containers. When not one company can be read, the credentials are refused.
+		st.Grouping = false
+		if err := readEach(ctx, r, inv, parallelism, st); err != nil {
+			return nil, err
+		}
+		if len(st.Companies) == 0 {
+			return nil, fmt.Errorf("read companies: %w", err)
+		}
+		return st, nil
+	case err != nil:
+		return nil, fmt.Errorf("read companies: %w", err)
+	}
+	for _, c := range all {
+		st.Companies[c.ID] = c
+	}
+	return st, readContainers(ctx, r, inv, parallelism, st)
+}
+
+// readEach reads the inventory's companies one at a time; a refused read means the
+// company does not exist, or these credentials may not see it.
+func readEach(ctx context.Context, r Reader, inv *Inventory, parallelism int, st *State) error {
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, want := range inv.Companies {
+		g.Go(func() error {
+			c, err := r.Read(ctx, want.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			st.Requests++
+			switch {
+			case err == nil:
+				st.Companies[c.ID] = c
+			case !apiclient.IsRefused(err):
+				return fmt.Errorf("read company %q: %w", want.ID, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// readContainers reads the container of every managed company on the server. The
+// members of each answer need no read of their own. The order of the reads puts one
+// member of each of the inventory's containers first, so that companies that share a
+// container are seldom read at once.
+func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism int, st *State) error {
+	var first, rest []string
+	grouped := map[string]bool{}
+	for _, c := range inv.Containers {
+		for i, id := range c.Members {
+			grouped[id] = true
+			if i == 0 {
+				first = append(first, id)
+			} else {
+				rest = append(rest, id)
+			}
+		}
+	}
+	for _, c := range inv.Companies {
+		if !grouped[c.ID] {
+			first = append(first, c.ID)
+		}
+	}
+
+	var mu sync.Mutex            // guards st and covered
+	covered := map[string]bool{} // members of the containers read so far
+	// skip tells a company to be created (no container yet) or one whose container
+	// was read with another's.
+	skip := func(id string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		_, onServer := st.Companies[id]
+		return !onServer || covered[id]
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, id := range append(first, rest...) {
+		if skip(id) {
+			continue
+		}
+		g.Go(func() error {
+			// g.Go starts this once a slot is free: the reads that finished while
+			// it waited may have covered id.
+			if skip(id) {
+				return nil
+			}
+			box, err := r.ReadContainer(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			st.Requests++
+			if err != nil {
+				return fmt.Errorf("read the container of %q: %w", id, err)
+			}
+			members := box.MemberIDs()
+			if !slices.Contains(members, id) {
+				return fmt.Errorf("read the container of %q: the answer (container %s) does not hold it", id, box.Name)
+			}
+			st.Containers[box.Name] = members
+			for _, m := range box.Members {
+				covered[m.ID] = true
+				if _, ok := st.Companies[m.ID]; !ok {
+					st.Companies[m.ID] = m // created since the read of all companies
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// describe names up to a few companies for a message.
+func describe(ids []string) string {
+	const most = 5
+	if len(ids) <= most {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:most], ", "), len(ids)-most)
+}
