@@ -2,33 +2,71 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 )
 
-// connect makes the client for the server that the flags and the environment name.
-// Credentials come from the environment only.
-func connect(ctx context.Context, opts globalOptions, getenv func(string) string, logger *slog.Logger) (*apiclient.Client, error) {
-	server, from := opts.url, "--url"
-	if server == "" {
-		server, from = getenv("PBX_URL"), "PBX_URL"
+// server is the PBX a command works on: a client, and for sim:PATH the embedded
+// simulator whose state close writes back.
+type server struct {
+	*apiclient.Client
+	url     string // as the user named it
+	sim     *pbxtest.Server
+	simPath string
+	stop    func()
+}
+
+// close stops an embedded simulator and writes its state back when it changed.
+func (s *server) close() error {
+	if s.sim == nil {
+		return nil
 	}
-	if server == "" {
-		return nil, errors.New("no server: set --url or PBX_URL")
+	s.stop()
+	if s.sim.Stats().TotalWrites() == 0 {
+		return nil
+	}
+	if err := pbxtest.WriteStateFile(s.simPath, s.sim.Snapshot()); err != nil {
+		return fmt.Errorf("save the simulator's state: %w", err)
+	}
+	return nil
+}
+
+// connect makes the client for the server that the flags and the environment name.
+// Credentials come from the environment only. A sim:PATH URL starts the simulator
+// in-process, with its state in PATH.
+func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger) (*server, error) {
+	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
+	url, from := opts.url, "--url"
+	if url == "" {
+		url, from = getenv("PBX_URL"), "PBX_URL"
+	}
+	if url == "" {
+		return nil, errors.New("no server: set --url or PBX_URL (or use sim:FILE for the embedded simulator)")
+	}
+	var clientOpts []apiclient.Option
+	if logger != nil {
+		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
+	}
+	if path, ok := strings.CutPrefix(url, "sim:"); ok {
+		return startSim(ctx, path, clientOpts)
 	}
 	auth, err := credentials(getenv)
 	if err != nil {
 		return nil, err
 	}
-	clientOpts := []apiclient.Option{auth}
-	if logger != nil {
-		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
-	}
+	clientOpts = append(clientOpts, auth)
 	if opts.caCert != "" {
 		pool, err := loadCA(opts.caCert)
 		if err != nil {
@@ -36,11 +74,50 @@ func connect(ctx context.Context, opts globalOptions, getenv func(string) string
 		}
 		clientOpts = append(clientOpts, apiclient.WithRootCAs(pool))
 	}
-	c, err := apiclient.New(server, clientOpts...)
+	c, err := apiclient.New(url, clientOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", from, err)
 	}
-	return c, nil
+	return &server{Client: c, url: url}, nil
+}
+
+// startSim serves the simulator on a loopback port, seeded from the state file,
+// which is created empty when missing.
+func startSim(ctx context.Context, path string, clientOpts []apiclient.Option) (*server, error) {
+	if path == "" {
+		return nil, errors.New("sim: needs a state file: sim:FILE")
+	}
+	st, err := pbxtest.ReadStateFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("simulator state: %w", err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := pbxtest.WriteStateFile(path, st); err != nil {
+			return nil, fmt.Errorf("simulator state: %w", err)
+		}
+	}
+	key := rand.Text()
+	sim := pbxtest.New(pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()), pbxtest.WithState(st))
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start the simulator: %w", err)
+	}
+	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	stop := func() {
+		_ = hs.Close()
+		<-done
+	}
+	c, err := apiclient.New("http://"+ln.Addr().String(), append(clientOpts, apiclient.WithAPIKey(key))...)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &server{Client: c, url: "sim:" + path, sim: sim, simPath: path, stop: stop}, nil
 }
 
 // credentials picks the one way to authenticate that the environment gives. Its

@@ -22,8 +22,8 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 )
 
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
 type result struct {
@@ -77,7 +77,7 @@ func TestRunUsageErrors(t *testing.T) {
 		wantHint string
 	}{
 		{"unknown command", []string{"bogus"}, `unknown command "bogus"`, "Run 'pbxsync --help' for usage."},
-		{"later command", []string{"plan", "-f", "inventory.yaml"}, `unknown command "plan"`, "Run 'pbxsync --help' for usage."},
+		{"later command", []string{"apply", "-f", "inventory.yaml"}, `unknown command "apply"`, "Run 'pbxsync --help' for usage."},
 		{"misspelled command", []string{"verson"}, `"verson"`, "Run 'pbxsync --help' for usage."},
 		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus", "Run 'pbxsync --help' for usage."},
 		{"unknown flag of a command", []string{"version", "--bogus"}, "unknown flag: --bogus", "Run 'pbxsync version --help' for usage."},
@@ -124,7 +124,7 @@ func TestRunCommandErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: env(nil)}
+			a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: env(nil)}
 			root := a.newRootCmd()
 			root.AddCommand(&cobra.Command{
 				Use: "try",
@@ -250,8 +250,8 @@ func TestConnect(t *testing.T) {
 			"--ca-cert " + notPEM + ": no PEM certificate in the file"},
 		{"bad URL in flag", globalOptions{url: "ftp://pbx.example.com"}, map[string]string{"PBX_API_KEY": testKey},
 			"--url: invalid server URL"},
-		{"simulator URL in env", globalOptions{}, map[string]string{"PBX_URL": "sim:state.yaml", "PBX_API_KEY": testKey},
-			"PBX_URL: invalid server URL"},
+		{"simulator URL without a file", globalOptions{}, map[string]string{"PBX_URL": "sim:", "PBX_API_KEY": testKey},
+			"sim: needs a state file"},
 		{"credentials in URL", globalOptions{url: "https://" + testUser + ":" + testPassword + "@pbx.example.com"},
 			map[string]string{"PBX_API_KEY": testKey},
 			"--url: invalid server URL"},

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// loadInventory reads and checks the inventory named by -f ("-" for stdin). Warnings
+// go to stderr; errors come back as one error listing every problem.
+func (a *app) loadInventory(file string) (*plan.Inventory, error) {
+	if file == "" {
+		return nil, errors.New("no inventory: pass -f FILE (or -f - for standard input)")
+	}
+	var data []byte
+	var err error
+	name := file
+	if file == "-" {
+		data, err = io.ReadAll(a.stdin)
+		name = "<stdin>"
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the inventory: %w", err)
+	}
+	inv, warnings, err := plan.Load(name, data, a.lookupEnv)
+	for _, w := range warnings {
+		fmt.Fprintln(a.stderr, w)
+	}
+	var invErr *plan.InventoryError
+	if errors.As(err, &invErr) {
+		for _, d := range invErr.Diagnostics {
+			fmt.Fprintln(a.stderr, d)
+		}
+		return nil, fmt.Errorf("%s: %s: nothing was sent to any server", name, plural(len(invErr.Diagnostics), "error", "errors"))
+	}
+	return inv, err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func (a *app) newValidateCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Check an inventory offline; no server needed",
+		Long: `Check an inventory against every rule of the format and the field table, offline.
+Every problem is reported as FILE:LINE:COLUMN: message, all at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			inv, err := a.loadInventory(file)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "%s: valid: %s, %s\n", inv.File,
+				plural(len(inv.Companies), "company", "companies"), plural(len(inv.Containers), "container", "containers"))
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the inventory `FILE` (- for standard input)")
+	return cmd
+}
+
+type planOptions struct {
+	file             string
+	format           string
+	json             bool
+	out              string
+	detailedExitcode bool
+	parallelism      int
+	prune            bool
+	maxDelete        int
+}
+
+func (a *app) newPlanCmd() *cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan -f FILE",
+		Short: "Read the server and show what apply would change; change nothing",
+		Long: `Read the server and show the changes that would make it match the inventory:
+creates, updates of managed fields, ungroups and groups, and with --prune deletes.
+Nothing is written to the server.`,
+		Example: `  pbxsync plan -f inventory.yaml --url sim:state.yaml
+  pbxsync plan -f inventory.yaml --json > plan.json
+  pbxsync plan -f inventory.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"
+  pbxsync plan -f inventory.yaml --detailed-exitcode   # exit 2 when there are changes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.plan(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "the inventory `FILE` (- for standard input)")
+	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown")
+	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")
+	f.StringVar(&o.out, "out", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
+	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
+	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
+	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
+	return cmd
+}
+
+func (a *app) plan(cmd *cobra.Command, o planOptions) error {
+	if o.json {
+		o.format = "json"
+	}
+	switch o.format {
+	case "text", "json", "markdown":
+	default:
+		return fmt.Errorf("invalid --format %q: want text, json or markdown", o.format)
+	}
+	if o.parallelism < 1 {
+		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
+	}
+	if o.maxDelete < 0 {
+		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
+	}
+	inv, err := a.loadInventory(o.file)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	st, err := plan.ReadState(ctx, srv, inv, o.parallelism)
+	if err != nil {
+		return err
+	}
+	a.logger.Debug("read the server", "companies", len(st.Companies), "containers", len(st.Containers), "requests", st.Requests)
+	opts := plan.Options{Prune: o.prune, MaxDelete: o.maxDelete}
+	p, diffErr := plan.Diff(inv, st, opts)
+	switch o.format {
+	case "json":
+		err = p.WriteJSON(a.stdout)
+	case "markdown":
+		err = p.WriteMarkdown(a.stdout)
+	default:
+		err = p.WriteText(a.stdout, colorful(a.stdout, a.lookupEnv))
+	}
+	if err != nil {
+		return err
+	}
+	var budget *plan.DeleteBudgetError
+	if errors.As(diffErr, &budget) {
+		return fmt.Errorf("%w: %v", errRefused, budget)
+	}
+	if o.out != "" {
+		if err := a.savePlan(o.out, p, srv.url, inv, opts); err != nil {
+			return err
+		}
+	}
+	if o.detailedExitcode && !p.Empty() {
+		return errChanges
+	}
+	return nil
+}
+
+func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, opts plan.Options) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	if err := p.Save(f, server, inv, opts); err != nil {
+		f.Close()
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s\n", path, path)
+	return nil
+}
+
+// colorful reports whether w is a terminal and NO_COLOR is unset or empty (no-color.org).
+func colorful(w io.Writer, lookupEnv func(string) (string, bool)) bool {
+	if v, _ := lookupEnv("NO_COLOR"); v != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
