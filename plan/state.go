@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,11 +47,11 @@ func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (
 		// A company administrator may read its companies, one at a time, but no
 		// containers. When not one company can be read, the credentials are refused.
 		st.Grouping = false
-		if err := readEach(ctx, r, inv, parallelism, st); err != nil {
-			return nil, err
-		}
-		if len(st.Companies) == 0 {
+		switch eachErr := readEach(ctx, r, inv, parallelism, st); {
+		case errors.Is(eachErr, errNothingReadable) || (eachErr == nil && len(st.Companies) == 0):
 			return nil, fmt.Errorf("read companies: %w", err)
+		case eachErr != nil:
+			return nil, eachErr
 		}
 		return st, nil
 	case err != nil:
@@ -63,9 +64,13 @@ func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (
 }
 
 // readEach reads the inventory's companies one at a time; a refused read means the
-// company does not exist, or these credentials may not see it.
+// company does not exist, or these credentials may not see it. When the first
+// refusedEnough reads are all refused, it stops: the credentials are refused, and a
+// wrong key should not cost a request per company.
 func readEach(ctx context.Context, r Reader, inv *Inventory, parallelism int, st *State) error {
+	const refusedEnough = 20
 	var mu sync.Mutex
+	refused := 0
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelism)
 	for _, want := range inv.Companies {
@@ -79,12 +84,19 @@ func readEach(ctx context.Context, r Reader, inv *Inventory, parallelism int, st
 				st.Companies[c.ID] = c
 			case !apiclient.IsRefused(err):
 				return fmt.Errorf("read company %q: %w", want.ID, err)
+			default:
+				refused++
+				if refused >= refusedEnough && len(st.Companies) == 0 {
+					return errNothingReadable
+				}
 			}
 			return nil
 		})
 	}
 	return g.Wait()
 }
+
+var errNothingReadable = errors.New("not one company could be read")
 
 // readContainers reads the container of every managed company on the server. The
 // members of each answer need no read of their own. The order of the reads puts one

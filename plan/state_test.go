@@ -1,0 +1,82 @@
+package plan_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// manyCompanies is an inventory of n companies c000..., all alone.
+func manyCompanies(t *testing.T, n int) (*plan.Inventory, pbxtest.State) {
+	var b strings.Builder
+	b.WriteString("version: 1\ncompanies:\n")
+	var st pbxtest.State
+	for i := range n {
+		id := fmt.Sprintf("c%03d", i)
+		fmt.Fprintf(&b, "  %s: {name: Company %d}\n", id, i)
+		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: fmt.Sprintf("Company %d", i)})
+	}
+	inv, _, err := plan.Load("inv.yaml", []byte(b.String()), lookup(nil))
+	require.NoError(t, err)
+	return inv, st
+}
+
+func TestReadStateRefusedKeyStopsEarly(t *testing.T) {
+	inv, st := manyCompanies(t, 200)
+	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey("not-a-key"))
+	require.NoError(t, err)
+
+	_, err = plan.ReadState(t.Context(), client, inv, 4)
+	require.True(t, apiclient.IsRefused(err), "a key refused for everything is an error, not a plan of creates: %v", err)
+	require.Contains(t, err.Error(), "invalid API key")
+	reads := srv.Stats().Requests["read"]
+	require.LessOrEqual(t, reads, 1+20+4, "a wrong key does not cost a request per company")
+}
+
+func TestReadStateCompanyAdmin(t *testing.T) {
+	inv, st := manyCompanies(t, 3)
+	srv := pbxtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("admin-of-two", pbxtest.CompanyAdmin("c000", "c002")))
+	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey("admin-of-two"))
+	require.NoError(t, err)
+
+	state, err := plan.ReadState(t.Context(), client, inv, 2)
+	require.NoError(t, err)
+	require.False(t, state.Grouping, "a company administrator may not read containers")
+	require.ElementsMatch(t, []string{"c000", "c002"}, keys(state.Companies))
+	require.Equal(t, map[string]int{"read": 4}, srv.Stats().Requests, "one refused read of all, then one read per company")
+
+	p, err := plan.Diff(inv, state, plan.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 1, p.Count()[plan.Create], "c001 could not be read")
+	require.Len(t, p.Warnings, 2, "containers not checked, and creates that may be refused: %v", p.Warnings)
+}
+
+func TestReadStateReadsEachContainerOnce(t *testing.T) {
+	inv, st := manyCompanies(t, 12)
+	st.Containers = map[string][]string{"c000": {"c000", "c001", "c002", "c003"}, "c004": {"c004", "c005", "c006"}}
+	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
+	require.NoError(t, err)
+
+	state, err := plan.ReadState(t.Context(), client, inv, 1)
+	require.NoError(t, err)
+	// 2 shared containers and 5 companies alone: one read of all, 7 container reads.
+	require.Equal(t, map[string]int{"read": 1, "readContainer": 7}, srv.Stats().Requests)
+	require.Equal(t, 8, state.Requests)
+	require.Len(t, state.Containers, 7)
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
