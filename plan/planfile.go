@@ -47,7 +47,7 @@ func (p *Plan) Save(w io.Writer, server string, inv *Inventory, opts Options) er
 		FormatVersion: SavedFormatVersion,
 		Server:        server,
 		Inventory:     SavedInventory{File: inv.File, SHA256: inv.Hash},
-		Options:       SavedOptions{Prune: opts.Prune, MaxDelete: opts.MaxDelete},
+		Options:       SavedOptions(opts),
 		Fingerprints:  p.Fingerprints,
 		Plan:          p.JSON(),
 	}

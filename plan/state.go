@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -165,13 +164,4 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 		})
 	}
 	return g.Wait()
-}
-
-// describe names up to a few companies for a message.
-func describe(ids []string) string {
-	const most = 5
-	if len(ids) <= most {
-		return strings.Join(ids, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(ids[:most], ", "), len(ids)-most)
 }

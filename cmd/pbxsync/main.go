@@ -60,12 +60,6 @@ type globalOptions struct {
 	logLevel  string
 }
 
-// getenv returns an environment variable, "" when unset.
-func (a *app) getenv(name string) string {
-	v, _ := a.lookupEnv(name)
-	return v
-}
-
 // app is what the commands of one run share.
 type app struct {
 	stdin     io.Reader
