@@ -37,6 +37,7 @@ type Client struct {
 	retry     RetryPolicy
 	maxBody   int64
 	log       *slog.Logger
+	pacer     *Pacer
 
 	mu      sync.Mutex // guards session and logins
 	session secret
@@ -88,6 +89,10 @@ func WithRetryPolicy(p RetryPolicy) Option { return func(c *Client) { c.retry = 
 
 // WithLogger logs requests (debug) and retries (info) to l. Credentials are never logged.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithPacer spaces every request through p, which workers that share it slow down
+// together when the server answers 429 or 503.
+func WithPacer(p *Pacer) Option { return func(c *Client) { c.pacer = p } }
 
 // WithUserAgent replaces the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
@@ -312,6 +317,11 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 	if session != "" {
 		hreq.AddCookie(&http.Cookie{Name: SessionCookie, Value: string(session)})
 	}
+	if c.pacer != nil {
+		if err := c.pacer.wait(ctx); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
+		}
+	}
 	start := time.Now()
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
@@ -325,6 +335,13 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 		return nil, nil, &TransportError{Verb: verb, Company: company, Transient: !permanent(err), Err: err}
 	}
 	defer hresp.Body.Close()
+	if c.pacer != nil {
+		if hresp.StatusCode == http.StatusTooManyRequests || hresp.StatusCode == http.StatusServiceUnavailable {
+			c.pacer.throttled()
+		} else {
+			c.pacer.answered()
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBody+1))
 	c.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("verb", verb), slog.String("company", company),
 		slog.Int("status", hresp.StatusCode), slog.Duration("duration", time.Since(start)))
