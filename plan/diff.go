@@ -106,6 +106,9 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 			containerOf[id] = members
 		}
 	}
+	if st.Grouping {
+		p.ContainerOf = containerOf
+	}
 	p.Fingerprints = map[string]string{}
 	for _, id := range p.Touched() {
 		have, exists := st.Companies[id]

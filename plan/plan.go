@@ -44,6 +44,10 @@ type Plan struct {
 	// Fingerprints sum up, for each company the plan touches, what was read of it
 	// (see Fingerprint), or Absent: a saved plan is stale when one differs.
 	Fingerprints map[string]string
+	// ContainerOf holds the members of each read company's container, sorted, as
+	// read: apply orders a group after the ungroups of the mover's container-mates.
+	// It is nil when the containers could not be read (a company administrator).
+	ContainerOf map[string][]string
 }
 
 // Count returns the number of changes of each action.

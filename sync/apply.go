@@ -1,0 +1,385 @@
+// Package sync applies a plan to a PBX: changes in dependency order with bounded
+// concurrency, one failure never stopping the others, then a verification of what
+// the server kept and a bounded number of repair rounds.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// Client is what applying a plan needs from a PBX client.
+type Client interface {
+	plan.Reader
+	CreateConfirmed(ctx context.Context, id, name, description string) (apiclient.Company, error)
+	Update(ctx context.Context, id string, ch apiclient.Changes) (apiclient.Company, error)
+	DeleteConfirmed(ctx context.Context, id string) error
+	Group(ctx context.Context, mover, target string) (int, error)
+	Ungroup(ctx context.Context, id string) (int, error)
+}
+
+// Status is how a change ended.
+type Status string
+
+// The statuses of a change (spec/cli.md), and "not run" for one an interruption
+// kept from starting.
+const (
+	OK      Status = "ok"
+	Failed  Status = "failed"
+	Skipped Status = "skipped"
+	NotRun  Status = "not run"
+)
+
+// Result is what became of one change.
+type Result struct {
+	plan.Change
+	Status Status
+	Err    error // for Failed: the server's message or the transport error
+	Round  int   // 0 for the plan, 1 and on for repair rounds
+}
+
+// Drift is a field, or a grouping, that the server did not keep although the change
+// that wrote it succeeded.
+type Drift struct {
+	Company string
+	Field   string // a setting, "name", "container" or "exists"
+	Want    string // as a person reads it; secrets as (sensitive)
+	Got     string
+}
+
+// Report is the outcome of Apply.
+type Report struct {
+	Results     []Result
+	Verified    bool    // the server holds what the inventory asks, as read back
+	Drift       []Drift // what the server did not keep
+	Unresolved  []plan.Change
+	Rounds      int // repair rounds run
+	Interrupted bool
+	Started     time.Time
+	Duration    time.Duration
+}
+
+// Options tune Apply.
+type Options struct {
+	Parallelism      int  // changes in flight at once
+	Rounds           int  // repair rounds after verification (grouping side effects, failed changes)
+	ForceDescription bool // also send the description with every update
+	// OnResult is called once for each finished change, from the goroutine that ran
+	// it; it must be safe for concurrent use and quick.
+	OnResult func(Result)
+	// Grace is how long changes in flight may go on after ctx is cancelled.
+	Grace time.Duration
+}
+
+// Apply executes p against c: each change once its dependencies are done, at most
+// opts.Parallelism at a time, then reads back what it touched, compares it with inv,
+// and repairs what can be repaired (grouping side effects, failed changes) for at
+// most opts.Rounds rounds. When ctx is cancelled it starts nothing new, lets the
+// changes in flight finish (within opts.Grace) and reports.
+func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opts Options) *Report {
+	opts.Parallelism = max(opts.Parallelism, 1)
+	if opts.Grace <= 0 {
+		opts.Grace = 15 * time.Second
+	}
+	r := &Report{Started: time.Now()}
+	defer func() { r.Duration = time.Since(r.Started) }()
+
+	okFields := map[string]bool{} // company/field written with success: a difference later is drift
+	changes, containerOf := p.Changes, p.ContainerOf
+	for round := 0; ; round++ {
+		results := run(ctx, c, inv, changes, containerOf, opts, round)
+		r.Results = append(r.Results, results...)
+		for _, res := range results {
+			if res.Status == OK {
+				for _, key := range writtenKeys(res.Change) {
+					okFields[key] = true
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			r.Interrupted = true
+			return r
+		}
+		remaining, current, err := verify(ctx, c, inv, p, opts.Parallelism)
+		if err != nil {
+			r.Drift = append(r.Drift, Drift{Field: "verification", Got: err.Error()})
+			return r
+		}
+		var retry []plan.Change
+		r.Drift = nil
+		for _, ch := range remaining.Changes {
+			kept := retryable(ch, okFields, inv, &r.Drift)
+			if kept.Action != "" {
+				retry = append(retry, kept)
+			}
+		}
+		if len(retry) == 0 || round >= opts.Rounds {
+			r.Unresolved = retry
+			r.Verified = len(retry) == 0 && len(r.Drift) == 0 && !anyFailed(r.Results)
+			return r
+		}
+		r.Rounds++
+		changes, containerOf = retry, current
+	}
+}
+
+// anyFailed reports whether a change failed and was not repaired later.
+func anyFailed(results []Result) bool {
+	last := map[string]Status{}
+	for _, res := range results {
+		last[key(res.Change)] = res.Status
+	}
+	for _, s := range last {
+		if s != OK {
+			return true
+		}
+	}
+	return false
+}
+
+func key(c plan.Change) string { return string(c.Action) + " " + c.Company + " " + c.Target }
+
+// writtenKeys names what a successful change wrote: company/field pairs, and
+// company/container for grouping.
+func writtenKeys(c plan.Change) []string {
+	var keys []string
+	for name := range c.Fields {
+		keys = append(keys, c.Company+"/"+name)
+	}
+	switch c.Action {
+	case plan.Group, plan.Ungroup:
+		keys = append(keys, c.Company+"/container")
+	case plan.Create, plan.Delete:
+		keys = append(keys, c.Company+"/exists")
+	}
+	return keys
+}
+
+// retryable splits what verification still finds: fields written with success that
+// differ are drift (writing them again would change nothing); the rest is tried again.
+func retryable(ch plan.Change, okFields map[string]bool, inv *plan.Inventory, drift *[]Drift) plan.Change {
+	if ch.Action != plan.Update {
+		return ch
+	}
+	kept := ch
+	kept.Fields = map[string]plan.FieldChange{}
+	for _, name := range slices.Sorted(maps.Keys(ch.Fields)) {
+		f := ch.Fields[name]
+		if okFields[ch.Company+"/"+name] {
+			*drift = append(*drift, Drift{Company: ch.Company, Field: name,
+				Want: apiclient.Display(name, f.After), Got: apiclient.Display(name, f.Before)})
+			continue
+		}
+		kept.Fields[name] = f
+	}
+	if len(kept.Fields) == 0 {
+		return plan.Change{}
+	}
+	return kept
+}
+
+// run executes changes in dependency order and returns their results in order.
+func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Change, containerOf map[string][]string, opts Options, round int) []Result {
+	n := len(changes)
+	results := make([]Result, n)
+	deps := dependencies(changes, containerOf)
+	pending := make([]int, n)
+	dependents := make([][]int, n)
+	for i, ds := range deps {
+		pending[i] = len(ds)
+		for _, d := range ds {
+			dependents[d] = append(dependents[d], i)
+		}
+	}
+	var ready []int
+	for i := range changes {
+		results[i] = Result{Change: changes[i], Status: NotRun, Round: round}
+		if pending[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+
+	work, stopWork := graceful(ctx, opts.Grace)
+	defer stopWork()
+
+	finished := make(chan int, n) // never blocks a worker
+	var g errgroup.Group
+	g.SetLimit(opts.Parallelism)
+	inFlight, left := 0, n
+	blocked := make([]bool, n) // a dependency failed or was skipped
+	for left > 0 {
+		for len(ready) > 0 && ctx.Err() == nil {
+			i := ready[0]
+			ready = ready[1:]
+			if blocked[i] {
+				results[i].Status = Skipped
+				results[i].Err = errors.New("a change it depends on did not succeed")
+				left--
+				release(i, results, dependents, pending, blocked, &ready)
+				report(opts, results[i])
+				continue
+			}
+			inFlight++
+			g.Go(func() error {
+				results[i].Status, results[i].Err = execute(work, c, inv, changes[i], opts)
+				report(opts, results[i])
+				finished <- i
+				return nil
+			})
+		}
+		if inFlight == 0 {
+			break // interrupted, or nothing can run: the rest stays NotRun
+		}
+		i := <-finished
+		inFlight--
+		left--
+		release(i, results, dependents, pending, blocked, &ready)
+	}
+	_ = g.Wait()
+	return results
+}
+
+func report(opts Options, r Result) {
+	if opts.OnResult != nil {
+		opts.OnResult(r)
+	}
+}
+
+// release marks change i done for its dependents, blocking them when it did not
+// succeed, and queues those that have nothing left to wait for.
+func release(i int, results []Result, dependents [][]int, pending []int, blocked []bool, ready *[]int) {
+	for _, d := range dependents[i] {
+		if results[i].Status != OK {
+			blocked[d] = true
+		}
+		pending[d]--
+		if pending[d] == 0 {
+			*ready = append(*ready, d)
+		}
+	}
+}
+
+// dependencies lists, for each change, the changes that must succeed before it: a
+// group waits for the creates of mover and target, the ungroups of the mover, the
+// target and the mover's container-mates (so that a server that moves the whole
+// container moves no one who should stay); deletes wait for everything else.
+// Independent changes wait for nothing.
+func dependencies(changes []plan.Change, containerOf map[string][]string) [][]int {
+	created, ungrouped := map[string]int{}, map[string]int{}
+	var others []int
+	for i, ch := range changes {
+		switch ch.Action {
+		case plan.Create:
+			created[ch.Company] = i
+		case plan.Ungroup:
+			ungrouped[ch.Company] = i
+		}
+		if ch.Action != plan.Delete {
+			others = append(others, i)
+		}
+	}
+	deps := make([][]int, len(changes))
+	for i, ch := range changes {
+		switch ch.Action {
+		case plan.Group:
+			set := map[int]bool{}
+			for _, id := range []string{ch.Company, ch.Target} {
+				if j, ok := created[id]; ok {
+					set[j] = true
+				}
+				if j, ok := ungrouped[id]; ok {
+					set[j] = true
+				}
+			}
+			if containerOf == nil {
+				for _, j := range ungrouped { // no container was read: every ungroup first
+					set[j] = true
+				}
+			}
+			for _, id := range containerOf[ch.Company] {
+				if j, ok := ungrouped[id]; ok {
+					set[j] = true
+				}
+			}
+			deps[i] = slices.Sorted(maps.Keys(set))
+		case plan.Delete:
+			deps[i] = others
+		}
+	}
+	return deps
+}
+
+// execute makes one change.
+func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change, opts Options) (Status, error) {
+	want, _ := inv.Company(ch.Company)
+	var err error
+	switch ch.Action {
+	case plan.Create:
+		if _, err = c.CreateConfirmed(ctx, ch.Company, want.Name, want.Description); err == nil && len(want.Settings) > 0 {
+			if _, err = c.Update(ctx, ch.Company, apiclient.Changes{Settings: want.Settings}); err != nil {
+				err = fmt.Errorf("created, but its settings were not written: %w", err)
+			}
+		}
+	case plan.Update:
+		changes := apiclient.Changes{Settings: apiclient.Settings{}}
+		for name := range ch.Fields {
+			if name == "name" {
+				changes.Name = want.Name
+				continue
+			}
+			changes.Settings[name] = want.Settings[name] // from the inventory: secrets included
+		}
+		if opts.ForceDescription {
+			changes.Description = &want.Description
+		}
+		_, err = c.Update(ctx, ch.Company, changes)
+	case plan.Ungroup:
+		_, err = c.Ungroup(ctx, ch.Company)
+	case plan.Group:
+		_, err = c.Group(ctx, ch.Company, ch.Target)
+	case plan.Delete:
+		err = c.DeleteConfirmed(ctx, ch.Company)
+	default:
+		err = fmt.Errorf("unknown action %q", ch.Action)
+	}
+	if err != nil {
+		return Failed, err
+	}
+	return OK, nil
+}
+
+// graceful returns a context for changes in flight that outlives ctx by grace, so
+// that an interruption lets them finish; stop ends it and its goroutine.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-done:
+		}
+	}()
+	return work, func() {
+		close(done)
+		<-ended
+		cancel()
+	}
+}
