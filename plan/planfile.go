@@ -1,13 +1,18 @@
 package plan
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 )
@@ -21,12 +26,15 @@ const SavedFormatVersion = 1
 // It holds no secret value: those are taken again from the inventory and the
 // environment when the plan is applied.
 type SavedPlan struct {
-	FormatVersion int               `json:"format_version"`
-	Server        string            `json:"server"`
-	Inventory     SavedInventory    `json:"inventory"`
-	Options       SavedOptions      `json:"options"`
-	Fingerprints  map[string]string `json:"fingerprints"`
-	Plan          JSONPlan          `json:"plan"`
+	FormatVersion int            `json:"format_version"`
+	Server        string         `json:"server"`
+	Inventory     SavedInventory `json:"inventory"`
+	Options       SavedOptions   `json:"options"`
+	// ContainersRead is false when the credentials could not read containers (a
+	// company administrator's): the fingerprints then leave containers out.
+	ContainersRead bool              `json:"containers_read"`
+	Fingerprints   map[string]string `json:"fingerprints"`
+	Plan           JSONPlan          `json:"plan"`
 }
 
 // SavedInventory names the inventory a plan came from.
@@ -44,12 +52,13 @@ type SavedOptions struct {
 // Save writes the plan for a later apply.
 func (p *Plan) Save(w io.Writer, server string, inv *Inventory, opts Options) error {
 	sp := SavedPlan{
-		FormatVersion: SavedFormatVersion,
-		Server:        server,
-		Inventory:     SavedInventory{File: inv.File, SHA256: inv.Hash},
-		Options:       SavedOptions(opts),
-		Fingerprints:  p.Fingerprints,
-		Plan:          p.JSON(),
+		FormatVersion:  SavedFormatVersion,
+		Server:         server,
+		Inventory:      SavedInventory{File: inv.File, SHA256: inv.Hash},
+		Options:        SavedOptions(opts),
+		ContainersRead: p.ContainerOf != nil,
+		Fingerprints:   p.Fingerprints,
+		Plan:           p.JSON(),
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -102,4 +111,90 @@ func Fingerprint(c apiclient.Company, members []string, want Company) string {
 	}
 	fmt.Fprintf(h, "container=%s\n", strings.Join(members, ","))
 	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Check re-reads the companies a saved plan touches and compares them with the
+// fingerprints taken when it was made. It returns the companies that changed since
+// (the plan is stale when there is any) and the plan to apply, rebuilt with the
+// values of inv, which must be the inventory the plan was made from (same hash).
+func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parallelism int) ([]string, *Plan, error) {
+	if inv.Hash != sp.Inventory.SHA256 {
+		return nil, nil, fmt.Errorf("the inventory %s changed since the plan was made", sp.Inventory.File)
+	}
+	var mu sync.Mutex
+	var stale []string
+	containerOf := map[string][]string{}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(parallelism, 1))
+	for _, id := range slices.Sorted(maps.Keys(sp.Fingerprints)) {
+		g.Go(func() error {
+			want, _ := inv.Company(id)
+			got := Absent
+			var members []string
+			if sp.ContainersRead {
+				box, err := r.ReadContainer(ctx, id)
+				switch {
+				case err == nil:
+					members = box.MemberIDs()
+					for _, m := range box.Members {
+						if m.ID == id {
+							got = Fingerprint(m, members, want)
+						}
+					}
+				case !apiclient.IsRefused(err):
+					return fmt.Errorf("read back %q: %w", id, err)
+				}
+			} else {
+				co, err := r.Read(ctx, id)
+				switch {
+				case err == nil:
+					got = Fingerprint(co, nil, want)
+				case !apiclient.IsRefused(err):
+					return fmt.Errorf("read back %q: %w", id, err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if members != nil {
+				containerOf[id] = members
+			}
+			if got != sp.Fingerprints[id] {
+				stale = append(stale, id)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(stale)
+
+	p := &Plan{Unmanaged: sp.Plan.Unmanaged, Warnings: sp.Plan.Warnings, Fingerprints: sp.Fingerprints}
+	if sp.ContainersRead {
+		p.ContainerOf = containerOf
+	}
+	for _, jc := range sp.Plan.Changes {
+		c := Change{Action: jc.Action, Company: jc.Company, Name: jc.Name, Target: jc.Target}
+		want, _ := inv.Company(jc.Company)
+		names := slices.Collect(maps.Keys(jc.Fields))
+		if jc.Action == Create {
+			names = slices.Collect(maps.Keys(jc.Settings))
+		}
+		if len(names) > 0 {
+			c.Fields = map[string]FieldChange{}
+		}
+		for _, name := range names {
+			after := want.Settings[name]
+			if name == "name" {
+				after = apiclient.String(want.Name)
+			}
+			var before apiclient.Value
+			if f, ok := jc.Fields[name]; ok && !secret(name) {
+				_ = before.UnmarshalJSON(f.Before)
+			}
+			c.Fields[name] = FieldChange{Before: before, After: after}
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	return stale, p, nil
 }

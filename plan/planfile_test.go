@@ -1,0 +1,86 @@
+package plan_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+const savedInventory = `version: 1
+companies:
+  a:
+    name: A
+    settings:
+      zone: US/Pacific
+      nm_password: ${PIN}
+  b: {name: B}
+  new: {name: New}
+containers:
+  ab: [a, b]
+`
+
+func savedPlan(t *testing.T) (*pbxtest.TestServer, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
+	t.Helper()
+	srv := pbxtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
+		{ID: "a", Name: "A", Settings: apiclient.Settings{"nm_password": apiclient.String("1111")}},
+		{ID: "b", Name: "B"}, {ID: "other", Name: "Other"},
+	}}))
+	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
+	require.NoError(t, err)
+	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), lookup(map[string]string{"PIN": "4711"}))
+	require.NoError(t, err)
+	st, err := plan.ReadState(t.Context(), c, inv, 2)
+	require.NoError(t, err)
+	p, err := plan.Diff(inv, st, plan.Options{})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, p.Save(&buf, srv.URL, inv, plan.Options{}))
+	require.NotContains(t, buf.String(), "4711")
+	require.NotContains(t, buf.String(), "1111")
+	sp, err := plan.ReadSaved(&buf)
+	require.NoError(t, err)
+	return srv, c, inv, sp
+}
+
+func TestSavedPlanFresh(t *testing.T) {
+	srv, c, inv, sp := savedPlan(t)
+	srv.ResetStats()
+	stale, p, err := sp.Check(t.Context(), c, inv, 2)
+	require.NoError(t, err)
+	require.Empty(t, stale)
+	require.Zero(t, srv.Stats().TotalWrites())
+	require.Equal(t, len(sp.Fingerprints), srv.Stats().Requests["readContainer"], "one read for each touched company")
+	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to group.", p.Summary())
+	for _, ch := range p.Changes {
+		if ch.Action == plan.Update {
+			require.Equal(t, `"4711"`, ch.Fields["nm_password"].After.JSON(), "secrets come from the inventory again")
+		}
+	}
+}
+
+func TestSavedPlanStale(t *testing.T) {
+	srv, c, inv, sp := savedPlan(t)
+	_, err := c.Update(t.Context(), "b", apiclient.Changes{Settings: apiclient.Settings{"zone": apiclient.String("Europe/Paris")}})
+	require.NoError(t, err)
+	_, err = c.Create(t.Context(), "new", "Someone Else", "")
+	require.NoError(t, err)
+	srv.ResetStats()
+
+	stale, _, err := sp.Check(t.Context(), c, inv, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b", "new"}, stale, "a field changed on one, the other was created meanwhile")
+	require.Zero(t, srv.Stats().TotalWrites())
+}
+
+func TestSavedPlanOtherInventory(t *testing.T) {
+	_, c, _, sp := savedPlan(t)
+	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), lookup(map[string]string{"PIN": "4711"}))
+	require.NoError(t, err)
+	_, _, err = sp.Check(t.Context(), c, other, 2)
+	require.ErrorContains(t, err, "changed since the plan was made")
+}
