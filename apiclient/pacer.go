@@ -19,6 +19,7 @@ type Pacer struct {
 	since   time.Time  // start of the window in which sent counts requests
 	sent    int
 	slowing int // how often the server asked to slow down
+	total   int // requests sent through the pacer
 }
 
 // NewPacer returns a pacer capped at perSecond requests a second; 0 means no cap
@@ -38,12 +39,20 @@ func (p *Pacer) Slowdowns() int {
 	return p.slowing
 }
 
+// Requests counts the requests sent through the pacer.
+func (p *Pacer) Requests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total
+}
+
 // Limit is the current pace in requests a second (rate.Inf when unpaced).
 func (p *Pacer) Limit() rate.Limit { return p.lim.Limit() }
 
 func (p *Pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
 	p.sent++
+	p.total++
 	p.mu.Unlock()
 	return p.lim.Wait(ctx)
 }

@@ -64,9 +64,11 @@ func (c *Client) CreateConfirmed(ctx context.Context, id, name, description stri
 		co, err := c.Create(ctx, id, name, description)
 		if attempt > 1 && IsRefused(err) {
 			// A refusal after a lost answer may mean the first create took effect
-			// after all (a read-back can itself be refused in passing).
-			if found, exists, lerr := c.Lookup(ctx, id); lerr == nil && exists {
-				return found, nil
+			// after all (a read-back can itself be refused in passing: read again).
+			for range c.retry.Attempts {
+				if found, exists, lerr := c.Lookup(ctx, id); lerr == nil && exists {
+					return found, nil
+				}
 			}
 		}
 		if err == nil || !IsTransient(err) || attempt >= c.retry.Attempts {

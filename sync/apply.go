@@ -110,6 +110,15 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 			return r
 		}
 		remaining, current, err := verify(ctx, c, inv, p, opts.Parallelism)
+		if ctx.Err() != nil {
+			r.Interrupted = true
+			return r
+		}
+		if err != nil && round < opts.Rounds {
+			r.Rounds++
+			changes = nil // nothing known to repair: read back again
+			continue
+		}
 		if err != nil {
 			r.Drift = append(r.Drift, Drift{Field: "verification", Got: err.Error()})
 			return r
@@ -124,26 +133,12 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		}
 		if len(retry) == 0 || round >= opts.Rounds {
 			r.Unresolved = retry
-			r.Verified = len(retry) == 0 && len(r.Drift) == 0 && !anyFailed(r.Results)
+			r.Verified = len(retry) == 0 && len(r.Drift) == 0
 			return r
 		}
 		r.Rounds++
 		changes, containerOf = retry, current
 	}
-}
-
-// anyFailed reports whether a change failed and was not repaired later.
-func anyFailed(results []Result) bool {
-	last := map[string]Status{}
-	for _, res := range results {
-		last[key(res.Change)] = res.Status
-	}
-	for _, s := range last {
-		if s != OK {
-			return true
-		}
-	}
-	return false
 }
 
 func key(c plan.Change) string { return string(c.Action) + " " + c.Company + " " + c.Target }
@@ -200,6 +195,9 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 			dependents[d] = append(dependents[d], i)
 		}
 	}
+	// A delete waits for every other change, to come last, but it does not depend on
+	// them: their failure does not skip it.
+	orderOnly := func(i int) bool { return changes[i].Action == plan.Delete }
 	var ready []int
 	for i := range changes {
 		results[i] = Result{Change: changes[i], Status: NotRun, Round: round}
@@ -224,12 +222,16 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 				results[i].Status = Skipped
 				results[i].Err = errors.New("a change it depends on did not succeed")
 				left--
-				release(i, results, dependents, pending, blocked, &ready)
+				release(i, results, dependents, pending, blocked, orderOnly, &ready)
 				report(opts, results[i])
 				continue
 			}
 			inFlight++
 			g.Go(func() error {
+				if ctx.Err() != nil { // cancelled while it waited for a slot
+					finished <- i
+					return nil
+				}
 				results[i].Status, results[i].Err = execute(work, c, inv, changes[i], opts)
 				report(opts, results[i])
 				finished <- i
@@ -242,7 +244,7 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 		i := <-finished
 		inFlight--
 		left--
-		release(i, results, dependents, pending, blocked, &ready)
+		release(i, results, dependents, pending, blocked, orderOnly, &ready)
 	}
 	_ = g.Wait()
 	return results
@@ -254,11 +256,11 @@ func report(opts Options, r Result) {
 	}
 }
 
-// release marks change i done for its dependents, blocking them when it did not
-// succeed, and queues those that have nothing left to wait for.
-func release(i int, results []Result, dependents [][]int, pending []int, blocked []bool, ready *[]int) {
+// release marks change i done for its dependents, blocking those that depend on it
+// when it did not succeed, and queues those that have nothing left to wait for.
+func release(i int, results []Result, dependents [][]int, pending []int, blocked []bool, orderOnly func(int) bool, ready *[]int) {
 	for _, d := range dependents[i] {
-		if results[i].Status != OK {
+		if results[i].Status != OK && !orderOnly(d) {
 			blocked[d] = true
 		}
 		pending[d]--
@@ -271,7 +273,8 @@ func release(i int, results []Result, dependents [][]int, pending []int, blocked
 // dependencies lists, for each change, the changes that must succeed before it: a
 // group waits for the creates of mover and target, the ungroups of the mover, the
 // target and the mover's container-mates (so that a server that moves the whole
-// container moves no one who should stay); deletes wait for everything else.
+// container moves no one who should stay); deletes come after everything else
+// (an order, not a dependency: see run).
 // Independent changes wait for nothing.
 func dependencies(changes []plan.Change, containerOf map[string][]string) [][]int {
 	created, ungrouped := map[string]int{}, map[string]int{}

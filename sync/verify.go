@@ -41,6 +41,16 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 	st := &plan.State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: p.ContainerOf != nil}
 	covered := map[string]bool{}
 	var mu sync.Mutex
+	exists := map[string]bool{} // with grouping: every company on the server, from one read of all
+	if p.ContainerOf != nil {
+		all, err := c.ReadAll(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read back the companies: %w", err)
+		}
+		for _, co := range all {
+			exists[co.ID] = true
+		}
+	}
 	for len(queue) > 0 {
 		wave := queue
 		queue = nil
@@ -59,20 +69,29 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 					mu.Lock()
 					defer mu.Unlock()
 					covered[id] = true
-					if err == nil {
+					switch {
+					case err == nil:
 						st.Companies[id] = co
-					} else if !apiclient.IsRefused(err) {
+					case !apiclient.IsRefused(err) || p.Fingerprints[id] != plan.Absent:
+						// A refusal of a company that was there is no news of its absence.
 						return fmt.Errorf("read back %q: %w", id, err)
 					}
 					return nil
 				}
+				if !exists[id] {
+					mu.Lock()
+					defer mu.Unlock()
+					covered[id] = true
+					return nil
+				}
 				box, err := c.ReadContainer(gctx, id)
+				for try := 1; apiclient.IsRefused(err) && try < 3; try++ {
+					box, err = c.ReadContainer(gctx, id) // it exists: a refusal is no answer
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				covered[id] = true
 				switch {
-				case apiclient.IsRefused(err):
-					return nil // absent
 				case err != nil:
 					return fmt.Errorf("read back the container of %q: %w", id, err)
 				}

@@ -45,8 +45,8 @@ func (s *server) close() error {
 
 // connect makes the client for the server that the flags and the environment name.
 // Credentials come from the environment only. A sim:PATH URL starts the simulator
-// in-process, with its state in PATH.
-func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger) (*server, error) {
+// in-process, with its state in PATH. Extra options (a pacer) go to the client too.
+func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	url, from := opts.url, "--url"
 	if url == "" {
@@ -59,6 +59,7 @@ func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (st
 	if logger != nil {
 		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
 	}
+	clientOpts = append(clientOpts, extra...)
 	if path, ok := strings.CutPrefix(url, "sim:"); ok {
 		return startSim(ctx, path, clientOpts)
 	}

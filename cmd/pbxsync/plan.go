@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -125,6 +126,9 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if o.maxDelete < 0 {
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
 	}
+	if o.out != "" && o.file == "-" {
+		return errors.New("--out needs the inventory in a file (-f FILE), so that apply can read it again")
+	}
 	inv, err := a.loadInventory(o.file)
 	if err != nil {
 		return err
@@ -169,15 +173,16 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 }
 
 func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, opts plan.Options) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if inv.File == "<stdin>" {
+		return errors.New("--out needs the inventory in a file (-f FILE), so that apply can read it again")
+	}
+	saved := *inv
+	abs, err := filepath.Abs(inv.File) // apply PLANFILE may run from another directory
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
-	if err := p.Save(f, server, inv, opts); err != nil {
-		f.Close()
-		return fmt.Errorf("save the plan: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	saved.File = abs
+	if err := writeFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, &saved, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s\n", path, path)

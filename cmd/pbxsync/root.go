@@ -63,7 +63,7 @@ Credentials come from the environment only, never from the command line.`,
 	// Declared here so that cobra does not take -v for it.
 	root.Flags().Bool("version", false, "print the version")
 
-	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newVersionCmd())
+	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newVersionCmd())
 	return root
 }
 

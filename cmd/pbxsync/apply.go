@@ -1,0 +1,519 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/sync"
+)
+
+type applyOptions struct {
+	file             string
+	planFile         string // the positional PLANFILE, instead of -f
+	autoApprove      bool
+	json             bool
+	parallelism      int
+	rounds           int
+	rate             float64
+	forceDescription bool
+	prune            bool
+	maxDelete        int
+	report           string
+	metricsFile      string
+	lockFile         string
+}
+
+func (a *app) newApplyCmd() *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply (-f FILE | PLANFILE)",
+		Short: "Apply the inventory, or a saved plan, to the server and verify the result",
+		Long: `Make the server match the inventory: read it, plan, show the plan on standard error,
+apply the changes (each once those it depends on are done, at most --parallelism at
+once; a failed change never stops the others), read back what was touched, and write
+again what the server did not keep, for at most --rounds repair rounds.
+
+  apply -f FILE    plans now, then asks on the terminal: only the answer "yes" applies.
+                   Where standard input is not a terminal (cron, CI), --auto-approve is
+                   required, and without it nothing is read or written.
+  apply PLANFILE   applies a plan saved by "plan --out PLANFILE" without asking: the
+                   saved plan is what was reviewed and approved (--auto-approve changes
+                   nothing). It is refused with exit 3, before any write, when the
+                   inventory file changed since, or a company it touches changed on the
+                   server; a plan made for another server is an error (exit 1). The
+                   inventory is read again from the path the plan names.
+
+Standard output carries the result: a summary of what succeeded, failed and was
+skipped, what the server did not keep, and whether it was verified; with --json one
+JSON document instead (format_version 1). On a terminal, standard error shows a
+progress line; elsewhere a log line for each finished change. --report and
+--metrics-file are written whatever the outcome, each replaced atomically; only when
+another run holds --lock-file is nothing read or written.
+
+Exit codes: 0 when every change succeeded and the server holds the inventory; 1 when
+a change failed, the server did not keep a value, the run was interrupted (Ctrl-C:
+changes in flight finish, nothing new starts, the summary is still written), or on
+any error; 3 when refused before any write (a stale plan file, too many deletes).`,
+		Example: `  # By hand: review the plan, then type yes.
+  pbxsync apply -f inventory.yaml
+
+  # Nightly from cron: no question, JSON logs, a report and metrics for monitoring,
+  # and never two runs at once.
+  pbxsync apply -f /etc/pbxsync/inventory.yaml --auto-approve --log-format json \
+    --rate 20 --report /var/lib/pbxsync/last-run.json \
+    --metrics-file /var/lib/node_exporter/textfile/pbxsync.prom \
+    --lock-file /run/lock/pbxsync.lock
+
+  # Review now, apply later exactly what was reviewed (refused if anything changed).
+  pbxsync plan -f inventory.yaml --out changes.plan
+  pbxsync apply changes.plan`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.planFile = args[0]
+			}
+			return a.apply(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "the inventory `FILE` (- for standard input, with --auto-approve)")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking; needed when standard input is not a terminal")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON document")
+	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	f.IntVar(&o.rounds, "rounds", 3, "at most `N` repair rounds after verification (0 for none)")
+	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second (0: no cap); the pace halves whenever the server asks to slow down")
+	f.BoolVar(&o.forceDescription, "force-description", false, "also write each updated company's description from the inventory")
+	f.BoolVar(&o.prune, "prune", false, "also delete absent companies that prune.match selects (not with PLANFILE)")
+	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes, before any write (exit 3)")
+	f.StringVar(&o.report, "report", "", "also write the JSON result to `FILE`, even when the run fails")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus metrics of the run to `FILE` (node_exporter textfile), even when it fails")
+	f.StringVar(&o.lockFile, "lock-file", "", "hold a lock on `FILE` for the whole run; exit 1 at once when another run holds it")
+	return cmd
+}
+
+// checkApply rejects what cannot work before anything is read: flags out of range,
+// no inventory or two, and, without --auto-approve, no terminal to ask on.
+func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
+	switch {
+	case o.file != "" && o.planFile != "":
+		return errors.New("give -f FILE or a PLANFILE, not both")
+	case o.file == "" && o.planFile == "":
+		return errors.New("no inventory: pass -f FILE, or a PLANFILE saved by plan --out")
+	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete")):
+		return errors.New("--prune and --max-delete are part of a saved plan: plan again to change them")
+	case o.parallelism < 1:
+		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
+	case o.rounds < 0:
+		return fmt.Errorf("invalid --rounds %d: 0 or more", o.rounds)
+	case o.rate < 0:
+		return fmt.Errorf("invalid --rate %g: 0 (no cap) or more", o.rate)
+	case o.maxDelete < 0:
+		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
+	case o.planFile != "" || o.autoApprove:
+		return nil
+	case o.file == "-":
+		return errors.New("-f - reads the inventory from standard input, where no answer can be read: pass --auto-approve to apply without confirmation")
+	case !terminal(a.stdin):
+		return errors.New("standard input is not a terminal, so no one can confirm: pass --auto-approve to apply without confirmation")
+	}
+	return nil
+}
+
+func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
+	if err := a.checkApply(cmd, o); err != nil {
+		return err
+	}
+	if o.lockFile != "" {
+		unlock, err := lockFile(o.lockFile)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	ctx := cmd.Context()
+	start := time.Now()
+	var rep *sync.Report
+	var err error
+	if o.planFile != "" {
+		rep, err = a.applySaved(ctx, o)
+	} else {
+		rep, err = a.applyInventory(ctx, o)
+	}
+	return a.finishApply(ctx, o, rep, err, start)
+}
+
+// applyInventory plans the inventory of -f and applies it once approved. The report
+// is nil when nothing was applied (an error, a refusal, no approval).
+func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Report, err error) {
+	inv, err := a.loadInventory(o.file)
+	if err != nil {
+		return nil, err
+	}
+	pacer := apiclient.NewPacer(o.rate)
+	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = closeServer(srv, err) }()
+	defer a.logSlowdowns(ctx, pacer)
+	st, err := plan.ReadState(ctx, srv, inv, o.parallelism)
+	if err != nil {
+		return nil, err
+	}
+	p, diffErr := plan.Diff(inv, st, plan.Options{Prune: o.prune, MaxDelete: o.maxDelete})
+	if err := a.showPlan(ctx, p); err != nil {
+		return nil, err
+	}
+	var budget *plan.DeleteBudgetError
+	if errors.As(diffErr, &budget) {
+		return nil, fmt.Errorf("%w: %v", errRefused, budget)
+	}
+	if diffErr != nil {
+		return nil, diffErr
+	}
+	if p.Empty() {
+		return &sync.Report{Verified: true}, nil
+	}
+	if !o.autoApprove {
+		if err := a.confirm(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
+}
+
+// applySaved applies a plan saved by plan --out, unless it is stale: made from an
+// inventory that changed since, or touching a company that changed on the server.
+func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report, err error) {
+	sp, err := readSavedPlan(o.planFile)
+	if err != nil {
+		return nil, err
+	}
+	file := sp.Inventory.File
+	if file == "<stdin>" {
+		return nil, fmt.Errorf("the plan %s was made from an inventory on standard input, which cannot be read again: plan with -f FILE", o.planFile)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
+	}
+	changed := fmt.Errorf("%w: the inventory %s changed since the plan %s was made: plan again", errRefused, file, o.planFile)
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sp.Inventory.SHA256 {
+		return nil, changed
+	}
+	inv, err := a.loadInventory(file)
+	if err != nil {
+		return nil, err
+	}
+	if inv.Hash != sp.Inventory.SHA256 {
+		return nil, changed
+	}
+	pacer := apiclient.NewPacer(o.rate)
+	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = closeServer(srv, err) }()
+	defer a.logSlowdowns(ctx, pacer)
+	if strings.TrimRight(srv.url, "/") != strings.TrimRight(sp.Server, "/") {
+		return nil, fmt.Errorf("the plan %s was made for %s, not %s: plan again against this server", o.planFile, sp.Server, srv.url)
+	}
+	stale, p, err := sp.Check(ctx, srv, inv, o.parallelism)
+	if err != nil {
+		return nil, err
+	}
+	if len(stale) > 0 {
+		return nil, fmt.Errorf("%w: the plan %s is stale: %s changed on the server since it was made (%s): plan again",
+			errRefused, o.planFile, plural(len(stale), "company", "companies"), strings.Join(stale, ", "))
+	}
+	if n := p.Count()[plan.Delete]; n > sp.Options.MaxDelete {
+		return nil, fmt.Errorf("%w: %v", errRefused, &plan.DeleteBudgetError{Deletes: n, Max: sp.Options.MaxDelete})
+	}
+	if err := a.showPlan(ctx, p); err != nil {
+		return nil, err
+	}
+	if p.Empty() {
+		return &sync.Report{Verified: true}, nil
+	}
+	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
+}
+
+func readSavedPlan(path string) (*plan.SavedPlan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the plan: %w", err)
+	}
+	defer f.Close()
+	sp, err := plan.ReadSaved(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sp, nil
+}
+
+// closeServer closes srv, and returns err, or the error of closing when there is
+// no other.
+func closeServer(srv *server, err error) error {
+	if cerr := srv.close(); cerr != nil && err == nil {
+		return cerr
+	}
+	return err
+}
+
+// showPlan shows the plan on stderr, since stdout carries the result: as text, or
+// as log lines where the logs are JSON.
+func (a *app) showPlan(ctx context.Context, p *plan.Plan) error {
+	if a.opts.logFormat != "json" {
+		return p.WriteText(a.stderr, colorful(a.stderr, a.lookupEnv))
+	}
+	n := p.Count()
+	a.logger.LogAttrs(ctx, slog.LevelInfo, "plan", slog.String("summary", p.Summary()),
+		slog.Int("create", n[plan.Create]), slog.Int("update", n[plan.Update]), slog.Int("ungroup", n[plan.Ungroup]),
+		slog.Int("group", n[plan.Group]), slog.Int("delete", n[plan.Delete]), slog.Int("unmanaged", p.Unmanaged))
+	for _, w := range p.Warnings {
+		a.logger.LogAttrs(ctx, slog.LevelWarn, "plan", slog.String("warning", w))
+	}
+	return nil
+}
+
+// confirm asks on the terminal; only the exact answer "yes" goes on. An interrupt
+// while waiting cancels as well.
+func (a *app) confirm(ctx context.Context) error {
+	fmt.Fprint(a.stderr, "\nDo you want to apply these changes? Only 'yes' applies.\n  Enter a value: ")
+	type reply struct {
+		line string
+		err  error
+	}
+	answer := make(chan reply, 1)
+	go func() { // ends with the input, or with the process when ctx ends first
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		answer <- reply{strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), err}
+	}()
+	select {
+	case r := <-answer:
+		switch {
+		case r.line == "yes":
+			return nil
+		case r.line == "" && r.err != nil: // such as /dev/null, a character device too
+			fmt.Fprintln(a.stderr, "\nApply cancelled.")
+			return errors.New("nothing was changed: no answer on standard input: pass --auto-approve to apply without confirmation")
+		}
+	case <-ctx.Done():
+		fmt.Fprintln(a.stderr)
+	}
+	fmt.Fprintln(a.stderr, "Apply cancelled.")
+	return errors.New("nothing was changed: only the answer yes applies")
+}
+
+// applyPlan applies p, showing progress on a terminal and a log line per change
+// elsewhere.
+func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p *plan.Plan, o applyOptions, pacer *apiclient.Pacer) *sync.Report {
+	opts := sync.Options{Parallelism: o.parallelism, Rounds: o.rounds, ForceDescription: o.forceDescription}
+	var pr *progress
+	if terminal(a.stderr) {
+		pr = startProgress(a.stderr, len(p.Changes), pacer)
+		opts.OnResult = pr.record
+	} else {
+		opts.OnResult = func(r sync.Result) { a.logResult(ctx, r) }
+	}
+	rep := sync.Apply(ctx, srv, inv, p, opts)
+	if pr != nil {
+		pr.end()
+	}
+	if ctx.Err() != nil && !rep.Verified {
+		rep.Interrupted = true // also when the interrupt came during verification
+	}
+	return rep
+}
+
+// logSlowdowns warns when the server asked to slow down: a sign that --rate is
+// higher than it can take.
+func (a *app) logSlowdowns(ctx context.Context, pacer *apiclient.Pacer) {
+	if n := pacer.Slowdowns(); n > 0 {
+		a.logger.LogAttrs(ctx, slog.LevelWarn, "the server asked to slow down", slog.Int("times", n))
+	}
+}
+
+// logResult logs a finished change: info when it succeeded, a warning with its
+// error when not.
+func (a *app) logResult(ctx context.Context, r sync.Result) {
+	attrs := []slog.Attr{slog.String("action", string(r.Action)), slog.String("company", r.Company)}
+	if r.Target != "" {
+		attrs = append(attrs, slog.String("target", r.Target))
+	}
+	attrs = append(attrs, slog.String("status", string(r.Status)))
+	if r.Round > 0 {
+		attrs = append(attrs, slog.Int("round", r.Round))
+	}
+	level := slog.LevelInfo
+	if r.Status != sync.OK {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", r.Message()))
+	}
+	a.logger.LogAttrs(ctx, level, "change", attrs...)
+}
+
+// finishApply writes the result (stdout when a plan was applied or found empty; the
+// report and metrics files whatever happened) and returns the run's error: err, or
+// why the report is not a success.
+func (a *app) finishApply(ctx context.Context, o applyOptions, rep *sync.Report, err error, start time.Time) error {
+	applied := rep != nil
+	if !applied {
+		rep = &sync.Report{Interrupted: ctx.Err() != nil}
+	}
+	rep.Started, rep.Duration = start, time.Since(start) // the whole run, reads included
+	if err == nil {
+		err = rep.Err()
+	}
+	result := rep.JSON()
+	if err != nil {
+		result.Error = strings.Join(strings.Fields(err.Error()), " ")
+	}
+	var outErrs []error
+	if applied {
+		if o.json {
+			outErrs = append(outErrs, result.WriteJSON(a.stdout))
+		} else {
+			outErrs = append(outErrs, rep.WriteSummary(a.stdout))
+		}
+	}
+	if o.report != "" {
+		if werr := writeFileAtomic(o.report, result.WriteJSON); werr != nil {
+			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
+		}
+	}
+	if o.metricsFile != "" {
+		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now()) }
+		if werr := writeFileAtomic(o.metricsFile, write); werr != nil {
+			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
+		}
+	}
+	outErr := errors.Join(outErrs...)
+	if err == nil {
+		return outErr
+	}
+	if outErr != nil {
+		a.logger.LogAttrs(ctx, slog.LevelError, "writing the result", slog.String("error", outErr.Error()))
+	}
+	return err
+}
+
+// writeFileAtomic replaces path with what write writes: into a temporary file in the
+// same directory, renamed over path once complete, so that a reader such as
+// node_exporter sees the old file or the new one, never half of one.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
+}
+
+// terminal reports whether f is a terminal (a character device), as colorful decides.
+func terminal(f any) bool {
+	s, ok := f.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := s.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress redraws one line on a terminal while a plan is applied, at most ten times
+// a second: changes done of all, failures, and the pace.
+type progress struct {
+	w       io.Writer
+	total   int
+	started time.Time
+	done    atomic.Int64 // changes of the plan that finished
+	repairs atomic.Int64 // changes of repair rounds that finished
+	failed  atomic.Int64
+	pacer   *apiclient.Pacer // counts the requests
+	sent    int              // requests before the progress started
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+func startProgress(w io.Writer, total int, pacer *apiclient.Pacer) *progress {
+	p := &progress{w: w, total: total, started: time.Now(), pacer: pacer, sent: pacer.Requests(),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+// record counts a finished change; sync.Apply calls it from its workers.
+func (p *progress) record(r sync.Result) {
+	if r.Round > 0 {
+		p.repairs.Add(1)
+	} else {
+		p.done.Add(1)
+	}
+	if r.Status == sync.Failed {
+		p.failed.Add(1)
+	}
+}
+
+func (p *progress) run() {
+	defer close(p.stopped)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			p.draw("")
+		case <-p.stop:
+			p.draw("\n")
+			return
+		}
+	}
+}
+
+// end draws the last line and stops redrawing.
+func (p *progress) end() {
+	close(p.stop)
+	<-p.stopped
+}
+
+func (p *progress) draw(end string) {
+	done, repairs := p.done.Load(), p.repairs.Load()
+	rate := 0.0
+	if elapsed := time.Since(p.started).Seconds(); elapsed > 0 {
+		rate = float64(p.pacer.Requests()-p.sent) / elapsed
+	}
+	line := fmt.Sprintf("Applying: %d/%d done, %d failed, %.1f requests/s", done, p.total, p.failed.Load(), rate)
+	if repairs > 0 {
+		line += fmt.Sprintf(", %d in repair rounds", repairs)
+	}
+	fmt.Fprintf(p.w, "\r%s\x1b[K%s", line, end) // \x1b[K clears what a longer line left
+}

@@ -1,0 +1,370 @@
+package sync
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// ResultFormatVersion is the version of apply's JSON result (spec/cli.md).
+const ResultFormatVersion = 1
+
+// JSONResult is the result of apply as one JSON document, the contract that scripts
+// and monitoring rely on. Secret values read "(sensitive)".
+type JSONResult struct {
+	FormatVersion int           `json:"format_version"`
+	Changes       []JSONOutcome `json:"changes"`
+	Summary       JSONCounts    `json:"summary"`
+	Verified      bool          `json:"verified"`
+	Drift         []JSONDrift   `json:"drift"`
+	// Unresolved are the changes still found after the last repair round.
+	Unresolved []plan.JSONChange `json:"unresolved"`
+	// VerificationError is why the server could not be read back, if it could not.
+	VerificationError string  `json:"verification_error,omitempty"`
+	Rounds            int     `json:"rounds"`
+	Interrupted       bool    `json:"interrupted"`
+	DurationSeconds   float64 `json:"duration_seconds"`
+	// Error is why the run did not succeed, as pbxsync printed it; the command sets it.
+	Error string `json:"error,omitempty"`
+}
+
+// JSONOutcome is one change of the plan, or of a repair round, with what became of it.
+type JSONOutcome struct {
+	plan.JSONChange
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"` // for failed and skipped changes
+	Round  int    `json:"round"`           // the round of its last attempt: 0 for the plan
+}
+
+// JSONCounts count the changes by how they ended.
+type JSONCounts struct {
+	OK      int `json:"ok"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	NotRun  int `json:"not_run"`
+}
+
+// JSONDrift is a value the server did not keep, as a person reads it.
+type JSONDrift struct {
+	Company string `json:"company"`
+	Field   string `json:"field"`
+	Want    string `json:"want"`
+	Got     string `json:"got"`
+}
+
+// verificationField is the Field of the Drift with which Apply reports that the
+// server could not be read back (its Got is the error).
+const verificationField = "verification"
+
+// Outcomes returns what became of each change: its last result, in the order the
+// changes were first tried. A change that failed and was repaired in a later round
+// ends ok; the Change is the first one tried, with all its fields.
+func (r *Report) Outcomes() []Result {
+	index := map[string]int{}
+	var out []Result
+	for _, res := range r.Results {
+		k := key(res.Change)
+		i, seen := index[k]
+		if !seen {
+			index[k] = len(out)
+			out = append(out, res)
+			continue
+		}
+		first := out[i].Change
+		out[i] = res
+		out[i].Change = first
+	}
+	return out
+}
+
+// Counts counts the outcomes by status.
+func (r *Report) Counts() JSONCounts {
+	var n JSONCounts
+	for _, res := range r.Outcomes() {
+		switch res.Status {
+		case OK:
+			n.OK++
+		case Failed:
+			n.Failed++
+		case Skipped:
+			n.Skipped++
+		case NotRun:
+			n.NotRun++
+		}
+	}
+	return n
+}
+
+// drift splits r.Drift into the values the server did not keep and the error that
+// kept the server from being read back.
+func (r *Report) drift() ([]Drift, string) {
+	var kept []Drift
+	var verification string
+	for _, d := range r.Drift {
+		if d.Company == "" && d.Field == verificationField {
+			verification = d.Got
+			continue
+		}
+		d.Want, d.Got = displayValue(d.Field, d.Want), displayValue(d.Field, d.Got)
+		kept = append(kept, d)
+	}
+	return kept, verification
+}
+
+// displayValue shows a secret field's value as (sensitive), whatever it holds.
+func displayValue(field, s string) string {
+	if secretField(field) {
+		return apiclient.Redacted
+	}
+	return s
+}
+
+func secretField(name string) bool {
+	f, ok := apiclient.LookupField(name)
+	return ok && f.Secret
+}
+
+// Succeeded reports whether every change is ok and the server, read back, holds what
+// the inventory asks.
+func (r *Report) Succeeded() bool { return r.Verified && !r.Interrupted }
+
+// Err says in one line why the run did not succeed; nil when it did.
+func (r *Report) Err() error {
+	if r.Succeeded() {
+		return nil
+	}
+	n := r.Counts()
+	drift, verification := r.drift()
+	var parts []string
+	if n.Failed > 0 {
+		parts = append(parts, countOf(n.Failed, "change failed", "changes failed"))
+	}
+	if n.Skipped > 0 {
+		parts = append(parts, countOf(n.Skipped, "change skipped", "changes skipped"))
+	}
+	if n.NotRun > 0 {
+		parts = append(parts, countOf(n.NotRun, "change not run", "changes not run"))
+	}
+	if len(drift) > 0 {
+		parts = append(parts, "the server did not keep "+countOf(len(drift), "value", "values"))
+	}
+	if len(r.Unresolved) > 0 {
+		parts = append(parts, countOf(len(r.Unresolved), "change", "changes")+" still to make")
+	}
+	if verification != "" {
+		parts = append(parts, "the server could not be read back: "+verification)
+	}
+	if r.Interrupted {
+		return fmt.Errorf("interrupted: %s", strings.Join(append(parts, "run apply again to finish"), ", "))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "the server was not verified")
+	}
+	return errors.New("apply did not succeed: " + strings.Join(parts, ", "))
+}
+
+// Message is the error of a failed or skipped change as a person should read it:
+// the server's message when it refused, never a secret value of the change.
+func (res Result) Message() string {
+	if res.Err == nil {
+		return ""
+	}
+	msg := res.Err.Error()
+	var refused *apiclient.APIError
+	if errors.As(res.Err, &refused) && msg == refused.Error() {
+		msg = "server refused: " + refused.Message // the change names verb and company
+	}
+	return redactSecrets(msg, res.Change)
+}
+
+// redactSecrets replaces the values of the change's secret fields in msg: a server that
+// repeats what it was sent must not put a PIN into a log or a report.
+func redactSecrets(msg string, c plan.Change) string {
+	var secrets []string
+	for name, f := range c.Fields {
+		if !secretField(name) {
+			continue
+		}
+		for _, v := range []apiclient.Value{f.Before, f.After} {
+			if s := v.Text(); len(s) >= 3 {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	// The longest first, so that no part of one is left by replacing another.
+	slices.SortFunc(secrets, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, apiclient.Redacted)
+	}
+	return msg
+}
+
+// describeChange names a change as the summary lists it.
+func describeChange(c plan.Change) string {
+	if c.Action == plan.Group {
+		return fmt.Sprintf("group %s into the container of %s", c.Company, c.Target)
+	}
+	return string(c.Action) + " " + c.Company
+}
+
+// JSON returns the result's JSON form: each change with its status, the counts,
+// and what verification found.
+func (r *Report) JSON() JSONResult {
+	outcomes := r.Outcomes()
+	changes := make([]plan.Change, len(outcomes))
+	for i, res := range outcomes {
+		changes[i] = res.Change
+	}
+	jsonChanges := (&plan.Plan{Changes: changes}).JSON().Changes
+	drift, verification := r.drift()
+	out := JSONResult{
+		FormatVersion:     ResultFormatVersion,
+		Changes:           make([]JSONOutcome, len(outcomes)),
+		Summary:           r.Counts(),
+		Verified:          r.Verified,
+		Drift:             make([]JSONDrift, len(drift)),
+		Unresolved:        (&plan.Plan{Changes: r.Unresolved}).JSON().Changes,
+		VerificationError: verification,
+		Rounds:            r.Rounds,
+		Interrupted:       r.Interrupted,
+		DurationSeconds:   roundSeconds(r.Duration),
+	}
+	for i, res := range outcomes {
+		out.Changes[i] = JSONOutcome{JSONChange: jsonChanges[i], Status: res.Status, Error: res.Message(), Round: res.Round}
+	}
+	for i, d := range drift {
+		out.Drift[i] = JSONDrift(d)
+	}
+	return out
+}
+
+// WriteJSON writes the result as one indented JSON document.
+func (res JSONResult) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// WriteSummary writes what a person reads after an apply: the counts, each failed
+// and skipped change with its message, the values the server did not keep, and
+// whether the server was verified.
+func (r *Report) WriteSummary(w io.Writer) error {
+	b := &strings.Builder{}
+	outcomes := r.Outcomes()
+	drift, verification := r.drift()
+	if len(outcomes) == 0 && r.Succeeded() {
+		_, err := io.WriteString(w, "No changes.\n")
+		return err
+	}
+	n := r.Counts()
+	fmt.Fprintf(b, "Apply: %d ok, %d failed, %d skipped, %d not run", n.OK, n.Failed, n.Skipped, n.NotRun)
+	if r.Rounds > 0 {
+		fmt.Fprintf(b, ", after %s", countOf(r.Rounds, "repair round", "repair rounds"))
+	}
+	b.WriteString(".\n")
+	for _, status := range []Status{Failed, Skipped} {
+		head := "Failed:"
+		if status == Skipped {
+			head = "Skipped:"
+		}
+		for _, res := range outcomes {
+			if res.Status != status {
+				continue
+			}
+			if head != "" {
+				fmt.Fprintf(b, "%s\n", head)
+				head = ""
+			}
+			fmt.Fprintf(b, "  %s: %s\n", describeChange(res.Change), res.Message())
+		}
+	}
+	if len(drift) > 0 {
+		b.WriteString("Not kept by the server (written with success, read back different):\n")
+		for _, d := range drift {
+			fmt.Fprintf(b, "  %s: %s: wanted %s, kept %s\n", d.Company, d.Field, d.Want, d.Got)
+		}
+	}
+	if len(r.Unresolved) > 0 {
+		b.WriteString("Still different on the server:\n")
+		for _, c := range r.Unresolved {
+			fmt.Fprintf(b, "  %s\n", describeChange(c))
+		}
+	}
+	if verification != "" {
+		fmt.Fprintf(b, "Verification failed: %s\n", verification)
+	}
+	if r.Interrupted {
+		fmt.Fprintf(b, "Interrupted: %s not run; run apply again to finish.\n", countOf(n.NotRun, "change was", "changes were"))
+	}
+	verified := "no"
+	if r.Verified {
+		verified = "yes"
+	}
+	fmt.Fprintf(b, "Verified: %s\n", verified)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMetrics writes the run in the Prometheus text exposition format, for
+// node_exporter's textfile collector: gauges only, since each run replaces the file,
+// in a fixed order. now is when the run ended.
+func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
+	b := &strings.Builder{}
+	gauge := func(name, help string, samples ...string) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, s := range samples {
+			fmt.Fprintf(b, "%s%s\n", name, s)
+		}
+	}
+	value := func(v float64) string { return " " + strconv.FormatFloat(v, 'f', -1, 64) }
+	flag := func(b bool) string {
+		if b {
+			return " 1"
+		}
+		return " 0"
+	}
+	drift, _ := r.drift()
+	n := r.Counts()
+
+	gauge("pbxsync_last_run_timestamp_seconds", "When the last pbxsync apply ended, in seconds since 1970.",
+		value(float64(now.UnixMilli())/1000))
+	gauge("pbxsync_last_run_duration_seconds", "How long the last pbxsync apply took.", value(roundSeconds(r.Duration)))
+	gauge("pbxsync_last_run_success", "1 when every change of the last apply succeeded and the server was verified, else 0.",
+		flag(r.Succeeded()))
+	byKind := map[string]int{}
+	for _, res := range r.Outcomes() {
+		byKind[string(res.Action)+"/"+string(res.Status)]++
+	}
+	var changes []string
+	for _, a := range plan.Actions {
+		for _, s := range []Status{OK, Failed, Skipped, NotRun} {
+			changes = append(changes, fmt.Sprintf("{action=%q,status=%q}%s", a, s, value(float64(byKind[string(a)+"/"+string(s)]))))
+		}
+	}
+	gauge("pbxsync_changes", "Changes of the last apply, by action and how they ended.", changes...)
+	gauge("pbxsync_drift_fields", "Values the server did not keep although they were written with success.", value(float64(len(drift))))
+	gauge("pbxsync_errors", "Changes of the last apply that failed.", value(float64(n.Failed)))
+	gauge("pbxsync_interrupted", "1 when the last apply was interrupted, else 0.", flag(r.Interrupted))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// roundSeconds rounds d to milliseconds.
+func roundSeconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
+
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,494 @@
+package sync_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/sync"
+)
+
+// The PIN the reports below must never show.
+const pin = "73195"
+
+var (
+	createGamma = plan.Change{Action: plan.Create, Company: "gamma", Name: "Gamma", Fields: map[string]plan.FieldChange{
+		"nm_password": {After: apiclient.String(pin)},
+		"zone":        {After: apiclient.String("US/Pacific")},
+	}}
+	updateBeta = plan.Change{Action: plan.Update, Company: "beta", Fields: map[string]plan.FieldChange{
+		"zone": {Before: apiclient.String("Europe/London"), After: apiclient.String("Mars/Olympus")},
+	}}
+	updateAcme = plan.Change{Action: plan.Update, Company: "acme_hq", Fields: map[string]plan.FieldChange{
+		"nm_password": {Before: apiclient.String("11111"), After: apiclient.String(pin)},
+	}}
+	updateAcmeTwice = plan.Change{Action: plan.Update, Company: "acme_hq", Fields: map[string]plan.FieldChange{
+		"nm_password": {Before: apiclient.String("11111"), After: apiclient.String(pin)},
+		"zone":        {Before: apiclient.String("Europe/London"), After: apiclient.String("US/Pacific")},
+	}}
+	ungroupDelta = plan.Change{Action: plan.Ungroup, Company: "delta"}
+	groupEpsilon = plan.Change{Action: plan.Group, Company: "epsilon", Target: "delta"}
+	deleteOld    = plan.Change{Action: plan.Delete, Company: "cust_old"}
+)
+
+func refused(verb, company, message string) error {
+	return &apiclient.APIError{Verb: verb, Company: company, Message: message}
+}
+
+var errDependency = errors.New("a change it depends on did not succeed")
+
+// The reports of the tests, as Apply would make them.
+var (
+	okReport = &sync.Report{
+		Results: []sync.Result{
+			{Change: createGamma, Status: sync.OK},
+			{Change: ungroupDelta, Status: sync.OK},
+			{Change: groupEpsilon, Status: sync.OK},
+		},
+		Verified: true,
+		Duration: 1500 * time.Millisecond,
+	}
+	failedReport = &sync.Report{
+		Results: []sync.Result{
+			{Change: deleteOld, Status: sync.OK},
+			{Change: updateBeta, Status: sync.Failed, Err: refused("update", "beta", "invalid value for zone: allowed: a time-zone name")},
+			{Change: ungroupDelta, Status: sync.Failed, Err: fmt.Errorf("ungroup of %q: %w", "delta", errors.New("connection reset by peer"))},
+			{Change: groupEpsilon, Status: sync.Skipped, Err: errDependency},
+		},
+		Unresolved: []plan.Change{updateBeta},
+		Duration:   2 * time.Second,
+	}
+	// A change that failed in the plan's round and was made in a repair round, and a
+	// grouping the first round did not foresee.
+	repairedReport = &sync.Report{
+		Results: []sync.Result{
+			{Change: updateAcmeTwice, Status: sync.Failed, Err: refused("update", "acme_hq", "temporarily unavailable, try again")},
+			{Change: groupEpsilon, Status: sync.OK},
+			{Change: updateAcme, Status: sync.OK, Round: 1}, // what was left to write of it
+			{Change: plan.Change{Action: plan.Group, Company: "zeta", Target: "delta"}, Status: sync.OK, Round: 1},
+		},
+		Verified: true,
+		Rounds:   1,
+		Duration: 3 * time.Second,
+	}
+	driftReport = &sync.Report{
+		Results: []sync.Result{
+			{Change: updateAcme, Status: sync.OK},
+		},
+		Drift: []sync.Drift{
+			{Company: "acme_hq", Field: "nm_password", Want: pin, Got: "11111"}, // even if raw values came in
+			{Company: "acme_hq", Field: "nocallrec", Want: "true", Got: "null"},
+		},
+		Duration: time.Second,
+	}
+	interruptedReport = &sync.Report{
+		Results: []sync.Result{
+			{Change: createGamma, Status: sync.OK},
+			{Change: updateBeta, Status: sync.NotRun},
+			{Change: ungroupDelta, Status: sync.NotRun},
+		},
+		Interrupted: true,
+		Duration:    500 * time.Millisecond,
+	}
+	unreadableReport = &sync.Report{
+		Results: []sync.Result{{Change: ungroupDelta, Status: sync.OK}},
+		Drift:   []sync.Drift{{Field: "verification", Got: `read back the container of "delta": connection refused`}},
+	}
+	// A server whose message repeats the PINs it was sent, one inside the other.
+	echoReport = &sync.Report{
+		Results: []sync.Result{
+			{Change: plan.Change{Action: plan.Update, Company: "acme_hq", Fields: map[string]plan.FieldChange{
+				"nm_password":  {Before: apiclient.String("11111"), After: apiclient.String(pin)},
+				"ivr_password": {Before: apiclient.String(""), After: apiclient.String(pin + "00")},
+			}}, Status: sync.Failed, Err: refused("update", "acme_hq", "nm_password "+pin+" is too short, ivr_password "+pin+"00 is not")},
+		},
+	}
+	emptyReport = &sync.Report{Verified: true}
+)
+
+func TestReportSummary(t *testing.T) {
+	tests := []struct {
+		name   string
+		report *sync.Report
+		want   string
+	}{
+		{"ok", okReport, "Apply: 3 ok, 0 failed, 0 skipped, 0 not run.\nVerified: yes\n"},
+		{"failed and skipped", failedReport, `Apply: 1 ok, 2 failed, 1 skipped, 0 not run.
+Failed:
+  update beta: server refused: invalid value for zone: allowed: a time-zone name
+  ungroup delta: ungroup of "delta": connection reset by peer
+Skipped:
+  group epsilon into the container of delta: a change it depends on did not succeed
+Still different on the server:
+  update beta
+Verified: no
+`},
+		{"repaired", repairedReport, "Apply: 3 ok, 0 failed, 0 skipped, 0 not run, after 1 repair round.\nVerified: yes\n"},
+		{"drift", driftReport, `Apply: 1 ok, 0 failed, 0 skipped, 0 not run.
+Not kept by the server (written with success, read back different):
+  acme_hq: nm_password: wanted (sensitive), kept (sensitive)
+  acme_hq: nocallrec: wanted true, kept null
+Verified: no
+`},
+		{"interrupted", interruptedReport, `Apply: 1 ok, 0 failed, 0 skipped, 2 not run.
+Interrupted: 2 changes were not run; run apply again to finish.
+Verified: no
+`},
+		{"not read back", unreadableReport, `Apply: 1 ok, 0 failed, 0 skipped, 0 not run.
+Verification failed: read back the container of "delta": connection refused
+Verified: no
+`},
+		{"secret in the server's message", echoReport, `Apply: 0 ok, 1 failed, 0 skipped, 0 not run.
+Failed:
+  update acme_hq: server refused: nm_password (sensitive) is too short, ivr_password (sensitive) is not
+Verified: no
+`},
+		{"no changes", emptyReport, "No changes.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, tt.report.WriteSummary(&b))
+			if diff := cmp.Diff(tt.want, b.String()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReportErr(t *testing.T) {
+	tests := []struct {
+		name   string
+		report *sync.Report
+		want   string // "" for no error
+	}{
+		{"ok", okReport, ""},
+		{"repaired", repairedReport, ""},
+		{"no changes", emptyReport, ""},
+		{"failed and skipped", failedReport, "apply did not succeed: 2 changes failed, 1 change skipped, 1 change still to make"},
+		{"drift", driftReport, "apply did not succeed: the server did not keep 2 values"},
+		{"interrupted", interruptedReport, "interrupted: 2 changes not run, run apply again to finish"},
+		{"not read back", unreadableReport, `apply did not succeed: the server could not be read back: read back the container of "delta": connection refused`},
+		{"not verified", &sync.Report{}, "apply did not succeed: the server was not verified"},
+		{"interrupted before verification", &sync.Report{Verified: true, Interrupted: true}, "interrupted: run apply again to finish"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.report.Err()
+			require.Equal(t, tt.want == "", tt.report.Succeeded())
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	tests := []struct {
+		name   string
+		report *sync.Report
+		want   sync.JSONResult
+	}{
+		{name: "failed and skipped", report: failedReport, want: sync.JSONResult{
+			FormatVersion: 1,
+			Changes: []sync.JSONOutcome{
+				{JSONChange: plan.JSONChange{Action: plan.Delete, Company: "cust_old"}, Status: sync.OK},
+				{JSONChange: plan.JSONChange{Action: plan.Update, Company: "beta",
+					Fields: map[string]plan.JSONField{"zone": {Before: raw(`"Europe/London"`), After: raw(`"Mars/Olympus"`)}}},
+					Status: sync.Failed, Error: "server refused: invalid value for zone: allowed: a time-zone name"},
+				{JSONChange: plan.JSONChange{Action: plan.Ungroup, Company: "delta"},
+					Status: sync.Failed, Error: `ungroup of "delta": connection reset by peer`},
+				{JSONChange: plan.JSONChange{Action: plan.Group, Company: "epsilon", Target: "delta"},
+					Status: sync.Skipped, Error: "a change it depends on did not succeed"},
+			},
+			Summary: sync.JSONCounts{OK: 1, Failed: 2, Skipped: 1},
+			Drift:   []sync.JSONDrift{},
+			Unresolved: []plan.JSONChange{{Action: plan.Update, Company: "beta",
+				Fields: map[string]plan.JSONField{"zone": {Before: raw(`"Europe/London"`), After: raw(`"Mars/Olympus"`)}}}},
+			DurationSeconds: 2,
+		}},
+		{name: "repaired", report: repairedReport, want: sync.JSONResult{
+			FormatVersion: 1,
+			Changes: []sync.JSONOutcome{
+				{JSONChange: plan.JSONChange{Action: plan.Update, Company: "acme_hq", Fields: map[string]plan.JSONField{
+					"nm_password": {Before: raw(`"(sensitive)"`), After: raw(`"(sensitive)"`)},
+					"zone":        {Before: raw(`"Europe/London"`), After: raw(`"US/Pacific"`)},
+				}},
+					Status: sync.OK, Round: 1},
+				{JSONChange: plan.JSONChange{Action: plan.Group, Company: "epsilon", Target: "delta"}, Status: sync.OK},
+				{JSONChange: plan.JSONChange{Action: plan.Group, Company: "zeta", Target: "delta"}, Status: sync.OK, Round: 1},
+			},
+			Summary:         sync.JSONCounts{OK: 3},
+			Verified:        true,
+			Drift:           []sync.JSONDrift{},
+			Unresolved:      []plan.JSONChange{},
+			Rounds:          1,
+			DurationSeconds: 3,
+		}},
+		{name: "drift", report: driftReport, want: sync.JSONResult{
+			FormatVersion: 1,
+			Changes: []sync.JSONOutcome{
+				{JSONChange: plan.JSONChange{Action: plan.Update, Company: "acme_hq",
+					Fields: map[string]plan.JSONField{"nm_password": {Before: raw(`"(sensitive)"`), After: raw(`"(sensitive)"`)}}},
+					Status: sync.OK},
+			},
+			Summary: sync.JSONCounts{OK: 1},
+			Drift: []sync.JSONDrift{
+				{Company: "acme_hq", Field: "nm_password", Want: "(sensitive)", Got: "(sensitive)"},
+				{Company: "acme_hq", Field: "nocallrec", Want: "true", Got: "null"},
+			},
+			Unresolved:      []plan.JSONChange{},
+			DurationSeconds: 1,
+		}},
+		{name: "interrupted", report: interruptedReport, want: sync.JSONResult{
+			FormatVersion: 1,
+			Changes: []sync.JSONOutcome{
+				{JSONChange: plan.JSONChange{Action: plan.Create, Company: "gamma", Name: "Gamma",
+					Settings: map[string]json.RawMessage{"nm_password": raw(`"(sensitive)"`), "zone": raw(`"US/Pacific"`)}},
+					Status: sync.OK},
+				{JSONChange: plan.JSONChange{Action: plan.Update, Company: "beta",
+					Fields: map[string]plan.JSONField{"zone": {Before: raw(`"Europe/London"`), After: raw(`"Mars/Olympus"`)}}},
+					Status: sync.NotRun},
+				{JSONChange: plan.JSONChange{Action: plan.Ungroup, Company: "delta"}, Status: sync.NotRun},
+			},
+			Summary:         sync.JSONCounts{OK: 1, NotRun: 2},
+			Drift:           []sync.JSONDrift{},
+			Unresolved:      []plan.JSONChange{},
+			Interrupted:     true,
+			DurationSeconds: 0.5,
+		}},
+		{name: "not read back", report: unreadableReport, want: sync.JSONResult{
+			FormatVersion:     1,
+			Changes:           []sync.JSONOutcome{{JSONChange: plan.JSONChange{Action: plan.Ungroup, Company: "delta"}, Status: sync.OK}},
+			Summary:           sync.JSONCounts{OK: 1},
+			Drift:             []sync.JSONDrift{},
+			Unresolved:        []plan.JSONChange{},
+			VerificationError: `read back the container of "delta": connection refused`,
+		}},
+		{name: "secret in the server's message", report: echoReport, want: sync.JSONResult{
+			FormatVersion: 1,
+			Changes: []sync.JSONOutcome{
+				{JSONChange: plan.JSONChange{Action: plan.Update, Company: "acme_hq", Fields: map[string]plan.JSONField{
+					"nm_password":  {Before: raw(`"(sensitive)"`), After: raw(`"(sensitive)"`)},
+					"ivr_password": {Before: raw(`"(sensitive)"`), After: raw(`"(sensitive)"`)},
+				}},
+					Status: sync.Failed, Error: "server refused: nm_password (sensitive) is too short, ivr_password (sensitive) is not"},
+			},
+			Summary:    sync.JSONCounts{Failed: 1},
+			Drift:      []sync.JSONDrift{},
+			Unresolved: []plan.JSONChange{},
+		}},
+		{name: "no changes", report: emptyReport, want: sync.JSONResult{
+			FormatVersion: 1,
+			Changes:       []sync.JSONOutcome{},
+			Verified:      true,
+			Drift:         []sync.JSONDrift{},
+			Unresolved:    []plan.JSONChange{},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.report.JSON()
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			var b bytes.Buffer
+			require.NoError(t, got.WriteJSON(&b))
+			require.NotContains(t, b.String(), pin)
+			require.NotContains(t, b.String(), "11111")
+		})
+	}
+}
+
+// TestReportJSONDocument pins the document's keys, as scripts read them.
+func TestReportJSONDocument(t *testing.T) {
+	res := failedReport.JSON()
+	res.Error = "apply did not succeed: 2 changes failed"
+	var b bytes.Buffer
+	require.NoError(t, res.WriteJSON(&b))
+	want := `{
+  "format_version": 1,
+  "changes": [
+    {
+      "action": "delete",
+      "company": "cust_old",
+      "status": "ok",
+      "round": 0
+    },
+    {
+      "action": "update",
+      "company": "beta",
+      "fields": {
+        "zone": {
+          "before": "Europe/London",
+          "after": "Mars/Olympus"
+        }
+      },
+      "status": "failed",
+      "error": "server refused: invalid value for zone: allowed: a time-zone name",
+      "round": 0
+    },
+    {
+      "action": "ungroup",
+      "company": "delta",
+      "status": "failed",
+      "error": "ungroup of \"delta\": connection reset by peer",
+      "round": 0
+    },
+    {
+      "action": "group",
+      "company": "epsilon",
+      "target": "delta",
+      "status": "skipped",
+      "error": "a change it depends on did not succeed",
+      "round": 0
+    }
+  ],
+  "summary": {
+    "ok": 1,
+    "failed": 2,
+    "skipped": 1,
+    "not_run": 0
+  },
+  "verified": false,
+  "drift": [],
+  "unresolved": [
+    {
+      "action": "update",
+      "company": "beta",
+      "fields": {
+        "zone": {
+          "before": "Europe/London",
+          "after": "Mars/Olympus"
+        }
+      }
+    }
+  ],
+  "rounds": 0,
+  "interrupted": false,
+  "duration_seconds": 2,
+  "error": "apply did not succeed: 2 changes failed"
+}
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestReportMetrics(t *testing.T) {
+	now := time.Date(2025, 3, 1, 2, 30, 0, 250_000_000, time.UTC)
+	var b strings.Builder
+	require.NoError(t, failedReport.WriteMetrics(&b, now))
+	want := `# HELP pbxsync_last_run_timestamp_seconds When the last pbxsync apply ended, in seconds since 1970.
+# TYPE pbxsync_last_run_timestamp_seconds gauge
+pbxsync_last_run_timestamp_seconds 1740796200.25
+# HELP pbxsync_last_run_duration_seconds How long the last pbxsync apply took.
+# TYPE pbxsync_last_run_duration_seconds gauge
+pbxsync_last_run_duration_seconds 2
+# HELP pbxsync_last_run_success 1 when every change of the last apply succeeded and the server was verified, else 0.
+# TYPE pbxsync_last_run_success gauge
+pbxsync_last_run_success 0
+# HELP pbxsync_changes Changes of the last apply, by action and how they ended.
+# TYPE pbxsync_changes gauge
+pbxsync_changes{action="delete",status="ok"} 1
+pbxsync_changes{action="delete",status="failed"} 0
+pbxsync_changes{action="delete",status="skipped"} 0
+pbxsync_changes{action="delete",status="not run"} 0
+pbxsync_changes{action="create",status="ok"} 0
+pbxsync_changes{action="create",status="failed"} 0
+pbxsync_changes{action="create",status="skipped"} 0
+pbxsync_changes{action="create",status="not run"} 0
+pbxsync_changes{action="update",status="ok"} 0
+pbxsync_changes{action="update",status="failed"} 1
+pbxsync_changes{action="update",status="skipped"} 0
+pbxsync_changes{action="update",status="not run"} 0
+pbxsync_changes{action="ungroup",status="ok"} 0
+pbxsync_changes{action="ungroup",status="failed"} 1
+pbxsync_changes{action="ungroup",status="skipped"} 0
+pbxsync_changes{action="ungroup",status="not run"} 0
+pbxsync_changes{action="group",status="ok"} 0
+pbxsync_changes{action="group",status="failed"} 0
+pbxsync_changes{action="group",status="skipped"} 1
+pbxsync_changes{action="group",status="not run"} 0
+# HELP pbxsync_drift_fields Values the server did not keep although they were written with success.
+# TYPE pbxsync_drift_fields gauge
+pbxsync_drift_fields 0
+# HELP pbxsync_errors Changes of the last apply that failed.
+# TYPE pbxsync_errors gauge
+pbxsync_errors 2
+# HELP pbxsync_interrupted 1 when the last apply was interrupted, else 0.
+# TYPE pbxsync_interrupted gauge
+pbxsync_interrupted 0
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestReportMetricsValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		report *sync.Report
+		want   map[string]string // series -> value, for the series named
+	}{
+		{"ok", okReport, map[string]string{
+			"pbxsync_last_run_success": "1", "pbxsync_interrupted": "0", "pbxsync_errors": "0", "pbxsync_drift_fields": "0",
+			"pbxsync_last_run_duration_seconds":             "1.5",
+			`pbxsync_changes{action="create",status="ok"}`:  "1",
+			`pbxsync_changes{action="ungroup",status="ok"}`: "1",
+			`pbxsync_changes{action="group",status="ok"}`:   "1",
+		}},
+		{"repaired", repairedReport, map[string]string{
+			"pbxsync_last_run_success": "1", "pbxsync_errors": "0",
+			`pbxsync_changes{action="update",status="ok"}`:     "1",
+			`pbxsync_changes{action="update",status="failed"}`: "0",
+			`pbxsync_changes{action="group",status="ok"}`:      "2",
+		}},
+		{"drift", driftReport, map[string]string{
+			"pbxsync_last_run_success": "0", "pbxsync_drift_fields": "2", "pbxsync_errors": "0",
+		}},
+		{"interrupted", interruptedReport, map[string]string{
+			"pbxsync_last_run_success": "0", "pbxsync_interrupted": "1",
+			`pbxsync_changes{action="update",status="not run"}`:  "1",
+			`pbxsync_changes{action="ungroup",status="not run"}`: "1",
+		}},
+		{"not read back", unreadableReport, map[string]string{
+			"pbxsync_last_run_success": "0", "pbxsync_drift_fields": "0",
+		}},
+		{"no changes", emptyReport, map[string]string{
+			"pbxsync_last_run_success": "1", `pbxsync_changes{action="update",status="ok"}`: "0",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, tt.report.WriteMetrics(&b, time.Unix(1_700_000_000, 0)))
+			got := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+				if strings.HasPrefix(l, "#") {
+					continue
+				}
+				i := strings.LastIndexByte(l, ' ')
+				if _, asked := tt.want[l[:i]]; asked {
+					got[l[:i]] = l[i+1:]
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			require.Contains(t, b.String(), "\npbxsync_last_run_timestamp_seconds 1700000000\n")
+		})
+	}
+}
