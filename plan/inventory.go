@@ -367,7 +367,7 @@ func (l *loader) settings(n *yaml.Node) (apiclient.Settings, map[string]string) 
 		} else if f.Secret && norm.Text() != "" {
 			l.warnf(value, "%s is a secret written in plain text: use ${VAR} and keep the value in the environment", f.Name)
 		}
-		if f.Deprecated {
+		if f.Deprecated && norm.Text() != "" {
 			l.warnf(key, "%s is deprecated", f.Name)
 		}
 	})

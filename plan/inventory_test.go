@@ -690,8 +690,13 @@ func TestLoadInventoryWarnings(t *testing.T) {
 		},
 		{
 			name: "deprecated field in defaults",
-			src:  yamlLines("version: 1", "defaults:", "  crm_url: ''"),
+			src:  yamlLines("version: 1", "defaults:", "  crm_url: https://crm.example.com"),
 			want: []diag{{3, 3, "crm_url is deprecated"}},
+		},
+		{
+			name: "an empty deprecated field is no news",
+			src:  yamlLines("version: 1", "defaults:", "  crm_url: ''"),
+			want: []diag{},
 		},
 		{
 			name: "plain secrets",
