@@ -10,12 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
@@ -413,36 +413,20 @@ func (a *app) finishApply(ctx context.Context, o applyOptions, rep *sync.Report,
 	return err
 }
 
-// writeFileAtomic replaces path with what write writes: into a temporary file in the
-// same directory, renamed over path once complete, so that a reader such as
-// node_exporter sees the old file or the new one, never half of one.
+// writeFileAtomic replaces path with what write writes, with mode 0644: into a
+// temporary file in the same directory, renamed over path once complete, so that a
+// reader such as node_exporter sees the old file or the new one, never half of one.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
+	return writeFileAtomicMode(path, 0o644, write)
 }
 
-// terminal reports whether f is a terminal (a character device), as colorful decides.
+// terminal reports whether f is a terminal: for a file, whether its descriptor answers
+// the terminal ioctl (/dev/null is a character device but no terminal).
 func terminal(f any) bool {
-	s, ok := f.(interface{ Stat() (os.FileInfo, error) })
+	if file, ok := f.(*os.File); ok {
+		return term.IsTerminal(int(file.Fd())) // /dev/null is a character device, not a terminal
+	}
+	s, ok := f.(interface{ Stat() (os.FileInfo, error) }) // the tests' stand-ins for a terminal
 	if !ok {
 		return false
 	}

@@ -47,14 +47,36 @@ func (s *server) close() error {
 // Credentials come from the environment only. A sim:PATH URL starts the simulator
 // in-process, with its state in PATH. Extra options (a pacer) go to the client too.
 func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
-	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	url, from := opts.url, "--url"
 	if url == "" {
-		url, from = getenv("PBX_URL"), "PBX_URL"
+		url, _ = lookupEnv("PBX_URL")
+		from = "PBX_URL"
 	}
 	if url == "" {
 		return nil, errors.New("no server: set --url or PBX_URL (or use sim:FILE for the embedded simulator)")
 	}
+	return dial(ctx, url, from, "PBX", opts.caCert, lookupEnv, logger, extra...)
+}
+
+// connectSide makes the client for one side of a migration or a comparison: the
+// server named by flag (--from or --to), with credentials from the environment
+// variables of prefix (PBX_FROM: PBX_FROM_API_KEY, or PBX_FROM_USERNAME with
+// PBX_FROM_PASSWORD). --ca-cert serves both sides: one PEM file may hold several CAs.
+func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
+	if url == "" {
+		return nil, fmt.Errorf("no server: set %s URL (or sim:FILE for the embedded simulator)", flag)
+	}
+	srv, err := dial(ctx, url, "", prefix, opts.caCert, lookupEnv, logger, extra...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return srv, nil
+}
+
+// dial connects to url with the credentials of the environment variables of prefix.
+// An invalid URL is reported as the value of from (a flag, PBX_URL), unless from is "".
+func dial(ctx context.Context, url, from, prefix, caCert string, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
+	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	var clientOpts []apiclient.Option
 	if logger != nil {
 		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
@@ -63,21 +85,24 @@ func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (st
 	if path, ok := strings.CutPrefix(url, "sim:"); ok {
 		return startSim(ctx, path, clientOpts)
 	}
-	auth, err := credentials(getenv)
+	auth, err := credentials(prefix, getenv)
 	if err != nil {
 		return nil, err
 	}
 	clientOpts = append(clientOpts, auth)
-	if opts.caCert != "" {
-		pool, err := loadCA(opts.caCert)
+	if caCert != "" {
+		pool, err := loadCA(caCert)
 		if err != nil {
 			return nil, err
 		}
 		clientOpts = append(clientOpts, apiclient.WithRootCAs(pool))
 	}
 	c, err := apiclient.New(url, clientOpts...)
-	if err != nil {
+	if err != nil && from != "" {
 		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &server{Client: c, url: url}, nil
 }
@@ -121,23 +146,25 @@ func startSim(ctx context.Context, path string, clientOpts []apiclient.Option) (
 	return &server{Client: c, url: "sim:" + path, sim: sim, simPath: path, stop: stop}, nil
 }
 
-// credentials picks the one way to authenticate that the environment gives. Its
-// errors name the variables, never their values.
-func credentials(getenv func(string) string) (apiclient.Option, error) {
-	key, user, password := getenv("PBX_API_KEY"), getenv("PBX_USERNAME"), getenv("PBX_PASSWORD")
+// credentials picks the one way to authenticate that the environment variables of
+// prefix give (PBX: PBX_API_KEY, or PBX_USERNAME with PBX_PASSWORD). Its errors
+// name the variables, never their values.
+func credentials(prefix string, getenv func(string) string) (apiclient.Option, error) {
+	keyVar, userVar, passwordVar := prefix+"_API_KEY", prefix+"_USERNAME", prefix+"_PASSWORD"
+	key, user, password := getenv(keyVar), getenv(userVar), getenv(passwordVar)
 	switch {
 	case key != "" && (user != "" || password != ""):
-		return nil, errors.New("two kinds of credentials: set PBX_API_KEY, or PBX_USERNAME and PBX_PASSWORD, not both")
+		return nil, fmt.Errorf("two kinds of credentials: set %s, or %s and %s, not both", keyVar, userVar, passwordVar)
 	case key != "":
 		return apiclient.WithAPIKey(key), nil
 	case user != "" && password == "":
-		return nil, errors.New("PBX_USERNAME is set without PBX_PASSWORD")
+		return nil, fmt.Errorf("%s is set without %s", userVar, passwordVar)
 	case user == "" && password != "":
-		return nil, errors.New("PBX_PASSWORD is set without PBX_USERNAME")
+		return nil, fmt.Errorf("%s is set without %s", passwordVar, userVar)
 	case user != "":
 		return apiclient.WithLogin(user, password), nil
 	}
-	return nil, errors.New("no credentials: set PBX_API_KEY, or PBX_USERNAME and PBX_PASSWORD")
+	return nil, fmt.Errorf("no credentials: set %s, or %s and %s", keyVar, userVar, passwordVar)
 }
 
 func loadCA(file string) (*x509.CertPool, error) {

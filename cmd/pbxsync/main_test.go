@@ -77,7 +77,7 @@ func TestRunUsageErrors(t *testing.T) {
 		wantHint string
 	}{
 		{"unknown command", []string{"bogus"}, `unknown command "bogus"`, "Run 'pbxsync --help' for usage."},
-		{"later command", []string{"export", "-o", "inventory.yaml"}, `unknown command "export"`, "Run 'pbxsync --help' for usage."},
+		{"later command", []string{"import", "-f", "inventory.yaml"}, `unknown command "import"`, "Run 'pbxsync --help' for usage."},
 		{"misspelled command", []string{"verson"}, `"verson"`, "Run 'pbxsync --help' for usage."},
 		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus", "Run 'pbxsync --help' for usage."},
 		{"unknown flag of a command", []string{"version", "--bogus"}, "unknown flag: --bogus", "Run 'pbxsync version --help' for usage."},

@@ -17,13 +17,18 @@ Environment:
   PBX_API_KEY    the API key to authenticate with
   PBX_USERNAME   a user to log in as instead, with PBX_PASSWORD
   PBX_PASSWORD   the password of PBX_USERNAME
+  PBX_FROM_API_KEY, PBX_FROM_USERNAME, PBX_FROM_PASSWORD
+  PBX_TO_API_KEY, PBX_TO_USERNAME, PBX_TO_PASSWORD
+                 migrate and diff: the credentials of --from and of --to
   NO_COLOR       when set, output has no colour
 
 Exit codes:
   0  success; for plan --detailed-exitcode, success and no changes
   1  an error: bad input, no connection, refused credentials, a failed change
-  2  plan --detailed-exitcode only: success, and there are changes
+  2  plan --detailed-exitcode only: success, and there are changes; diff: the
+     two servers differ
   3  apply refused before any write: a stale plan file, or too many deletes
+     (migrate too)
 `
 
 func (a *app) newRootCmd() *cobra.Command {
@@ -63,7 +68,8 @@ Credentials come from the environment only, never from the command line.`,
 	// Declared here so that cobra does not take -v for it.
 	root.Flags().Bool("version", false, "print the version")
 
-	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newVersionCmd())
+	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newExportCmd(), a.newMigrateCmd(),
+		a.newDiffCmd(), a.newVersionCmd())
 	return root
 }
 

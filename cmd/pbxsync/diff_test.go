@@ -1,0 +1,306 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+)
+
+const (
+	diffPIN      = "31415926"
+	diffOtherPIN = "27182818"
+)
+
+// diffFrom is one side of the comparisons: acme shares a container with acme_west,
+// delta with epsilon.
+func diffFrom() pbxtest.State {
+	return pbxtest.State{
+		Companies: []apiclient.Company{
+			co("acme_hq", "Acme HQ", "zone", "US/Pacific", "nm_password", diffPIN, "q_ringtime", "15"),
+			co("acme_west", "Acme West"),
+			co("beta", "Beta", "vm_maxmsgs", "100"),
+			co("delta", "Delta"),
+			co("epsilon", "Epsilon"),
+			co("old_only", "Old Only"),
+		},
+		Containers: map[string][]string{"acme_hq": {"acme_hq", "acme_west"}, "delta": {"delta", "epsilon"}},
+	}
+}
+
+// diffSame holds what diffFrom does, under other container names and numeric ids,
+// with values written otherwise that are one value ("15" and 15, null and false).
+func diffSame() pbxtest.State {
+	st := pbxtest.State{
+		Companies: []apiclient.Company{
+			{ID: "acme_hq", Num: 7001, Name: "Acme HQ", Settings: apiclient.Settings{
+				"zone": apiclient.String("US/Pacific"), "nm_password": apiclient.String(diffPIN), "q_ringtime": apiclient.Int(15),
+				"nocallrec": apiclient.Bool(false), "future_field": apiclient.String("not compared")}},
+			{ID: "acme_west", Num: 7002, Name: "Acme West"},
+			{ID: "beta", Num: 7003, Name: "Beta", Settings: apiclient.Settings{"vm_maxmsgs": apiclient.Int(100)}},
+			{ID: "delta", Num: 7004, Name: "Delta"},
+			{ID: "epsilon", Num: 7005, Name: "Epsilon"},
+			{ID: "old_only", Num: 7006, Name: "Old Only"},
+		},
+		Containers: map[string][]string{"box_a": {"acme_hq", "acme_west"}, "box_b": {"delta", "epsilon"}},
+	}
+	return st
+}
+
+// diffOther differs from diffFrom in every way diff looks at: a name, a setting, a
+// PIN, a company on each side only, and grouping (beta joins acme; epsilon leaves
+// delta).
+func diffOther() pbxtest.State {
+	return pbxtest.State{
+		Companies: []apiclient.Company{
+			co("acme_hq", "Acme Head Office", "zone", "Europe/London", "nm_password", diffOtherPIN, "q_ringtime", "15"),
+			co("acme_west", "Acme West"),
+			co("beta", "Beta", "vm_maxmsgs", "100"),
+			co("delta", "Delta"),
+			co("epsilon", "Epsilon"),
+			co("new_only", "New Only"),
+		},
+		Containers: map[string][]string{"acme_hq": {"acme_hq", "acme_west", "beta"}},
+	}
+}
+
+// withPartner returns st with the companies ids in one container.
+func withPartner(st pbxtest.State, ids ...string) pbxtest.State {
+	st.Containers[ids[0]] = ids
+	return st
+}
+
+// without returns st without the company id.
+func without(st pbxtest.State, id string) pbxtest.State {
+	st.Companies = slices.DeleteFunc(st.Companies, func(c apiclient.Company) bool { return c.ID == id })
+	return st
+}
+
+// diffEnv names the two servers' keys.
+func diffEnv() map[string]string {
+	return map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_TO_API_KEY": pbxtest.AdminKey}
+}
+
+const diffOtherText = `Differences between sim:from.yaml (--from) and sim:to.yaml (--to): 1 only in --from, 1 only in --to, 5 different, of 7 companies compared.
+
+  ~ acme_hq
+      name:         "Acme HQ" -> "Acme Head Office"
+      nm_password:  (sensitive) differs
+      zone:         "US/Pacific" -> "Europe/London"
+      container:    [acme_hq acme_west] -> [acme_hq acme_west beta]
+
+  ~ acme_west
+      container:  [acme_hq acme_west] -> [acme_hq acme_west beta]
+
+  ~ beta
+      container:  [beta] -> [acme_hq acme_west beta]
+
+  ~ delta
+      container:  [delta epsilon] -> [delta]
+
+  ~ epsilon
+      container:  [delta epsilon] -> [epsilon]
+
+  + new_only: only in --to
+
+  - old_only: only in --from
+`
+
+func TestDiff(t *testing.T) {
+	tests := []struct {
+		name       string
+		from, to   pbxtest.State
+		args       []string
+		wantCode   int
+		wantStdout string
+	}{
+		{"equal", diffFrom(), diffSame(), nil, 0,
+			"No differences: 6 companies compared, the same on sim:from.yaml and sim:to.yaml.\n"},
+		{"different", diffFrom(), diffOther(), nil, 2, diffOtherText},
+		{"one company and its partners on both sides", diffFrom(), diffOther(), []string{"--company", "beta"}, 2,
+			`Differences between sim:from.yaml (--from) and sim:to.yaml (--to): 0 only in --from, 0 only in --to, 3 different, of 3 companies compared.
+
+  ~ acme_hq
+      name:         "Acme HQ" -> "Acme Head Office"
+      nm_password:  (sensitive) differs
+      zone:         "US/Pacific" -> "Europe/London"
+      container:    [acme_hq acme_west] -> [acme_hq acme_west beta]
+
+  ~ acme_west
+      container:  [acme_hq acme_west] -> [acme_hq acme_west beta]
+
+  ~ beta
+      container:  [beta] -> [acme_hq acme_west beta]
+`},
+		{"a company on one side only", diffFrom(), diffOther(), []string{"--company", "new_only"}, 2,
+			`Differences between sim:from.yaml (--from) and sim:to.yaml (--to): 0 only in --from, 1 only in --to, 0 different, of 1 company compared.
+
+  + new_only: only in --to
+`},
+		{"a container-mate on one side only", withPartner(diffFrom(), "beta", "old_only"), without(diffFrom(), "old_only"), nil, 2,
+			`Differences between sim:from.yaml (--from) and sim:to.yaml (--to): 1 only in --from, 0 only in --to, 1 different, of 6 companies compared.
+
+  ~ beta
+      container:  [beta old_only] -> [beta]
+
+  - old_only: only in --from
+`},
+		{"match over equal companies", diffFrom(), diffOther(), []string{"--match", "^(new|old)_nothing"}, 0,
+			"No differences: 0 companies compared, the same on sim:from.yaml and sim:to.yaml.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir()) // sim:from.yaml and sim:to.yaml, named alike in every run
+			require.NoError(t, pbxtest.WriteStateFile("from.yaml", tt.from))
+			require.NoError(t, pbxtest.WriteStateFile("to.yaml", tt.to))
+			got := invoke(t, "", nil, append([]string{"diff", "--from", "sim:from.yaml", "--to", "sim:to.yaml"}, tt.args...)...)
+			require.Equal(t, tt.wantCode, got.code, "stderr: %s", got.stderr)
+			require.Empty(t, got.stderr, "differences are not a failure: nothing on stderr")
+			if diff := cmp.Diff(tt.wantStdout, got.stdout); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			require.NotContains(t, got.stdout, diffPIN)
+			require.NotContains(t, got.stdout, diffOtherPIN)
+		})
+	}
+}
+
+func TestDiffJSON(t *testing.T) {
+	t.Chdir(t.TempDir())
+	require.NoError(t, pbxtest.WriteStateFile("from.yaml", diffFrom()))
+	require.NoError(t, pbxtest.WriteStateFile("to.yaml", diffOther()))
+	got := invoke(t, "", nil, "diff", "--from", "sim:from.yaml", "--to", "sim:to.yaml", "--json")
+	require.Equal(t, 2, got.code, "stderr: %s", got.stderr)
+	decodeOneJSON(t, got.stdout)
+	acme := []string{"acme_hq", "acme_west"}
+	withBeta := []string{"acme_hq", "acme_west", "beta"}
+	want := jsonDiff{
+		FormatVersion: 1, From: "sim:from.yaml", To: "sim:to.yaml", Equal: false,
+		Summary: jsonDiffSummary{Compared: 7, OnlyFrom: 1, OnlyTo: 1, Different: 5},
+		Companies: []jsonCompanyDiff{
+			{Company: "acme_hq", Difference: "differs", Fields: map[string]jsonFieldDiff{
+				"name":        {From: json.RawMessage(`"Acme HQ"`), To: json.RawMessage(`"Acme Head Office"`)},
+				"nm_password": {From: json.RawMessage(`"(sensitive)"`), To: json.RawMessage(`"(sensitive)"`)},
+				"zone":        {From: json.RawMessage(`"US/Pacific"`), To: json.RawMessage(`"Europe/London"`)},
+			}, Container: &jsonMatesDiff{From: acme, To: withBeta}},
+			{Company: "acme_west", Difference: "differs", Container: &jsonMatesDiff{From: acme, To: withBeta}},
+			{Company: "beta", Difference: "differs", Container: &jsonMatesDiff{From: []string{"beta"}, To: withBeta}},
+			{Company: "delta", Difference: "differs", Container: &jsonMatesDiff{From: []string{"delta", "epsilon"}, To: []string{"delta"}}},
+			{Company: "epsilon", Difference: "differs", Container: &jsonMatesDiff{From: []string{"delta", "epsilon"}, To: []string{"epsilon"}}},
+			{Company: "new_only", Difference: "only_to"},
+			{Company: "old_only", Difference: "only_from"},
+		},
+	}
+	var doc jsonDiff
+	require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
+	if diff := cmp.Diff(want, doc); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	require.NotContains(t, got.stdout, diffPIN)
+	require.NotContains(t, got.stdout, diffOtherPIN)
+
+	again := invoke(t, "", nil, "diff", "--from", "sim:from.yaml", "--to", "sim:to.yaml", "--json")
+	require.Equal(t, got.stdout, again.stdout, "the same document, byte for byte")
+}
+
+// TestDiffServers compares two servers over HTTP, each with its own credentials.
+func TestDiffServers(t *testing.T) {
+	from := pbxtest.NewServer(t, pbxtest.WithState(diffFrom()))
+	to := pbxtest.NewServer(t, pbxtest.WithState(diffOther()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
+	vars := map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_TO_API_KEY": "to-key", "PBX_URL": "sim:unused.yaml", "PBX_API_KEY": "unused"}
+	got := invoke(t, "", vars, "diff", "--from", from.URL, "--to", to.URL, "--company", "delta")
+	require.Equal(t, 2, got.code, "stderr: %s", got.stderr)
+	require.Equal(t, []string{"  ~ delta", "  ~ epsilon"}, diffHeads(got.stdout))
+
+	got = invoke(t, "", vars, "diff", "--from", from.URL, "--to", to.URL, "--company", "beta", "--match", "^zzz")
+	require.Equal(t, 2, got.code, "stderr: %s", got.stderr)
+	require.Equal(t, []string{"  ~ acme_hq", "  ~ acme_west", "  ~ beta"}, diffHeads(got.stdout))
+
+	same := pbxtest.NewServer(t, pbxtest.WithState(diffSame()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
+	got = invoke(t, "", vars, "diff", "--from", from.URL, "--to", same.URL, "--json")
+	require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
+	var doc jsonDiff
+	require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
+	require.True(t, doc.Equal)
+	require.Equal(t, jsonDiffSummary{Compared: 6}, doc.Summary)
+	require.Empty(t, doc.Companies)
+	require.NotNil(t, doc.Companies, "an empty list, not null")
+
+	for _, srv := range []*pbxtest.TestServer{from, to, same} {
+		require.Zero(t, srv.Stats().TotalWrites())
+	}
+}
+
+// diffHeads returns the company lines of a text diff.
+func diffHeads(text string) []string {
+	var heads []string
+	for _, l := range lines(text) {
+		if len(l) > 4 && l[:2] == "  " && (l[2] == '~' || l[2] == '+' || l[2] == '-') {
+			heads = append(heads, l)
+		}
+	}
+	return heads
+}
+
+func TestDiffErrors(t *testing.T) {
+	from := pbxtest.NewServer(t, pbxtest.WithState(diffFrom()))
+	to := pbxtest.NewServer(t, pbxtest.WithState(diffOther()))
+	tests := []struct {
+		name          string
+		args          []string
+		env           map[string]string
+		want          string
+		wantNoRequest bool
+	}{
+		{"no from", []string{"--to", to.URL}, diffEnv(), "no source: pass --from URL (or sim:FILE)", true},
+		{"no to", []string{"--from", from.URL}, diffEnv(), "no target: pass --to URL (or sim:FILE)", true},
+		{"url", []string{"--from", from.URL, "--to", to.URL, "--url", to.URL}, diffEnv(),
+			"--url names one server: name the two with --from and --to", true},
+		{"same server", []string{"--from", from.URL, "--to", from.URL + "/"}, diffEnv(), "--from and --to name the same server", true},
+		{"no credentials for --to", []string{"--from", from.URL, "--to", to.URL},
+			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_API_KEY": pbxtest.AdminKey},
+			"--to: no credentials: set PBX_TO_API_KEY, or PBX_TO_USERNAME and PBX_TO_PASSWORD", true},
+		{"two kinds of credentials", []string{"--from", from.URL, "--to", to.URL},
+			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_FROM_USERNAME": "alice", "PBX_TO_API_KEY": pbxtest.AdminKey},
+			"--from: two kinds of credentials: set PBX_FROM_API_KEY, or PBX_FROM_USERNAME and PBX_FROM_PASSWORD, not both", true},
+		{"refused credentials", []string{"--from", from.URL, "--to", to.URL},
+			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_TO_API_KEY": "wrong"},
+			"read --to: read companies: read: server refused: invalid API key", false},
+		{"invalid match", []string{"--from", from.URL, "--to", to.URL, "--match", "("}, diffEnv(), "invalid --match", true},
+		{"unknown company", []string{"--from", from.URL, "--to", to.URL, "--company", "beta", "--company", "nope"}, diffEnv(),
+			`company "nope" is not on either server`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from.ResetStats()
+			to.ResetStats()
+			got := invoke(t, "", tt.env, append([]string{"diff"}, tt.args...)...)
+			require.Equal(t, 1, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
+			require.Empty(t, got.stdout)
+			requireOneErrorLine(t, got.stderr, tt.want)
+			if tt.wantNoRequest {
+				require.Zero(t, from.Stats().TotalRequests()+to.Stats().TotalRequests())
+			}
+		})
+	}
+}
+
+func TestDiffHelp(t *testing.T) {
+	got := invoke(t, "", nil, "diff", "--help")
+	require.Equal(t, 0, got.code)
+	for _, want := range []string{
+		"diff --from URL --to URL", "--company ID", "--match REGEX", "--json",
+		"PBX_FROM_API_KEY", "PBX_TO_API_KEY", "(sensitive)",
+		"0 when the two sides hold the same, 2 when they differ, 1 on an error",
+		"pbxsync diff --from sim:snap.yaml --to https://pbx.example.com",
+	} {
+		require.Contains(t, got.stdout, want)
+	}
+	root := invoke(t, "", nil, "--help")
+	require.Regexp(t, `\n  diff +Compare the companies of two servers; change nothing\n`, root.stdout)
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+type exportOptions struct {
+	out            string
+	companies      []string
+	match          string
+	includeSecrets bool
+	parallelism    int
+}
+
+func (a *app) newExportCmd() *cobra.Command {
+	var o exportOptions
+	cmd := &cobra.Command{
+		Use:   "export [-o FILE]",
+		Short: "Write the server's companies and containers as an inventory",
+		Long: `Read every company and container of the server and write them as an inventory:
+sorted, the same bytes for the same server, every known setting with the server's
+value, containers under the server's names, fields this pbxsync does not know as
+comments. Descriptions are not exported: the API cannot read them.
+
+Secrets (PINs and passwords) are written as ${VAR} references, COMPANY_FIELD in upper
+case (acme_hq's nm_password is ${ACME_HQ_NM_PASSWORD}); standard error lists the
+variables the export names, never their values. --include-secrets writes the values
+instead: -o FILE is then created with mode 0600, and standard output is refused when
+it is a terminal.
+
+--company and --match choose companies; the companies that share a container with
+them come along, so that no container is cut in two. -o FILE is replaced atomically.
+
+An export is also a state file for the embedded simulator: plan, apply or migrate
+against --url sim:FILE shows the calls a real run would make, on a copy.`,
+		Example: `  # Review the server as an inventory; set the variables it names, then plan with it.
+  pbxsync export -o inventory.yaml
+  pbxsync plan -f inventory.yaml --detailed-exitcode   # exit 0: nothing to do
+
+  # Two customers and the companies that share their containers.
+  pbxsync export --company acme_hq --company beta -o customers.yaml
+  pbxsync export --match '^cust_' > customers.yaml
+
+  # Rehearse on a copy: the simulator keeps its state in the file, secrets included.
+  pbxsync export -o snap.yaml --include-secrets
+  pbxsync apply -f inventory.yaml --url sim:snap.yaml
+  pbxsync migrate --from https://old-pbx.example.com --to sim:snap.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.export(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.out, "out", "o", "", "write to `FILE` (replaced atomically) instead of standard output")
+	f.StringSliceVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable)")
+	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
+	f.BoolVar(&o.includeSecrets, "include-secrets", false, "write secret values instead of ${VAR} references (-o FILE gets mode 0600)")
+	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	return cmd
+}
+
+func (a *app) export(ctx context.Context, o exportOptions) (err error) {
+	if o.parallelism < 1 {
+		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
+	}
+	re, err := compileMatch(o.match)
+	if err != nil {
+		return err
+	}
+	if o.includeSecrets && o.out == "" && terminal(a.stdout) {
+		return errors.New("--include-secrets would print secret values on the terminal: write them to a file with -o FILE (mode 0600)")
+	}
+	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = closeServer(srv, err) }()
+	snap, err := plan.ReadSnapshot(ctx, srv, o.parallelism)
+	if err != nil {
+		return err
+	}
+	selected, missing := selectCompanies(snap, o.companies, re)
+	if len(missing) > 0 {
+		return notOn(missing, "on the server")
+	}
+	if len(selected) == 0 && re != nil {
+		return fmt.Errorf("nothing to export: --match %q matches no company on the server", o.match)
+	}
+	var variables []string
+	if !o.includeSecrets {
+		if variables, err = secretVariables(snap, selected); err != nil {
+			return err
+		}
+	}
+	opts := plan.ExportOptions{Companies: o.companies, Match: re, IncludeSecrets: o.includeSecrets}
+	data, err := snap.Export(opts)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if o.out == "" {
+		if _, err := a.stdout.Write(data); err != nil {
+			return err
+		}
+	} else {
+		perm := fs.FileMode(0o644)
+		if o.includeSecrets {
+			perm = 0o600
+		}
+		if err := writeFileAtomicMode(o.out, perm, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+			return fmt.Errorf("-o: %w", err)
+		}
+	}
+	a.reportExport(ctx, o, len(selected), exportedContainers(snap, selected), variables)
+	return nil
+}
+
+// reportExport tells on stderr what was exported and which variables the export
+// names (never their values), or that it holds secrets in plain text.
+func (a *app) reportExport(ctx context.Context, o exportOptions, companies, containers int, variables []string) {
+	where := "standard output"
+	if o.out != "" {
+		where = o.out
+	}
+	if a.opts.logFormat == "json" {
+		a.logger.LogAttrs(ctx, slog.LevelInfo, "exported", slog.String("to", where), slog.Int("companies", companies),
+			slog.Int("containers", containers), slog.Any("variables", variables))
+		if o.includeSecrets {
+			a.logger.LogAttrs(ctx, slog.LevelWarn, "the export holds secret values in plain text", slog.String("to", where))
+		}
+		return
+	}
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "Exported %s and %s to %s.\n", plural(companies, "company", "companies"), plural(containers, "container", "containers"), where)
+	switch {
+	case o.includeSecrets && o.out != "":
+		fmt.Fprintf(b, "Warning: %s holds secret values in plain text (mode 0600): keep it private, and out of git.\n", o.out)
+	case o.includeSecrets:
+		b.WriteString("Warning: the export holds secret values in plain text: keep it private, and out of git.\n")
+	case len(variables) > 0:
+		these := "these variables"
+		if len(variables) == 1 {
+			these = "this variable"
+		}
+		fmt.Fprintf(b, "It names %s as ${VAR}; set %s before planning with it:\n", plural(len(variables), "secret", "secrets"), these)
+		for _, v := range variables {
+			fmt.Fprintf(b, "  %s\n", v)
+		}
+	}
+	_, _ = io.WriteString(a.stderr, b.String())
+}
+
+// selectCompanies returns what Snapshot.Select picks for companies and match, and the
+// named companies the server does not have, all of them.
+func selectCompanies(snap *plan.Snapshot, companies []string, match *regexp.Regexp) (selected, missing []string) {
+	have := make(map[string]bool, len(snap.Companies))
+	for _, c := range snap.Companies {
+		have[c.ID] = true
+	}
+	var present []string
+	for _, id := range companies {
+		if have[id] {
+			present = append(present, id)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(companies) > 0 && len(present) == 0 && match == nil {
+		return nil, missing
+	}
+	selected, _ = snap.Select(plan.ExportOptions{Companies: present, Match: match}) // present: no error
+	return selected, missing
+}
+
+// secretVariables returns the variables an export of selected names, sorted. Two
+// company-ids that differ only in case would share one (plan.SecretVariable upper-
+// cases them), and one value would serve both: that is an error.
+func secretVariables(snap *plan.Snapshot, selected []string) ([]string, error) {
+	chosen := map[string]bool{}
+	for _, id := range selected {
+		chosen[id] = true
+	}
+	owner := map[string]string{}
+	for _, c := range snap.Companies {
+		if !chosen[c.ID] {
+			continue
+		}
+		for _, name := range plan.SecretFields(c) {
+			v := plan.SecretVariable(c.ID, name)
+			if other, taken := owner[v]; taken && other != c.ID {
+				return nil, fmt.Errorf("companies %q and %q would share the secret variable %s: export them apart, or with --include-secrets", other, c.ID, v)
+			}
+			owner[v] = c.ID
+		}
+	}
+	return slices.Sorted(maps.Keys(owner)), nil
+}
+
+// exportedContainers counts the containers of two or more that an export of selected
+// holds.
+func exportedContainers(snap *plan.Snapshot, selected []string) int {
+	chosen := map[string]bool{}
+	for _, id := range selected {
+		chosen[id] = true
+	}
+	n := 0
+	for _, members := range snap.Containers {
+		if len(members) > 1 && chosen[members[0]] {
+			n++
+		}
+	}
+	return n
+}
+
+// writeFileAtomicMode replaces path atomically with what write writes, with the
+// given mode. The temporary file is created 0600, so a file meant to be 0600 never
+// exists with a wider mode.
+func writeFileAtomicMode(path string, perm fs.FileMode, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
+}
