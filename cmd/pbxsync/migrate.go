@@ -636,7 +636,7 @@ func (a *app) finishMigration(ctx context.Context, o migrateOptions, m *migratio
 	}
 	if o.report != "" {
 		write := func(w io.Writer) error { return writeJSONDoc(w, rep) }
-		if werr := writeFileAtomicMode(o.report, 0o644, write); werr != nil {
+		if werr := writeFileAtomic(o.report, write); werr != nil {
 			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
 		}
 	}
