@@ -1,149 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 )
-
-// sideView is what one server holds, as a comparison needs it.
-type sideView struct {
-	companies map[string]apiclient.Company
-	mates     map[string][]string // by company: the members of its container, sorted, itself included
-}
-
-func snapshotView(s *plan.Snapshot) sideView {
-	v := sideView{companies: make(map[string]apiclient.Company, len(s.Companies)), mates: map[string][]string{}}
-	for _, c := range s.Companies {
-		v.companies[c.ID] = c
-	}
-	for _, members := range s.Containers {
-		for _, id := range members {
-			v.mates[id] = members
-		}
-	}
-	return v
-}
-
-// stateView is the view of a state read for an inventory: the containers of the
-// inventory's companies only.
-func stateView(st *plan.State) sideView {
-	v := sideView{companies: st.Companies, mates: map[string][]string{}}
-	for _, members := range st.Containers {
-		for _, id := range members {
-			v.mates[id] = members
-		}
-	}
-	return v
-}
-
-// matesOf returns the company's container-mates, itself included.
-func (v sideView) matesOf(id string) []string {
-	if members, ok := v.mates[id]; ok {
-		return members
-	}
-	return []string{id}
-}
-
-// Which side a company is on, when only on one.
-const (
-	onlyFrom = "only_from"
-	onlyTo   = "only_to"
-	differs  = "differs"
-)
-
-// fieldDiff is a field's value on each side.
-type fieldDiff struct{ from, to apiclient.Value }
-
-// companyDiff is how one company differs between the two sides.
-type companyDiff struct {
-	company string
-	kind    string               // onlyFrom, onlyTo or differs
-	fields  map[string]fieldDiff // "name" and the known settings that differ
-	mates   *[2][]string         // the container-mates on each side, when they differ
-}
-
-// what names what differs, for a report that must not hold values: the fields,
-// "container", or where the company is missing.
-func (d companyDiff) what() []string {
-	switch d.kind {
-	case onlyFrom:
-		return []string{"missing on the target"}
-	case onlyTo:
-		return []string{"missing on the source"}
-	}
-	out := slices.Sorted(maps.Keys(d.fields))
-	if d.mates != nil {
-		out = append(out, "container")
-	}
-	return out
-}
-
-// compare compares the companies ids between the two sides: which side holds them,
-// the name, every known setting through the field table (apiclient.Equal: "15" is
-// 15, null is false), and the set of companies it shares a container with, whatever
-// the containers' names or numeric ids: a company that shares one with a company of
-// one side only differs too. It returns the differences, sorted by company.
-func compare(from, to sideView, ids []string) []companyDiff {
-	var out []companyDiff
-	for _, id := range slices.Sorted(slices.Values(ids)) {
-		f, inFrom := from.companies[id]
-		t, inTo := to.companies[id]
-		switch {
-		case !inFrom && !inTo:
-			continue
-		case !inTo:
-			out = append(out, companyDiff{company: id, kind: onlyFrom})
-			continue
-		case !inFrom:
-			out = append(out, companyDiff{company: id, kind: onlyTo})
-			continue
-		}
-		d := companyDiff{company: id, kind: differs, fields: map[string]fieldDiff{}}
-		if f.Name != t.Name {
-			d.fields["name"] = fieldDiff{apiclient.String(f.Name), apiclient.String(t.Name)}
-		}
-		for name := range f.Settings {
-			compareField(d.fields, name, f.Settings, t.Settings)
-		}
-		for name := range t.Settings {
-			compareField(d.fields, name, f.Settings, t.Settings)
-		}
-		fm, tm := from.matesOf(id), to.matesOf(id)
-		if !slices.Equal(fm, tm) {
-			d.mates = &[2][]string{fm, tm}
-		}
-		if len(d.fields) > 0 || d.mates != nil {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// compareField records the field name when it is known and differs; a field one
-// side lacks reads as null, as in a plan.
-func compareField(into map[string]fieldDiff, name string, from, to apiclient.Settings) {
-	if _, known := apiclient.LookupField(name); !known {
-		return
-	}
-	if _, done := into[name]; done {
-		return
-	}
-	if !apiclient.Equal(name, from[name], to[name]) {
-		into[name] = fieldDiff{from[name], to[name]}
-	}
-}
 
 type diffOptions struct {
 	from, to    string
@@ -262,212 +129,24 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	fv, tv := snapshotView(fromSnap), snapshotView(toSnap)
-	ids, err := diffSelection(fv, tv, o.companies, re)
-	if err != nil {
-		return err
+	c, missing := plan.CompareSnapshots(fromSnap, toSnap, plan.CompareOptions{Companies: o.companies, Match: re})
+	if len(missing) > 0 {
+		return notOn(missing, "on either server")
 	}
-	diffs := compare(fv, tv, ids)
 	if o.json {
-		err = writeDiffJSON(a.stdout, from.url, to.url, diffs, len(ids))
+		err = c.WriteJSON(a.stdout, from.url, to.url)
 	} else {
-		err = writeDiffText(a.stdout, from.url, to.url, diffs, len(ids))
+		err = c.WriteText(a.stdout, from.url, to.url)
 	}
 	if err != nil {
 		return err
 	}
-	if len(diffs) > 0 {
+	if !c.Equal() {
 		return errChanges
 	}
 	return nil
 }
 
-// diffSelection returns the companies to compare, sorted: all of both sides when
-// neither companies nor match is given; else those named or matched on either side,
-// and every company that shares a container with one of them on either side, until
-// no more come along. A named company on neither side is an error.
-func diffSelection(from, to sideView, companies []string, match *regexp.Regexp) ([]string, error) {
-	all := map[string]bool{}
-	for id := range from.companies {
-		all[id] = true
-	}
-	for id := range to.companies {
-		all[id] = true
-	}
-	if len(companies) == 0 && match == nil {
-		return slices.Sorted(maps.Keys(all)), nil
-	}
-	var missing, queue []string
-	for _, id := range companies {
-		if !all[id] {
-			missing = append(missing, id)
-		}
-		queue = append(queue, id)
-	}
-	if len(missing) > 0 {
-		return nil, notOn(missing, "on either server")
-	}
-	if match != nil {
-		for id := range all {
-			if match.MatchString(id) {
-				queue = append(queue, id)
-			}
-		}
-	}
-	chosen := map[string]bool{}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		if chosen[id] {
-			continue
-		}
-		chosen[id] = true
-		queue = append(queue, from.mates[id]...)
-		queue = append(queue, to.mates[id]...)
-	}
-	return slices.Sorted(maps.Keys(chosen)), nil
-}
-
 // notOn is the error for companies named with --company that are not where they
 // should be, all named at once.
-func notOn(ids []string, where string) error {
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	quoted := make([]string, len(ids))
-	for i, id := range ids {
-		quoted[i] = fmt.Sprintf("%q", id)
-	}
-	if len(ids) == 1 {
-		return fmt.Errorf("company %s is not %s", quoted[0], where)
-	}
-	return fmt.Errorf("companies %s are not %s", strings.Join(quoted, ", "), where)
-}
-
-// diffCounts counts the differences by kind.
-func diffCounts(diffs []companyDiff) map[string]int {
-	n := map[string]int{}
-	for _, d := range diffs {
-		n[d.kind]++
-	}
-	return n
-}
-
-// writeDiffText writes the differences for a person: a summary line, then each
-// company in id order: "-" only in --from, "+" only in --to, "~" different, with each
-// field as from -> to, secrets as (sensitive), and the container-mates on each side.
-func writeDiffText(w io.Writer, from, to string, diffs []companyDiff, compared int) error {
-	b := &strings.Builder{}
-	if len(diffs) == 0 {
-		fmt.Fprintf(b, "No differences: %s compared, the same on %s and %s.\n", plural(compared, "company", "companies"), from, to)
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	n := diffCounts(diffs)
-	fmt.Fprintf(b, "Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.\n",
-		from, to, n[onlyFrom], n[onlyTo], n[differs], plural(compared, "company", "companies"))
-	for _, d := range diffs {
-		switch d.kind {
-		case onlyFrom:
-			fmt.Fprintf(b, "\n  - %s: only in --from\n", d.company)
-			continue
-		case onlyTo:
-			fmt.Fprintf(b, "\n  + %s: only in --to\n", d.company)
-			continue
-		}
-		fmt.Fprintf(b, "\n  ~ %s\n", d.company)
-		names := slices.Sorted(maps.Keys(d.fields))
-		if i := slices.Index(names, "name"); i > 0 { // the name first, then the settings
-			names = append([]string{"name"}, slices.Delete(names, i, i+1)...)
-		}
-		width := len("container")
-		for _, name := range names {
-			width = max(width, len(name))
-		}
-		for _, name := range names {
-			f := d.fields[name]
-			value := f.from.JSON() + " -> " + f.to.JSON()
-			if secret(name) {
-				value = apiclient.Redacted + " differs"
-			}
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", value)
-		}
-		if d.mates != nil {
-			fmt.Fprintf(b, "      %-*s  [%s] -> [%s]\n", width+1, "container:", strings.Join(d.mates[0], " "), strings.Join(d.mates[1], " "))
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func secret(field string) bool {
-	f, ok := apiclient.LookupField(field)
-	return ok && f.Secret
-}
-
-// jsonDiff is the document diff --json prints. Companies are sorted by id, fields by
-// name (encoding/json sorts map keys); secret values read "(sensitive)".
-type jsonDiff struct {
-	FormatVersion int               `json:"format_version"`
-	From          string            `json:"from"`
-	To            string            `json:"to"`
-	Equal         bool              `json:"equal"`
-	Summary       jsonDiffSummary   `json:"summary"`
-	Companies     []jsonCompanyDiff `json:"companies"`
-}
-
-type jsonDiffSummary struct {
-	Compared  int `json:"compared"`
-	OnlyFrom  int `json:"only_from"`
-	OnlyTo    int `json:"only_to"`
-	Different int `json:"different"`
-}
-
-type jsonCompanyDiff struct {
-	Company    string                   `json:"company"`
-	Difference string                   `json:"difference"` // only_from, only_to or differs
-	Fields     map[string]jsonFieldDiff `json:"fields,omitempty"`
-	Container  *jsonMatesDiff           `json:"container,omitempty"`
-}
-
-type jsonFieldDiff struct {
-	From json.RawMessage `json:"from"`
-	To   json.RawMessage `json:"to"`
-}
-
-// jsonMatesDiff is the companies that share the company's container on each side,
-// itself included.
-type jsonMatesDiff struct {
-	From []string `json:"from"`
-	To   []string `json:"to"`
-}
-
-func writeDiffJSON(w io.Writer, from, to string, diffs []companyDiff, compared int) error {
-	n := diffCounts(diffs)
-	doc := jsonDiff{
-		FormatVersion: 1, From: from, To: to, Equal: len(diffs) == 0,
-		Summary:   jsonDiffSummary{Compared: compared, OnlyFrom: n[onlyFrom], OnlyTo: n[onlyTo], Different: n[differs]},
-		Companies: make([]jsonCompanyDiff, 0, len(diffs)),
-	}
-	value := func(field string, v apiclient.Value) json.RawMessage {
-		if secret(field) {
-			return json.RawMessage(`"` + apiclient.Redacted + `"`)
-		}
-		return json.RawMessage(v.JSON())
-	}
-	for _, d := range diffs {
-		jd := jsonCompanyDiff{Company: d.company, Difference: d.kind}
-		if len(d.fields) > 0 {
-			jd.Fields = map[string]jsonFieldDiff{}
-			for name, f := range d.fields {
-				jd.Fields[name] = jsonFieldDiff{From: value(name, f.from), To: value(name, f.to)}
-			}
-		}
-		if d.mates != nil {
-			jd.Container = &jsonMatesDiff{From: d.mates[0], To: d.mates[1]}
-		}
-		doc.Companies = append(doc.Companies, jd)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
-}
+func notOn(ids []string, where string) error { return plan.NotFound(ids, where) }

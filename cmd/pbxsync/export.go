@@ -7,11 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,7 +89,7 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	selected, missing := selectCompanies(snap, o.companies, re)
+	selected, missing := snap.SelectPresent(o.companies, re)
 	if len(missing) > 0 {
 		return notOn(missing, "on the server")
 	}
@@ -101,7 +98,7 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 	}
 	var variables []string
 	if !o.includeSecrets {
-		if variables, err = secretVariables(snap, selected); err != nil {
+		if variables, err = snap.SecretVariables(selected); err != nil {
 			return err
 		}
 	}
@@ -160,52 +157,6 @@ func (a *app) reportExport(ctx context.Context, o exportOptions, companies, cont
 		}
 	}
 	_, _ = io.WriteString(a.stderr, b.String())
-}
-
-// selectCompanies returns what Snapshot.Select picks for companies and match, and the
-// named companies the server does not have, all of them.
-func selectCompanies(snap *plan.Snapshot, companies []string, match *regexp.Regexp) (selected, missing []string) {
-	have := make(map[string]bool, len(snap.Companies))
-	for _, c := range snap.Companies {
-		have[c.ID] = true
-	}
-	var present []string
-	for _, id := range companies {
-		if have[id] {
-			present = append(present, id)
-		} else {
-			missing = append(missing, id)
-		}
-	}
-	if len(companies) > 0 && len(present) == 0 && match == nil {
-		return nil, missing
-	}
-	selected, _ = snap.Select(plan.ExportOptions{Companies: present, Match: match}) // present: no error
-	return selected, missing
-}
-
-// secretVariables returns the variables an export of selected names, sorted. Two
-// company-ids that differ only in case would share one (plan.SecretVariable upper-
-// cases them), and one value would serve both: that is an error.
-func secretVariables(snap *plan.Snapshot, selected []string) ([]string, error) {
-	chosen := map[string]bool{}
-	for _, id := range selected {
-		chosen[id] = true
-	}
-	owner := map[string]string{}
-	for _, c := range snap.Companies {
-		if !chosen[c.ID] {
-			continue
-		}
-		for _, name := range plan.SecretFields(c) {
-			v := plan.SecretVariable(c.ID, name)
-			if other, taken := owner[v]; taken && other != c.ID {
-				return nil, fmt.Errorf("companies %q and %q would share the secret variable %s: export them apart, or with --include-secrets", other, c.ID, v)
-			}
-			owner[v] = c.ID
-		}
-	}
-	return slices.Sorted(maps.Keys(owner)), nil
 }
 
 // exportedContainers counts the containers of two or more that an export of selected

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/sync"
 )
 
 const (
@@ -97,10 +98,10 @@ func requireNoMigrationSecrets(t *testing.T, outputs ...string) {
 }
 
 // readReport decodes the migration report in data, which must be one JSON document.
-func readReport(t *testing.T, data string) migrationReport {
+func readReport(t *testing.T, data string) sync.MigrationReport {
 	t.Helper()
 	decodeOneJSON(t, data)
-	var r migrationReport
+	var r sync.MigrationReport
 	require.NoError(t, json.Unmarshal([]byte(data), &r))
 	require.Equal(t, 1, r.FormatVersion)
 	return r
@@ -119,7 +120,7 @@ type companyRow struct {
 	TargetIDReported bool
 }
 
-func rowsOf(r migrationReport) []companyRow {
+func rowsOf(r sync.MigrationReport) []companyRow {
 	var rows []companyRow
 	for _, c := range r.Companies {
 		row := companyRow{Company: c.Company, Source: c.Source, Target: c.Target, Verified: c.Verified,

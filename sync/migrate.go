@@ -1,0 +1,388 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// Source is what a migration needs from the server it copies from.
+type Source interface {
+	plan.Reader
+	DeleteConfirmed(ctx context.Context, id string) error
+}
+
+// Target is what a migration needs from the server it copies to.
+type Target interface {
+	Client
+	Lookup(ctx context.Context, id string) (apiclient.Company, bool, error)
+}
+
+// deleteGrace is how long the deletes of a container group that has started go on
+// after an interrupt, so that a group is not left half deleted.
+const deleteGrace = 15 * time.Second
+
+// MigrateOptions tune a migration.
+type MigrateOptions struct {
+	Companies    []string       // only these companies and their container partners; all when empty with no Match
+	Match        *regexp.Regexp // only companies whose id matches, and their container partners
+	DeleteSource bool           // once the target is verified, delete the migrated companies from the source
+	Parallelism  int            // requests in flight on each server
+	// SourceName names the source in the inventory built from it.
+	SourceName string
+	// Logger gets the warnings and a line for each delete on the source.
+	Logger *slog.Logger
+	// OnDiagnostic is called with each warning, and each error, of the inventory built
+	// from the source.
+	OnDiagnostic func(plan.Diagnostic)
+}
+
+// ApplyFunc applies a plan on the target, as Apply does.
+type ApplyFunc func(ctx context.Context, inv *plan.Inventory, p *plan.Plan) *Report
+
+// Migration copies companies from one server to another: Prepare reads both sides
+// and plans on the target; once the plan is approved, Execute applies it, verifies
+// the target against the source and deletes from the source. It records what it
+// learnt and did, for its report, whatever step failed.
+type Migration struct {
+	opts     MigrateOptions
+	from     Source
+	to       Target
+	snap     *plan.Snapshot // the source, as read
+	selected []string       // the companies migrated, sorted
+	inv      *plan.Inventory
+	plan     *plan.Plan  // on the target
+	applied  *Report     // nil when nothing was applied on the target
+	target   *plan.State // the target, read back after the apply
+	diffs    map[string]plan.CompanyDiff
+	compared bool                     // the target was read back and compared with the source
+	source   map[string]sourceOutcome // what became of each company on the source
+}
+
+// sourceOutcome is what became of a company on the source.
+type sourceOutcome struct {
+	action string // deleted, kept or failed
+	note   string
+}
+
+// NewMigration returns a migration, not started: its report says so.
+func NewMigration(opts MigrateOptions) *Migration {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.OnDiagnostic == nil {
+		opts.OnDiagnostic = func(plan.Diagnostic) {}
+	}
+	return &Migration{opts: opts, source: map[string]sourceOutcome{}}
+}
+
+// Selected returns the companies migrated, sorted.
+func (m *Migration) Selected() []string { return m.selected }
+
+// Plan returns the plan on the target; nil before Prepare planned.
+func (m *Migration) Plan() *plan.Plan { return m.plan }
+
+// SourcePlan returns the deletes on the source: one per migrated company with
+// DeleteSource, else none.
+func (m *Migration) SourcePlan() *plan.Plan {
+	var deletes plan.Plan
+	if m.opts.DeleteSource {
+		for _, id := range m.selected {
+			deletes.Changes = append(deletes.Changes, plan.Change{Action: plan.Delete, Company: id})
+		}
+	}
+	return &deletes
+}
+
+// Untouched returns how many companies of the source are not migrated.
+func (m *Migration) Untouched() int { return len(m.snap.Companies) - len(m.selected) }
+
+// Verified reports whether the target was read back and holds every migrated company
+// as the source does.
+func (m *Migration) Verified() bool {
+	return m.compared && len(m.diffs) == 0 && (m.applied == nil || m.applied.Verified)
+}
+
+// Prepare reads the source from, selects the companies, builds their inventory in memory
+// (with the secrets' values, never written anywhere), reads the target to and plans
+// on it. With no company selected, there is nothing to do: Selected is empty and the
+// migration is verified.
+func (m *Migration) Prepare(ctx context.Context, from Source, to Target) (err error) {
+	m.from, m.to = from, to
+	if m.snap, err = plan.ReadSnapshot(ctx, m.from, m.opts.Parallelism); err != nil {
+		return fmt.Errorf("read the source: %w", err)
+	}
+	selected, missing := m.snap.SelectPresent(m.opts.Companies, m.opts.Match)
+	if err := m.skipMigrated(ctx, missing); err != nil {
+		return err
+	}
+	m.selected = selected
+	if len(selected) == 0 {
+		m.compared = true
+		return nil
+	}
+	if m.inv, err = m.inventory(ctx); err != nil {
+		return err
+	}
+	st, err := plan.ReadState(ctx, m.to, m.inv, m.opts.Parallelism)
+	if err != nil {
+		return fmt.Errorf("read the target: %w", err)
+	}
+	if m.plan, err = plan.Diff(m.inv, st, plan.Options{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// skipMigrated handles the companies named with --company that the source does not
+// have: one that the target has was migrated by an earlier run, which then deleted it
+// from the source, and is left out with a warning; one on neither side is an error.
+func (m *Migration) skipMigrated(ctx context.Context, missing []string) error {
+	var nowhere []string
+	for _, id := range missing {
+		_, exists, err := m.to.Lookup(ctx, id)
+		if err != nil {
+			return fmt.Errorf("look for %q on the target: %w", id, err)
+		}
+		if !exists {
+			nowhere = append(nowhere, id)
+			continue
+		}
+		m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "not on the source, but on the target: migrated already, left out", slog.String("company", id))
+	}
+	if len(nowhere) > 0 {
+		return plan.NotFound(nowhere, "on the source (nor on the target)")
+	}
+	return nil
+}
+
+// inventory builds the inventory of the selected companies of the source: the
+// export's bytes, loaded with the secrets of the snapshot, never from the
+// environment, never written anywhere.
+func (m *Migration) inventory(ctx context.Context) (*plan.Inventory, error) {
+	snap, selected := m.snap, m.selected
+	if _, err := snap.SecretVariables(selected); err != nil {
+		return nil, err
+	}
+	chosen := map[string]bool{}
+	for _, id := range selected {
+		chosen[id] = true
+	}
+	for _, c := range snap.Companies {
+		var unknown []string
+		for _, name := range c.Settings.Names() {
+			if _, known := apiclient.LookupField(name); !known && chosen[c.ID] {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) > 0 {
+			m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "fields this pbxsync does not know are not migrated",
+				slog.String("company", c.ID), slog.String("fields", strings.Join(unknown, ",")))
+		}
+	}
+	data, err := snap.Export(plan.ExportOptions{Companies: selected})
+	if err != nil {
+		return nil, fmt.Errorf("export the source: %w", err)
+	}
+	secrets := snap.Secrets(selected)
+	name := "<export of " + m.opts.SourceName + ">"
+	inv, warnings, err := plan.Load(name, data, func(k string) (string, bool) { v, ok := secrets[k]; return v, ok })
+	for _, w := range warnings {
+		m.opts.OnDiagnostic(w)
+	}
+	var invErr *plan.InventoryError
+	if errors.As(err, &invErr) {
+		for _, d := range invErr.Diagnostics {
+			m.opts.OnDiagnostic(d)
+		}
+		return nil, fmt.Errorf("the source's companies are not a valid inventory: %s: nothing was written", countOf(len(invErr.Diagnostics), "error", "errors"))
+	}
+	return inv, err
+}
+
+// Execute runs a prepared and approved migration: apply applies the plan on the target (when it
+// is not empty), then the target is read back and compared with the source, and with
+// DeleteSource, once every migrated company is verified, they are deleted from the
+// source.
+func (m *Migration) Execute(ctx context.Context, apply ApplyFunc) (err error) {
+	if !m.plan.Empty() {
+		m.applied = apply(ctx, m.inv, m.plan)
+	}
+	if ctx.Err() != nil {
+		return m.interrupted()
+	}
+	if m.target, err = plan.ReadState(ctx, m.to, m.inv, m.opts.Parallelism); err != nil {
+		return fmt.Errorf("read back the target: %w", err)
+	}
+	m.diffs = map[string]plan.CompanyDiff{}
+	for _, d := range plan.Compare(plan.SnapshotSide(m.snap), plan.StateSide(m.target), m.selected) {
+		m.diffs[d.Company] = d
+	}
+	m.compared = true
+	if !m.Verified() {
+		return m.notVerified()
+	}
+	if m.opts.DeleteSource {
+		return m.deleteFromSource(ctx)
+	}
+	return nil
+}
+
+// interrupted is the error of a migration stopped by an interrupt (or a cancelled
+// context) before it was verified.
+func (m *Migration) interrupted() error {
+	if m.applied == nil {
+		return errors.New("interrupted: nothing was changed; run migrate again to finish")
+	}
+	n := m.applied.Counts()
+	return fmt.Errorf("interrupted: %d of %d changes made on the target, none on the source; run migrate again to finish",
+		n.OK, len(m.applied.Outcomes()))
+}
+
+// notVerified is the error of a migration whose target does not hold what the source
+// does.
+func (m *Migration) notVerified() error {
+	var parts []string
+	if m.applied != nil && !m.applied.Verified {
+		parts = append(parts, "on the target, "+m.applied.Err().Error())
+	}
+	if len(m.diffs) > 0 {
+		ids := slices.Sorted(maps.Keys(m.diffs))
+		shown := ids[:min(len(ids), 5)]
+		more := ""
+		if len(ids) > len(shown) {
+			more = ", ..."
+		}
+		parts = append(parts, fmt.Sprintf("%s on the target from the source (%s%s)",
+			countOf(len(ids), "company differs", "companies differ"), strings.Join(shown, ", "), more))
+	}
+	msg := "the migration was not verified: " + strings.Join(parts, "; ")
+	if m.opts.DeleteSource {
+		msg += "; nothing was deleted from the source"
+	}
+	return errors.New(msg)
+}
+
+// deleteFromSource deletes the migrated companies from the source, one container
+// group at a time, at most Parallelism groups at once. It reads the source again
+// first: a group in which a company changed since the migration read it is kept,
+// since its change would be lost. A group whose deletes started is finished (within
+// deleteGrace) after an interrupt, and stops at its first failure: a group half
+// deleted would be migrated apart by a later run.
+func (m *Migration) deleteFromSource(ctx context.Context) error {
+	parallelism := m.opts.Parallelism
+	fresh, err := plan.ReadState(ctx, m.from, m.inv, parallelism)
+	if err != nil {
+		return fmt.Errorf("read the source again before deleting: %w", err)
+	}
+	changed := map[string]string{}
+	for _, d := range plan.Compare(plan.SnapshotSide(m.snap), plan.StateSide(fresh), m.selected) {
+		switch d.Kind {
+		case plan.OnlyFrom:
+			changed[d.Company] = "is no longer on the source"
+		default:
+			changed[d.Company] = "changed on the source since it was read (" + strings.Join(d.What(), ", ") + ")"
+		}
+	}
+
+	view := plan.SnapshotSide(m.snap)
+	var groups [][]string
+	grouped := map[string]bool{}
+	for _, id := range m.selected {
+		if grouped[id] {
+			continue
+		}
+		members := view.Mates(id)
+		for _, member := range members {
+			grouped[member] = true
+		}
+		groups = append(groups, members)
+	}
+
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(deleteGrace, cancel) })
+	defer stopGrace()
+
+	var mu stdsync.Mutex
+	record := func(id, action, note string) {
+		mu.Lock()
+		defer mu.Unlock()
+		m.source[id] = sourceOutcome{action: action, note: note}
+	}
+	var g errgroup.Group
+	g.SetLimit(parallelism)
+	for _, members := range groups {
+		why := ""
+		for _, id := range members {
+			if changed[id] != "" {
+				why = fmt.Sprintf("kept with its container: %s %s; migrate again", id, changed[id])
+				break
+			}
+		}
+		if why != "" {
+			for _, id := range members {
+				record(id, "kept", why)
+			}
+			continue
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil { // interrupted while it waited for a slot
+				for _, id := range members {
+					record(id, "kept", "interrupted before its container was deleted")
+				}
+				return nil
+			}
+			failed := ""
+			for _, id := range members {
+				if failed != "" {
+					record(id, "kept", "not deleted: the delete of "+failed+" failed")
+					continue
+				}
+				err := m.from.DeleteConfirmed(work, id)
+				attrs := []slog.Attr{slog.String("action", "delete"), slog.String("company", id), slog.String("side", "source")}
+				if err != nil {
+					failed = id
+					record(id, "failed", err.Error())
+					m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "change", append(attrs, slog.String("status", string(Failed)), slog.String("error", err.Error()))...)
+					continue
+				}
+				record(id, "deleted", "")
+				m.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "change", append(attrs, slog.String("status", string(OK)))...)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	var kept, failed int
+	for _, id := range m.selected {
+		switch m.source[id].action {
+		case "kept":
+			kept++
+		case "failed":
+			failed++
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: the target is verified, %s kept on the source; run migrate again to finish",
+			countOf(kept+failed, "company", "companies"))
+	case kept+failed > 0:
+		return fmt.Errorf("the target is verified, but %s not deleted from the source (%d failed, %d kept): see the report",
+			countOf(kept+failed, "company was", "companies were"), failed, kept)
+	}
+	return nil
+}
