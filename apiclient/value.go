@@ -191,10 +191,16 @@ func (s Settings) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // Redacted is what is shown in place of a secret value.
 const Redacted = "(sensitive)"
 
+// IsSecret reports whether the named field is a secret of the field table.
+func IsSecret(field string) bool {
+	f, ok := LookupField(field)
+	return ok && f.Secret
+}
+
 // Display returns a value as a person should see it: secrets as (sensitive), strings
 // quoted, numbers and booleans as JSON writes them.
 func Display(field string, v Value) string {
-	if f, ok := LookupField(field); ok && f.Secret {
+	if IsSecret(field) {
 		return Redacted
 	}
 	return v.JSON()

@@ -261,7 +261,7 @@ func (c *Comparison) WriteText(w io.Writer, from, to string) error {
 		for _, name := range names {
 			f := d.Fields[name]
 			value := f.From.JSON() + " -> " + f.To.JSON()
-			if secret(name) {
+			if apiclient.IsSecret(name) {
 				value = apiclient.Redacted + " differs"
 			}
 			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", value)

@@ -103,7 +103,7 @@ func Fingerprint(c apiclient.Company, members []string, want Company) string {
 	fmt.Fprintf(h, "name=%q\n", c.Name)
 	for _, name := range c.Settings.Names() {
 		v := c.Settings[name]
-		if secret(name) {
+		if apiclient.IsSecret(name) {
 			fmt.Fprintf(h, "%s=secret:%t\n", name, apiclient.Equal(name, v, want.Settings[name]))
 			continue
 		}
@@ -189,7 +189,7 @@ func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parall
 				after = apiclient.String(want.Name)
 			}
 			var before apiclient.Value
-			if f, ok := jc.Fields[name]; ok && !secret(name) {
+			if f, ok := jc.Fields[name]; ok && !apiclient.IsSecret(name) {
 				_ = before.UnmarshalJSON(f.Before)
 			}
 			c.Fields[name] = FieldChange{Before: before, After: after}

@@ -78,15 +78,10 @@ func (p *Plan) JSON() JSONPlan {
 }
 
 func jsonValue(field string, v apiclient.Value) json.RawMessage {
-	if secret(field) {
+	if apiclient.IsSecret(field) {
 		return json.RawMessage(`"` + apiclient.Redacted + `"`)
 	}
 	return json.RawMessage(v.JSON())
-}
-
-func secret(field string) bool {
-	f, ok := apiclient.LookupField(field)
-	return ok && f.Secret
 }
 
 // WriteJSON writes the plan as one indented JSON document.
@@ -169,7 +164,7 @@ func textField(a Action, name string, f FieldChange) string {
 	switch {
 	case a == Create:
 		return apiclient.Display(name, f.After)
-	case secret(name):
+	case apiclient.IsSecret(name):
 		return apiclient.Redacted + " changed"
 	}
 	return f.Before.JSON() + " -> " + f.After.JSON()
@@ -208,7 +203,7 @@ func (p *Plan) WriteMarkdown(w io.Writer) error {
 				switch {
 				case c.Action == Create:
 					fmt.Fprintf(b, "  - %s: %s\n", code(name), code(apiclient.Display(name, f.After)))
-				case secret(name):
+				case apiclient.IsSecret(name):
 					fmt.Fprintf(b, "  - %s: %s\n", code(name), code(apiclient.Redacted)+" changed")
 				default:
 					fmt.Fprintf(b, "  - %s: %s → %s\n", code(name), code(f.Before.JSON()), code(f.After.JSON()))

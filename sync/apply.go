@@ -61,6 +61,7 @@ type Report struct {
 	Results     []Result
 	Verified    bool    // the server holds what the inventory asks, as read back
 	Drift       []Drift // what the server did not keep
+	VerifyError error   // why the server could not be read back, if it could not
 	Unresolved  []plan.Change
 	Rounds      int // repair rounds run
 	Interrupted bool
@@ -120,7 +121,7 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 			continue
 		}
 		if err != nil {
-			r.Drift = append(r.Drift, Drift{Field: "verification", Got: err.Error()})
+			r.VerifyError = err
 			return r
 		}
 		var retry []plan.Change

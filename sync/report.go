@@ -62,10 +62,6 @@ type JSONDrift struct {
 	Got     string `json:"got"`
 }
 
-// verificationField is the Field of the Drift with which Apply reports that the
-// server could not be read back (its Got is the error).
-const verificationField = "verification"
-
 // Outcomes returns what became of each change: its last result, in the order the
 // changes were first tried. A change that failed and was repaired in a later round
 // ends ok; the Change is the first one tried, with all its fields.
@@ -105,33 +101,27 @@ func (r *Report) Counts() JSONCounts {
 	return n
 }
 
-// drift splits r.Drift into the values the server did not keep and the error that
-// kept the server from being read back.
+// drift returns the values the server did not keep, secrets redacted, and the error
+// that kept the server from being read back.
 func (r *Report) drift() ([]Drift, string) {
 	var kept []Drift
-	var verification string
 	for _, d := range r.Drift {
-		if d.Company == "" && d.Field == verificationField {
-			verification = d.Got
-			continue
-		}
 		d.Want, d.Got = displayValue(d.Field, d.Want), displayValue(d.Field, d.Got)
 		kept = append(kept, d)
+	}
+	var verification string
+	if r.VerifyError != nil {
+		verification = r.VerifyError.Error()
 	}
 	return kept, verification
 }
 
 // displayValue shows a secret field's value as (sensitive), whatever it holds.
 func displayValue(field, s string) string {
-	if secretField(field) {
+	if apiclient.IsSecret(field) {
 		return apiclient.Redacted
 	}
 	return s
-}
-
-func secretField(name string) bool {
-	f, ok := apiclient.LookupField(name)
-	return ok && f.Secret
 }
 
 // Succeeded reports whether every change is ok and the server, read back, holds what
@@ -192,7 +182,7 @@ func (res Result) Message() string {
 func redactSecrets(msg string, c plan.Change) string {
 	var secrets []string
 	for name, f := range c.Fields {
-		if !secretField(name) {
+		if !apiclient.IsSecret(name) {
 			continue
 		}
 		for _, v := range []apiclient.Value{f.Before, f.After} {

@@ -100,8 +100,8 @@ var (
 		Duration:    500 * time.Millisecond,
 	}
 	unreadableReport = &sync.Report{
-		Results: []sync.Result{{Change: ungroupDelta, Status: sync.OK}},
-		Drift:   []sync.Drift{{Field: "verification", Got: `read back the container of "delta": connection refused`}},
+		Results:     []sync.Result{{Change: ungroupDelta, Status: sync.OK}},
+		VerifyError: errors.New(`read back the container of "delta": connection refused`),
 	}
 	// A server whose message repeats the PINs it was sent, one inside the other.
 	echoReport = &sync.Report{
