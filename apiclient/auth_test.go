@@ -1,6 +1,7 @@
 package apiclient_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -139,6 +140,51 @@ func TestLogin(t *testing.T) {
 		}
 	})
 
+	t.Run("a refused login is fatal: nothing more is sent", func(t *testing.T) {
+		srv := newLoginServer(t)
+		c := newLoginClient(t, srv.URL, "rotated-away-4711")
+
+		const workers = 16
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() {
+				_, errs[i] = c.Update(t.Context(), "acme", apiclient.Changes{Name: fmt.Sprintf("Acme %d", i)})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			require.True(t, apiclient.IsFatal(err), "worker %d: %v", i, err)
+			require.NotContains(t, err.Error(), "rotated-away-4711")
+		}
+		_, err := c.ReadAll(t.Context())
+		require.True(t, apiclient.IsFatal(err), "a later call: %v", err)
+		if diff := cmp.Diff(map[string]int{"login": 1}, srv.Stats().Requests); diff != "" {
+			t.Errorf("requests: at most one failed login per client, and no call (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("an expired session with many calls in flight is renewed by one login", func(t *testing.T) {
+		srv := newLoginServer(t)
+		c := newLoginClient(t, srv.URL, testPassword)
+		_, err := c.Read(t.Context(), "acme")
+		require.NoError(t, err)
+		for round := range 3 {
+			srv.ExpireSessions()
+			srv.ResetStats()
+			var wg sync.WaitGroup
+			errs := make([]error, 32)
+			for i := range errs {
+				wg.Go(func() { _, errs[i] = c.ReadContainer(t.Context(), "beta") })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err, "round %d, call %d", round, i)
+			}
+			require.Equal(t, 1, srv.Stats().Requests["login"], "round %d", round)
+		}
+	})
+
 	t.Run("an unknown user is an AuthError", func(t *testing.T) {
 		srv := newLoginServer(t)
 		c, err := apiclient.New(srv.URL, apiclient.WithLogin("nobody", testPassword), apiclient.WithRetryPolicy(fastRetries))
@@ -196,7 +242,7 @@ func TestNewRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, url string
 	}{
-		{"http", "http://pbx.example.com"},
+		{"http to this machine", "http://127.0.0.1:8080"},
 		{"https with port and path", "https://pbx.example.com:8443/pbx/"},
 	} {
 		t.Run("accepts "+tc.name, func(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // SessionCookie is the cookie in which the server keeps a login session.
@@ -38,10 +40,17 @@ type Client struct {
 	maxBody   int64
 	log       *slog.Logger
 	pacer     *Pacer
+	allowHTTP bool // http:// to a host other than this machine (WithAllowHTTP)
 
-	mu      sync.Mutex // guards session and logins
+	redact redactor // what the client sent that no server text may show
+
+	logins singleflight.Group // one login at a time, shared by every caller waiting for it
+	mu     sync.Mutex         // guards session and refused
+	// session is the current login session; refused, once a login was refused, the
+	// error every later call returns without sending anything (spec/api.md: a run
+	// makes at most one failed login, so a rotated password never locks the account).
 	session secret
-	logins  int // counts logins, so that concurrent callers renew a session once
+	refused error
 }
 
 // RetryPolicy bounds the retries of the verbs that are safe to repeat.
@@ -142,6 +151,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	case c.retry.Attempts < 1:
 		return nil, errors.New("retry policy: at least one attempt is needed")
 	}
+	if err := c.checkCleartext(u); err != nil {
+		return nil, err
+	}
+	c.redact.credential(string(c.key))
+	c.redact.credential(string(c.password))
 	return c, nil
 }
 
@@ -213,14 +227,15 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 }
 
 // authorized sends one request with credentials. In login mode it logs in when there
-// is no session, and once more when the server refuses a call, since that is how an
-// expired session shows.
+// is no session yet, and when the server refuses a call made with a session (that is
+// how an expired session shows) it renews the session once, in one login shared by
+// every request in flight, and sends the request again.
 func (c *Client) authorized(ctx context.Context, verb, company string, req Request) (*Response, error) {
 	if c.key != "" {
 		req.Auth = &Auth{Type: "auth", Key: string(c.key)}
 		return c.send(ctx, verb, company, req, "")
 	}
-	session, logins, err := c.currentSession(ctx)
+	session, err := c.renewSession(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -228,63 +243,79 @@ func (c *Client) authorized(ctx context.Context, verb, company string, req Reque
 	if !IsRefused(err) {
 		return resp, err
 	}
-	if session, err = c.renewSession(ctx, logins); err != nil {
+	if session, err = c.renewSession(ctx, session); err != nil {
 		return nil, err
 	}
 	return c.send(ctx, verb, company, req, session)
 }
 
-func (c *Client) currentSession(ctx context.Context) (secret, int, error) {
+// renewSession returns a session other than stale: the current one when another
+// caller has renewed it already, else a new one from a login that concurrent callers
+// share. After a refused login it returns that refusal, and sends nothing.
+func (c *Client) renewSession(ctx context.Context, stale secret) (secret, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.session == "" {
-		if err := c.login(ctx); err != nil {
-			return "", 0, err
-		}
+	session, refused := c.session, c.refused
+	c.mu.Unlock()
+	switch {
+	case refused != nil:
+		return "", refused
+	case session != "" && session != stale:
+		return session, nil
 	}
-	return c.session, c.logins, nil
+	v, err, _ := c.logins.Do("login", func() (any, error) {
+		c.mu.Lock()
+		session, refused := c.session, c.refused
+		c.mu.Unlock()
+		switch {
+		case refused != nil:
+			return secret(""), refused
+		case session != "" && session != stale:
+			return session, nil // renewed by the login that ended just before this one began
+		}
+		session, err := c.login(ctx)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var authErr *AuthError
+		if errors.As(err, &authErr) {
+			c.refused = err
+		}
+		if err != nil {
+			return secret(""), err
+		}
+		c.session = session
+		return session, nil
+	})
+	return v.(secret), err
 }
 
-// renewSession logs in again unless another caller has done so since seen.
-func (c *Client) renewSession(ctx context.Context, seen int) (secret, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.logins == seen {
-		if err := c.login(ctx); err != nil {
-			return "", err
-		}
-	}
-	return c.session, nil
-}
-
-// login posts user and password to /rest/auth/; c.mu is held. Transient failures are
-// retried: a login changes nothing on the server.
-func (c *Client) login(ctx context.Context) error {
+// login posts user and password to /rest/auth/ and returns the session. Transient
+// failures are retried: a login changes nothing on the server. A refusal is an
+// *AuthError, which is fatal for the run (IsFatal).
+func (c *Client) login(ctx context.Context) (secret, error) {
 	body, err := json.Marshal(Request{Auth: &Auth{Type: "auth", Username: c.user, Password: string(c.password)}})
 	if err != nil {
-		return err
+		return "", err
 	}
 	for attempt := 1; ; attempt++ {
 		_, cookies, err := c.post(ctx, "/rest/auth/", "login", "", body, "")
 		if err == nil {
 			for _, ck := range cookies {
 				if ck.Name == SessionCookie && ck.Value != "" {
-					c.session = secret(ck.Value)
-					c.logins++
-					return nil
+					c.redact.credential(ck.Value)
+					return secret(ck.Value), nil
 				}
 			}
-			return &TransportError{Verb: "login", Err: errors.New("the server answered without a session cookie")}
+			return "", &TransportError{Verb: "login", Err: errors.New("the server answered without a session cookie")}
 		}
 		var refused *APIError
 		if errors.As(err, &refused) {
-			return &AuthError{Message: refused.Message}
+			return "", &AuthError{Message: refused.Message}
 		}
 		if !IsTransient(err) || attempt >= c.retry.Attempts {
-			return &retriedError{err}
+			return "", &retriedError{err}
 		}
 		if err := c.wait(ctx, attempt, "login", "", err); err != nil {
-			return err
+			return "", err
 		}
 	}
 }
@@ -356,7 +387,42 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 			Err: fmt.Errorf("the answer is larger than %d bytes", c.maxBody)}
 	}
 	resp, err := DecodeResponse(verb, company, hresp.StatusCode, hresp.Header, data)
+	var refused *APIError
+	if errors.As(err, &refused) {
+		refused.Message = c.redact.message(refused.Message)
+	}
+	if resp != nil {
+		resp.Message = c.redact.message(resp.Message)
+		scrubEntries(resp.Values, c.redact.data())
+	}
 	return resp, hresp.Cookies(), err
+}
+
+// scrubEntries removes the credentials from what the server says it holds: ids,
+// names, container names and settings other than secrets.
+func scrubEntries(entries map[string]Entry, s scrubber) {
+	if len(s.values) == 0 {
+		return
+	}
+	for id, e := range entries {
+		e.Name = s.clean(e.Name)
+		for name, v := range e.Data {
+			if v.kind == KindString || v.kind == KindOther {
+				if clean := s.clean(v.text); clean != v.text && !IsSecret(name) {
+					e.Data[name] = Value{kind: v.kind, text: clean}
+					if v.kind == KindOther {
+						e.Data[name] = String(clean) // no longer valid JSON, perhaps
+					}
+				}
+			}
+		}
+		scrubEntries(e.Members, s)
+		if clean := s.clean(id); clean != id {
+			delete(entries, id)
+			id = clean
+		}
+		entries[id] = e
+	}
 }
 
 // permanent reports whether a failed connection would fail the same way again: a

@@ -15,11 +15,11 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%s: server refused: %s", subject(e.Verb, e.Company), e.Message)
+	return fmt.Sprintf("%s: server refused: %s", subject(e.Verb, e.Company), Printable(e.Message))
 }
 
 // TransportError is a request that got no API answer: no connection, a timeout, a
-// non-200 status, or a body that is not the API's JSON. Transient ones (429, 502, 503,
+// non-200 status, or a body that is not the API's JSON. Transient ones (429, 500, 502, 503,
 // 504, timeouts, resets, cut-off or foreign bodies) are worth trying again; whether a
 // write that ended this way took effect on the server is unknown.
 type TransportError struct {
@@ -47,7 +47,14 @@ type AuthError struct {
 	Message string
 }
 
-func (e *AuthError) Error() string { return "login refused: " + e.Message }
+func (e *AuthError) Error() string { return "login refused: " + Printable(e.Message) }
+
+// IsFatal reports whether err means that nothing more can succeed with these
+// credentials: the run stops sending (spec/api.md, authentication).
+func IsFatal(err error) bool {
+	var ae *AuthError
+	return errors.As(err, &ae)
+}
 
 var errStatus = errors.New("unexpected HTTP status")
 

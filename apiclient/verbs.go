@@ -104,6 +104,12 @@ func (c *Client) Update(ctx context.Context, id string, ch Changes) (Company, er
 			return Company{}, fmt.Errorf("update of %q: field %s: %w", id, name, err)
 		}
 		values[name] = b
+		if IsSecret(name) {
+			c.redact.secret(v.Text()) // "" for a boolean or null: nothing to hide
+			if v.Kind() == KindOther {
+				c.redact.secret(string(b))
+			}
+		}
 	}
 	if ch.Name != "" {
 		values["name"] = jsonString(ch.Name)

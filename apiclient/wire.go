@@ -87,7 +87,9 @@ func DecodeResponse(verb, company string, status int, header http.Header, body [
 			RetryAfter: retryAfter(header), Transient: transient, Err: err}
 	}
 	switch {
-	case status == http.StatusTooManyRequests, status >= 502 && status <= 504:
+	case status == http.StatusTooManyRequests, status == http.StatusInternalServerError, status >= 502 && status <= 504:
+		// A 500 too (spec/api.md, v0.2): a web server in front of the PBX answers it for
+		// a passing fault as often as for a lasting one. Only safe verbs are retried.
 		return nil, transport(true, errStatus)
 	case status != http.StatusOK:
 		return nil, transport(false, errStatus)
