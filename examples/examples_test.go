@@ -272,7 +272,7 @@ func TestKubernetes(t *testing.T) {
 			for k, v := range secrets[secret] {
 				env[k] = v
 			}
-			inv, diags, err := plan.Load(cj.Metadata.Name, []byte(inventory), lookup(env))
+			inv, diags, err := plan.Load(cj.Metadata.Name, []byte(inventory), plan.LoadOptions{Lookup: lookup(env)})
 			require.NoError(t, err)
 			require.Empty(t, diags)
 			converge(t, client(t, pbxtest.NewServer(t)), inv)
@@ -381,7 +381,7 @@ func TestMigration(t *testing.T) {
 	selected, err := snap.Select(plan.ExportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"acme_hq", "acme_west", "beta_gmbh", "solo_ltd"}, selected)
-	inv, diags, err := plan.Load("snap.yaml", exported, lookup(snap.Secrets(selected)))
+	inv, diags, err := plan.Load("snap.yaml", exported, plan.LoadOptions{Lookup: lookup(snap.Secrets(selected))})
 	require.NoError(t, err)
 	require.Empty(t, diags)
 	p := planOf(t, from, inv)
@@ -514,7 +514,7 @@ func lookup(env map[string]string) func(string) (string, bool) {
 // load loads an inventory file of the examples; it must have no error.
 func load(t *testing.T, path string, lookup func(string) (string, bool)) (*plan.Inventory, []plan.Diagnostic) {
 	t.Helper()
-	inv, diags, err := plan.Load(path, readFile(t, path), lookup)
+	inv, diags, err := plan.Load(path, readFile(t, path), plan.LoadOptions{Lookup: lookup})
 	require.NoError(t, err)
 	return inv, diags
 }

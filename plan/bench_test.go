@@ -46,7 +46,7 @@ func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *plan.Invento
 	inv.WriteString("containers:")
 	inv.WriteString(groups.String())
 	inv.WriteString("\n")
-	loaded, _, err := plan.Load("large.yaml", []byte(inv.String()), func(string) (string, bool) { return "", false })
+	loaded, _, err := plan.Load("large.yaml", []byte(inv.String()), plan.LoadOptions{})
 	require.NoError(tb, err)
 	return st, loaded
 }
@@ -98,7 +98,7 @@ func BenchmarkLoadInventory(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		_, _, err := plan.Load("large.yaml", raw, func(string) (string, bool) { return "", false })
+		_, _, err := plan.Load("large.yaml", raw, plan.LoadOptions{})
 		require.NoError(b, err)
 	}
 }

@@ -233,23 +233,24 @@ func (c *Comparison) counts() map[Difference]int {
 func (c *Comparison) WriteText(w io.Writer, from, to string) error {
 	b := &strings.Builder{}
 	if c.Equal() {
-		fmt.Fprintf(b, "No differences: %s compared, the same on %s and %s.\n", plural(c.Compared, "company", "companies"), from, to)
+		fmt.Fprintf(b, "No differences: %s compared, the same on %s and %s.\n", plural(c.Compared, "company", "companies"),
+			apiclient.Printable(from), apiclient.Printable(to))
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
 	n := c.counts()
 	fmt.Fprintf(b, "Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.\n",
-		from, to, n[OnlyFrom], n[OnlyTo], n[Differs], plural(c.Compared, "company", "companies"))
+		apiclient.Printable(from), apiclient.Printable(to), n[OnlyFrom], n[OnlyTo], n[Differs], plural(c.Compared, "company", "companies"))
 	for _, d := range c.Diffs {
 		switch d.Kind {
 		case OnlyFrom:
-			fmt.Fprintf(b, "\n  - %s: only in --from\n", d.Company)
+			fmt.Fprintf(b, "\n  - %s: only in --from\n", apiclient.Printable(d.Company))
 			continue
 		case OnlyTo:
-			fmt.Fprintf(b, "\n  + %s: only in --to\n", d.Company)
+			fmt.Fprintf(b, "\n  + %s: only in --to\n", apiclient.Printable(d.Company))
 			continue
 		}
-		fmt.Fprintf(b, "\n  ~ %s\n", d.Company)
+		fmt.Fprintf(b, "\n  ~ %s\n", apiclient.Printable(d.Company))
 		names := slices.Sorted(maps.Keys(d.Fields))
 		if i := slices.Index(names, "name"); i > 0 { // the name first, then the settings
 			names = append([]string{"name"}, slices.Delete(names, i, i+1)...)
@@ -260,14 +261,15 @@ func (c *Comparison) WriteText(w io.Writer, from, to string) error {
 		}
 		for _, name := range names {
 			f := d.Fields[name]
-			value := f.From.JSON() + " -> " + f.To.JSON()
+			value := apiclient.Printable(f.From.JSON()) + " -> " + apiclient.Printable(f.To.JSON())
 			if apiclient.IsSecret(name) {
 				value = apiclient.Redacted + " differs"
 			}
 			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", value)
 		}
 		if d.Mates != nil {
-			fmt.Fprintf(b, "      %-*s  [%s] -> [%s]\n", width+1, "container:", strings.Join(d.Mates[0], " "), strings.Join(d.Mates[1], " "))
+			fmt.Fprintf(b, "      %-*s  [%s] -> [%s]\n", width+1, "container:",
+				apiclient.Printable(strings.Join(d.Mates[0], " ")), apiclient.Printable(strings.Join(d.Mates[1], " ")))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -340,7 +342,5 @@ func (c *Comparison) JSON(from, to string) JSONComparison {
 
 // WriteJSON writes the comparison as one indented JSON document.
 func (c *Comparison) WriteJSON(w io.Writer, from, to string) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(c.JSON(from, to))
+	return apiclient.WriteJSON(w, c.JSON(from, to))
 }

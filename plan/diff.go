@@ -34,10 +34,13 @@ const newContainer = "+new:"
 // there are more deletes than opts.MaxDelete it returns the plan and a
 // *DeleteBudgetError.
 func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
-	p := &Plan{}
+	p := &Plan{NotPlanned: notPlanned(inv, st)}
 	managed := make(map[string]bool, len(inv.Companies))
 	for _, want := range inv.Companies {
 		managed[want.ID] = true
+		if _, held := p.NotPlanned[want.ID]; held {
+			continue
+		}
 		have, exists := st.Companies[want.ID]
 		if !exists {
 			fields := make(map[string]FieldChange, len(want.Settings))
@@ -70,12 +73,17 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		var desired [][]string
 		grouped := map[string]bool{}
 		for _, c := range inv.Containers {
-			desired = append(desired, c.Members)
 			for _, id := range c.Members {
 				grouped[id] = true
 			}
+			if _, held := p.NotPlanned[c.Members[0]]; !held { // a held company's partners are held too
+				desired = append(desired, c.Members)
+			}
 		}
 		for _, want := range inv.Companies {
+			if _, held := p.NotPlanned[want.ID]; held {
+				continue // in no desired group: never moved
+			}
 			if _, exists := st.Companies[want.ID]; !exists {
 				current[newContainer+want.ID] = []string{want.ID}
 			}
@@ -123,6 +131,32 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		return p, &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}
 	}
 	return p, nil
+}
+
+// notPlanned returns the companies of the inventory that a plan must leave alone,
+// with the reason: those whose container could not be read, and the companies the
+// inventory groups with them (their grouping cannot be planned without it).
+func notPlanned(inv *Inventory, st *State) map[string]string {
+	if len(st.Unread) == 0 {
+		return nil
+	}
+	held := map[string]string{}
+	for id, err := range st.Unread {
+		held[id] = "its container could not be read: " + err.Error()
+	}
+	for _, c := range inv.Containers {
+		for _, id := range c.Members {
+			if _, unread := st.Unread[id]; unread {
+				for _, mate := range c.Members {
+					if _, done := held[mate]; !done {
+						held[mate] = fmt.Sprintf("the container of %s, which the inventory groups it with, could not be read", id)
+					}
+				}
+				break
+			}
+		}
+	}
+	return held
 }
 
 // fieldChanges compares the managed fields and the name, through the field table.

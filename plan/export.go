@@ -174,7 +174,7 @@ func (s *Snapshot) Export(opts ExportOptions) ([]byte, error) {
 	if err := w.flush(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return apiclient.PrintableJSON(buf.Bytes()), nil
 }
 
 // exportCompany returns the key and the body of a company in an export.
@@ -189,7 +189,7 @@ func exportCompany(c apiclient.Company, opts ExportOptions) (*yaml.Node, *yaml.N
 			continue
 		}
 		value := scalar(v)
-		if f.Secret && v.Text() != "" && !opts.IncludeSecrets {
+		if f.Secret && holdsSecret(v) && !opts.IncludeSecrets {
 			value = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "${" + SecretVariable(c.ID, name) + "}"}
 		}
 		settings.Content = append(settings.Content, key(name), value)
@@ -200,7 +200,7 @@ func exportCompany(c apiclient.Company, opts ExportOptions) (*yaml.Node, *yaml.N
 	}
 	k := key(c.ID)
 	if len(unknown) > 0 {
-		k.FootComment = "fields this pbxsync does not know, not managed: " + strings.Join(unknown, ", ")
+		k.FootComment = apiclient.Printable("fields this pbxsync does not know, not managed: " + strings.Join(unknown, ", "))
 	}
 	return k, body
 }
@@ -273,7 +273,7 @@ func (s *Snapshot) Secrets(selected []string) map[string]string {
 			continue
 		}
 		for _, name := range SecretFields(c) {
-			out[SecretVariable(c.ID, name)] = c.Settings[name].Text()
+			out[SecretVariable(c.ID, name)] = secretText(c.Settings[name])
 		}
 	}
 	return out
@@ -284,15 +284,43 @@ func (s *Snapshot) Secrets(selected []string) map[string]string {
 func SecretFields(c apiclient.Company) []string {
 	var names []string
 	for _, name := range c.Settings.Names() {
-		if f, ok := apiclient.LookupField(name); ok && f.Secret && c.Settings[name].Text() != "" {
+		if f, ok := apiclient.LookupField(name); ok && f.Secret && holdsSecret(c.Settings[name]) {
 			names = append(names, name)
 		}
 	}
 	return names
 }
 
-func key(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
-func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+// holdsSecret reports whether a secret field's value must not be exported in plain
+// text: every value but null and "", whatever its kind. A number, a boolean or an
+// array is no PIN, but it is what the server holds in a secret field.
+func holdsSecret(v apiclient.Value) bool {
+	return v.Kind() != apiclient.KindNull && (v.Kind() != apiclient.KindString || v.Text() != "")
+}
+
+// secretText is a secret's value as its ${VAR} carries it: the text of a string or
+// a number, the JSON text of anything else, which the field table then refuses with
+// a message that names the field, not the value.
+func secretText(v apiclient.Value) string {
+	if k := v.Kind(); k == apiclient.KindString || k == apiclient.KindNumber {
+		return v.Text()
+	}
+	return v.JSON()
+}
+
+func key(s string) *yaml.Node { return str(s) }
+
+// str is a string scalar. One that a terminal or an editor would not show as it is
+// (escape sequences, bidirectional overrides: a server's text) is double-quoted, so
+// that every such character is written as an escape (yaml.v3's own, or Export's
+// apiclient.PrintableJSON for those yaml.v3 leaves raw).
+func str(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if !apiclient.IsPrintable(s) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
 
 // scalar writes a value as the YAML scalar of its type: the server's "15" stays a
 // quoted string, 15 an integer.

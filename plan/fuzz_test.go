@@ -62,7 +62,7 @@ func FuzzLoadInventory(f *testing.F) {
 	f.Add([]byte(kitchenSink))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		inv, warnings, err := plan.Load("fuzz.yaml", data, fuzzLookup)
+		inv, warnings, err := plan.Load("fuzz.yaml", data, plan.LoadOptions{Lookup: fuzzLookup})
 		for _, w := range warnings {
 			checkDiagnostic(t, w, true)
 		}

@@ -46,7 +46,7 @@ func TestGolden(t *testing.T) {
 			}
 			data, err := os.ReadFile(filepath.Join(dir, "inventory.yaml"))
 			require.NoError(t, err)
-			inv, _, err := plan.Load("inventory.yaml", data, lookup(goldenEnv))
+			inv, _, err := plan.Load("inventory.yaml", data, plan.LoadOptions{Lookup: lookup(goldenEnv)})
 			require.NoError(t, err)
 			st, err := pbxtest.ReadStateFile(filepath.Join(dir, "state.yaml"))
 			require.NoError(t, err)

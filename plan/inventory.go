@@ -37,7 +37,7 @@ type Company struct {
 	// Settings are the managed fields: the company's own over the defaults, each
 	// normalised through the field table.
 	Settings apiclient.Settings
-	// Env names the variable each ${VAR} setting came from, so that a saved plan can
+	// Env names the variable each ${VAR} secret came from, so that a saved plan can
 	// name it instead of holding its value.
 	Env map[string]string
 }
@@ -70,7 +70,9 @@ func (d Diagnostic) String() string {
 	if d.Warning {
 		kind = "warning: "
 	}
-	return fmt.Sprintf("%s:%d:%d: %s%s", d.File, d.Line, d.Column, kind, d.Message)
+	// The text may quote a server's (an inventory built from a source in a migration,
+	// a simulator's state file): printable, on one line.
+	return apiclient.Printable(fmt.Sprintf("%s:%d:%d: %s%s", d.File, d.Line, d.Column, kind, d.Message))
 }
 
 // InventoryError lists every error found in an inventory.
@@ -86,12 +88,24 @@ func (e *InventoryError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// LoadOptions say how Load resolves the ${VAR} of secret fields (spec/inventory.md,
+// "${VAR}: secrets only"). Everywhere else ${...} is literal text.
+type LoadOptions struct {
+	// Lookup resolves a variable: os.LookupEnv in the command. Nil means that no
+	// variable is set.
+	Lookup func(string) (string, bool)
+	// Offline is for a check that sends nothing anywhere (validate), which needs no
+	// secrets: a variable that is unset or empty is a warning instead of an error,
+	// and its secret loads as "" (Company.Env still names the variable). Such an
+	// inventory must never be planned or applied: an empty PIN would clear it.
+	Offline bool
+}
+
 // Load reads an inventory from data, the content of file. It checks every rule of
 // spec/inventory.md and reports all problems at once: the error is an
-// *InventoryError when any rule is broken. Warnings come back either way. lookup
-// resolves ${VAR} (os.LookupEnv in the command).
-func Load(file string, data []byte, lookup func(string) (string, bool)) (*Inventory, []Diagnostic, error) {
-	l := &loader{file: file, lookup: lookup}
+// *InventoryError when any rule is broken. Warnings come back either way.
+func Load(file string, data []byte, opts LoadOptions) (*Inventory, []Diagnostic, error) {
+	l := &loader{file: file, opts: opts}
 	inv := l.load(data)
 	slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
@@ -114,7 +128,7 @@ func Load(file string, data []byte, lookup func(string) (string, bool)) (*Invent
 
 type loader struct {
 	file        string
-	lookup      func(string) (string, bool)
+	opts        LoadOptions
 	diags       []Diagnostic
 	defaultsEnv map[string]string // the variables of ${VAR} defaults, by field
 }
@@ -304,38 +318,52 @@ func (l *loader) companies(n *yaml.Node, defaults apiclient.Settings) []Company 
 	return out
 }
 
-// text reads a string scalar, with ${VAR} resolved.
+// text reads a string scalar as written: ${...} in it is literal text.
 func (l *loader) text(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		l.errorf(n, "%s must be a string", what)
 		return ""
 	}
-	s, _ := l.expand(n)
-	return s
+	return n.Value
 }
 
 var decimalRE = regexp.MustCompile(`^-?[0-9]+$`)
 
-var envRE = regexp.MustCompile(`\$\{([^}]*)\}`)
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// secretRefRE is a secret field's whole value when it names a variable.
+var secretRefRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 
-// expand resolves ${VAR} in a scalar; it returns the last variable's name, if any.
-func (l *loader) expand(n *yaml.Node) (string, string) {
-	var used string
-	out := envRE.ReplaceAllStringFunc(n.Value, func(ref string) string {
-		name := ref[2 : len(ref)-1]
-		if !envNameRE.MatchString(name) {
-			l.errorf(n, "${%s} is not a valid variable reference", name)
-			return ""
-		}
-		used = name
-		v, ok := l.lookup(name)
-		if !ok {
-			l.errorf(n, "environment variable %s is not set", name)
-		}
-		return v
-	})
-	return out, used
+// secretRef reads a secret field's string scalar: a literal value, or exactly one
+// ${VAR} taking the variable's value. It returns the value, the variable's name
+// ("" for a literal) and false after reporting a problem. No message holds the
+// scalar or a variable's value: either may be a secret.
+func (l *loader) secretRef(f apiclient.Field, n *yaml.Node) (string, string, bool) {
+	if !strings.Contains(n.Value, "${") {
+		return n.Value, "", true
+	}
+	m := secretRefRE.FindStringSubmatch(n.Value)
+	if m == nil {
+		l.errorf(n, "%s: a secret is a literal value or exactly one ${VAR}, the whole value (VAR: letters, digits and _, not starting with a digit)", f.Name)
+		return "", "", false
+	}
+	name := m[1]
+	var v string
+	var set bool
+	if l.opts.Lookup != nil {
+		v, set = l.opts.Lookup(name)
+	}
+	report, then := l.errorf, ""
+	if l.opts.Offline {
+		report, then = l.warnf, " (plan and apply need it)" // validate needs no secrets
+	}
+	switch {
+	case !set:
+		report(n, "environment variable %s is not set%s", name, then)
+	case v == "":
+		report(n, `environment variable %s is empty: an empty secret would clear the PIN; write "" to clear it on purpose%s`, name, then)
+	default:
+		return v, name, true
+	}
+	return "", name, l.opts.Offline // offline, the secret is unknown: "", its variable named in Env
 }
 
 // settings reads a mapping of setting fields, checking each through the field table.
@@ -358,6 +386,9 @@ func (l *loader) settings(n *yaml.Node) (apiclient.Settings, map[string]string) 
 		}
 		norm, err := f.Normalize(v)
 		if err != nil {
+			if from != "" { // Normalize never echoes a secret's value: name where it came from
+				err = fmt.Errorf("%w (the value of environment variable %s)", err, from)
+			}
 			l.errorf(value, "%v", err)
 			return
 		}
@@ -375,7 +406,8 @@ func (l *loader) settings(n *yaml.Node) (apiclient.Settings, map[string]string) 
 }
 
 // value turns a YAML scalar into a Value as YAML typed it: 15 is a number, "15" a
-// string, true a boolean, ~ null. A string with ${VAR} takes the variable's value.
+// string, true a boolean, ~ null. In a secret field, a string that is one ${VAR}
+// takes the variable's value; everywhere else a string is kept as written.
 func (l *loader) value(f apiclient.Field, n *yaml.Node) (apiclient.Value, string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		l.errorf(n, "%s must be a single value, not a list or mapping", f.Name)
@@ -404,18 +436,11 @@ func (l *loader) value(f apiclient.Field, n *yaml.Node) (apiclient.Value, string
 	case "!!float":
 		return apiclient.Number(n.Value), "", true
 	}
-	s, from := l.expand(n)
-	if from != "" && f.Type == apiclient.TypeSwitch {
-		switch s {
-		case "true":
-			return apiclient.Bool(true), from, true
-		case "false":
-			return apiclient.Bool(false), from, true
-		case "", "null":
-			return apiclient.Null(), from, true
-		}
+	if !f.Secret {
+		return apiclient.String(n.Value), "", true
 	}
-	return apiclient.String(s), from, true
+	s, from, ok := l.secretRef(f, n)
+	return apiclient.String(s), from, ok
 }
 
 func (l *loader) containers(n *yaml.Node, inv *Inventory) []Container {

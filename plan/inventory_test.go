@@ -23,7 +23,6 @@ var testEnv = map[string]string{
 	"ACME_IVR":    "0815",
 	"BARGE":       "2468",
 	"ZONE":        "US/Pacific",
-	"SWITCH_ON":   "true",
 	"EMPTY":       "",
 	"BAD_PIN":     "pin-hunter4",
 }
@@ -58,7 +57,7 @@ func diagsOf(t *testing.T, ds []plan.Diagnostic, warning bool) []diag {
 // returns the errors and warnings.
 func loadFailing(t *testing.T, src string) (errs, warnings []diag) {
 	t.Helper()
-	inv, warns, err := plan.Load(inventoryFile, []byte(src), testLookup)
+	inv, warns, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Lookup: testLookup})
 	require.Error(t, err, "the inventory must be refused")
 	var ie *plan.InventoryError
 	require.ErrorAs(t, err, &ie)
@@ -70,7 +69,7 @@ func loadFailing(t *testing.T, src string) (errs, warnings []diag) {
 // loadValid loads src and requires it to be accepted.
 func loadValid(t *testing.T, src string) (*plan.Inventory, []diag) {
 	t.Helper()
-	inv, warns, err := plan.Load(inventoryFile, []byte(src), testLookup)
+	inv, warns, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Lookup: testLookup})
 	require.NoError(t, err)
 	require.NotNil(t, inv)
 	return inv, diagsOf(t, warns, true)
@@ -88,6 +87,7 @@ const (
 	switchAllowed = `allowed: true, false or null`
 	nameRule      = `use letters, digits, space and . , ; - _, 1 to 240 characters`
 	idRule        = `use letters, digits and _, 1 to 32 characters`
+	secretRefRule = `a secret is a literal value or exactly one ${VAR}, the whole value (VAR: letters, digits and _, not starting with a digit)`
 )
 
 // invalidInventories has at least one inventory for every rule of "Validation" in
@@ -380,19 +380,35 @@ func invalidInventories() []invalidInventory {
 			want: []diag{{3, 14, "environment variable NO_SUCH_PIN is not set"}},
 		},
 		{
-			name: "env/unset in a description",
-			src:  yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "    description: ${NO_SUCH_TEXT}"),
-			want: []diag{{5, 18, "environment variable NO_SUCH_TEXT is not set"}},
+			name: "env/empty",
+			src:  company("      nm_password: ${EMPTY}"),
+			want: []diag{{6, 20, `environment variable EMPTY is empty: an empty secret would clear the PIN; write "" to clear it on purpose`}},
 		},
 		{
 			name: "env/invalid name",
 			src:  company("      nm_password: ${1X}"),
-			want: []diag{{6, 20, "${1X} is not a valid variable reference"}},
+			want: []diag{{6, 20, "nm_password: " + secretRefRule}},
 		},
 		{
 			name: "env/empty name",
 			src:  company(`      ivr_password: "${}"`),
-			want: []diag{{6, 21, "${} is not a valid variable reference"}},
+			want: []diag{{6, 21, "ivr_password: " + secretRefRule}},
+		},
+		{
+			name: "env/digits before",
+			src:  company(`      barge_pin: 12${ACME_NM_PIN}`),
+			want: []diag{{6, 18, "barge_pin: " + secretRefRule}},
+		},
+		{
+			name: "env/two variables",
+			src:  company(`      barge_pin: ${ACME_NM_PIN}${BARGE}`),
+			want: []diag{{6, 18, "barge_pin: " + secretRefRule}},
+		},
+		{
+			// ZONE is set, but only a secret field takes a variable's value.
+			name: "env/not a secret field",
+			src:  company("      zone: ${ZONE}"),
+			want: []diag{{6, 13, `zone: "${ZONE}" is not a time zone; ` + zoneAllowed}},
 		},
 
 		// Containers.
@@ -600,7 +616,7 @@ func TestLoadInventoryReportsEveryError(t *testing.T) {
 }
 
 func TestLoadInventoryErrorText(t *testing.T) {
-	_, _, err := plan.Load(inventoryFile, []byte(yamlLines("version: 1", "setings: {}", "prune: {match: '('}")), testLookup)
+	_, _, err := plan.Load(inventoryFile, []byte(yamlLines("version: 1", "setings: {}", "prune: {match: '('}")), plan.LoadOptions{Lookup: testLookup})
 	require.Error(t, err)
 	want := "inventory.yaml:2:1: unknown key \"setings\": want version, defaults, companies, containers or prune\n" +
 		"inventory.yaml:3:16: prune.match is not a valid regular expression: missing closing ): `(`"
@@ -622,7 +638,7 @@ func TestLoadInventoryIsOffline(t *testing.T) {
 	cases := append(invalidInventories(), invalidInventory{name: "kitchen sink", src: kitchenSink})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			inv, _, err := plan.Load(inventoryFile, []byte(tc.src), testLookup)
+			inv, _, err := plan.Load(inventoryFile, []byte(tc.src), plan.LoadOptions{Lookup: testLookup})
 			require.Error(t, err)
 			require.Nil(t, inv)
 			st := srv.Stats()
@@ -649,7 +665,7 @@ func TestLoadInventoryNeverEchoesSecrets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "    settings:", tc.src)
-			_, _, err := plan.Load(inventoryFile, []byte(src), testLookup)
+			_, _, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Lookup: testLookup})
 			require.Error(t, err)
 			require.NotContains(t, err.Error(), tc.secret, "a secret value reached an error message")
 			require.NotContains(t, err.Error(), "\n", "one problem, one line")
@@ -736,7 +752,7 @@ func TestLoadInventoryWarnings(t *testing.T) {
 				"  beta:",
 				"    name: Beta",
 				"    settings:",
-				"      nm_password: ${EMPTY}",
+				`      nm_password: ""`,
 				"      ivr_password: ''",
 				"      hs_access: external",
 			),
@@ -922,14 +938,14 @@ func TestLoadInventoryResolvesEnv(t *testing.T) {
 		"version: 1",
 		"defaults:",
 		"  barge_pin: ${BARGE}",
-		"  zone: ${ZONE}",
+		"  zone: US/Pacific",
 		"companies:",
 		"  acme_hq:",
 		"    name: Acme HQ",
 		"    settings:",
 		"      nm_password: ${ACME_NM_PIN}",
 		"      ivr_password: ${ACME_IVR}",
-		"      nocallrec: ${SWITCH_ON}",
+		"      nocallrec: true",
 		"  acme_west:",
 		"    name: Acme West",
 		"    settings:",
@@ -950,10 +966,8 @@ func TestLoadInventoryResolvesEnv(t *testing.T) {
 			},
 			Env: map[string]string{
 				"barge_pin":    "BARGE",
-				"zone":         "ZONE",
 				"nm_password":  "ACME_NM_PIN",
 				"ivr_password": "ACME_IVR",
-				"nocallrec":    "SWITCH_ON",
 			},
 		},
 		{
@@ -970,7 +984,7 @@ func TestLoadInventoryResolvesEnv(t *testing.T) {
 				"barge_pin": apiclient.String("2468"),
 				"zone":      apiclient.String("US/Pacific"),
 			},
-			Env: map[string]string{"barge_pin": "BARGE", "zone": "ZONE"},
+			Env: map[string]string{"barge_pin": "BARGE"},
 		},
 	}
 	if diff := cmp.Diff(want, inv.Companies, cmp.Comparer(valueEqual), cmpEnv); diff != "" {

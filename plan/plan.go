@@ -3,7 +3,14 @@
 // renders it as text, JSON and Markdown.
 package plan
 
-import "github.com/pbxsync/pbxsync/apiclient"
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
 
 // Action is what a change does.
 type Action string
@@ -41,6 +48,10 @@ type Plan struct {
 	Changes   []Change // deletes, creates, updates, ungroups, groups; each sorted by company
 	Unmanaged int      // companies on the server that the inventory does not name
 	Warnings  []string
+	// NotPlanned holds the companies of the inventory whose changes are not planned,
+	// with the reason: their container could not be read (State.Unread). A plan
+	// that leaves any out is incomplete, and a run that applies it fails.
+	NotPlanned map[string]string
 	// Fingerprints sum up, for each company the plan touches, what was read of it
 	// (see Fingerprint), or Absent: a saved plan is stale when one differs.
 	Fingerprints map[string]string
@@ -57,6 +68,33 @@ func (p *Plan) Count() map[Action]int {
 		n[c.Action]++
 	}
 	return n
+}
+
+// NotPlannedIDs returns the companies left out of the plan, sorted.
+func (p *Plan) NotPlannedIDs() []string { return slices.Sorted(maps.Keys(p.NotPlanned)) }
+
+// Incomplete is the error of a plan that leaves companies out; nil when it leaves none.
+func (p *Plan) Incomplete() error {
+	if len(p.NotPlanned) == 0 {
+		return nil
+	}
+	return &NotPlannedError{Companies: p.NotPlannedIDs()}
+}
+
+// NotPlannedError is a plan that leaves companies out: their container could not be
+// read. The rest of the plan stands.
+type NotPlannedError struct {
+	Companies []string // sorted
+}
+
+func (e *NotPlannedError) Error() string {
+	shown := e.Companies[:min(len(e.Companies), 10)]
+	more := ""
+	if len(e.Companies) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(e.Companies)-len(shown))
+	}
+	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s%s): see the plan's warnings, and run again",
+		plural(len(e.Companies), "company", "companies"), strings.Join(shown, ", "), more)
 }
 
 // Empty reports whether the plan changes nothing.

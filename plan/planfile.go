@@ -7,12 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 )
@@ -60,9 +56,7 @@ func (p *Plan) Save(w io.Writer, server string, inv *Inventory, opts Options) er
 		Fingerprints:   p.Fingerprints,
 		Plan:           p.JSON(),
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sp)
+	return apiclient.WriteJSON(w, sp)
 }
 
 // ReadSaved reads a saved plan, checking its format version.
@@ -113,88 +107,97 @@ func Fingerprint(c apiclient.Company, members []string, want Company) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Check re-reads the companies a saved plan touches and compares them with the
-// fingerprints taken when it was made. It returns the companies that changed since
-// (the plan is stale when there is any) and the plan to apply, rebuilt with the
-// values of inv, which must be the inventory the plan was made from (same hash).
-func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parallelism int) ([]string, *Plan, error) {
-	if inv.Hash != sp.Inventory.SHA256 {
-		return nil, nil, fmt.Errorf("the inventory %s changed since the plan was made", sp.Inventory.File)
-	}
-	var mu sync.Mutex
-	var stale []string
-	containerOf := map[string][]string{}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(parallelism, 1))
-	for _, id := range slices.Sorted(maps.Keys(sp.Fingerprints)) {
-		g.Go(func() error {
-			want, _ := inv.Company(id)
-			got := Absent
-			var members []string
-			if sp.ContainersRead {
-				box, err := r.ReadContainer(ctx, id)
-				switch {
-				case err == nil:
-					members = box.MemberIDs()
-					for _, m := range box.Members {
-						if m.ID == id {
-							got = Fingerprint(m, members, want)
-						}
-					}
-				case !apiclient.IsRefused(err):
-					return fmt.Errorf("read back %q: %w", id, err)
-				}
-			} else {
-				co, err := r.Read(ctx, id)
-				switch {
-				case err == nil:
-					got = Fingerprint(co, nil, want)
-				case !apiclient.IsRefused(err):
-					return fmt.Errorf("read back %q: %w", id, err)
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if members != nil {
-				containerOf[id] = members
-			}
-			if got != sp.Fingerprints[id] {
-				stale = append(stale, id)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
-	slices.Sort(stale)
-
-	p := &Plan{Unmanaged: sp.Plan.Unmanaged, Warnings: sp.Plan.Warnings, Fingerprints: sp.Fingerprints}
-	if sp.ContainersRead {
-		p.ContainerOf = containerOf
-	}
-	for _, jc := range sp.Plan.Changes {
-		c := Change{Action: jc.Action, Company: jc.Company, Name: jc.Name, Target: jc.Target}
-		want, _ := inv.Company(jc.Company)
-		names := slices.Collect(maps.Keys(jc.Fields))
-		if jc.Action == Create {
-			names = slices.Collect(maps.Keys(jc.Settings))
-		}
-		if len(names) > 0 {
-			c.Fields = map[string]FieldChange{}
-		}
-		for _, name := range names {
-			after := want.Settings[name]
-			if name == "name" {
-				after = apiclient.String(want.Name)
-			}
-			var before apiclient.Value
-			if f, ok := jc.Fields[name]; ok && !apiclient.IsSecret(name) {
-				_ = before.UnmarshalJSON(f.Before)
-			}
-			c.Fields[name] = FieldChange{Before: before, After: after}
-		}
-		p.Changes = append(p.Changes, c)
-	}
-	return stale, p, nil
+// StalePlanError refuses a saved plan that is not what a fresh plan would do: the
+// inventory changed, a company it touches changed on the server, or its changes are
+// not the fresh plan's (a hand edit). Nothing was written.
+type StalePlanError struct {
+	Reason    string   // what differs, for a person
+	Companies []string // the companies concerned, sorted; none when the inventory changed
 }
+
+func (e *StalePlanError) Error() string {
+	if len(e.Companies) == 0 {
+		return "the saved plan is stale: " + e.Reason + ": plan again"
+	}
+	shown := e.Companies[:min(len(e.Companies), 10)]
+	more := ""
+	if len(e.Companies) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(e.Companies)-len(shown))
+	}
+	return fmt.Sprintf("the saved plan is stale: %s (%s%s): plan again", e.Reason, strings.Join(shown, ", "), more)
+}
+
+// Check plans again from inv and the server, with the saved options, and returns the
+// fresh plan when it is the saved one: every saved change is in it unchanged, it has
+// no change the saved plan lacks, and every company either touches reads as it did
+// (the fingerprints). Else it returns a *StalePlanError and nothing may be written.
+// A saved plan is thus safe to carry through CI artifacts: a hand edit can only make
+// it refuse. The plan returned holds the inventory's values, secrets included, which
+// the saved plan never holds.
+func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*Plan, error) {
+	if inv.Hash != sp.Inventory.SHA256 {
+		return nil, &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", sp.Inventory.File)}
+	}
+	st, err := ReadState(ctx, r, inv, parallelism)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := Diff(inv, st, Options(sp.Options))
+	if err != nil {
+		return nil, err
+	}
+	if sp.ContainersRead != st.Grouping {
+		return nil, &StalePlanError{Reason: "the credentials read containers differently than when the plan was made"}
+	}
+	saved := map[string]string{}
+	var mismatched, changed []string
+	for _, c := range sp.Plan.Changes {
+		k := changeKey(c)
+		if _, dup := saved[k]; dup {
+			mismatched = append(mismatched, c.Company)
+		}
+		saved[k] = canonical(c)
+		for _, id := range []string{c.Company, c.Target} {
+			if _, ok := sp.Fingerprints[id]; id != "" && !ok {
+				mismatched = append(mismatched, id)
+			}
+		}
+	}
+	for _, c := range fresh.JSON().Changes {
+		if got, ok := saved[changeKey(c)]; !ok || got != canonical(c) {
+			mismatched = append(mismatched, c.Company)
+		}
+		delete(saved, changeKey(c))
+	}
+	for _, c := range sp.Plan.Changes {
+		if _, left := saved[changeKey(c)]; left {
+			mismatched = append(mismatched, c.Company)
+		}
+	}
+	for id, fp := range fresh.Fingerprints {
+		if sp.Fingerprints[id] != fp {
+			changed = append(changed, id)
+		}
+	}
+	switch {
+	case len(changed) > 0:
+		return nil, &StalePlanError{Reason: "companies changed on the server since it was made", Companies: sortedSet(changed)}
+	case len(mismatched) > 0:
+		return nil, &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
+	}
+	return fresh, nil
+}
+
+// changeKey names a change: its action, company and target.
+func changeKey(c JSONChange) string { return string(c.Action) + " " + c.Company + " " + c.Target }
+
+// canonical is a change's JSON, compact, for comparing a saved change with a fresh one.
+func canonical(c JSONChange) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return string(b)
+}
+
+func sortedSet(ids []string) []string { return slices.Compact(slices.Sorted(slices.Values(ids))) }

@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,7 +33,7 @@ func savedPlan(t *testing.T) (*pbxtest.TestServer, *apiclient.Client, *plan.Inve
 	}}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
-	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), lookup(map[string]string{"PIN": "4711"}))
+	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "4711"})})
 	require.NoError(t, err)
 	st, err := plan.ReadState(t.Context(), c, inv, 2)
 	require.NoError(t, err)
@@ -50,11 +51,9 @@ func savedPlan(t *testing.T) (*pbxtest.TestServer, *apiclient.Client, *plan.Inve
 func TestSavedPlanFresh(t *testing.T) {
 	srv, c, inv, sp := savedPlan(t)
 	srv.ResetStats()
-	stale, p, err := sp.Check(t.Context(), c, inv, 2)
+	p, err := sp.Check(t.Context(), c, inv, 2)
 	require.NoError(t, err)
-	require.Empty(t, stale)
 	require.Zero(t, srv.Stats().TotalWrites())
-	require.Equal(t, len(sp.Fingerprints), srv.Stats().Requests["readContainer"], "one read for each touched company")
 	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to group.", p.Summary())
 	for _, ch := range p.Changes {
 		if ch.Action == plan.Update {
@@ -71,16 +70,68 @@ func TestSavedPlanStale(t *testing.T) {
 	require.NoError(t, err)
 	srv.ResetStats()
 
-	stale, _, err := sp.Check(t.Context(), c, inv, 2)
-	require.NoError(t, err)
-	require.Equal(t, []string{"b", "new"}, stale, "a field changed on one, the other was created meanwhile")
+	_, err = sp.Check(t.Context(), c, inv, 2)
+	var stale *plan.StalePlanError
+	require.ErrorAs(t, err, &stale)
+	require.Equal(t, []string{"b", "new"}, stale.Companies, "a field changed on one, the other was created meanwhile")
 	require.Zero(t, srv.Stats().TotalWrites())
+}
+
+// A saved plan is safe to carry through CI artifacts: whatever is edited in it, it
+// can only refuse.
+func TestSavedPlanTampered(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(sp *plan.SavedPlan)
+		wants []string // the companies the refusal names
+	}{
+		{"a delete added", func(sp *plan.SavedPlan) {
+			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "other"})
+			sp.Fingerprints["other"] = "forged"
+		}, []string{"other"}},
+		{"a delete added, with prune and a budget", func(sp *plan.SavedPlan) {
+			sp.Options = plan.SavedOptions{Prune: true, MaxDelete: 5}
+			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "other"})
+		}, []string{"other"}},
+		{"a value changed", func(sp *plan.SavedPlan) {
+			for i, c := range sp.Plan.Changes {
+				if c.Action == plan.Create {
+					sp.Plan.Changes[i].Name = "Forged"
+				}
+			}
+		}, []string{"new"}},
+		{"a change removed", func(sp *plan.SavedPlan) {
+			sp.Plan.Changes = slices.DeleteFunc(sp.Plan.Changes, func(c plan.JSONChange) bool { return c.Action == plan.Update })
+		}, []string{"a"}},
+		{"a group retargeted", func(sp *plan.SavedPlan) {
+			for i, c := range sp.Plan.Changes {
+				if c.Action == plan.Group {
+					sp.Plan.Changes[i].Target = "other"
+				}
+			}
+		}, []string{"b", "other"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c, inv, sp := savedPlan(t)
+			tt.edit(sp)
+			srv.ResetStats()
+			p, err := sp.Check(t.Context(), c, inv, 2)
+			require.Nil(t, p)
+			var stale *plan.StalePlanError
+			require.ErrorAs(t, err, &stale)
+			require.Equal(t, tt.wants, stale.Companies)
+			require.Zero(t, srv.Stats().TotalWrites())
+		})
+	}
 }
 
 func TestSavedPlanOtherInventory(t *testing.T) {
 	_, c, _, sp := savedPlan(t)
-	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), lookup(map[string]string{"PIN": "4711"}))
+	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "4711"})})
 	require.NoError(t, err)
-	_, _, err = sp.Check(t.Context(), c, other, 2)
+	_, err = sp.Check(t.Context(), c, other, 2)
+	var stale *plan.StalePlanError
+	require.ErrorAs(t, err, &stale)
 	require.ErrorContains(t, err, "changed since the plan was made")
 }

@@ -21,6 +21,15 @@ type JSONPlan struct {
 	Summary       JSONSummary  `json:"summary"`
 	Unmanaged     int          `json:"unmanaged"`
 	Warnings      []string     `json:"warnings"`
+	// NotPlanned are the companies whose changes are not planned, since the server
+	// could not be read for them; the plan is incomplete when there is any.
+	NotPlanned []JSONNotPlanned `json:"not_planned,omitempty"`
+}
+
+// JSONNotPlanned is a company left out of a plan, and why.
+type JSONNotPlanned struct {
+	Company string `json:"company"`
+	Reason  string `json:"reason"`
 }
 
 // JSONChange is one change in a JSON plan. Secret values read "(sensitive)".
@@ -58,6 +67,9 @@ func (p *Plan) JSON() JSONPlan {
 		Unmanaged:     p.Unmanaged,
 		Warnings:      append([]string{}, p.Warnings...),
 	}
+	for _, id := range p.NotPlannedIDs() {
+		out.NotPlanned = append(out.NotPlanned, JSONNotPlanned{Company: id, Reason: p.NotPlanned[id]})
+	}
 	for _, c := range p.Changes {
 		jc := JSONChange{Action: c.Action, Company: c.Company, Name: c.Name, Target: c.Target}
 		switch c.Action {
@@ -86,9 +98,7 @@ func jsonValue(field string, v apiclient.Value) json.RawMessage {
 
 // WriteJSON writes the plan as one indented JSON document.
 func (p *Plan) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p.JSON())
+	return apiclient.WriteJSON(w, p.JSON())
 }
 
 // Summary is the plan's first line, such as "Plan: 2 to create, 5 to update, 1 to delete."
@@ -118,7 +128,8 @@ var marks = map[Action]struct{ sign, color string }{
 const reset = "\x1b[0m"
 
 // WriteText writes the plan for a person: the summary line first, then each change,
-// deletes on top, fields as before -> after. Colour only when color is true.
+// deletes on top, fields as before -> after. Colour only when color is true. What
+// came from the server is made printable (apiclient.Printable).
 func (p *Plan) WriteText(w io.Writer, color bool) error {
 	b := &strings.Builder{}
 	b.WriteString(p.Summary())
@@ -128,12 +139,12 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 	b.WriteString("\n")
 	for _, c := range p.Changes {
 		m := marks[c.Action]
-		head := fmt.Sprintf("%s %s %s", m.sign, c.Action, c.Company)
+		head := fmt.Sprintf("%s %s %s", m.sign, c.Action, apiclient.Printable(c.Company))
 		switch c.Action {
 		case Create:
 			head += fmt.Sprintf(" (%q)", c.Name)
 		case Group:
-			head += " into the container of " + c.Target
+			head += " into the container of " + apiclient.Printable(c.Target)
 		case Ungroup:
 			head += " into a container of its own"
 		}
@@ -147,13 +158,19 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 			width = max(width, len(name))
 		}
 		for _, name := range names {
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", textField(c.Action, name, c.Fields[name]))
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, apiclient.Printable(name)+":", textField(c.Action, name, c.Fields[name]))
 		}
 	}
 	if len(p.Warnings) > 0 {
 		b.WriteString("\nWarnings:\n")
 		for _, warning := range p.Warnings {
-			fmt.Fprintf(b, "  ! %s\n", warning)
+			fmt.Fprintf(b, "  ! %s\n", apiclient.Printable(warning))
+		}
+	}
+	if len(p.NotPlanned) > 0 {
+		b.WriteString("\nNot planned (the plan is incomplete; run again):\n")
+		for _, id := range p.NotPlannedIDs() {
+			fmt.Fprintf(b, "  ! %s: %s\n", apiclient.Printable(id), apiclient.Printable(p.NotPlanned[id]))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -163,11 +180,11 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 func textField(a Action, name string, f FieldChange) string {
 	switch {
 	case a == Create:
-		return apiclient.Display(name, f.After)
+		return apiclient.Printable(apiclient.Display(name, f.After))
 	case apiclient.IsSecret(name):
 		return apiclient.Redacted + " changed"
 	}
-	return f.Before.JSON() + " -> " + f.After.JSON()
+	return apiclient.Printable(f.Before.JSON()) + " -> " + apiclient.Printable(f.After.JSON())
 }
 
 // WriteMarkdown writes the plan for a change ticket or a pull request.
@@ -217,12 +234,24 @@ func (p *Plan) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(b, "- %s\n", escapeMarkdown(warning))
 		}
 	}
+	if len(p.NotPlanned) > 0 {
+		b.WriteString("\n#### Not planned (the plan is incomplete)\n\n")
+		for _, id := range p.NotPlannedIDs() {
+			fmt.Fprintf(b, "- %s: %s\n", code(id), escapeMarkdown(p.NotPlanned[id]))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// code writes s as a Markdown code span, fenced by more backticks than s holds.
+// code writes s as a Markdown code span, fenced by more backticks than s holds. s is
+// made printable first: with no line break left in it, nothing in s can end the list
+// item it stands in, and within the span nothing is markup.
 func code(s string) string {
+	s = apiclient.Printable(s)
+	if s == "" {
+		return "`\"\"`" // two backticks alone are no code span: they would pair with others
+	}
 	fence := "`"
 	for strings.Contains(s, fence) {
 		fence += "`"
@@ -233,9 +262,13 @@ func code(s string) string {
 	return fence + s + fence
 }
 
-var markdownEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "|", `\|`, "#", `\#`)
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`,
+	"|", `\|`, "#", `\#`, "&", `\&`, "~", `\~`, "!", `\!`)
 
-func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
+// escapeMarkdown writes s as Markdown text that shows s as it is: printable (no line
+// break, so it stays in its paragraph), with every character that could start markup
+// escaped.
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(apiclient.Printable(s)) }
 
 func plural(n int, one, many string) string {
 	if n == 1 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -28,8 +29,17 @@ type State struct {
 	// Grouping reports whether the containers could be read: a company
 	// administrator's key may read its companies but no containers.
 	Grouping bool
+	// Unread holds the companies whose container could not be read, after the
+	// client's retries, with the error: the plan leaves them alone (Plan.NotPlanned)
+	// rather than ending the run.
+	Unread   map[string]error
 	Requests int // requests sent to read all this
 }
+
+// refusedRetryWait is how long a read refused for a company that the read of all
+// companies has just shown waits before it is sent once more (spec/api.md: a passing
+// refusal cannot be told from a lasting one by its wording).
+var refusedRetryWait = 300 * time.Millisecond
 
 // ReadState reads what the plan needs: one read of all companies, then readContainer
 // only for containers that hold a managed company, each container once, with at most
@@ -38,7 +48,7 @@ type State struct {
 // leaves grouping alone.
 func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*State, error) {
 	parallelism = max(parallelism, 1)
-	st := &State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true}
+	st := &State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true, Unread: map[string]error{}}
 	all, err := r.ReadAll(ctx)
 	st.Requests++
 	switch {
@@ -143,15 +153,31 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 				return nil
 			}
 			box, err := r.ReadContainer(ctx, id)
+			if apiclient.IsRefused(err) { // it was just read: a refusal may be passing
+				mu.Lock()
+				st.Requests++
+				mu.Unlock()
+				if err := pause(ctx, refusedRetryWait); err != nil {
+					return err
+				}
+				box, err = r.ReadContainer(ctx, id)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			st.Requests++
-			if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return fmt.Errorf("read the container of %q: %w", id, context.Cause(ctx))
+			case apiclient.IsFatal(err):
 				return fmt.Errorf("read the container of %q: %w", id, err)
+			case err != nil:
+				st.Unread[id] = err // this company's changes are not planned; the others are
+				return nil
 			}
 			members := box.MemberIDs()
 			if !slices.Contains(members, id) {
-				return fmt.Errorf("read the container of %q: the answer (container %s) does not hold it", id, box.Name)
+				st.Unread[id] = fmt.Errorf("read the container of %q: the answer (container %q) does not hold it", id, box.Name)
+				return nil
 			}
 			st.Containers[box.Name] = members
 			for _, m := range box.Members {
@@ -164,4 +190,16 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 		})
 	}
 	return g.Wait()
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }

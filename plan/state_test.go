@@ -22,7 +22,7 @@ func manyCompanies(t *testing.T, n int) (*plan.Inventory, pbxtest.State) {
 		fmt.Fprintf(&b, "  %s: {name: Company %d}\n", id, i)
 		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: fmt.Sprintf("Company %d", i)})
 	}
-	inv, _, err := plan.Load("inv.yaml", []byte(b.String()), lookup(nil))
+	inv, _, err := plan.Load("inv.yaml", []byte(b.String()), plan.LoadOptions{})
 	require.NoError(t, err)
 	return inv, st
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -65,8 +66,17 @@ type Report struct {
 	Unresolved  []plan.Change
 	Rounds      int // repair rounds run
 	Interrupted bool
-	Started     time.Time
-	Duration    time.Duration
+	// Cause is why the run was interrupted: context.Cause of its context (an
+	// interrupt, or the deadline of --timeout).
+	Cause error
+	// Fatal is the error that stopped the run: credentials the server refused
+	// (apiclient.IsFatal). Nothing was sent after it.
+	Fatal error
+	// NotPlanned are the companies the plan left out, with the reason
+	// (plan.Plan.NotPlanned): a run that left any out did not succeed.
+	NotPlanned map[string]string
+	Started    time.Time
+	Duration   time.Duration
 }
 
 // Options tune Apply.
@@ -91,11 +101,18 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 	if opts.Grace <= 0 {
 		opts.Grace = 15 * time.Second
 	}
-	r := &Report{Started: time.Now()}
+	r := &Report{Started: time.Now(), NotPlanned: p.NotPlanned}
 	defer func() { r.Duration = time.Since(r.Started) }()
 
 	okFields := map[string]bool{} // company/field written with success: a difference later is drift
 	changes, containerOf := p.Changes, p.ContainerOf
+	interrupted := func() bool {
+		if ctx.Err() == nil {
+			return false
+		}
+		r.Interrupted, r.Cause = true, context.Cause(ctx)
+		return true
+	}
 	for round := 0; ; round++ {
 		results := run(ctx, c, inv, changes, containerOf, opts, round)
 		r.Results = append(r.Results, results...)
@@ -105,14 +122,19 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 					okFields[key] = true
 				}
 			}
+			if apiclient.IsFatal(res.Err) && r.Fatal == nil {
+				r.Fatal = res.Err
+			}
 		}
-		if ctx.Err() != nil {
-			r.Interrupted = true
+		if interrupted() || r.Fatal != nil {
 			return r
 		}
 		remaining, current, err := verify(ctx, c, inv, p, opts.Parallelism)
-		if ctx.Err() != nil {
-			r.Interrupted = true
+		if interrupted() {
+			return r
+		}
+		if apiclient.IsFatal(err) {
+			r.Fatal = err
 			return r
 		}
 		if err != nil && round < opts.Rounds {
@@ -211,12 +233,14 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 	defer stopWork()
 
 	finished := make(chan int, n) // never blocks a worker
+	var stopped atomic.Bool       // a worker met refused credentials: those waiting for a slot do not start
 	var g errgroup.Group
 	g.SetLimit(opts.Parallelism)
 	inFlight, left := 0, n
 	blocked := make([]bool, n) // a dependency failed or was skipped
+	fatal := false             // the server refused the credentials: nothing more is sent
 	for left > 0 {
-		for len(ready) > 0 && ctx.Err() == nil {
+		for len(ready) > 0 && ctx.Err() == nil && !fatal {
 			i := ready[0]
 			ready = ready[1:]
 			if blocked[i] {
@@ -229,22 +253,26 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 			}
 			inFlight++
 			g.Go(func() error {
-				if ctx.Err() != nil { // cancelled while it waited for a slot
+				if ctx.Err() != nil || stopped.Load() { // cancelled or stopped while it waited for a slot
 					finished <- i
 					return nil
 				}
 				results[i].Status, results[i].Err = execute(work, c, inv, changes[i], opts)
+				if apiclient.IsFatal(results[i].Err) {
+					stopped.Store(true)
+				}
 				report(opts, results[i])
 				finished <- i
 				return nil
 			})
 		}
 		if inFlight == 0 {
-			break // interrupted, or nothing can run: the rest stays NotRun
+			break // interrupted, stopped, or nothing can run: the rest stays NotRun
 		}
 		i := <-finished
 		inFlight--
 		left--
+		fatal = fatal || apiclient.IsFatal(results[i].Err)
 		release(i, results, dependents, pending, blocked, orderOnly, &ready)
 	}
 	_ = g.Wait()
@@ -362,9 +390,11 @@ func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change,
 }
 
 // graceful returns a context for changes in flight that outlives ctx by grace, so
-// that an interruption lets them finish; stop ends it and its goroutine.
+// that an interruption lets them finish; stop ends it and its goroutine. A deadline
+// (--timeout) is no interruption to be lenient with: the changes in flight end at
+// once.
 func graceful(ctx context.Context, grace time.Duration) (context.Context, func()) {
-	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	work, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	done, ended := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(ended)
@@ -373,17 +403,21 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, func()
 		case <-done:
 			return
 		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel(context.Cause(ctx))
+			return
+		}
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case <-t.C:
-			cancel()
+			cancel(context.Cause(ctx))
 		case <-done:
 		}
 	}()
 	return work, func() {
 		close(done)
 		<-ended
-		cancel()
+		cancel(nil)
 	}
 }

@@ -37,7 +37,7 @@ func newClient(t testing.TB, url, key string, opts ...apiclient.Option) *apiclie
 // load loads an inventory; lookup resolves ${VAR}.
 func load(t testing.TB, inventory string, lookup func(string) (string, bool)) *plan.Inventory {
 	t.Helper()
-	inv, _, err := plan.Load("inventory.yaml", []byte(inventory), lookup)
+	inv, _, err := plan.Load("inventory.yaml", []byte(inventory), plan.LoadOptions{Lookup: lookup})
 	require.NoError(t, err)
 	return inv
 }

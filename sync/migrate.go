@@ -198,7 +198,7 @@ func (m *Migration) inventory(ctx context.Context) (*plan.Inventory, error) {
 	}
 	secrets := snap.Secrets(selected)
 	name := "<export of " + m.opts.SourceName + ">"
-	inv, warnings, err := plan.Load(name, data, func(k string) (string, bool) { v, ok := secrets[k]; return v, ok })
+	inv, warnings, err := plan.Load(name, data, plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }})
 	for _, w := range warnings {
 		m.opts.OnDiagnostic(w)
 	}
@@ -311,10 +311,8 @@ func (m *Migration) deleteFromSource(ctx context.Context) error {
 		groups = append(groups, members)
 	}
 
-	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(deleteGrace, cancel) })
-	defer stopGrace()
+	work, stopWork := graceful(ctx, deleteGrace) // a deadline (--timeout) ends them at once
+	defer stopWork()
 
 	var mu stdsync.Mutex
 	record := func(id, action, note string) {

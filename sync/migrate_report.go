@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -135,9 +135,7 @@ func (m *Migration) targetAction(id string) string {
 
 // WriteJSON writes the report as one indented JSON document.
 func (r MigrationReport) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return apiclient.WriteJSON(w, r)
 }
 
 // WriteSummary writes the report r of the migration for a person: the apply on the
@@ -155,7 +153,7 @@ func (m *Migration) WriteSummary(w io.Writer, r MigrationReport) error {
 		_, err := io.WriteString(w, "Nothing migrated.\n")
 		return err
 	}
-	fmt.Fprintf(w, "Migration from %s to %s:\n", r.From, r.To)
+	fmt.Fprintf(w, "Migration from %s to %s:\n", apiclient.Printable(r.From), apiclient.Printable(r.To))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  COMPANY\tSOURCE ID\tTARGET ID\tON THE SOURCE\tON THE TARGET\tVERIFIED")
 	id := func(n *int64) string {
@@ -165,17 +163,17 @@ func (m *Migration) WriteSummary(w io.Writer, r MigrationReport) error {
 		return strconv.FormatInt(*n, 10)
 	}
 	for _, c := range r.Companies {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.Company, id(c.SourceID), id(c.TargetID), c.Source, c.Target, yesNo(c.Verified))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", apiclient.Printable(c.Company), id(c.SourceID), id(c.TargetID), c.Source, c.Target, yesNo(c.Verified))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, c := range r.Companies {
 		if len(c.Differences) > 0 {
-			fmt.Fprintf(w, "  %s differs on the target: %s\n", c.Company, strings.Join(c.Differences, ", "))
+			fmt.Fprintf(w, "  %s differs on the target: %s\n", apiclient.Printable(c.Company), apiclient.Printable(strings.Join(c.Differences, ", ")))
 		}
 		if c.Note != "" {
-			fmt.Fprintf(w, "  %s on the source: %s\n", c.Company, c.Note)
+			fmt.Fprintf(w, "  %s on the source: %s\n", apiclient.Printable(c.Company), apiclient.Printable(c.Note))
 		}
 	}
 	_, err := fmt.Fprintf(w, "Verified: %s\n", yesNo(r.Verified))

@@ -1,11 +1,11 @@
 package sync
 
 import (
-	"cmp"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -30,10 +30,13 @@ type JSONResult struct {
 	// Unresolved are the changes still found after the last repair round.
 	Unresolved []plan.JSONChange `json:"unresolved"`
 	// VerificationError is why the server could not be read back, if it could not.
-	VerificationError string  `json:"verification_error,omitempty"`
-	Rounds            int     `json:"rounds"`
-	Interrupted       bool    `json:"interrupted"`
-	DurationSeconds   float64 `json:"duration_seconds"`
+	VerificationError string `json:"verification_error,omitempty"`
+	// NotPlanned are the companies the plan left out, since the server could not be
+	// read for them.
+	NotPlanned      []plan.JSONNotPlanned `json:"not_planned,omitempty"`
+	Rounds          int                   `json:"rounds"`
+	Interrupted     bool                  `json:"interrupted"`
+	DurationSeconds float64               `json:"duration_seconds"`
 	// Error is why the run did not succeed, as pbxsync printed it; the command sets it.
 	Error string `json:"error,omitempty"`
 }
@@ -126,7 +129,11 @@ func displayValue(field, s string) string {
 
 // Succeeded reports whether every change is ok and the server, read back, holds what
 // the inventory asks.
-func (r *Report) Succeeded() bool { return r.Verified && !r.Interrupted }
+func (r *Report) Succeeded() bool { return r.wholeVerified() && !r.Interrupted }
+
+// wholeVerified reports whether the server holds the whole inventory: verified, and
+// no company left out of the plan.
+func (r *Report) wholeVerified() bool { return r.Verified && len(r.NotPlanned) == 0 }
 
 // Err says in one line why the run did not succeed; nil when it did.
 func (r *Report) Err() error {
@@ -154,6 +161,15 @@ func (r *Report) Err() error {
 	if verification != "" {
 		parts = append(parts, "the server could not be read back: "+verification)
 	}
+	if len(r.NotPlanned) > 0 {
+		parts = append(parts, (&plan.NotPlannedError{Companies: slices.Sorted(maps.Keys(r.NotPlanned))}).Error())
+	}
+	if r.Fatal != nil {
+		return fmt.Errorf("stopped, nothing more was sent: %w; %s", r.Fatal, strings.Join(append(parts, "fix the credentials and run apply again"), ", "))
+	}
+	if r.Interrupted && r.Cause != nil && !errors.Is(r.Cause, context.Canceled) {
+		return fmt.Errorf("interrupted: %w: %s", r.Cause, strings.Join(append(parts, "run apply again to finish"), ", "))
+	}
 	if r.Interrupted {
 		return fmt.Errorf("interrupted: %s", strings.Join(append(parts, "run apply again to finish"), ", "))
 	}
@@ -163,8 +179,18 @@ func (r *Report) Err() error {
 	return errors.New("apply did not succeed: " + strings.Join(parts, ", "))
 }
 
-// Message is the error of a failed or skipped change as a person should read it:
-// the server's message when it refused, never a secret value of the change.
+// interruption says what interrupted the run: an interrupt, or the cause of its
+// context's end when that says more (the deadline of --timeout).
+func (r *Report) interruption() string {
+	if r.Cause == nil || errors.Is(r.Cause, context.Canceled) {
+		return "interrupted"
+	}
+	return "interrupted: " + r.Cause.Error()
+}
+
+// Message is the error of a failed or skipped change as a person should read it: the
+// server's message when it refused. The client has removed from that message every
+// credential and secret value it sent (apiclient), whatever the server echoed.
 func (res Result) Message() string {
 	if res.Err == nil {
 		return ""
@@ -174,37 +200,15 @@ func (res Result) Message() string {
 	if errors.As(res.Err, &refused) && msg == refused.Error() {
 		msg = "server refused: " + refused.Message // the change names verb and company
 	}
-	return redactSecrets(msg, res.Change)
-}
-
-// redactSecrets replaces the values of the change's secret fields in msg: a server that
-// repeats what it was sent must not put a PIN into a log or a report.
-func redactSecrets(msg string, c plan.Change) string {
-	var secrets []string
-	for name, f := range c.Fields {
-		if !apiclient.IsSecret(name) {
-			continue
-		}
-		for _, v := range []apiclient.Value{f.Before, f.After} {
-			if s := v.Text(); len(s) >= 3 {
-				secrets = append(secrets, s)
-			}
-		}
-	}
-	// The longest first, so that no part of one is left by replacing another.
-	slices.SortFunc(secrets, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
-	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, apiclient.Redacted)
-	}
 	return msg
 }
 
 // describeChange names a change as the summary lists it.
 func describeChange(c plan.Change) string {
 	if c.Action == plan.Group {
-		return fmt.Sprintf("group %s into the container of %s", c.Company, c.Target)
+		return fmt.Sprintf("group %s into the container of %s", apiclient.Printable(c.Company), apiclient.Printable(c.Target))
 	}
-	return string(c.Action) + " " + c.Company
+	return string(c.Action) + " " + apiclient.Printable(c.Company)
 }
 
 // JSON returns the result's JSON form: each change with its status, the counts,
@@ -221,7 +225,7 @@ func (r *Report) JSON() JSONResult {
 		FormatVersion:     ResultFormatVersion,
 		Changes:           make([]JSONOutcome, len(outcomes)),
 		Summary:           r.Counts(),
-		Verified:          r.Verified,
+		Verified:          r.wholeVerified(),
 		Drift:             make([]JSONDrift, len(drift)),
 		Unresolved:        (&plan.Plan{Changes: r.Unresolved}).JSON().Changes,
 		VerificationError: verification,
@@ -229,6 +233,7 @@ func (r *Report) JSON() JSONResult {
 		Interrupted:       r.Interrupted,
 		DurationSeconds:   roundSeconds(r.Duration),
 	}
+	out.NotPlanned = (&plan.Plan{NotPlanned: r.NotPlanned}).JSON().NotPlanned
 	for i, res := range outcomes {
 		out.Changes[i] = JSONOutcome{JSONChange: jsonChanges[i], Status: res.Status, Error: res.Message(), Round: res.Round}
 	}
@@ -240,9 +245,7 @@ func (r *Report) JSON() JSONResult {
 
 // WriteJSON writes the result as one indented JSON document.
 func (res JSONResult) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	return apiclient.WriteJSON(w, res)
 }
 
 // WriteSummary writes what a person reads after an apply: the counts, each failed
@@ -275,13 +278,14 @@ func (r *Report) WriteSummary(w io.Writer) error {
 				fmt.Fprintf(b, "%s\n", head)
 				head = ""
 			}
-			fmt.Fprintf(b, "  %s: %s\n", describeChange(res.Change), res.Message())
+			fmt.Fprintf(b, "  %s: %s\n", describeChange(res.Change), apiclient.Printable(res.Message()))
 		}
 	}
 	if len(drift) > 0 {
 		b.WriteString("Not kept by the server (written with success, read back different):\n")
 		for _, d := range drift {
-			fmt.Fprintf(b, "  %s: %s: wanted %s, kept %s\n", d.Company, d.Field, d.Want, d.Got)
+			fmt.Fprintf(b, "  %s: %s: wanted %s, kept %s\n", apiclient.Printable(d.Company), apiclient.Printable(d.Field),
+				apiclient.Printable(d.Want), apiclient.Printable(d.Got))
 		}
 	}
 	if len(r.Unresolved) > 0 {
@@ -291,13 +295,23 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		}
 	}
 	if verification != "" {
-		fmt.Fprintf(b, "Verification failed: %s\n", verification)
+		fmt.Fprintf(b, "Verification failed: %s\n", apiclient.Printable(verification))
+	}
+	if len(r.NotPlanned) > 0 {
+		b.WriteString("Not planned (the server could not be read for them; run again):\n")
+		for _, id := range slices.Sorted(maps.Keys(r.NotPlanned)) {
+			fmt.Fprintf(b, "  %s: %s\n", apiclient.Printable(id), apiclient.Printable(r.NotPlanned[id]))
+		}
+	}
+	if r.Fatal != nil {
+		fmt.Fprintf(b, "Stopped: %s; %s not run, nothing more was sent.\n", apiclient.Printable(r.Fatal.Error()), countOf(n.NotRun, "change was", "changes were"))
 	}
 	if r.Interrupted {
-		fmt.Fprintf(b, "Interrupted: %s not run; run apply again to finish.\n", countOf(n.NotRun, "change was", "changes were"))
+		fmt.Fprintf(b, "%s%s: %s not run; run apply again to finish.\n", strings.ToUpper(r.interruption()[:1]), r.interruption()[1:],
+			countOf(n.NotRun, "change was", "changes were"))
 	}
 	verified := "no"
-	if r.Verified {
+	if r.wholeVerified() {
 		verified = "yes"
 	}
 	fmt.Fprintf(b, "Verified: %s\n", verified)

@@ -109,7 +109,7 @@ func TestExportRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			secrets := snap.Secrets(allIDs)
 			env := func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }
-			inv, _, err := plan.Load("export.yaml", data, env)
+			inv, _, err := plan.Load("export.yaml", data, plan.LoadOptions{Lookup: env})
 			require.NoError(t, err, "the export is a valid inventory:\n%s", data)
 
 			st, err := plan.ReadState(t.Context(), sc, inv, 4)

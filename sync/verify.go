@@ -122,10 +122,20 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 	sub.Containers = slices.DeleteFunc(slices.Clone(inv.Containers), func(box plan.Container) bool {
 		return !slices.ContainsFunc(box.Members, func(id string) bool { return scope[id] })
 	})
-	deletes := p.Count()[plan.Delete]
-	remaining, err := plan.Diff(&sub, st, plan.Options{Prune: deletes > 0, MaxDelete: deletes})
+	sub.Prune = nil
+	remaining, err := plan.Diff(&sub, st, plan.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
+	// Deletes only from the reviewed plan (spec/cli.md, "Saved plans"): a company that
+	// appeared during the run, or that a read container brought along, is never
+	// deleted by a repair round, whatever prune.match says.
+	var again []plan.Change
+	for _, ch := range p.Changes {
+		if _, there := st.Companies[ch.Company]; ch.Action == plan.Delete && (exists[ch.Company] || there) {
+			again = append(again, ch)
+		}
+	}
+	remaining.Changes = append(again, remaining.Changes...)
 	return remaining, remaining.ContainerOf, nil
 }

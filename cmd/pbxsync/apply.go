@@ -187,7 +187,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 		return nil, diffErr
 	}
 	if p.Empty() {
-		return &sync.Report{Verified: true}, nil
+		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
 	}
 	if !o.autoApprove {
 		if err := a.confirm(ctx); err != nil {
@@ -233,22 +233,20 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if strings.TrimRight(srv.url, "/") != strings.TrimRight(sp.Server, "/") {
 		return nil, fmt.Errorf("the plan %s was made for %s, not %s: plan again against this server", o.planFile, sp.Server, srv.url)
 	}
-	stale, p, err := sp.Check(ctx, srv, inv, o.parallelism)
-	if err != nil {
+	p, err := sp.Check(ctx, srv, inv, o.parallelism)
+	var stale *plan.StalePlanError
+	var budget *plan.DeleteBudgetError
+	switch {
+	case errors.As(err, &stale), errors.As(err, &budget):
+		return nil, fmt.Errorf("%w: %s: %w", errRefused, o.planFile, err)
+	case err != nil:
 		return nil, err
-	}
-	if len(stale) > 0 {
-		return nil, fmt.Errorf("%w: the plan %s is stale: %s changed on the server since it was made (%s): plan again",
-			errRefused, o.planFile, plural(len(stale), "company", "companies"), strings.Join(stale, ", "))
-	}
-	if n := p.Count()[plan.Delete]; n > sp.Options.MaxDelete {
-		return nil, fmt.Errorf("%w: %v", errRefused, &plan.DeleteBudgetError{Deletes: n, Max: sp.Options.MaxDelete})
 	}
 	if err := a.showPlan(ctx, p); err != nil {
 		return nil, err
 	}
 	if p.Empty() {
-		return &sync.Report{Verified: true}, nil
+		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
 	}
 	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
 }
@@ -337,6 +335,7 @@ func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p
 	}
 	if ctx.Err() != nil && !rep.Verified {
 		rep.Interrupted = true // also when the interrupt came during verification
+		rep.Cause = context.Cause(ctx)
 	}
 	return rep
 }
@@ -413,9 +412,10 @@ func (a *app) finishApply(ctx context.Context, o applyOptions, rep *sync.Report,
 	return err
 }
 
-// writeFileAtomic replaces path with what write writes, with mode 0644: into a
-// temporary file in the same directory, renamed over path once complete, so that a
-// reader such as node_exporter sees the old file or the new one, never half of one.
+// writeFileAtomic replaces path with what write writes, with mode 0644 for a new
+// file (an existing one keeps its mode, see writeFileAtomicMode): into a temporary
+// file in the same directory, renamed over path once complete, so that a reader such
+// as node_exporter sees the old file or the new one, never half of one.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
 	return writeFileAtomicMode(path, 0o644, write)
 }

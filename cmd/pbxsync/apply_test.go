@@ -440,7 +440,7 @@ func TestApplyPlanFile(t *testing.T) {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "a touched company changed", wantCode: 3,
-			wantErr: "pbxsync: refused before any write: the plan PLAN is stale: 1 company changed on the server since it was made (acme_hq): plan again",
+			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: companies changed on the server since it was made (acme_hq): plan again",
 			change: func(t *testing.T, srv *pbxtest.TestServer, _ string) map[string]string {
 				updateZone(t, srv, "acme_hq", "Europe/Paris")
 				return adminEnv(srv, mixedEnv...)
@@ -449,6 +449,23 @@ func TestApplyPlanFile(t *testing.T) {
 			wantErr: "pbxsync: refused before any write: the inventory INV changed since the plan PLAN was made: plan again",
 			change: func(t *testing.T, srv *pbxtest.TestServer, inv string) map[string]string {
 				require.NoError(t, os.WriteFile(inv, []byte(mixedInventory+"# reviewed\n"), 0o600))
+				return adminEnv(srv, mixedEnv...)
+			}},
+		{name: "a delete added by hand", wantCode: 3,
+			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: its changes are not those a fresh plan makes (was the file edited?) (partner): plan again",
+			change: func(t *testing.T, srv *pbxtest.TestServer, inv string) map[string]string {
+				path := filepath.Join(filepath.Dir(inv), "changes.plan")
+				data, err := os.ReadFile(path)
+				require.NoError(t, err)
+				var saved map[string]any
+				require.NoError(t, json.Unmarshal(data, &saved))
+				saved["options"] = map[string]any{"prune": true, "max_delete": 10}
+				saved["fingerprints"].(map[string]any)["partner"] = "0123456789abcdef0123456789abcdef"
+				p := saved["plan"].(map[string]any)
+				p["changes"] = append(p["changes"].([]any), map[string]any{"action": "delete", "company": "partner"})
+				data, err = json.Marshal(saved)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(path, data, 0o600))
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "another server", wantCode: 1,
@@ -648,6 +665,7 @@ func TestApplyReportAndMetrics(t *testing.T) {
 			require.NoError(t, os.Mkdir(out, 0o755))
 			report := writeFile(t, out, "report.json", "an earlier run's report")
 			metrics := writeFile(t, out, "pbxsync.prom", "an earlier run's metrics")
+			require.NoError(t, os.Chmod(metrics, 0o644)) // for a collector; the report stays private (0600)
 			vars := adminEnv(srv, mixedEnv...)
 			if tt.key != "" {
 				vars["PBX_API_KEY"] = tt.key
@@ -707,6 +725,9 @@ func TestApplyReportAndMetrics(t *testing.T) {
 			fi, err := os.Stat(metrics)
 			require.NoError(t, err)
 			require.Equal(t, fs.FileMode(0o644), fi.Mode().Perm())
+			fi, err = os.Stat(report)
+			require.NoError(t, err)
+			require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "a private report stays private when rewritten")
 		})
 	}
 }

@@ -55,7 +55,7 @@ func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (st
 	if url == "" {
 		return nil, errors.New("no server: set --url or PBX_URL (or use sim:FILE for the embedded simulator)")
 	}
-	return dial(ctx, url, from, "PBX", opts.caCert, lookupEnv, logger, extra...)
+	return dial(ctx, url, from, "PBX", opts, lookupEnv, logger, extra...)
 }
 
 // connectSide makes the client for one side of a migration or a comparison: the
@@ -66,16 +66,17 @@ func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptio
 	if url == "" {
 		return nil, fmt.Errorf("no server: set %s URL (or sim:FILE for the embedded simulator)", flag)
 	}
-	srv, err := dial(ctx, url, "", prefix, opts.caCert, lookupEnv, logger, extra...)
+	srv, err := dial(ctx, url, "", prefix, opts, lookupEnv, logger, extra...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return srv, nil
 }
 
-// dial connects to url with the credentials of the environment variables of prefix.
-// An invalid URL is reported as the value of from (a flag, PBX_URL), unless from is "".
-func dial(ctx context.Context, url, from, prefix, caCert string, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
+// dial connects to url with the credentials of the environment variables of prefix,
+// and the CA and http:// policy of opts (--ca-cert, --allow-http). An invalid URL is
+// reported as the value of from (a flag, PBX_URL), unless from is "".
+func dial(ctx context.Context, url, from, prefix string, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	var clientOpts []apiclient.Option
 	if logger != nil {
@@ -90,8 +91,11 @@ func dial(ctx context.Context, url, from, prefix, caCert string, lookupEnv func(
 		return nil, err
 	}
 	clientOpts = append(clientOpts, auth)
-	if caCert != "" {
-		pool, err := loadCA(caCert)
+	if opts.allowHTTP {
+		clientOpts = append(clientOpts, apiclient.WithAllowHTTP())
+	}
+	if opts.caCert != "" {
+		pool, err := loadCA(opts.caCert)
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -153,7 +154,7 @@ func (a *app) reportExport(ctx context.Context, o exportOptions, companies, cont
 		}
 		fmt.Fprintf(b, "It names %s as ${VAR}; set %s before planning with it:\n", plural(len(variables), "secret", "secrets"), these)
 		for _, v := range variables {
-			fmt.Fprintf(b, "  %s\n", v)
+			fmt.Fprintf(b, "  %s\n", apiclient.Printable(v)) // named after a company-id the server chose
 		}
 	}
 	_, _ = io.WriteString(a.stderr, b.String())
@@ -175,17 +176,31 @@ func exportedContainers(snap *plan.Snapshot, selected []string) int {
 	return n
 }
 
-// writeFileAtomicMode replaces path atomically with what write writes, with the
-// given mode. The temporary file is created 0600, so a file meant to be 0600 never
-// exists with a wider mode.
+// writeFileAtomicMode replaces path atomically with what write writes. A new file
+// gets perm. A regular file that is replaced keeps its permission bits (a report
+// someone made 0600 stays 0600), except that a private perm, one with nothing for
+// group and others (an export with secrets), is a ceiling: the result is never wider,
+// whatever the old file allowed. The temporary file is created 0600, so a file meant
+// to be 0600 never exists with a wider mode.
+//
+// When path is a symbolic link, the rename replaces the link itself with a regular
+// file of mode perm: the file it pointed to is neither written nor read (not even for
+// its mode), so a link planted at the path cannot make pbxsync write elsewhere.
 func writeFileAtomicMode(path string, perm fs.FileMode, write func(io.Writer) error) error {
+	mode := perm
+	if old, err := os.Lstat(path); err == nil && old.Mode().IsRegular() {
+		mode = old.Mode().Perm()
+		if perm&0o077 == 0 {
+			mode &= perm
+		}
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	err = write(f)
 	if err == nil {
-		err = f.Chmod(perm)
+		err = f.Chmod(mode)
 	}
 	if err == nil {
 		err = f.Sync()

@@ -70,7 +70,7 @@ func loadExport(t *testing.T, data string, vars ...string) *plan.Inventory {
 	for i := 0; i+1 < len(vars); i += 2 {
 		env[vars[i]] = vars[i+1]
 	}
-	inv, _, err := plan.Load("export.yaml", []byte(data), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	inv, _, err := plan.Load("export.yaml", []byte(data), plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	require.NoError(t, err, "the export is a valid inventory:\n%s", data)
 	return inv
 }

@@ -13,8 +13,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/apiclient"
 )
 
 func main() {
@@ -58,7 +61,20 @@ type globalOptions struct {
 	caCert    string
 	logFormat string
 	logLevel  string
+	allowHTTP bool          // http:// to a host other than this machine (spec/api.md)
+	timeout   time.Duration // a deadline for the whole run; 0 for none
 }
+
+// timeoutError is the cause of the run's context when --timeout passes. It is also a
+// context.DeadlineExceeded, so that code which knows nothing of the flag can tell a
+// deadline from an interrupt.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("the run took longer than --timeout %s", e.d)
+}
+
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // app is what the commands of one run share.
 type app struct {
@@ -72,6 +88,9 @@ type app struct {
 	// started is set when a command is about to run: an error before that is about how
 	// pbxsync was called, and comes with a hint.
 	started bool
+
+	// stopDeadline releases the deadline of --timeout; nil without one.
+	stopDeadline context.CancelFunc
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
@@ -84,11 +103,47 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	err = a.timedOut(cmd, err)
 	if err != nil && !errors.Is(err, errChanges) {
-		fmt.Fprintf(a.stderr, "pbxsync: %s\n", strings.Join(strings.Fields(err.Error()), " "))
+		// The error may quote a server (its message, a company-id): printable.
+		fmt.Fprintf(a.stderr, "pbxsync: %s\n", apiclient.Printable(strings.Join(strings.Fields(err.Error()), " ")))
 		if !a.started {
 			fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 	}
 	return exitCode(err)
+}
+
+// startDeadline gives cmd's context the deadline of --timeout, if one was given.
+func (a *app) startDeadline(cmd *cobra.Command) error {
+	d := a.opts.timeout
+	if d < 0 {
+		return fmt.Errorf("invalid --timeout %s: a duration such as 90s or 30m, or 0 for none", d)
+	}
+	if d == 0 {
+		return nil
+	}
+	ctx, stop := context.WithTimeoutCause(cmd.Context(), d, &timeoutError{d})
+	a.stopDeadline = stop
+	cmd.SetContext(ctx)
+	return nil
+}
+
+// timedOut ends the run's deadline and, when it passed, makes sure that err says so:
+// an error that came through the context does already; one that did not (a cancelled
+// prompt) gets the reason in front. A refusal is left as it is: it was decided on
+// what had been read in full, and keeps its exit code 3.
+func (a *app) timedOut(cmd *cobra.Command, err error) error {
+	if a.stopDeadline == nil {
+		return err
+	}
+	defer a.stopDeadline()
+	var te *timeoutError
+	switch {
+	case err == nil, errors.Is(err, errChanges), errors.Is(err, errRefused), errors.As(err, &te):
+		return err
+	case cmd == nil || !errors.As(context.Cause(cmd.Context()), &te):
+		return err // the deadline did not pass
+	}
+	return fmt.Errorf("%w: %w", te, err)
 }

@@ -12,9 +12,15 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 )
 
-// loadInventory reads and checks the inventory named by -f ("-" for stdin). Warnings
-// go to stderr; errors come back as one error listing every problem.
+// loadInventory reads and checks the inventory named by -f ("-" for stdin) for a
+// command that talks to a server: every secret's ${VAR} must be set. Warnings go to
+// stderr; errors come back as one error listing every problem.
 func (a *app) loadInventory(file string) (*plan.Inventory, error) {
+	return a.loadInventoryWith(file, plan.LoadOptions{Lookup: a.lookupEnv})
+}
+
+// loadInventoryWith is loadInventory with opts: validate loads offline.
+func (a *app) loadInventoryWith(file string, opts plan.LoadOptions) (*plan.Inventory, error) {
 	if file == "" {
 		return nil, errors.New("no inventory: pass -f FILE (or -f - for standard input)")
 	}
@@ -30,7 +36,7 @@ func (a *app) loadInventory(file string) (*plan.Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory: %w", err)
 	}
-	inv, warnings, err := plan.Load(name, data, a.lookupEnv)
+	inv, warnings, err := plan.Load(name, data, opts)
 	for _, w := range warnings {
 		fmt.Fprintln(a.stderr, w)
 	}
@@ -57,10 +63,11 @@ func (a *app) newValidateCmd() *cobra.Command {
 		Use:   "validate -f FILE",
 		Short: "Check an inventory offline; no server needed",
 		Long: `Check an inventory against every rule of the format and the field table, offline.
-Every problem is reported as FILE:LINE:COLUMN: message, all at once.`,
+Every problem is reported as FILE:LINE:COLUMN: message, all at once. No secret is
+needed: a ${VAR} that is unset is a warning here, and an error for plan and apply.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			inv, err := a.loadInventory(file)
+			inv, err := a.loadInventoryWith(file, plan.LoadOptions{Lookup: a.lookupEnv, Offline: true})
 			if err != nil {
 				return err
 			}
@@ -160,6 +167,9 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	var budget *plan.DeleteBudgetError
 	if errors.As(diffErr, &budget) {
 		return fmt.Errorf("%w: %v", errRefused, budget)
+	}
+	if err := p.Incomplete(); err != nil {
+		return err // not saved either: apply would refuse it
 	}
 	if o.out != "" {
 		if err := a.savePlan(o.out, p, srv.url, inv, opts); err != nil {

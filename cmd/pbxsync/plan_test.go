@@ -842,3 +842,62 @@ func TestPlanStdinAndWarnings(t *testing.T) {
 	require.NotContains(t, got.stdout, "8080")
 	require.Zero(t, srv.Stats().TotalWrites())
 }
+
+// TestSecretVariables runs the commands on an inventory whose PIN comes from a
+// variable and whose free text names PBX_API_KEY: validate needs no secret, plan
+// refuses an unset one before any request, and no command expands the free text.
+func TestSecretVariables(t *testing.T) {
+	inv := writeFile(t, t.TempDir(), "inv.yaml", `version: 1
+companies:
+  acme_hq:
+    name: Acme HQ
+    settings:
+      nm_password: ${ACME_HQ_PIN}
+      hs_access: ${PBX_API_KEY}
+`)
+	srv := pbxtest.NewServer(t)
+	unsetErr := inv + ":6:20: environment variable ACME_HQ_PIN is not set\n"
+	tests := []struct {
+		name string
+		vars []string // besides PBX_URL and PBX_API_KEY
+		args []string
+		want outcome
+	}{
+		{name: "validate without the variable", args: []string{"validate", "-f", inv},
+			want: outcome{code: 0, stdout: inv + ": valid: 1 company, 0 containers\n",
+				stderr: inv + ":6:20: warning: environment variable ACME_HQ_PIN is not set (plan and apply need it)\n"}},
+		{name: "validate with an empty variable", vars: []string{"ACME_HQ_PIN", ""}, args: []string{"validate", "-f", inv},
+			want: outcome{code: 0, stdout: inv + ": valid: 1 company, 0 containers\n",
+				stderr: inv + `:6:20: warning: environment variable ACME_HQ_PIN is empty: an empty secret would clear the PIN; write "" to clear it on purpose (plan and apply need it)` + "\n"}},
+		{name: "plan without the variable", args: []string{"plan", "-f", inv},
+			want: outcome{code: 1, stderr: unsetErr + "pbxsync: " + inv + ": 1 error: nothing was sent to any server\n"}},
+		{name: "apply without the variable", args: []string{"apply", "-f", inv, "--auto-approve"},
+			want: outcome{code: 1, stderr: unsetErr + "pbxsync: " + inv + ": 1 error: nothing was sent to any server\n"}},
+		{name: "plan with an empty variable", vars: []string{"ACME_HQ_PIN", ""}, args: []string{"plan", "-f", inv},
+			want: outcome{code: 1, stderr: inv + `:6:20: environment variable ACME_HQ_PIN is empty: an empty secret would clear the PIN; write "" to clear it on purpose` + "\n" +
+				"pbxsync: " + inv + ": 1 error: nothing was sent to any server\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.ResetStats()
+			got := invoke(t, "", adminEnv(srv, tt.vars...), tt.args...)
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(outcome{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			st := srv.Stats()
+			require.Zero(t, st.TotalRequests(), "requests: %v", st.Requests)
+		})
+	}
+
+	t.Run("plan with the variable", func(t *testing.T) {
+		srv.ResetStats()
+		got := invoke(t, "", adminEnv(srv, "ACME_HQ_PIN", "4711"), "plan", "-f", inv)
+		require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
+		require.Contains(t, got.stdout, `"${PBX_API_KEY}"`, "free text is kept as written")
+		for _, secret := range []string{pbxtest.AdminKey, "4711"} {
+			require.NotContains(t, got.stdout, secret)
+			require.NotContains(t, got.stderr, secret)
+		}
+		require.Zero(t, srv.Stats().TotalWrites())
+	})
+}

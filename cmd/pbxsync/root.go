@@ -24,7 +24,8 @@ Environment:
 
 Exit codes:
   0  success; for plan --detailed-exitcode, success and no changes
-  1  an error: bad input, no connection, refused credentials, a failed change
+  1  an error: bad input, no connection, refused credentials, a failed change,
+     the --timeout reached
   2  plan --detailed-exitcode only: success, and there are changes; diff: the
      two servers differ
   3  apply refused before any write: a stale plan file, or too many deletes
@@ -40,13 +41,18 @@ inventory kept in git. It shows what would change before anything does, applies 
 changes after confirmation, and suits nightly reconciliation from cron as well as the
 migration of companies from one server to another.
 
-Credentials come from the environment only, never from the command line.`,
+Credentials come from the environment only, never from the command line. They travel
+inside each request, so http:// is accepted only to this machine (localhost,
+127.0.0.0/8, ::1): any other server needs https://, unless --allow-http is given.`,
 		Version:       apiclient.BuildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(a.stderr, a.opts.logFormat, a.opts.logLevel)
 			if err != nil {
+				return err
+			}
+			if err := a.startDeadline(cmd); err != nil {
 				return err
 			}
 			a.logger = logger
@@ -65,9 +71,12 @@ Credentials come from the environment only, never from the command line.`,
 	pf.StringVar(&a.opts.caCert, "ca-cert", "", "trust the certificate authority in this PEM `FILE`")
 	pf.StringVar(&a.opts.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	pf.StringVar(&a.opts.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	pf.DurationVar(&a.opts.timeout, "timeout", 0, "end the whole run after `DURATION` (90s, 30m): nothing new starts, requests in flight end, exit 1 (default none)")
+	pf.BoolVar(&a.opts.allowHTTP, "allow-http", false, "accept http:// to a host other than this machine: the credentials then travel in the clear")
 	// Declared here so that cobra does not take -v for it.
 	root.Flags().Bool("version", false, "print the version")
 
+	root.AddCommand(newHelpTopics()...)
 	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newExportCmd(), a.newMigrateCmd(),
 		a.newDiffCmd(), a.newVersionCmd())
 	return root
@@ -104,7 +113,7 @@ func newLogger(stderr io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: printableAttr}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(stderr, opts)), nil
@@ -112,4 +121,26 @@ func newLogger(stderr io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}
+
+// printableAttr makes every string, list of strings and error of a log line printable
+// (apiclient.Printable): a log line may carry a server's text (a company-id, an error
+// message), and neither handler escapes all that a terminal or a log viewer acts on.
+func printableAttr(_ []string, attr slog.Attr) slog.Attr {
+	switch v := attr.Value; v.Kind() {
+	case slog.KindString:
+		attr.Value = slog.StringValue(apiclient.Printable(v.String()))
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			attr.Value = slog.StringValue(apiclient.Printable(x.Error()))
+		case []string:
+			shown := make([]string, len(x))
+			for i, s := range x {
+				shown[i] = apiclient.Printable(s)
+			}
+			attr.Value = slog.AnyValue(shown)
+		}
+	}
+	return attr
 }
