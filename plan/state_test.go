@@ -1,6 +1,8 @@
 package plan_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -79,4 +81,76 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// unreadable is the simulator's client, except that the containers of some
+// companies cannot be read: the server answers fail (and their readContainer is
+// counted), or the connection breaks.
+type unreadable struct {
+	*apiclient.Client
+	refuse map[string]error
+	tries  map[string]int
+}
+
+func (u *unreadable) ReadContainer(ctx context.Context, id string) (apiclient.Container, error) {
+	if err, ok := u.refuse[id]; ok {
+		u.tries[id]++
+		return apiclient.Container{}, err
+	}
+	return u.Client.ReadContainer(ctx, id)
+}
+
+// A container that cannot be read leaves only its companies out of the plan (and
+// those the inventory groups with them), instead of ending the run.
+func TestReadStateUnreadableContainer(t *testing.T) {
+	const inventory = `version: 1
+companies:
+  a: {name: A, settings: {zone: US/Pacific}}
+  b: {name: B, settings: {zone: US/Pacific}}
+  c: {name: C, settings: {zone: US/Pacific}}
+  d: {name: D, settings: {zone: US/Pacific}}
+  e: {name: E, settings: {zone: US/Pacific}}
+containers:
+  ab: [a, b]
+  cd: [c, d]
+`
+	inv, _, err := plan.Load("inv.yaml", []byte(inventory), plan.LoadOptions{})
+	require.NoError(t, err)
+	var st pbxtest.State
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: strings.ToUpper(id)})
+	}
+	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
+	require.NoError(t, err)
+	refused := &apiclient.APIError{Verb: "readContainer", Company: "a", Message: "temporarily unavailable, try again"}
+	broken := &apiclient.TransportError{Verb: "readContainer", Company: "e", Err: errors.New("connection reset by peer")}
+	r := &unreadable{Client: client, refuse: map[string]error{"a": refused, "b": refused, "e": broken}, tries: map[string]int{}}
+
+	state, err := plan.ReadState(t.Context(), r, inv, 1)
+	require.NoError(t, err, "the other containers are read, and planned")
+	require.Equal(t, map[string]int{"a": 2, "b": 2, "e": 1}, r.tries, "a refusal of a company just read is tried once more; a transport error was retried by the client")
+	require.ElementsMatch(t, []string{"a", "b", "e"}, keys(state.Unread))
+
+	p, err := plan.Diff(inv, state, plan.Options{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "e"}, p.NotPlannedIDs())
+	var planned []string
+	for _, c := range p.Changes {
+		planned = append(planned, string(c.Action)+" "+c.Company)
+	}
+	require.Equal(t, []string{"update c", "update d", "group d"}, planned, "c and d are planned, a, b and e are not")
+	var notPlanned *plan.NotPlannedError
+	require.ErrorAs(t, p.Incomplete(), &notPlanned)
+	require.Equal(t, []string{"a", "b", "e"}, notPlanned.Companies)
+
+	var text, md strings.Builder
+	require.NoError(t, p.WriteText(&text, false))
+	require.Contains(t, text.String(), "Not planned (the plan is incomplete; run again):\n  ! a: its container could not be read: readContainer of \"a\": server refused: temporarily unavailable, try again\n")
+	require.Contains(t, text.String(), "  ! e: its container could not be read: readContainer of \"e\": connection reset by peer\n")
+	require.NoError(t, p.WriteMarkdown(&md))
+	require.Contains(t, md.String(), "#### Not planned (the plan is incomplete)\n\n- `a`: its container could not be read")
+	doc := p.JSON()
+	require.Len(t, doc.NotPlanned, 3)
+	require.Equal(t, plan.JSONNotPlanned{Company: "b", Reason: doc.NotPlanned[1].Reason}, doc.NotPlanned[1])
 }

@@ -1,0 +1,291 @@
+package plan_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// fzHostile are the texts a hostile server or tenant writes (spec/api.md, "What the
+// tool trusts"), to seed the corpus.
+var fzHostile = []string{
+	"\x1b]0;pwned\x07", "\x1b[2J", "\x1b[8m", "\r", "\n# Heading", "\n\n<img src=x onerror=alert(1)>",
+	"```", "`", "``a``", "|", "| a | b |", "\u202e", "\u2066x\u2069", "\u2067\u2068", "\u009b31m", "\u0085",
+	"\x7f", "\xff\xfe", "\xc0", "Verified: yes", "\rVerified: yes", "\u2028", "\u200b", "\ufeff", "\t",
+	"*bold* _em_ [link](x) ![i](x) ~~s~~ &amp; \\", "",
+}
+
+// fzUnsafe returns what in out a terminal or viewer would act on: a control other
+// than a line feed, DEL, a C1 control, a format character, a line or paragraph
+// separator, bytes that are not UTF-8.
+func fzUnsafe(out []byte) string {
+	for i := 0; i < len(out); {
+		r, size := utf8.DecodeRune(out[i:])
+		bad := r == utf8.RuneError && size == 1 ||
+			r != '\n' && (r < 0x20 || r == 0x7f) ||
+			r >= 0x80 && r <= 0x9f ||
+			unicode.Is(unicode.Cf, r) || r == 0x2028 || r == 0x2029
+		if bad {
+			lo, hi := max(i-30, 0), min(i+size+30, len(out))
+			return fmt.Sprintf("%q at byte %d in %q", out[i:i+size], i, out[lo:hi])
+		}
+		i += size
+	}
+	return ""
+}
+
+// fzTexts are the strings a plan is built from.
+type fzTexts struct {
+	id, name, target, field, before, after, warning, reason string
+}
+
+// neutral returns texts with the same pattern of equal strings, each made of plain
+// letters, so that a renderer's layout can be compared: the same plan, tame.
+func (x fzTexts) neutral() fzTexts {
+	seen := map[string]string{}
+	fixed := map[string]bool{"name": true}
+	for _, f := range apiclient.Fields() {
+		fixed[f.Name] = true // a known field renders as one, whatever its text
+	}
+	tame := func(s string) string {
+		if fixed[s] || s == "" {
+			return s
+		}
+		if t, ok := seen[s]; ok {
+			return t
+		}
+		t := fmt.Sprintf("tame%c", 'a'+len(seen))
+		seen[s] = t
+		return t
+	}
+	return fzTexts{tame(x.id), tame(x.name), tame(x.target), tame(x.field), tame(x.before), tame(x.after), tame(x.warning), tame(x.reason)}
+}
+
+// object is a value of a kind the field table does not know, as a server sends it:
+// raw JSON that holds s, its bytes that are not UTF-8 included.
+func object(s string) apiclient.Value {
+	var b strings.Builder
+	b.WriteString(`{"k":"`)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString(`"}`)
+	var v apiclient.Value
+	if err := v.UnmarshalJSON([]byte(b.String())); err != nil || v.Kind() != apiclient.KindOther {
+		panic(fmt.Sprintf("object %q: %v", b.String(), err))
+	}
+	return v
+}
+
+func (x fzTexts) plan() *plan.Plan {
+	str := apiclient.String
+	return &plan.Plan{
+		Changes: []plan.Change{
+			{Action: plan.Delete, Company: x.id},
+			{Action: plan.Create, Company: x.id, Name: x.name, Fields: map[string]plan.FieldChange{
+				"hs_access": {Before: apiclient.Null(), After: str(x.after)},
+				"barge_pin": {Before: apiclient.Null(), After: str(x.after)},
+				x.field:     {Before: apiclient.Null(), After: object(x.after)},
+			}},
+			{Action: plan.Update, Company: x.target, Fields: map[string]plan.FieldChange{
+				"name":      {Before: str(x.before), After: str(x.name)},
+				"hs_access": {Before: object(x.before), After: str(x.after)},
+				"barge_pin": {Before: str(x.before), After: str(x.after)},
+				x.field:     {Before: str(x.before), After: str(x.after)},
+			}},
+			{Action: plan.Ungroup, Company: x.id},
+			{Action: plan.Group, Company: x.id, Target: x.target},
+		},
+		Unmanaged:  2,
+		Warnings:   []string{x.warning, "unmanaged company " + x.id + " shares container " + x.target},
+		NotPlanned: map[string]string{x.id: x.reason, x.target: "its container could not be read: " + x.reason},
+	}
+}
+
+// comparison compares two snapshots built from x, with fuzzed company-ids, names,
+// settings and container names.
+func (x fzTexts) comparison() *plan.Comparison {
+	str := apiclient.String
+	from := &plan.Snapshot{
+		Companies: []apiclient.Company{
+			{ID: x.id, Name: x.name, Settings: apiclient.Settings{"hs_access": str(x.before), "barge_pin": str(x.before), "hs_access_nm": str(x.before)}},
+			{ID: x.target, Name: x.name},
+		},
+		Containers: map[string][]string{x.reason: {x.id, x.target}},
+	}
+	to := &plan.Snapshot{
+		Companies: []apiclient.Company{
+			{ID: x.id, Name: x.after, Settings: apiclient.Settings{"hs_access": object(x.after), "barge_pin": str(x.after), "hs_access_nm": str(x.warning)}},
+			{ID: x.warning, Name: x.name},
+		},
+		Containers: map[string][]string{x.warning: {x.warning}},
+	}
+	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})
+	return c
+}
+
+// fzRender renders p and c in every form: the name of each form and its bytes.
+func fzRender(t *testing.T, x fzTexts) map[string][]byte {
+	out := map[string][]byte{}
+	p := x.plan()
+	var b bytes.Buffer
+	if err := p.WriteText(&b, false); err != nil {
+		t.Fatalf("WriteText: %v", err)
+	}
+	out["text"] = bytes.Clone(b.Bytes())
+	b.Reset()
+	if err := p.WriteMarkdown(&b); err != nil {
+		t.Fatalf("WriteMarkdown: %v", err)
+	}
+	out["markdown"] = bytes.Clone(b.Bytes())
+	b.Reset()
+	if err := p.WriteJSON(&b); err != nil {
+		t.Fatalf("WriteJSON: %v", err)
+	}
+	out["json"] = bytes.Clone(b.Bytes())
+	if c := x.comparison(); c != nil {
+		b.Reset()
+		if err := c.WriteText(&b, x.reason, x.warning); err != nil {
+			t.Fatalf("Comparison.WriteText: %v", err)
+		}
+		out["comparison text"] = bytes.Clone(b.Bytes())
+		b.Reset()
+		if err := c.WriteJSON(&b, x.reason, x.warning); err != nil {
+			t.Fatalf("Comparison.WriteJSON: %v", err)
+		}
+		out["comparison json"] = bytes.Clone(b.Bytes())
+	}
+	return out
+}
+
+// FuzzRenderers renders plans and comparisons made of any strings: every form stays
+// inert text (no control, C1, format character or invalid UTF-8), the JSON forms stay
+// one valid document, and Markdown has as many lines, each starting as the renderer
+// writes one, as for tame strings: no string breaks out of its line or code span.
+func FuzzRenderers(f *testing.F) {
+	for i, h := range fzHostile {
+		next := fzHostile[(i+1)%len(fzHostile)]
+		f.Add(h, "Name "+h, "t"+next, "x_"+h, h+next, next, "warning "+h, "reason "+next)
+	}
+	all := strings.Join(fzHostile, "")
+	f.Add(all, all, all+"2", all, all, all, all, all)
+	f.Add("acme", "name", "acme", "name", "", "", "", "")
+	// An empty string makes "``", which is no code span: it pairs with the next run
+	// of two backticks on its line, and the text after that run is Markdown again.
+	f.Add("", "n", "``<img src=x onerror=alert(1)>", "x", "", "", "w", "r")
+	f.Fuzz(func(t *testing.T, id, name, target, field, before, after, warning, reason string) {
+		x := fzTexts{id, name, target, field, before, after, warning, reason}
+		got := fzRender(t, x)
+		for form, data := range got {
+			if bad := fzUnsafe(data); bad != "" {
+				t.Errorf("%s holds %s", form, bad)
+			}
+			if strings.Contains(form, "json") && !json.Valid(data) {
+				t.Errorf("%s is not valid JSON: %q", form, data)
+			}
+		}
+		// A comparison's layout depends on which values the field table finds equal
+		// (bytes that are not UTF-8 and U+FFFD are one value), so only the plan's
+		// forms are held to the tame layout.
+		tame := fzRender(t, x.neutral())
+		for _, form := range []string{"text", "markdown"} {
+			if n, want := bytes.Count(got[form], []byte("\n")), bytes.Count(tame[form], []byte("\n")); n != want {
+				t.Errorf("%s has %d lines, %d with tame strings:\n%s", form, n, want, got[form])
+			}
+		}
+		fzRequireMarkdownContained(t, string(got["markdown"]))
+	})
+}
+
+// fzRequireMarkdownContained checks that each line of a Markdown plan starts as
+// WriteMarkdown writes one and that, outside code spans, a list item holds no
+// character that starts markup unless it is escaped.
+func fzRequireMarkdownContained(t *testing.T, md string) {
+	t.Helper()
+	prefixes := []string{"### pbxsync plan", "**Plan: ", "**No changes", "#### ", "- ", "  - "}
+	for i, line := range strings.Split(strings.TrimSuffix(md, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		ok := false
+		for _, p := range prefixes {
+			ok = ok || strings.HasPrefix(line, p)
+		}
+		if !ok {
+			t.Errorf("markdown line %d does not start as the renderer writes one: %q", i+1, line)
+			continue
+		}
+		if !strings.HasPrefix(line, "- ") && !strings.HasPrefix(line, "  - ") {
+			continue
+		}
+		outside := fzOutsideCodeSpans(line)
+		for j := 0; j < len(outside); j++ {
+			if strings.IndexByte("<>|#`*[]_&!~", outside[j]) >= 0 && (j == 0 || outside[j-1] != '\\') {
+				t.Errorf("markdown line %d has markup %q outside a code span: %q", i+1, outside[j], line)
+				break
+			}
+		}
+	}
+}
+
+// fzOutsideCodeSpans returns line without its code spans (CommonMark: a run of n
+// backticks opens a span that the next run of exactly n backticks closes; a run that
+// nothing closes is literal text).
+func fzOutsideCodeSpans(line string) string {
+	var b strings.Builder
+	for i := 0; i < len(line); {
+		switch {
+		case line[i] == '\\' && i+1 < len(line):
+			b.WriteString(line[i : i+2])
+			i += 2
+			continue
+		case line[i] != '`':
+			b.WriteByte(line[i])
+			i++
+			continue
+		}
+		n := 0
+		for i+n < len(line) && line[i+n] == '`' {
+			n++
+		}
+		j, closed := i+n, false
+		for j < len(line) {
+			if line[j] != '`' {
+				j++
+				continue
+			}
+			m := 0
+			for j+m < len(line) && line[j+m] == '`' {
+				m++
+			}
+			if m == n {
+				closed = true
+				break
+			}
+			j += m
+		}
+		if !closed { // literal backticks, as CommonMark reads them
+			b.WriteString(line[i : i+n])
+			i += n
+			continue
+		}
+		b.WriteByte(' ')
+		i = j + n
+	}
+	return b.String()
+}
