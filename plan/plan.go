@@ -93,7 +93,7 @@ func (e *NotPlannedError) Error() string {
 	if len(e.Companies) > len(shown) {
 		more = fmt.Sprintf(" and %d more", len(e.Companies)-len(shown))
 	}
-	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s%s): see the plan's warnings, and run again",
+	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s%s): the plan names them; run again",
 		plural(len(e.Companies), "company", "companies"), strings.Join(shown, ", "), more)
 }
 

@@ -286,6 +286,9 @@ func (a *app) showPlan(ctx context.Context, p *plan.Plan) error {
 	for _, w := range p.Warnings {
 		a.logger.LogAttrs(ctx, slog.LevelWarn, "plan", slog.String("warning", w))
 	}
+	for _, id := range p.NotPlannedIDs() {
+		a.logger.LogAttrs(ctx, slog.LevelWarn, "not planned", slog.String("company", id), slog.String("reason", p.NotPlanned[id]))
+	}
 	return nil
 }
 
