@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 const (
@@ -17,9 +18,9 @@ const (
 	testPassword = "correct-horse-7731"
 )
 
-func newLoginServer(t *testing.T) *pbxtest.TestServer {
+func newLoginServer(t *testing.T) *simtest.Server {
 	t.Helper()
-	return pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithUser(testUser, testPassword, pbxtest.SystemAdmin()))
+	return simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithUser(testUser, testPassword, pbxtest.SystemAdmin()))
 }
 
 func newLoginClient(t *testing.T, url, password string) *apiclient.Client {
@@ -30,7 +31,7 @@ func newLoginClient(t *testing.T, url, password string) *apiclient.Client {
 }
 
 func TestAPIKey(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 
 	t.Run("accepted without a login", func(t *testing.T) {
 		c := newClient(t, srv.URL)

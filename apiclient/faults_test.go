@@ -16,6 +16,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 var transientFaults = []pbxtest.Fault{
@@ -27,16 +28,16 @@ var transientFaults = []pbxtest.Fault{
 type safeVerb struct {
 	verb, company string
 	call          func(context.Context, *apiclient.Client) error
-	done          func(*testing.T, *pbxtest.TestServer)
+	done          func(*testing.T, *simtest.Server)
 }
 
-func nothingChanged(t *testing.T, srv *pbxtest.TestServer) {
+func nothingChanged(t *testing.T, srv *simtest.Server) {
 	t.Helper()
 	require.Empty(t, srv.Stats().Writes)
 }
 
-func inContainer(id, want string) func(*testing.T, *pbxtest.TestServer) {
-	return func(t *testing.T, srv *pbxtest.TestServer) {
+func inContainer(id, want string) func(*testing.T, *simtest.Server) {
+	return func(t *testing.T, srv *simtest.Server) {
 		t.Helper()
 		box, _, ok := srv.ContainerOf(id)
 		require.True(t, ok)
@@ -56,7 +57,7 @@ var safeVerbs = []safeVerb{
 	{"update", "acme", func(ctx context.Context, c *apiclient.Client) error {
 		_, err := c.Update(ctx, "acme", apiclient.Changes{Settings: apiclient.Settings{"q_ringtime": apiclient.Int(25)}})
 		return err
-	}, func(t *testing.T, srv *pbxtest.TestServer) {
+	}, func(t *testing.T, srv *simtest.Server) {
 		require.Equal(t, `"25"`, serverCompany(t, srv, "acme").Settings["q_ringtime"].JSON())
 	}},
 	{"group", "gamma", func(ctx context.Context, c *apiclient.Client) error {
@@ -81,7 +82,7 @@ func TestSafeVerbsRetryTransientFaults(t *testing.T) {
 	for _, v := range safeVerbs {
 		for _, fault := range transientFaults {
 			t.Run(v.verb+"/"+string(fault)+"/recovers", func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Seed: faultSeed, Verbs: []string{v.verb}, Rates: map[pbxtest.Fault]float64{fault: 0.5},
 				}))
 				c := newClient(t, srv.URL)
@@ -96,7 +97,7 @@ func TestSafeVerbsRetryTransientFaults(t *testing.T) {
 			})
 
 			t.Run(v.verb+"/"+string(fault)+"/gives up", func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Verbs: []string{v.verb}, Rates: map[pbxtest.Fault]float64{fault: 1},
 				}))
 				c := newClient(t, srv.URL)
@@ -124,7 +125,7 @@ func TestSafeVerbsRetryTransientFaults(t *testing.T) {
 			}, "temporarily unavailable, try again"},
 		} {
 			t.Run(v.verb+"/"+string(tc.fault)+"/not retried", func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Verbs: []string{v.verb}, Rates: map[pbxtest.Fault]float64{tc.fault: 1},
 				}))
 				c := newClient(t, srv.URL)
@@ -159,7 +160,7 @@ func TestUnsafeVerbsAreSentOnce(t *testing.T) {
 	} {
 		for _, fault := range pbxtest.AllFaults() {
 			t.Run(tc.verb+"/"+string(fault), func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Verbs: []string{tc.verb}, Rates: map[pbxtest.Fault]float64{fault: 1},
 				}))
 				c := newClient(t, srv.URL)
@@ -232,7 +233,7 @@ func TestCreateConfirmed(t *testing.T) {
 	t.Run("drop-before at rate 0.5", func(t *testing.T) {
 		for _, seed := range droppySeeds {
 			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Seed: seed, Verbs: []string{"create"}, Rates: map[pbxtest.Fault]float64{pbxtest.FaultDropBefore: 0.5},
 				}))
 				c := newClient(t, srv.URL)
@@ -251,7 +252,7 @@ func TestCreateConfirmed(t *testing.T) {
 	t.Run("drop-after at rate 0.5 never says already exists", func(t *testing.T) {
 		for _, seed := range droppySeeds {
 			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Seed: seed, Verbs: []string{"create"}, Rates: map[pbxtest.Fault]float64{pbxtest.FaultDropAfter: 0.5},
 				}))
 				c := newClient(t, srv.URL)
@@ -268,7 +269,7 @@ func TestCreateConfirmed(t *testing.T) {
 	})
 
 	t.Run("drop-before always: gives up transient", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(once(pbxtest.FaultDropBefore)))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(once(pbxtest.FaultDropBefore)))
 		c := newClient(t, srv.URL)
 		_, err := c.CreateConfirmed(t.Context(), "delta", "Delta", "")
 		require.True(t, apiclient.IsTransient(err), "got %v", err)
@@ -280,7 +281,7 @@ func TestCreateConfirmed(t *testing.T) {
 	})
 
 	t.Run("a company that existed before is refused", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
 		_, err := c.CreateConfirmed(t.Context(), "acme", "Acme", "")
 		require.True(t, apiclient.IsRefused(err), "got %v", err)
@@ -288,7 +289,7 @@ func TestCreateConfirmed(t *testing.T) {
 	})
 
 	t.Run("fail is not retried", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(once(pbxtest.FaultFail)))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(once(pbxtest.FaultFail)))
 		c := newClient(t, srv.URL)
 		_, err := c.CreateConfirmed(t.Context(), "delta", "Delta", "")
 		require.True(t, apiclient.IsRefused(err), "got %v", err)
@@ -338,7 +339,7 @@ func TestDeleteConfirmed(t *testing.T) {
 	t.Run("drop-before at rate 0.5", func(t *testing.T) {
 		for _, seed := range droppySeeds {
 			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Seed: seed, Verbs: []string{"delete"}, Rates: map[pbxtest.Fault]float64{pbxtest.FaultDropBefore: 0.5},
 				}))
 				c := newClient(t, srv.URL)
@@ -352,7 +353,7 @@ func TestDeleteConfirmed(t *testing.T) {
 	})
 
 	t.Run("an unknown company is refused", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
 		err := c.DeleteConfirmed(t.Context(), "nope")
 		require.True(t, apiclient.IsRefused(err), "got %v", err)
@@ -366,7 +367,7 @@ func TestRetryAfter(t *testing.T) {
 
 	for _, fault := range []pbxtest.Fault{pbxtest.Fault429, pbxtest.Fault503} {
 		t.Run(string(fault)+" is waited for until the deadline", func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 				Rates: map[pbxtest.Fault]float64{fault: 1}, RetryAfter: 30 * time.Second,
 			}))
 			c := newClient(t, srv.URL, apiclient.WithRetryPolicy(patient))
@@ -379,7 +380,7 @@ func TestRetryAfter(t *testing.T) {
 		})
 
 		t.Run(string(fault)+" without Retry-After backs off briefly", func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 				Rates: map[pbxtest.Fault]float64{fault: 1},
 			}))
 			c := newClient(t, srv.URL, apiclient.WithRetryPolicy(patient))
@@ -394,7 +395,7 @@ func TestRetryAfter(t *testing.T) {
 	}
 
 	t.Run("MaxRetryAfter cuts a long Retry-After", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 			Rates: map[pbxtest.Fault]float64{pbxtest.Fault429: 1}, RetryAfter: 30 * time.Second,
 		}))
 		short := fastRetries
@@ -415,7 +416,7 @@ func TestRetryAfter(t *testing.T) {
 	t.Run("a Retry-After never shortens the backoff", func(t *testing.T) {
 		// A policy that leaves MaxRetryAfter zero must not make a server that asks
 		// for 30 s be tried again at once, faster than one that asks for nothing.
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 			Rates: map[pbxtest.Fault]float64{pbxtest.Fault429: 1}, RetryAfter: 30 * time.Second,
 		}))
 		slow := apiclient.RetryPolicy{Attempts: 4, BaseDelay: 10 * time.Second, MaxDelay: 10 * time.Second}
@@ -431,7 +432,7 @@ func TestRetryAfter(t *testing.T) {
 	t.Run("cancelling ends the wait", func(t *testing.T) {
 		// The server asks for an hour; the guard below is ten seconds, so a wait
 		// that ignores the cancellation cannot pass by chance.
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 			Rates: map[pbxtest.Fault]float64{pbxtest.Fault503: 1}, RetryAfter: time.Hour,
 		}))
 		waiting := &signalHandler{msg: "retrying", seen: make(chan struct{})}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 var (
@@ -157,7 +158,7 @@ func TestFieldTable(t *testing.T) {
 		t.Fatalf("every field of the table has cases (-table +cases):\n%s", diff)
 	}
 
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	c := newClient(t, srv.URL)
 
 	for _, f := range apiclient.Fields() {

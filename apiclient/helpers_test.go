@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // fastRetries keeps the suite fast: four attempts, waits of a few milliseconds.
@@ -41,7 +42,7 @@ func threeCompanies() pbxtest.State {
 }
 
 // serverCompany returns a company as the simulator holds it; it must exist.
-func serverCompany(t *testing.T, srv *pbxtest.TestServer, id string) apiclient.Company {
+func serverCompany(t *testing.T, srv *simtest.Server, id string) apiclient.Company {
 	t.Helper()
 	co, ok := srv.Company(id)
 	require.True(t, ok, "the server holds %q", id)

@@ -9,10 +9,11 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 func TestPacerSlowsEveryWorkerAndRecovers(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 		Seed: 3, Rates: map[pbxtest.Fault]float64{pbxtest.Fault429: 1},
 	}))
 	pacer := apiclient.NewPacer(0)
@@ -37,7 +38,7 @@ func TestPacerSlowsEveryWorkerAndRecovers(t *testing.T) {
 }
 
 func TestPacerCap(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	pacer := apiclient.NewPacer(1000)
 	c := newClient(t, srv.URL, apiclient.WithPacer(pacer))
 	_, err := c.Read(t.Context(), "acme")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // The PINs are long and odd, so that finding one in output cannot be chance.
@@ -96,7 +97,7 @@ func TestClientHidesCredentials(t *testing.T) {
 		key      = "key-3c8f2a1e9d7b"
 		password = "pw-6d1f9e2c7a"
 	)
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()),
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()),
 		pbxtest.WithUser(testUser, password, pbxtest.SystemAdmin()))
 
 	byKey, err := apiclient.New(srv.URL, apiclient.WithAPIKey(key), apiclient.WithRetryPolicy(fastRetries))
@@ -132,7 +133,7 @@ func TestClientLogsNoCredentials(t *testing.T) {
 		key      = "key-a1b2c3d4e5f6"
 		password = "pw-f6e5d4c3b2a1"
 	)
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()),
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()),
 		pbxtest.WithUser(testUser, password, pbxtest.SystemAdmin()),
 		pbxtest.WithFaults(pbxtest.Faults{Seed: faultSeed, Rates: map[pbxtest.Fault]float64{pbxtest.Fault503: 0.5}}))
 
@@ -181,7 +182,7 @@ func TestMalformedSecretIsNotEchoed(t *testing.T) {
 	// A value that is not valid JSON (such as a PIN an inventory wrote as 0x1F2E) is
 	// caught before sending; the error must still not carry the secret.
 	const pin = "0x1F2E9A"
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	c := newClient(t, srv.URL)
 
 	_, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.Settings{"nm_password": apiclient.Number(pin)}})

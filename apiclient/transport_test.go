@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // hookedServer serves a simulator through hooked, which counts requests and keeps
@@ -41,7 +42,7 @@ func TestNotFoundIsPermanent(t *testing.T) {
 }
 
 func TestBaseURLPath(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	mux := http.NewServeMux()
 	mux.Handle("/pbx/", http.StripPrefix("/pbx", srv.Server))
 	hs := httptest.NewServer(mux)
@@ -118,7 +119,7 @@ func TestUserAgent(t *testing.T) {
 }
 
 func TestRedirectIsNotFollowed(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, srv.URL+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
@@ -134,7 +135,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 }
 
 func TestTimeoutIsTransient(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{Latency: 5 * time.Second}))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{Latency: 5 * time.Second}))
 	c := newClient(t, srv.URL, apiclient.WithTimeout(20*time.Millisecond))
 
 	_, err := c.Read(t.Context(), "acme")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 func TestReadAll(t *testing.T) {
@@ -20,7 +21,7 @@ func TestReadAll(t *testing.T) {
 		{"three companies", threeCompanies()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(tc.state))
+			srv := simtest.NewServer(t, pbxtest.WithState(tc.state))
 			c := newClient(t, srv.URL)
 
 			got, err := c.ReadAll(t.Context())
@@ -36,7 +37,7 @@ func TestReadAll(t *testing.T) {
 }
 
 func TestRead(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	c := newClient(t, srv.URL)
 
 	for _, id := range []string{"acme", "beta", "gamma"} {
@@ -72,7 +73,7 @@ func TestRead(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	c := newClient(t, srv.URL)
 
 	for _, tc := range []struct {
@@ -114,7 +115,7 @@ func TestCreate(t *testing.T) {
 		{"without description", "epsilon_2", "Epsilon", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 			c := newClient(t, srv.URL)
 
 			got, err := c.Create(t.Context(), tc.id, tc.companyName, tc.description)
@@ -141,7 +142,7 @@ func TestCreate(t *testing.T) {
 	}
 
 	t.Run("refused", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
 		for _, tc := range []struct{ name, id, companyName string }{
 			{"existing company", "acme", "Acme again"},
@@ -218,7 +219,7 @@ func TestUpdate(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 			c := newClient(t, srv.URL)
 			before := serverCompany(t, srv, "acme")
 
@@ -249,7 +250,7 @@ func TestUpdate(t *testing.T) {
 	}
 
 	t.Run("unknown company", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
 		_, err := c.Update(t.Context(), "nope", apiclient.Changes{Name: "X"})
 		require.True(t, apiclient.IsRefused(err), "got %v", err)
@@ -257,7 +258,7 @@ func TestUpdate(t *testing.T) {
 	})
 
 	t.Run("unknown field", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
 		_, err := c.Update(t.Context(), "acme", apiclient.Changes{Name: "X", Settings: apiclient.Settings{"no_such_field": apiclient.String("1")}})
 		require.True(t, apiclient.IsRefused(err), "got %v", err)
@@ -265,7 +266,7 @@ func TestUpdate(t *testing.T) {
 	})
 
 	t.Run("a company administrator's feature switch is ignored and the answer shows it", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey("acme-admin", pbxtest.CompanyAdmin("acme")))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey("acme-admin", pbxtest.CompanyAdmin("acme")))
 		c, err := apiclient.New(srv.URL, apiclient.WithAPIKey("acme-admin"), apiclient.WithRetryPolicy(fastRetries))
 		require.NoError(t, err)
 		got, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.Settings{
@@ -290,7 +291,7 @@ func TestDelete(t *testing.T) {
 		{"alone: its container disappears", "gamma", map[string][]string{"acme": {"acme", "beta"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 			c := newClient(t, srv.URL)
 
 			require.NoError(t, c.Delete(t.Context(), tc.id))
@@ -307,7 +308,7 @@ func TestDelete(t *testing.T) {
 	}
 
 	t.Run("unknown company", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
 		err := c.Delete(t.Context(), "nope")
 		var apiErr *apiclient.APIError
@@ -320,7 +321,7 @@ func TestDelete(t *testing.T) {
 
 // wantContainer builds the container srv has under name, as the client should
 // return it; Num is not in the simulator's snapshot, so the caller compares it apart.
-func wantContainer(t *testing.T, srv *pbxtest.TestServer, name string) apiclient.Container {
+func wantContainer(t *testing.T, srv *simtest.Server, name string) apiclient.Container {
 	t.Helper()
 	ids, ok := srv.Snapshot().Containers[name]
 	require.True(t, ok, "the server has container %q", name)
@@ -334,7 +335,7 @@ func wantContainer(t *testing.T, srv *pbxtest.TestServer, name string) apiclient
 var ignoreNum = cmpopts.IgnoreFields(apiclient.Container{}, "Num")
 
 func TestReadContainer(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(threeCompanies()))
+	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	c := newClient(t, srv.URL)
 
 	nums := map[string]int64{}
@@ -415,7 +416,7 @@ func TestGroupAndUngroup(t *testing.T) {
 		},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(tc.mode))
+			srv := simtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(tc.mode))
 			c := newClient(t, srv.URL)
 
 			moves, err := c.Group(t.Context(), "a1", "b1")
@@ -459,7 +460,7 @@ func TestGroupAndUngroup(t *testing.T) {
 	}
 
 	t.Run("refused", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(state))
+		srv := simtest.NewServer(t, pbxtest.WithState(state))
 		c := newClient(t, srv.URL)
 		for _, tc := range []struct {
 			name, verb, mover string

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -144,7 +145,7 @@ func TestNightly(t *testing.T) {
 	inv, diags := load(t, "nightly/inventory.yaml", lookup(env))
 	require.Empty(t, diags)
 
-	srv := pbxtest.NewServer(t)
+	srv := simtest.NewServer(t)
 	c := client(t, srv)
 	p := converge(t, c, inv)
 	require.Equal(t, "Plan: 4 to create, 1 to group.", p.Summary())
@@ -275,7 +276,7 @@ func TestKubernetes(t *testing.T) {
 			inv, diags, err := plan.Load(cj.Metadata.Name, []byte(inventory), plan.LoadOptions{Lookup: lookup(env)})
 			require.NoError(t, err)
 			require.Empty(t, diags)
-			converge(t, client(t, pbxtest.NewServer(t)), inv)
+			converge(t, client(t, simtest.NewServer(t)), inv)
 
 			// The container's command line, with its inventory under a temporary directory.
 			dir := t.TempDir()
@@ -317,7 +318,7 @@ func TestCIPlanReview(t *testing.T) {
 	}
 	inv, diags := load(t, "ci-plan-review/inventory.yaml", lookup(env))
 	require.Empty(t, diags)
-	converge(t, client(t, pbxtest.NewServer(t)), inv)
+	converge(t, client(t, simtest.NewServer(t)), inv)
 
 	// The steps' scripts as Actions runs them (bash -e -o pipefail), against a sim: server.
 	dir := t.TempDir()
@@ -520,15 +521,15 @@ func load(t *testing.T, path string, lookup func(string) (string, bool)) (*plan.
 }
 
 // seeded starts a simulator with the content of a state file of the examples.
-func seeded(t *testing.T, path string) *pbxtest.TestServer {
+func seeded(t *testing.T, path string) *simtest.Server {
 	t.Helper()
 	st, err := pbxtest.ReadStateFile(path)
 	require.NoError(t, err)
 	require.NotEmpty(t, st.Companies)
-	return pbxtest.NewServer(t, pbxtest.WithState(st))
+	return simtest.NewServer(t, pbxtest.WithState(st))
 }
 
-func client(t *testing.T, srv *pbxtest.TestServer) *apiclient.Client {
+func client(t *testing.T, srv *simtest.Server) *apiclient.Client {
 	t.Helper()
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -55,7 +56,7 @@ func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *plan.Invento
 // over HTTP at parallelism 8, as plan does.
 func BenchmarkReadState(b *testing.B) {
 	st, inv := largeCase(b, 50_000, 5)
-	srv := pbxtest.NewServer(b, pbxtest.WithState(st))
+	srv := simtest.NewServer(b, pbxtest.WithState(st))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(b, err)
 	b.ReportAllocs()
@@ -72,7 +73,7 @@ func BenchmarkReadState(b *testing.B) {
 // BenchmarkDiff diffs 50,000 companies in 10,000 containers, 10% drifted.
 func BenchmarkDiff(b *testing.B) {
 	st, inv := largeCase(b, 50_000, 5)
-	srv := pbxtest.NewServer(b, pbxtest.WithState(st))
+	srv := simtest.NewServer(b, pbxtest.WithState(st))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(b, err)
 	state, err := plan.ReadState(b.Context(), client, inv, 8)

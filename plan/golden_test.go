@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -50,7 +51,7 @@ func TestGolden(t *testing.T) {
 			require.NoError(t, err)
 			st, err := pbxtest.ReadStateFile(filepath.Join(dir, "state.yaml"))
 			require.NoError(t, err)
-			srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+			srv := simtest.NewServer(t, pbxtest.WithState(st))
 			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
 

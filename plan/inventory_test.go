@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -634,7 +634,7 @@ func TestLoadInventoryErrorText(t *testing.T) {
 // call to a server: the loader takes no client, and a refused inventory gives
 // nothing to apply.
 func TestLoadInventoryIsOffline(t *testing.T) {
-	srv := pbxtest.NewServer(t)
+	srv := simtest.NewServer(t)
 	cases := append(invalidInventories(), invalidInventory{name: "kitchen sink", src: kitchenSink})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -25,9 +26,9 @@ containers:
   ab: [a, b]
 `
 
-func savedPlan(t *testing.T) (*pbxtest.TestServer, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
+func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
 	t.Helper()
-	srv := pbxtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
+	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 		{ID: "a", Name: "A", Settings: apiclient.Settings{"nm_password": apiclient.String("1111")}},
 		{ID: "b", Name: "B"}, {ID: "other", Name: "Other"},
 	}}))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -31,7 +32,7 @@ func manyCompanies(t *testing.T, n int) (*plan.Inventory, pbxtest.State) {
 
 func TestReadStateRefusedKeyStopsEarly(t *testing.T) {
 	inv, st := manyCompanies(t, 200)
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	srv := simtest.NewServer(t, pbxtest.WithState(st))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey("not-a-key"))
 	require.NoError(t, err)
 
@@ -44,7 +45,7 @@ func TestReadStateRefusedKeyStopsEarly(t *testing.T) {
 
 func TestReadStateCompanyAdmin(t *testing.T) {
 	inv, st := manyCompanies(t, 3)
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("admin-of-two", pbxtest.CompanyAdmin("c000", "c002")))
+	srv := simtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("admin-of-two", pbxtest.CompanyAdmin("c000", "c002")))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey("admin-of-two"))
 	require.NoError(t, err)
 
@@ -63,7 +64,7 @@ func TestReadStateCompanyAdmin(t *testing.T) {
 func TestReadStateReadsEachContainerOnce(t *testing.T) {
 	inv, st := manyCompanies(t, 12)
 	st.Containers = map[string][]string{"c000": {"c000", "c001", "c002", "c003"}, "c004": {"c004", "c005", "c006"}}
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	srv := simtest.NewServer(t, pbxtest.WithState(st))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
 
@@ -120,7 +121,7 @@ containers:
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
 		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: strings.ToUpper(id)})
 	}
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	srv := simtest.NewServer(t, pbxtest.WithState(st))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
 	refused := &apiclient.APIError{Verb: "readContainer", Company: "a", Message: "temporarily unavailable, try again"}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -170,7 +171,7 @@ func TestApplyQuickstartConverges(t *testing.T) {
 	require.NoError(t, err)
 	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
 		t.Run(string(mode), func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(mode))
+			srv := simtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(mode))
 			c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
 			before := srv.Snapshot()
@@ -321,7 +322,7 @@ func TestApplyConvergesOnRichScenario(t *testing.T) {
 	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			srv := pbxtest.NewServer(t, pbxtest.WithState(richState()), pbxtest.WithMode(mode))
+			srv := simtest.NewServer(t, pbxtest.WithState(richState()), pbxtest.WithMode(mode))
 			c := newClient(t, srv.URL, pbxtest.AdminKey)
 			before := srv.Snapshot()
 
@@ -371,7 +372,7 @@ func TestApplyReportsIgnoredFeatureSwitches(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
 			t.Parallel()
-			srv := pbxtest.NewServer(t,
+			srv := simtest.NewServer(t,
 				pbxtest.WithAPIKey(key, pbxtest.CompanyAdmin("tenant1")),
 				pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 					company("tenant1", "Tenant One", "zone", "Europe/London"),
@@ -468,7 +469,7 @@ prune:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := pbxtest.NewServer(t, pbxtest.WithState(state))
+			srv := simtest.NewServer(t, pbxtest.WithState(state))
 			c := newClient(t, srv.URL, pbxtest.AdminKey)
 			inv := load(t, inventory, noEnv)
 			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
@@ -498,7 +499,7 @@ prune:
 // repair round made good by another change (the settings of a create, written by an
 // update) leaves the server as the inventory asks: the report says verified.
 func TestApplyVerifiedWhenARepairRoundMendsAFailure(t *testing.T) {
-	srv := pbxtest.NewServer(t)
+	srv := simtest.NewServer(t)
 	c := newClient(t, srv.URL, pbxtest.AdminKey)
 	inv := load(t, "version: 1\ncompanies:\n  nc: {name: New Company, settings: {zone: US/Pacific}}\n", noEnv)
 	p := diff(t, c, inv, 2, plan.Options{})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -34,7 +35,7 @@ func BenchmarkApplyLoad(b *testing.B) {
 		writes += loadLatency
 	}
 	setup := func(b *testing.B) (*apiclient.Client, *plan.Inventory) {
-		srv := pbxtest.NewServer(b, pbxtest.WithState(sc.state), pbxtest.WithFaults(pbxtest.Faults{Latency: loadLatency}))
+		srv := simtest.NewServer(b, pbxtest.WithState(sc.state), pbxtest.WithFaults(pbxtest.Faults{Latency: loadLatency}))
 		return newClient(b, srv.URL, pbxtest.AdminKey), load(b, sc.inventory, noEnv)
 	}
 

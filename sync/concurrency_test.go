@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -53,7 +54,7 @@ func TestApplyBoundsRequestsInFlight(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := pbxtest.NewServer(t, pbxtest.WithState(tt.sc.state), pbxtest.WithFaults(tt.faults))
+			srv := simtest.NewServer(t, pbxtest.WithState(tt.sc.state), pbxtest.WithFaults(tt.faults))
 			c := newClient(t, srv.URL, pbxtest.AdminKey, apiclient.WithRetryPolicy(manyRetries))
 			inv := load(t, tt.sc.inventory, noEnv)
 			opts := plan.Options{Prune: true, MaxDelete: tt.sc.deletes}
@@ -88,7 +89,7 @@ func TestApplyStopsWhenCancelled(t *testing.T) {
 	sc := updates(40)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(sc.state))
+			srv := simtest.NewServer(t, pbxtest.WithState(sc.state))
 			baseline := runtime.NumGoroutine() // before the first connection
 			transport := &http.Transport{MaxIdleConnsPerHost: parallelism}
 			c := newClient(t, srv.URL, pbxtest.AdminKey, apiclient.WithHTTPClient(&http.Client{Transport: transport}))
@@ -262,7 +263,7 @@ containers:
 	for seed := uint64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			srv := pbxtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(pbxtest.ModeMerge))
+			srv := simtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(pbxtest.ModeMerge))
 			c := newClient(t, srv.URL, pbxtest.AdminKey)
 			inv := load(t, inventory, noEnv)
 			p := diff(t, c, inv, 8, plan.Options{})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -62,7 +63,7 @@ var allWrites = []string{"create", "update", "delete", "group", "ungroup"}
 
 // requireNoDoubleCreate checks that the server carried out no planned create twice
 // and that no result blames a company that already exists.
-func requireNoDoubleCreate(t *testing.T, srv *pbxtest.TestServer, creates int, reports ...*sync.Report) {
+func requireNoDoubleCreate(t *testing.T, srv *simtest.Server, creates int, reports ...*sync.Report) {
 	t.Helper()
 	require.LessOrEqual(t, srv.Stats().Writes["create"], creates, "no create is carried out twice")
 	for _, report := range reports {
@@ -84,7 +85,7 @@ func TestApplyConvergesUnderTransientFaults(t *testing.T) {
 		for seed := uint64(1); seed <= 8; seed++ {
 			t.Run(fmt.Sprintf("%s/seed=%d", mode, seed), func(t *testing.T) {
 				t.Parallel()
-				srv := pbxtest.NewServer(t, pbxtest.WithState(sc.state), pbxtest.WithMode(mode))
+				srv := simtest.NewServer(t, pbxtest.WithState(sc.state), pbxtest.WithMode(mode))
 				c := newClient(t, srv.URL, pbxtest.AdminKey, apiclient.WithRetryPolicy(manyRetries))
 				inv := load(t, sc.inventory, noEnv)
 				opts := plan.Options{Prune: true, MaxDelete: sc.deletes}
@@ -117,7 +118,7 @@ func TestApplyConvergesWhenAnswersAreLostAfterCommit(t *testing.T) {
 		for seed := uint64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("%s/seed=%d", mode, seed), func(t *testing.T) {
 				t.Parallel()
-				srv := pbxtest.NewServer(t, pbxtest.WithState(sc.state), pbxtest.WithMode(mode))
+				srv := simtest.NewServer(t, pbxtest.WithState(sc.state), pbxtest.WithMode(mode))
 				c := newClient(t, srv.URL, pbxtest.AdminKey)
 				inv := load(t, sc.inventory, noEnv)
 				opts := plan.Options{Prune: true, MaxDelete: sc.deletes}
@@ -161,7 +162,7 @@ func TestApplyDoesNotTakeARefusedReadBackForAbsence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sc := updates(4)
-			srv := pbxtest.NewServer(t, pbxtest.WithState(sc.state),
+			srv := simtest.NewServer(t, pbxtest.WithState(sc.state),
 				pbxtest.WithAPIKey(tenantKey, pbxtest.CompanyAdmin("co_0000", "co_0001", "co_0002", "co_0003")))
 			c := newClient(t, srv.URL, tt.key)
 			inv := load(t, sc.inventory, noEnv)

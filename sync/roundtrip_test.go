@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -58,7 +59,7 @@ func randomState(r *rand.Rand) pbxtest.State {
 
 // view is what an export must carry over: names, known settings, and the grouping as
 // sets of members.
-func view(t *testing.T, srv *pbxtest.TestServer) (map[string]string, map[string]map[string]string, [][]string) {
+func view(t *testing.T, srv *simtest.Server) (map[string]string, map[string]map[string]string, [][]string) {
 	t.Helper()
 	snap := srv.Snapshot()
 	names, settings := map[string]string{}, map[string]map[string]string{}
@@ -90,7 +91,7 @@ func view(t *testing.T, srv *pbxtest.TestServer) (map[string]string, map[string]
 func TestExportRoundTrip(t *testing.T) {
 	for seed := range uint64(25) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			source := pbxtest.NewServer(t, pbxtest.WithState(randomState(rand.New(rand.NewPCG(seed, 7)))))
+			source := simtest.NewServer(t, pbxtest.WithState(randomState(rand.New(rand.NewPCG(seed, 7)))))
 			sc := newClient(t, source.URL, pbxtest.AdminKey)
 			snap, err := plan.ReadSnapshot(t.Context(), sc, 4)
 			require.NoError(t, err)
@@ -118,7 +119,7 @@ func TestExportRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, p.Empty(), "planning an export against its server plans nothing: %v\n%s", p.Changes, data)
 
-			target := pbxtest.NewServer(t)
+			target := simtest.NewServer(t)
 			tc := newClient(t, target.URL, pbxtest.AdminKey)
 			tst, err := plan.ReadState(t.Context(), tc, inv, 4)
 			require.NoError(t, err)

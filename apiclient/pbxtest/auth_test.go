@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 func userAuth(user, password string) obj {
@@ -17,7 +18,7 @@ func userAuth(user, password string) obj {
 }
 
 // login logs in at /rest/auth/ and returns the session cookie.
-func login(t *testing.T, srv *pbxtest.TestServer, user, password string) *http.Cookie {
+func login(t *testing.T, srv *simtest.Server, user, password string) *http.Cookie {
 	t.Helper()
 	status, resp, cookies := post(t, srv.URL, "login", userAuth(user, password), nil)
 	requireSuccess(t, status, resp)
@@ -121,7 +122,7 @@ func TestAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
+			srv := simtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
 			valid := login(t, srv, "ops", "pw")
 			body, cookie := tt.body(valid)
 			status, resp, _ := post(t, srv.URL, "read", body, cookie)
@@ -139,7 +140,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestRefusedCredentialsChangeNothing(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme"))
+	srv := simtest.NewServer(t, companies("acme"))
 	before := srv.Snapshot()
 	for _, body := range []obj{
 		ops("not-the-key", nil, obj{"company": "newco", "name": "New"}),
@@ -169,7 +170,7 @@ func TestLogin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
+			srv := simtest.NewServer(t, pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
 			status, resp, cookies := post(t, srv.URL, "login", tt.body, nil)
 			if !tt.success {
 				requireFail(t, status, resp)
@@ -188,7 +189,7 @@ func TestLogin(t *testing.T) {
 
 func TestSessionsEnd(t *testing.T) {
 	t.Run("ExpireSessions", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
+		srv := simtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
 		cookie := login(t, srv, "ops", "pw")
 		status, resp, _ := post(t, srv.URL, "read", noAuth(scope("acme")), cookie)
 		requireSuccess(t, status, resp)
@@ -205,7 +206,7 @@ func TestSessionsEnd(t *testing.T) {
 		requireFail(t, status, resp)
 	})
 	t.Run("WithSessionTTL", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()),
+		srv := simtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()),
 			pbxtest.WithSessionTTL(time.Nanosecond))
 		cookie := login(t, srv, "ops", "pw")
 		status, resp, _ := post(t, srv.URL, "read", noAuth(scope("acme")), cookie)
@@ -215,7 +216,7 @@ func TestSessionsEnd(t *testing.T) {
 		requireSuccess(t, status, resp)
 	})
 	t.Run("a session survives a while under the default TTL", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
+		srv := simtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
 		cookie := login(t, srv, "ops", "pw")
 		for range 3 {
 			status, resp, _ := post(t, srv.URL, "read", noAuth(scope("acme")), cookie)
@@ -228,7 +229,7 @@ func TestSessionsEnd(t *testing.T) {
 func TestOnlyRestAuthLogsIn(t *testing.T) {
 	for _, path := range []string{"/rest/ops/login/", "/rest/ops/auth/"} {
 		t.Run(path, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
+			srv := simtest.NewServer(t, pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
 			status, resp, cookies := post(t, srv.URL, path, userAuth("ops", "pw"), nil)
 			require.Nil(t, findCookie(cookies), "%s set a session cookie", path)
 			requireFail(t, status, resp)

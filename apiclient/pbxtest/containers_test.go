@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // step is one ops call made as System-Admin.
@@ -145,7 +146,7 @@ func TestContainers(t *testing.T) {
 	for _, mode := range modes {
 		for _, tt := range tests {
 			t.Run(string(mode)+"/"+tt.name, func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithMode(mode))
+				srv := simtest.NewServer(t, pbxtest.WithMode(mode))
 				require.Equal(t, mode, srv.Mode())
 				for _, s := range tt.setup {
 					admin(t, srv, s.verb, s.scope, s.values)
@@ -226,7 +227,7 @@ func checkContainer(t *testing.T, resp obj, name string, members []string) {
 func TestNumericIDsAreNeverReused(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithMode(mode))
+			srv := simtest.NewServer(t, pbxtest.WithMode(mode))
 			seenCompany, seenContainer := map[json.Number]bool{}, map[json.Number]bool{}
 			createOnce := func(id string) {
 				t.Helper()
@@ -275,7 +276,7 @@ func TestReadContainerScope(t *testing.T) {
 	for _, mode := range modes {
 		for _, tt := range tests {
 			t.Run(string(mode)+"/"+tt.name, func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithMode(mode), companies("a", "b"))
+				srv := simtest.NewServer(t, pbxtest.WithMode(mode), companies("a", "b"))
 				status, resp := call(t, srv, pbxtest.AdminKey, "readContainer", tt.scope, nil)
 				if tt.want == "" {
 					requireFail(t, status, resp)
@@ -304,7 +305,7 @@ func TestGroupAndUngroupRefuseUnknownCompanies(t *testing.T) {
 	for _, mode := range modes {
 		for _, tt := range tests {
 			t.Run(string(mode)+"/"+tt.name, func(t *testing.T) {
-				srv := pbxtest.NewServer(t, pbxtest.WithMode(mode),
+				srv := simtest.NewServer(t, pbxtest.WithMode(mode),
 					grouped(map[string][]string{"b": {"b", "c"}}, "a", "b", "c"))
 				before := srv.Snapshot()
 				adminFails(t, srv, tt.step.verb, tt.step.scope, tt.step.values)
@@ -318,7 +319,7 @@ func TestGroupAndUngroupRefuseUnknownCompanies(t *testing.T) {
 }
 
 func TestDefaultModeIsMove(t *testing.T) {
-	srv := pbxtest.NewServer(t, grouped(map[string][]string{"b": {"b", "c"}}, "a", "b", "c"))
+	srv := simtest.NewServer(t, grouped(map[string][]string{"b": {"b", "c"}}, "a", "b", "c"))
 	require.Equal(t, pbxtest.ModeMove, srv.Mode())
 	resp := admin(t, srv, "group", scope("b"), obj{"company": "a"})
 	if diff := cmp.Diff(num(0), resp["containermoves"]); diff != "" {
@@ -330,7 +331,7 @@ func TestDefaultModeIsMove(t *testing.T) {
 }
 
 func TestAccessorsOfUnknownCompanies(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme"))
+	srv := simtest.NewServer(t, companies("acme"))
 	_, ok := srv.Company("ghost")
 	require.False(t, ok, "Company of an unknown id")
 	_, _, ok = srv.ContainerOf("ghost")
@@ -339,7 +340,7 @@ func TestAccessorsOfUnknownCompanies(t *testing.T) {
 }
 
 func TestConcurrentCreates(t *testing.T) {
-	srv := pbxtest.NewServer(t)
+	srv := simtest.NewServer(t)
 	const n = 16
 	type result struct {
 		id     string

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // outcome says what a client saw: "cancelled" (the client gave up), "dropped" (no
@@ -59,7 +60,7 @@ func TestFaultKindsOnCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.fault), func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithFaults(pbxtest.Faults{
+			srv := simtest.NewServer(t, pbxtest.WithFaults(pbxtest.Faults{
 				Rates:      map[pbxtest.Fault]float64{tt.fault: 1},
 				Verbs:      []string{"create"},
 				RetryAfter: 3 * time.Second,
@@ -136,7 +137,7 @@ func TestFaultsCommitOnlyAfterTheChange(t *testing.T) {
 	committed := map[pbxtest.Fault]bool{pbxtest.FaultTruncated: true, pbxtest.FaultDropAfter: true}
 	seed := grouped(map[string][]string{"b": {"b", "c"}}, "a", "b", "c")
 	for _, w := range writes {
-		clean := pbxtest.NewServer(t, seed)
+		clean := simtest.NewServer(t, seed)
 		before := clean.Snapshot()
 		admin(t, clean, w.verb, w.scope, w.values)
 		after := clean.Snapshot()
@@ -144,7 +145,7 @@ func TestFaultsCommitOnlyAfterTheChange(t *testing.T) {
 
 		for _, fault := range pbxtest.AllFaults() {
 			t.Run(w.verb+"/"+string(fault), func(t *testing.T) {
-				srv := pbxtest.NewServer(t, seed, pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, seed, pbxtest.WithFaults(pbxtest.Faults{
 					Rates: map[pbxtest.Fault]float64{fault: 1}}))
 				r, err := send(t.Context(), srv.URL, w.verb, ops(pbxtest.AdminKey, w.scope, w.values), nil)
 				require.NotEqual(t, "success", outcome(r, err))
@@ -176,7 +177,7 @@ func TestRetryAfterIsInWholeSecondsRoundedUp(t *testing.T) {
 	for _, tt := range tests {
 		for _, fault := range []pbxtest.Fault{pbxtest.Fault429, pbxtest.Fault503} {
 			t.Run(string(fault)+"/"+tt.retryAfter.String(), func(t *testing.T) {
-				srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithFaults(pbxtest.Faults{
+				srv := simtest.NewServer(t, companies("acme"), pbxtest.WithFaults(pbxtest.Faults{
 					Rates: map[pbxtest.Fault]float64{fault: 1}, RetryAfter: tt.retryAfter}))
 				r, err := send(t.Context(), srv.URL, "read", ops(pbxtest.AdminKey, scope("acme"), nil), nil)
 				require.NoError(t, err)
@@ -192,7 +193,7 @@ func TestRetryAfterIsInWholeSecondsRoundedUp(t *testing.T) {
 }
 
 // outcomes sends n reads one after another and says what each got.
-func outcomes(t *testing.T, srv *pbxtest.TestServer, n int) []string {
+func outcomes(t *testing.T, srv *simtest.Server, n int) []string {
 	t.Helper()
 	out := make([]string, n)
 	for i := range out {
@@ -206,7 +207,7 @@ func TestSeededFaultsRepeat(t *testing.T) {
 		return pbxtest.Faults{Seed: seed, Rates: pbxtest.SpreadRate(0.5)}
 	}
 	run := func(seed uint64) ([]string, pbxtest.Stats) {
-		srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithFaults(faults(seed)))
+		srv := simtest.NewServer(t, companies("acme"), pbxtest.WithFaults(faults(seed)))
 		return outcomes(t, srv, 50), srv.Stats()
 	}
 	first, firstStats := run(1)
@@ -239,7 +240,7 @@ func TestSeededFaultsRepeat(t *testing.T) {
 	}
 
 	// SetFaults with the same seed starts the same sequence over.
-	srv := pbxtest.NewServer(t, companies("acme"))
+	srv := simtest.NewServer(t, companies("acme"))
 	srv.SetFaults(faults(1))
 	if diff := cmp.Diff(first, outcomes(t, srv, 50)); diff != "" {
 		t.Errorf("SetFaults with the same seed (-WithFaults +SetFaults):\n%s", diff)
@@ -261,7 +262,7 @@ func TestFaultVerbs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()),
+			srv := simtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()),
 				pbxtest.WithFaults(pbxtest.Faults{Rates: map[pbxtest.Fault]float64{pbxtest.Fault500: 1}, Verbs: tt.verbs}))
 			bodies := map[string]obj{
 				"login":  userAuth("ops", "pw"),
@@ -282,7 +283,7 @@ func TestFaultVerbs(t *testing.T) {
 func TestMaxInFlight(t *testing.T) {
 	// Requests within the limit are held by the latency until the test lets them go;
 	// the ones above it must be answered 429 at once.
-	srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithFaults(pbxtest.Faults{
+	srv := simtest.NewServer(t, companies("acme"), pbxtest.WithFaults(pbxtest.Faults{
 		Latency: 10 * time.Second, MaxInFlight: 2, RetryAfter: time.Second}))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

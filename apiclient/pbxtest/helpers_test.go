@@ -17,6 +17,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // obj is a JSON object as sent and as decoded (numbers decode as json.Number, so a
@@ -149,14 +150,14 @@ func requireFail(t *testing.T, status int, resp obj) {
 }
 
 // call runs a verb with a key and returns status and answer.
-func call(t *testing.T, srv *pbxtest.TestServer, key, verb string, sc, values obj) (int, obj) {
+func call(t *testing.T, srv *simtest.Server, key, verb string, sc, values obj) (int, obj) {
 	t.Helper()
 	status, resp, _ := post(t, srv.URL, verb, ops(key, sc, values), nil)
 	return status, resp
 }
 
 // admin runs a verb as System-Admin; it must succeed.
-func admin(t *testing.T, srv *pbxtest.TestServer, verb string, sc, values obj) obj {
+func admin(t *testing.T, srv *simtest.Server, verb string, sc, values obj) obj {
 	t.Helper()
 	status, resp := call(t, srv, pbxtest.AdminKey, verb, sc, values)
 	requireSuccess(t, status, resp)
@@ -164,7 +165,7 @@ func admin(t *testing.T, srv *pbxtest.TestServer, verb string, sc, values obj) o
 }
 
 // adminFails runs a verb as System-Admin; it must fail.
-func adminFails(t *testing.T, srv *pbxtest.TestServer, verb string, sc, values obj) obj {
+func adminFails(t *testing.T, srv *simtest.Server, verb string, sc, values obj) obj {
 	t.Helper()
 	status, resp := call(t, srv, pbxtest.AdminKey, verb, sc, values)
 	requireFail(t, status, resp)
@@ -191,7 +192,7 @@ func object(t *testing.T, v any, keys ...string) obj {
 }
 
 // readData reads a company's data as System-Admin.
-func readData(t *testing.T, srv *pbxtest.TestServer, id string) obj {
+func readData(t *testing.T, srv *simtest.Server, id string) obj {
 	t.Helper()
 	return object(t, admin(t, srv, "read", scope(id), nil), "values", id, "data")
 }

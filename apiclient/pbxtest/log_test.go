@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // lockedBuffer is a log destination that the server writes while the test reads.
@@ -39,7 +40,7 @@ func TestLoggerWritesOneLinePerRequestWithoutSecrets(t *testing.T) {
 		pin      = "97531"
 	)
 	var logs lockedBuffer
-	srv := pbxtest.NewServer(t, companies("acme"),
+	srv := simtest.NewServer(t, companies("acme"),
 		pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()),
 		pbxtest.WithUser("ops", password, pbxtest.SystemAdmin()),
 		pbxtest.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))

@@ -8,15 +8,16 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 const companyAdminKey = "k"
 
 // withCompanyAdmin is a server with companies acme and other, in containers of their
 // own, and key "k" for the administrator of acme.
-func withCompanyAdmin(t *testing.T, opts ...pbxtest.Option) *pbxtest.TestServer {
+func withCompanyAdmin(t *testing.T, opts ...pbxtest.Option) *simtest.Server {
 	t.Helper()
-	return pbxtest.NewServer(t, append([]pbxtest.Option{
+	return simtest.NewServer(t, append([]pbxtest.Option{
 		companies("acme", "other"),
 		pbxtest.WithAPIKey(companyAdminKey, pbxtest.CompanyAdmin("acme")),
 	}, opts...)...)
@@ -91,7 +92,7 @@ func TestCompanyAdminIsRefusedEverythingElse(t *testing.T) {
 }
 
 func TestCompanyAdminOfSeveralCompanies(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("a", "b", "c"), pbxtest.WithAPIKey("ab", pbxtest.CompanyAdmin("a", "b")))
+	srv := simtest.NewServer(t, companies("a", "b", "c"), pbxtest.WithAPIKey("ab", pbxtest.CompanyAdmin("a", "b")))
 	for id, ok := range map[string]bool{"a": true, "b": true, "c": false} {
 		status, resp := call(t, srv, "ab", "read", scope(id), nil)
 		if ok {

@@ -20,6 +20,10 @@ import (
 // Mode is what group does with the mover's container.
 type Mode string
 
+// AdminKey is the System-Admin API key of the simulators that tests start
+// (simtest.NewServer).
+const AdminKey = "pbxtest-admin-key"
+
 const (
 	// ModeMove moves the mover alone (the default).
 	ModeMove Mode = "move"

@@ -8,10 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 func TestStats(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
+	srv := simtest.NewServer(t, companies("acme"), pbxtest.WithUser("ops", "pw", pbxtest.SystemAdmin()))
 	require.Zero(t, srv.Stats().TotalRequests(), "a seeded state is not requests")
 	require.Zero(t, srv.Stats().TotalWrites(), "a seeded state is not writes")
 
@@ -61,7 +62,7 @@ func TestStats(t *testing.T) {
 
 // Stats returns a copy: what a test holds does not change under it.
 func TestStatsIsACopy(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme"))
+	srv := simtest.NewServer(t, companies("acme"))
 	admin(t, srv, "read", scope("acme"), nil)
 	held := srv.Stats()
 	held.Requests["read"] = 100
@@ -76,7 +77,7 @@ func TestStatsIsACopy(t *testing.T) {
 
 // Faulted requests count as requests and faults, never as writes unless committed.
 func TestStatsCountFaults(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme"), pbxtest.WithFaults(pbxtest.Faults{
+	srv := simtest.NewServer(t, companies("acme"), pbxtest.WithFaults(pbxtest.Faults{
 		Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"update"}}))
 	for range 3 {
 		status, resp := call(t, srv, pbxtest.AdminKey, "update", scope("acme"), obj{"q_ringtime": 20})

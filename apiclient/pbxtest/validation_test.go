@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // freshData is a new company's data on a 6.5 server: every field of the table of
@@ -27,7 +28,7 @@ func freshData() obj {
 }
 
 func TestCreate(t *testing.T) {
-	srv := pbxtest.NewServer(t)
+	srv := simtest.NewServer(t)
 	resp := admin(t, srv, "create", nil, obj{"company": "acme", "name": "Acme Inc.", "description": "first",
 		"q_ringtime": 20, "unknown_key": "ignored"})
 
@@ -56,7 +57,7 @@ func TestCreateAcceptsTheLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
-			srv := pbxtest.NewServer(t)
+			srv := simtest.NewServer(t)
 			resp := admin(t, srv, "create", nil, obj{"company": tt.id, "name": tt.name})
 			if diff := cmp.Diff(tt.name, field(t, resp, "values", tt.id, "name")); diff != "" {
 				t.Errorf("name (-want +got):\n%s", diff)
@@ -68,7 +69,7 @@ func TestCreateAcceptsTheLimits(t *testing.T) {
 }
 
 func TestReadAll(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("a", "b", "c"))
+	srv := simtest.NewServer(t, companies("a", "b", "c"))
 	resp := admin(t, srv, "read", nil, nil)
 	values := object(t, resp, "values")
 	if diff := cmp.Diff([]string{"a", "b", "c"}, keys(values)); diff != "" {
@@ -82,7 +83,7 @@ func TestReadAll(t *testing.T) {
 }
 
 func TestUpdateChangesOnlyTheFieldsSent(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme", "other"))
+	srv := simtest.NewServer(t, companies("acme", "other"))
 	admin(t, srv, "update", scope("acme"), obj{"q_ringtime": 10, "zone": "US/Pacific"})
 	resp := admin(t, srv, "update", scope("acme"), obj{"q_ringtime": "12", "name": "Acme Two"})
 
@@ -104,7 +105,7 @@ func TestUpdateChangesOnlyTheFieldsSent(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	srv := pbxtest.NewServer(t, companies("acme", "other"))
+	srv := simtest.NewServer(t, companies("acme", "other"))
 	resp := admin(t, srv, "delete", scope("acme"), nil)
 	if diff := cmp.Diff(obj{"result": "success"}, resp); diff != "" {
 		t.Errorf("delete answer (-want +got):\n%s", diff)
@@ -190,7 +191,7 @@ func TestBadRequestsFailAndChangeNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, companies("acme", "other"))
+			srv := simtest.NewServer(t, companies("acme", "other"))
 			admin(t, srv, "update", scope("acme"), obj{"description": "before"})
 			srv.ResetStats()
 			before := srv.Snapshot()
@@ -228,7 +229,7 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, companies("acme"))
+			srv := simtest.NewServer(t, companies("acme"))
 			body, err := json.Marshal(ops(pbxtest.AdminKey, scope("acme"), nil))
 			require.NoError(t, err)
 			r, err := do(t.Context(), tt.method, srv.URL+tt.path, body, nil)
@@ -371,7 +372,7 @@ func TestFieldValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+"="+tt.sent, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
+			srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 				{ID: "acme", Name: "Acme", Settings: seededSettings()}}}))
 			before := srv.Snapshot()
 			body := `{"type":"company","auth":{"type":"auth","key":"` + pbxtest.AdminKey +
@@ -413,7 +414,7 @@ func TestVersions(t *testing.T) {
 			delete(want, f)
 		}
 		t.Run(tt.version+"/created", func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithVersion(tt.version))
+			srv := simtest.NewServer(t, pbxtest.WithVersion(tt.version))
 			admin(t, srv, "create", nil, obj{"company": "acme", "name": "Acme"})
 			if diff := cmp.Diff(want, readData(t, srv, "acme")); diff != "" {
 				t.Errorf("data (-want +got):\n%s", diff)
@@ -436,7 +437,7 @@ func TestVersions(t *testing.T) {
 				if order == "state first" {
 					opts[0], opts[1] = opts[1], opts[0]
 				}
-				srv := pbxtest.NewServer(t, opts...)
+				srv := simtest.NewServer(t, opts...)
 				if diff := cmp.Diff(want, readData(t, srv, "acme")); diff != "" {
 					t.Errorf("data (-want +got):\n%s", diff)
 				}
@@ -446,7 +447,7 @@ func TestVersions(t *testing.T) {
 }
 
 func TestSeededState(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(pbxtest.State{
+	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{
 		Companies: []apiclient.Company{
 			{ID: "acme", Name: "Acme", Num: 4711, Settings: apiclient.Settings{
 				"future_field": apiclient.String("kept"),

@@ -24,6 +24,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // ttyInfo describes a terminal: a character device.
@@ -209,7 +210,7 @@ func TestApplyConverges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+			srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 			inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 			vars := adminEnv(srv, mixedEnv...)
 
@@ -284,7 +285,7 @@ func TestApplyConfirmation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(tt.state))
+			srv := simtest.NewServer(t, pbxtest.WithState(tt.state))
 			inv := writeFile(t, t.TempDir(), "inventory.yaml", tt.inventory)
 			stdin, args := tt.stdin, []string{"apply", "-f", inv}
 			if stdin == nil {
@@ -313,7 +314,7 @@ func TestApplyConfirmation(t *testing.T) {
 }
 
 func TestApplyProgressOnTerminal(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 	stderr := ttyWriter{&lockedBuffer{}}
 	code, stdout := invokeWith(t.Context(), strings.NewReader(""), stderr, adminEnv(srv, mixedEnv...), "apply", "-f", inv, "--auto-approve")
@@ -360,7 +361,7 @@ companies:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey(soloKey, pbxtest.CompanyAdmin("solo")))
+			srv := simtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey(soloKey, pbxtest.CompanyAdmin("solo")))
 			inv := writeFile(t, t.TempDir(), "inventory.yaml", inventory)
 			vars := map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": soloKey}
 			got := invoke(t, "", vars, append([]string{"apply", "-f", inv, "--auto-approve"}, tt.flags...)...)
@@ -374,7 +375,7 @@ companies:
 }
 
 func TestApplyFailingChange(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{
 		Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"update"},
 	}))
 	dir := t.TempDir()
@@ -425,35 +426,35 @@ func TestApplyPlanFile(t *testing.T) {
 	tests := []struct {
 		name string
 		// change runs between plan and apply; it returns the environment of the apply.
-		change    func(t *testing.T, srv *pbxtest.TestServer, inv string) map[string]string
+		change    func(t *testing.T, srv *simtest.Server, inv string) map[string]string
 		wantCode  int
 		wantErr   string // the one pbxsync: line; "" for success
 		wantApply bool
 	}{
 		{name: "fresh", wantCode: 0, wantApply: true,
-			change: func(t *testing.T, srv *pbxtest.TestServer, _ string) map[string]string {
+			change: func(t *testing.T, srv *simtest.Server, _ string) map[string]string {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "an untouched company changed", wantCode: 0, wantApply: true,
-			change: func(t *testing.T, srv *pbxtest.TestServer, _ string) map[string]string {
+			change: func(t *testing.T, srv *simtest.Server, _ string) map[string]string {
 				updateZone(t, srv, "partner", "Europe/Paris")
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "a touched company changed", wantCode: 3,
 			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: companies changed on the server since it was made (acme_hq): plan again",
-			change: func(t *testing.T, srv *pbxtest.TestServer, _ string) map[string]string {
+			change: func(t *testing.T, srv *simtest.Server, _ string) map[string]string {
 				updateZone(t, srv, "acme_hq", "Europe/Paris")
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "the inventory changed", wantCode: 3,
 			wantErr: "pbxsync: refused before any write: the inventory INV changed since the plan PLAN was made: plan again",
-			change: func(t *testing.T, srv *pbxtest.TestServer, inv string) map[string]string {
+			change: func(t *testing.T, srv *simtest.Server, inv string) map[string]string {
 				require.NoError(t, os.WriteFile(inv, []byte(mixedInventory+"# reviewed\n"), 0o600))
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "a delete added by hand", wantCode: 3,
 			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: its changes are not those a fresh plan makes (was the file edited?) (partner): plan again",
-			change: func(t *testing.T, srv *pbxtest.TestServer, inv string) map[string]string {
+			change: func(t *testing.T, srv *simtest.Server, inv string) map[string]string {
 				path := filepath.Join(filepath.Dir(inv), "changes.plan")
 				data, err := os.ReadFile(path)
 				require.NoError(t, err)
@@ -469,15 +470,15 @@ func TestApplyPlanFile(t *testing.T) {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "another server", wantCode: 1,
-			change: func(t *testing.T, srv *pbxtest.TestServer, _ string) map[string]string {
-				other := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+			change: func(t *testing.T, srv *simtest.Server, _ string) map[string]string {
+				other := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 				t.Cleanup(func() { require.Zero(t, other.Stats().TotalRequests(), "the other server was called") })
 				return adminEnv(other, mixedEnv...)
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+			srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 			dir := t.TempDir()
 			inv := writeFile(t, dir, "inventory.yaml", mixedInventory)
 			planFile := filepath.Join(dir, "changes.plan")
@@ -517,7 +518,7 @@ func TestApplyPlanFile(t *testing.T) {
 
 // updateZone changes a company on the server as someone else would, between plan
 // and apply.
-func updateZone(t *testing.T, srv *pbxtest.TestServer, id, zone string) {
+func updateZone(t *testing.T, srv *simtest.Server, id, zone string) {
 	t.Helper()
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
@@ -559,7 +560,7 @@ prune:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+			srv := simtest.NewServer(t, pbxtest.WithState(st))
 			inv := writeFile(t, t.TempDir(), "inventory.yaml", inventory)
 			got := invoke(t, "", adminEnv(srv), append([]string{"apply", "-f", inv, "--auto-approve"}, tt.flags...)...)
 			require.Equal(t, tt.wantCode, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
@@ -658,7 +659,7 @@ func TestApplyReportAndMetrics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(tt.faults))
+			srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(tt.faults))
 			dir := t.TempDir()
 			inv := writeFile(t, dir, "inventory.yaml", mixedInventory)
 			out := filepath.Join(dir, "out")
@@ -733,7 +734,7 @@ func TestApplyReportAndMetrics(t *testing.T) {
 }
 
 func TestApplyLockFile(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.yaml", mixedInventory)
 	lock := filepath.Join(dir, "pbxsync.lock")
@@ -854,7 +855,7 @@ func TestApplyInterrupted(t *testing.T) {
 func TestApplyPacer(t *testing.T) {
 	// The server answers some reads with 429: the client slows down, retries, and
 	// the run warns that the server asked it to.
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{
 		Seed: 1, Rates: map[pbxtest.Fault]float64{pbxtest.Fault429: 0.5}, Verbs: []string{"read"},
 	}))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
@@ -865,7 +866,7 @@ func TestApplyPacer(t *testing.T) {
 }
 
 func TestApplyInvalidInventory(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.yaml", "version: 1\ncompanies:\n  acme_hq:\n    name: Acme HQ\n    settings:\n      vm_callback: maybe\n")
 	report := filepath.Join(dir, "report.json")
@@ -880,7 +881,7 @@ func TestApplyInvalidInventory(t *testing.T) {
 }
 
 func TestApplyUsageErrors(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.yaml", mixedInventory)
 	tests := []struct {

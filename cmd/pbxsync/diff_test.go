@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -211,8 +212,8 @@ func TestDiffJSON(t *testing.T) {
 
 // TestDiffServers compares two servers over HTTP, each with its own credentials.
 func TestDiffServers(t *testing.T) {
-	from := pbxtest.NewServer(t, pbxtest.WithState(diffFrom()))
-	to := pbxtest.NewServer(t, pbxtest.WithState(diffOther()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
+	from := simtest.NewServer(t, pbxtest.WithState(diffFrom()))
+	to := simtest.NewServer(t, pbxtest.WithState(diffOther()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
 	vars := map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_TO_API_KEY": "to-key", "PBX_URL": "sim:unused.yaml", "PBX_API_KEY": "unused"}
 	got := invoke(t, "", vars, "diff", "--from", from.URL, "--to", to.URL, "--company", "delta")
 	require.Equal(t, 2, got.code, "stderr: %s", got.stderr)
@@ -222,7 +223,7 @@ func TestDiffServers(t *testing.T) {
 	require.Equal(t, 2, got.code, "stderr: %s", got.stderr)
 	require.Equal(t, []string{"  ~ acme_hq", "  ~ acme_west", "  ~ beta"}, diffHeads(got.stdout))
 
-	same := pbxtest.NewServer(t, pbxtest.WithState(diffSame()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
+	same := simtest.NewServer(t, pbxtest.WithState(diffSame()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
 	got = invoke(t, "", vars, "diff", "--from", from.URL, "--to", same.URL, "--json")
 	require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
 	var doc plan.JSONComparison
@@ -232,7 +233,7 @@ func TestDiffServers(t *testing.T) {
 	require.Empty(t, doc.Companies)
 	require.NotNil(t, doc.Companies, "an empty list, not null")
 
-	for _, srv := range []*pbxtest.TestServer{from, to, same} {
+	for _, srv := range []*simtest.Server{from, to, same} {
 		require.Zero(t, srv.Stats().TotalWrites())
 	}
 }
@@ -249,8 +250,8 @@ func diffHeads(text string) []string {
 }
 
 func TestDiffErrors(t *testing.T) {
-	from := pbxtest.NewServer(t, pbxtest.WithState(diffFrom()))
-	to := pbxtest.NewServer(t, pbxtest.WithState(diffOther()))
+	from := simtest.NewServer(t, pbxtest.WithState(diffFrom()))
+	to := simtest.NewServer(t, pbxtest.WithState(diffOther()))
 	tests := []struct {
 		name          string
 		args          []string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -93,7 +94,7 @@ func shapeOf(inv *plan.Inventory) shape {
 }
 
 func TestExportSelection(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(exportState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(exportState()))
 	acme := []string{"acme_hq", "acme_west"}
 	cust := []string{"beta", "cust_one"}
 	tests := []struct {
@@ -143,7 +144,7 @@ func TestExportSelection(t *testing.T) {
 }
 
 func TestExportDeterministic(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(exportState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(exportState()))
 	dir := t.TempDir()
 	first := invoke(t, "", adminEnv(srv), "export", "--parallelism", "1")
 	require.Equal(t, 0, first.code, "stderr: %s", first.stderr)
@@ -173,7 +174,7 @@ func TestExportDeterministic(t *testing.T) {
 }
 
 func TestExportSecrets(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(exportState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(exportState()))
 	tests := []struct {
 		name        string
 		args        []string // -o FILE is added when toFile
@@ -236,7 +237,7 @@ func TestExportSecrets(t *testing.T) {
 }
 
 func TestExportToTerminalRefusesSecrets(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(exportState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(exportState()))
 	vars := adminEnv(srv)
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	var stdout lockedBuffer
@@ -279,7 +280,7 @@ func TestExportErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(tt.state))
+			srv := simtest.NewServer(t, pbxtest.WithState(tt.state))
 			out := filepath.Join(t.TempDir(), "export.yaml")
 			got := invoke(t, "", adminEnv(srv), append([]string{"export", "-o", out}, tt.args...)...)
 			require.Equal(t, 1, got.code, "stderr: %s", got.stderr)
@@ -294,7 +295,7 @@ func TestExportErrors(t *testing.T) {
 	}
 
 	t.Run("clashing variables with values", func(t *testing.T) {
-		srv := pbxtest.NewServer(t, pbxtest.WithState(clash))
+		srv := simtest.NewServer(t, pbxtest.WithState(clash))
 		got := invoke(t, "", adminEnv(srv), "export", "--company", "acme_hq", "--company", "ACME_hq", "--include-secrets")
 		require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
 		require.Contains(t, got.stdout, `nm_password: "1111"`)
@@ -305,7 +306,7 @@ func TestExportErrors(t *testing.T) {
 // TestExportPlansNothing plans an export against the server it came from: with its
 // variables set, there is nothing to do; without them, nothing is sent.
 func TestExportPlansNothing(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(exportState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(exportState()))
 	inv := filepath.Join(t.TempDir(), "inventory.yaml")
 	exported := invoke(t, "", adminEnv(srv), "export", "-o", inv)
 	require.Equal(t, 0, exported.code, "stderr: %s", exported.stderr)
@@ -332,7 +333,7 @@ func TestExportPlansNothing(t *testing.T) {
 // simulator: the plan is the one the real server gets, and the real server is not
 // written.
 func TestExportRehearsal(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "snap.yaml")
 	exported := invoke(t, "", adminEnv(srv), "export", "-o", snap, "--include-secrets")
@@ -396,7 +397,7 @@ func exportBenchState(n int) pbxtest.State {
 // file written).
 func BenchmarkExport(b *testing.B) {
 	const n = 20_000
-	srv := pbxtest.NewServer(b, pbxtest.WithState(exportBenchState(n)))
+	srv := simtest.NewServer(b, pbxtest.WithState(exportBenchState(n)))
 	b.Run("snapshot", func(b *testing.B) {
 		client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 		require.NoError(b, err)

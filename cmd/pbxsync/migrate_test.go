@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -73,17 +74,17 @@ var (
 
 // migrationServers starts the two servers, each with its own key, and returns the
 // environment that names the keys.
-func migrationServers(t *testing.T, targetOpts ...pbxtest.Option) (src, dst *pbxtest.TestServer, vars map[string]string) {
+func migrationServers(t *testing.T, targetOpts ...pbxtest.Option) (src, dst *simtest.Server, vars map[string]string) {
 	t.Helper()
-	src = pbxtest.NewServer(t, pbxtest.WithState(migrationSource()), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
-	dst = pbxtest.NewServer(t, append([]pbxtest.Option{pbxtest.WithState(migrationTarget()),
+	src = simtest.NewServer(t, pbxtest.WithState(migrationSource()), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
+	dst = simtest.NewServer(t, append([]pbxtest.Option{pbxtest.WithState(migrationTarget()),
 		pbxtest.WithAPIKey("target-key", pbxtest.SystemAdmin())}, targetOpts...)...)
 	// PBX_API_KEY and PBX_URL are set too, and must not be used.
 	vars = map[string]string{"PBX_FROM_API_KEY": "source-key", "PBX_TO_API_KEY": "target-key", "PBX_API_KEY": "wrong", "PBX_URL": "sim:unused.yaml"}
 	return src, dst, vars
 }
 
-func migrateArgs(src, dst *pbxtest.TestServer, extra ...string) []string {
+func migrateArgs(src, dst *simtest.Server, extra ...string) []string {
 	return append(append([]string{"migrate", "--from", src.URL, "--to", dst.URL}, selectArgs...), extra...)
 }
 
@@ -237,7 +238,7 @@ func TestMigrate(t *testing.T) {
 	require.True(t, strings.HasSuffix(again.stdout, "Verified: yes\n"), "stdout: %s", again.stdout)
 }
 
-func mustCompany(t *testing.T, srv *pbxtest.TestServer, id string) apiclient.Company {
+func mustCompany(t *testing.T, srv *simtest.Server, id string) apiclient.Company {
 	t.Helper()
 	c, ok := srv.Company(id)
 	require.True(t, ok, "%s is not on the server", id)
@@ -396,7 +397,7 @@ func TestMigrateInterrupted(t *testing.T) {
 
 	// The target holds what the source held (the source's copy is gone: compare
 	// with a server seeded as it was).
-	orig := pbxtest.NewServer(t, pbxtest.WithState(migrationSource()), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
+	orig := simtest.NewServer(t, pbxtest.WithState(migrationSource()), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
 	diff := invoke(t, "", vars, append([]string{"diff", "--from", orig.URL, "--to", dst.URL}, selectArgs...)...)
 	require.Equal(t, 0, diff.code, "stdout: %s\nstderr: %s", diff.stdout, diff.stderr)
 }
@@ -551,8 +552,8 @@ func TestMigrateInvalidSource(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := migrationSource()
 			st.Companies = append(st.Companies, tt.company)
-			src := pbxtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
-			dst := pbxtest.NewServer(t, pbxtest.WithState(migrationTarget()), pbxtest.WithAPIKey("target-key", pbxtest.SystemAdmin()))
+			src := simtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
+			dst := simtest.NewServer(t, pbxtest.WithState(migrationTarget()), pbxtest.WithAPIKey("target-key", pbxtest.SystemAdmin()))
 			vars := map[string]string{"PBX_FROM_API_KEY": "source-key", "PBX_TO_API_KEY": "target-key"}
 			got := invoke(t, "", vars, "migrate", "--from", src.URL, "--to", dst.URL, "--match", "(?i)^acme", "--auto-approve")
 			require.Equal(t, 1, got.code, "stderr: %s", got.stderr)
@@ -574,8 +575,8 @@ func TestMigrateInvalidSource(t *testing.T) {
 func TestMigrateSharedContainerOnTarget(t *testing.T) {
 	target := migrationTarget()
 	target.Containers["acme_hq"] = []string{"acme_hq", "other_c"}
-	src := pbxtest.NewServer(t, pbxtest.WithState(migrationSource()), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
-	dst := pbxtest.NewServer(t, pbxtest.WithState(target), pbxtest.WithAPIKey("target-key", pbxtest.SystemAdmin()))
+	src := simtest.NewServer(t, pbxtest.WithState(migrationSource()), pbxtest.WithAPIKey("source-key", pbxtest.SystemAdmin()))
+	dst := simtest.NewServer(t, pbxtest.WithState(target), pbxtest.WithAPIKey("target-key", pbxtest.SystemAdmin()))
 	vars := map[string]string{"PBX_FROM_API_KEY": "source-key", "PBX_TO_API_KEY": "target-key"}
 	otherBefore := mustCompany(t, dst, "other_c")
 

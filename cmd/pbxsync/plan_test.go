@@ -20,6 +20,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -56,7 +57,7 @@ func co(id, name string, settings ...string) apiclient.Company {
 }
 
 // adminEnv is the environment that names srv with its System-Admin key, plus extra.
-func adminEnv(srv *pbxtest.TestServer, extra ...string) map[string]string {
+func adminEnv(srv *simtest.Server, extra ...string) map[string]string {
 	vars := map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": pbxtest.AdminKey}
 	for i := 0; i+1 < len(extra); i += 2 {
 		vars[extra[i]] = extra[i+1]
@@ -271,7 +272,7 @@ companies:
 }
 
 func TestPlanText(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 
 	got := invoke(t, "", adminEnv(srv, mixedEnv...), "plan", "-f", inv)
@@ -308,7 +309,7 @@ func TestPlanDetailedExitcode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(tt.state))
+			srv := simtest.NewServer(t, pbxtest.WithState(tt.state))
 			inv := writeFile(t, t.TempDir(), "inventory.yaml", tt.inventory)
 			got := invoke(t, "", adminEnv(srv, tt.vars...), "plan", "-f", inv, "--detailed-exitcode")
 			require.Equal(t, tt.wantCode, got.code, "stderr: %s", got.stderr)
@@ -356,7 +357,7 @@ func TestPlanJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(tt.state))
+			srv := simtest.NewServer(t, pbxtest.WithState(tt.state))
 			inv := writeFile(t, t.TempDir(), "inventory.yaml", tt.inventory)
 			got := invoke(t, "", adminEnv(srv, mixedEnv...), append([]string{"plan", "-f", inv}, tt.args...)...)
 			require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
@@ -406,7 +407,7 @@ func decodeOneJSON(t *testing.T, s string) map[string]json.RawMessage {
 }
 
 func TestPlanJSONSecrets(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 	got := invoke(t, "", adminEnv(srv, mixedEnv...), "plan", "-f", inv, "--json")
 	require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
@@ -440,7 +441,7 @@ func TestPlanJSONSecrets(t *testing.T) {
 }
 
 func TestPlanFormats(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 
 	t.Run("markdown", func(t *testing.T) {
@@ -475,7 +476,7 @@ func TestPlanReads(t *testing.T) {
 		},
 		Containers: map[string][]string{"a1": {"a1", "a2"}, "b1": {"b1", "b2"}, "c1": {"c1", "c2"}},
 	}
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+	srv := simtest.NewServer(t, pbxtest.WithState(st))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", `version: 1
 companies:
   a1: {name: A1}
@@ -501,7 +502,7 @@ containers:
 // TestPlanInvalidInventory checks that a broken inventory stops the plan before any
 // request.
 func TestPlanInvalidInventory(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", `version: 1
 companies:
   acme_hq:
@@ -533,7 +534,7 @@ func TestPlanCredentials(t *testing.T) {
 		password      = "c0rrect-SECRET-PASSWORD"
 		wrongPassword = "wr0ng-SECRET-PASSWORD"
 	)
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()),
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()),
 		pbxtest.WithUser(user, password, pbxtest.SystemAdmin()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 
@@ -618,7 +619,7 @@ prune:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pbxtest.NewServer(t, pbxtest.WithState(st))
+			srv := simtest.NewServer(t, pbxtest.WithState(st))
 			dir := t.TempDir()
 			inv := writeFile(t, dir, "inventory.yaml", inventory)
 			out := filepath.Join(dir, "plan.json")
@@ -647,7 +648,7 @@ prune:
 }
 
 func TestPlanOut(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.yaml", mixedInventory)
 
@@ -758,7 +759,7 @@ func TestPlanCompanyAdmin(t *testing.T) {
 		},
 		Containers: map[string][]string{"acme_hq": {"acme_hq", "acme_west", "solo_ltd"}},
 	}
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("solo", pbxtest.CompanyAdmin("solo_ltd")))
+	srv := simtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey("solo", pbxtest.CompanyAdmin("solo_ltd")))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", `version: 1
 companies:
   solo_ltd:
@@ -801,7 +802,7 @@ companies:
 // TestPlanNoColor checks that output to something that is not a terminal, or with
 // NO_COLOR set, has no escape sequence.
 func TestPlanNoColor(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(mixedState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
 	for _, noColor := range []string{"", "1"} {
 		t.Run("NO_COLOR="+noColor, func(t *testing.T) {
@@ -828,7 +829,7 @@ func TestPlanNoColor(t *testing.T) {
 // TestPlanStdinAndWarnings reads the inventory from stdin, with a plain-text secret:
 // the warning goes to stderr, and stdout stays one JSON document.
 func TestPlanStdinAndWarnings(t *testing.T) {
-	srv := pbxtest.NewServer(t, pbxtest.WithState(equalState()))
+	srv := simtest.NewServer(t, pbxtest.WithState(equalState()))
 	inventory := strings.Replace(equalInventory, "      zone: US/Pacific\n", "      zone: US/Pacific\n      barge_pin: \"8080\"\n", 1)
 	got := invoke(t, inventory, adminEnv(srv), "plan", "-f", "-", "--json")
 	require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
@@ -855,7 +856,7 @@ companies:
       nm_password: ${ACME_HQ_PIN}
       hs_access: ${PBX_API_KEY}
 `)
-	srv := pbxtest.NewServer(t)
+	srv := simtest.NewServer(t)
 	unsetErr := inv + ":6:20: environment variable ACME_HQ_PIN is not set\n"
 	tests := []struct {
 		name string

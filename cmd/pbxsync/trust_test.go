@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
 
 // TestTenantTemplateStaysLiteral: a company administrator writes ${PBX_API_KEY} and
@@ -36,10 +37,10 @@ func TestTenantTemplateStaysLiteral(t *testing.T) {
 		"tenant_a": {"hs_access": keyRef, "hs_access_nm": mixedRef},
 		"tenant_b": {"hs_access": pinRef},
 	}
-	srv := pbxtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey(hostileKey, pbxtest.SystemAdmin()))
+	srv := simtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithAPIKey(hostileKey, pbxtest.SystemAdmin()))
 	vars := map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": hostileKey, "OTHER_NM_PASSWORD": otherPIN}
 	dir := t.TempDir()
-	requireLiteral := func(t *testing.T, srv *pbxtest.TestServer) {
+	requireLiteral := func(t *testing.T, srv *simtest.Server) {
 		t.Helper()
 		for id, fields := range want {
 			c, ok := srv.Company(id)
@@ -102,7 +103,7 @@ func TestTenantTemplateStaysLiteral(t *testing.T) {
 	requireLiteral(t, srv)
 
 	// A migration of that server keeps the text on the target.
-	dst := pbxtest.NewServer(t, pbxtest.WithAPIKey(hostileKey, pbxtest.SystemAdmin()))
+	dst := simtest.NewServer(t, pbxtest.WithAPIKey(hostileKey, pbxtest.SystemAdmin()))
 	mvars := map[string]string{"PBX_FROM_API_KEY": hostileKey, "PBX_TO_API_KEY": hostileKey,
 		"PBX_API_KEY": hostileKey, "OTHER_NM_PASSWORD": otherPIN}
 	r = runHostile(t, mvars, nil, "migrate", "--from", srv.URL, "--to", dst.URL, "--auto-approve")
