@@ -107,10 +107,17 @@ func readEach(ctx context.Context, r Reader, inv *Inventory, parallelism int, st
 
 var errNothingReadable = errors.New("not one company could be read")
 
-// readContainers reads the container of every managed company on the server. The
-// members of each answer need no read of their own. The order of the reads puts one
-// member of each of the inventory's containers first, so that companies that share a
-// container are seldom read at once.
+// readContainers reads the container of every managed company on the server, each
+// container once: the members of each answer need no read of their own.
+//
+// The bound: 1 + the containers holding a managed company, when the server is grouped
+// as the inventory says. The reads go in two waves: first one company of each of the
+// inventory's containers (and each company it wants alone), all at once up to
+// parallelism; then, once those answers are in, only the companies that no answer has
+// covered. In the common case the second wave is empty. The bound is exceeded only
+// when the server groups differently from the inventory: two companies of the first
+// wave that share a container on the server may be read at once, and a refused read
+// is sent once more.
 func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism int, st *State) error {
 	var first, rest []string
 	grouped := map[string]bool{}
@@ -140,56 +147,64 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 		_, onServer := st.Companies[id]
 		return !onServer || covered[id]
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelism)
-	for _, id := range append(first, rest...) {
-		if skip(id) {
-			continue
-		}
-		g.Go(func() error {
-			// g.Go starts this once a slot is free: the reads that finished while
-			// it waited may have covered id.
-			if skip(id) {
-				return nil
-			}
-			box, err := r.ReadContainer(ctx, id)
-			if apiclient.IsRefused(err) { // it was just read: a refusal may be passing
-				mu.Lock()
-				st.Requests++
-				mu.Unlock()
-				if err := pause(ctx, refusedRetryWait); err != nil {
-					return err
-				}
-				box, err = r.ReadContainer(ctx, id)
-			}
+	read := func(ctx context.Context, id string) error {
+		box, err := r.ReadContainer(ctx, id)
+		if apiclient.IsRefused(err) { // it was just read: a refusal may be passing
 			mu.Lock()
-			defer mu.Unlock()
 			st.Requests++
-			switch {
-			case ctx.Err() != nil:
-				return fmt.Errorf("read the container of %q: %w", id, context.Cause(ctx))
-			case apiclient.IsFatal(err):
-				return fmt.Errorf("read the container of %q: %w", id, err)
-			case err != nil:
-				st.Unread[id] = err // this company's changes are not planned; the others are
-				return nil
+			mu.Unlock()
+			if err := pause(ctx, refusedRetryWait); err != nil {
+				return err
 			}
-			members := box.MemberIDs()
-			if !slices.Contains(members, id) {
-				st.Unread[id] = fmt.Errorf("read the container of %q: the answer (container %q) does not hold it", id, box.Name)
-				return nil
-			}
-			st.Containers[box.Name] = members
-			for _, m := range box.Members {
-				covered[m.ID] = true
-				if _, ok := st.Companies[m.ID]; !ok {
-					st.Companies[m.ID] = m // created since the read of all companies
-				}
-			}
+			box, err = r.ReadContainer(ctx, id)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		st.Requests++
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("read the container of %q: %w", id, context.Cause(ctx))
+		case apiclient.IsFatal(err):
+			return fmt.Errorf("read the container of %q: %w", id, err)
+		case err != nil:
+			st.Unread[id] = err // this company's changes are not planned; the others are
 			return nil
-		})
+		}
+		members := box.MemberIDs()
+		if !slices.Contains(members, id) {
+			st.Unread[id] = fmt.Errorf("read the container of %q: the answer (container %q) does not hold it", id, box.Name)
+			return nil
+		}
+		st.Containers[box.Name] = members
+		for _, m := range box.Members {
+			covered[m.ID] = true
+			if _, ok := st.Companies[m.ID]; !ok {
+				st.Companies[m.ID] = m // created since the read of all companies
+			}
+		}
+		return nil
 	}
-	return g.Wait()
+	for _, wave := range [][]string{first, rest} {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(parallelism)
+		for _, id := range wave {
+			if skip(id) {
+				continue
+			}
+			g.Go(func() error {
+				// g.Go starts this once a slot is free: the reads that finished while
+				// it waited may have covered id.
+				if skip(id) {
+					return nil
+				}
+				return read(gctx, id)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pause waits d, or until ctx ends.

@@ -155,3 +155,48 @@ containers:
 	require.Len(t, doc.NotPlanned, 3)
 	require.Equal(t, plan.JSONNotPlanned{Company: "b", Reason: doc.NotPlanned[1].Reason}, doc.NotPlanned[1])
 }
+
+// A server grouped as the inventory says is read with the fewest requests: one read
+// of all companies and one readContainer for each container that holds a managed
+// company, whatever the parallelism.
+func TestReadStateReadsTheMinimum(t *testing.T) {
+	var inv strings.Builder
+	inv.WriteString("version: 1\ncompanies:\n")
+	var containers strings.Builder
+	var st pbxtest.State
+	st.Containers = map[string][]string{}
+	for box := range 100 {
+		var members []string
+		for i := range 5 {
+			id := fmt.Sprintf("c%03d_%d", box, i)
+			members = append(members, id)
+			st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: "Company " + id})
+			if box < 90 {
+				fmt.Fprintf(&inv, "  %s: {name: Company %s}\n", id, id)
+			}
+		}
+		st.Containers[members[0]] = members
+		if box < 90 {
+			fmt.Fprintf(&containers, "  box%03d: [%s]\n", box, strings.Join(members, ", "))
+		}
+	}
+	inv.WriteString("containers:\n" + containers.String())
+	inventory, _, err := plan.Load("inv.yaml", []byte(inv.String()), plan.LoadOptions{})
+	require.NoError(t, err)
+	for _, parallelism := range []int{1, 8, 32} {
+		t.Run(fmt.Sprint(parallelism), func(t *testing.T) {
+			srv := simtest.NewServer(t, pbxtest.WithState(st))
+			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
+			require.NoError(t, err)
+
+			state, err := plan.ReadState(t.Context(), client, inventory, parallelism)
+			require.NoError(t, err)
+			require.Equal(t, map[string]int{"read": 1, "readContainer": 90}, srv.Stats().Requests)
+			require.Equal(t, 91, state.Requests)
+			require.LessOrEqual(t, srv.Stats().MaxInFlight, parallelism)
+			p, err := plan.Diff(inventory, state, plan.Options{})
+			require.NoError(t, err)
+			require.True(t, p.Empty(), "%v", p.Changes)
+		})
+	}
+}
