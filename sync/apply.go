@@ -102,7 +102,12 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		opts.Grace = 15 * time.Second
 	}
 	r := &Report{Started: time.Now(), NotPlanned: p.NotPlanned}
-	defer func() { r.Duration = time.Since(r.Started) }()
+	defer func() {
+		r.Duration = time.Since(r.Started)
+		if ctx.Err() != nil && !r.Verified { // also when the interrupt came during verification
+			r.Interrupted, r.Cause = true, context.Cause(ctx)
+		}
+	}()
 
 	okFields := map[string]bool{} // company/field written with success: a difference later is drift
 	changes, containerOf := p.Changes, p.ContainerOf

@@ -39,6 +39,7 @@ type MigrateOptions struct {
 	Companies    []string       // only these companies and their container partners; all when empty with no Match
 	Match        *regexp.Regexp // only companies whose id matches, and their container partners
 	DeleteSource bool           // once the target is verified, delete the migrated companies from the source
+	MaxDelete    int            // with DeleteSource, more deletes than this refuse the migration (Budget)
 	Parallelism  int            // requests in flight on each server
 	// SourceName names the source in the inventory built from it.
 	SourceName string
@@ -104,6 +105,26 @@ func (m *Migration) SourcePlan() *plan.Plan {
 		}
 	}
 	return &deletes
+}
+
+// SourceDeleteBudgetError refuses, before any write, a migration that would delete
+// more companies from the source than MigrateOptions.MaxDelete allows.
+type SourceDeleteBudgetError struct {
+	Deletes, Max int
+}
+
+func (e *SourceDeleteBudgetError) Error() string {
+	return fmt.Sprintf("the migration deletes %s from the source, more than --max-delete allows (%d)",
+		countOf(e.Deletes, "company", "companies"), e.Max)
+}
+
+// Budget returns a *SourceDeleteBudgetError when the prepared migration would delete
+// more companies from the source than MaxDelete allows, nil otherwise.
+func (m *Migration) Budget() error {
+	if n := len(m.SourcePlan().Changes); n > m.opts.MaxDelete {
+		return &SourceDeleteBudgetError{Deletes: n, Max: m.opts.MaxDelete}
+	}
+	return nil
 }
 
 // Untouched returns how many companies of the source are not migrated.

@@ -336,10 +336,6 @@ func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p
 	if pr != nil {
 		pr.end()
 	}
-	if ctx.Err() != nil && !rep.Verified {
-		rep.Interrupted = true // also when the interrupt came during verification
-		rep.Cause = context.Cause(ctx)
-	}
 	return rep
 }
 

@@ -133,7 +133,7 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 	start := time.Now()
 	re, _ := compileMatch(o.match) // checked by checkMigrate
 	r := &migrateRun{migration: sync.NewMigration(sync.MigrateOptions{
-		Companies: o.companies, Match: re, DeleteSource: o.deleteSource, Parallelism: o.parallelism,
+		Companies: o.companies, Match: re, DeleteSource: o.deleteSource, MaxDelete: o.maxDelete, Parallelism: o.parallelism,
 		SourceName: o.from, Logger: a.logger,
 		OnDiagnostic: func(d plan.Diagnostic) { fmt.Fprintln(a.stderr, d) },
 	})}
@@ -168,9 +168,8 @@ func (a *app) runMigration(ctx context.Context, o migrateOptions, r *migrateRun)
 	if err := a.showMigrationPlan(ctx, r, o); err != nil {
 		return err
 	}
-	if o.deleteSource && len(selected) > o.maxDelete {
-		return fmt.Errorf("%w: the migration deletes %s from the source, more than --max-delete allows (%d)",
-			errRefused, plural(len(selected), "company", "companies"), o.maxDelete)
+	if err := m.Budget(); err != nil {
+		return fmt.Errorf("%w: %w", errRefused, err)
 	}
 	if (!m.Plan().Empty() || o.deleteSource) && !o.autoApprove {
 		if err := a.confirm(ctx); err != nil {
