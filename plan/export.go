@@ -9,9 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
-	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pbxsync/pbxsync/apiclient"
@@ -32,46 +30,29 @@ type Snapshot struct {
 }
 
 // ReadSnapshot reads every company and every container: one read of all, then one
-// readContainer per container, up to parallelism at once.
+// readContainer per container (see readAllContainers for the bound), up to
+// parallelism at once. A container that cannot be read is an error: a snapshot is
+// whole or it is not.
 func ReadSnapshot(ctx context.Context, r Reader, parallelism int) (*Snapshot, error) {
 	all, err := r.ReadAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read companies: %w", err)
 	}
-	snap := &Snapshot{Companies: all, Containers: map[string][]string{}, Requests: 1}
-	var mu sync.Mutex
-	covered := map[string]bool{}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(parallelism, 1))
-	for _, c := range all {
-		mu.Lock()
-		done := covered[c.ID]
-		mu.Unlock()
-		if done {
-			continue
-		}
-		g.Go(func() error {
-			mu.Lock()
-			done := covered[c.ID]
-			mu.Unlock()
-			if done {
-				return nil
-			}
-			box, err := r.ReadContainer(ctx, c.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			snap.Requests++
-			if err != nil {
-				return fmt.Errorf("read the container of %q: %w", c.ID, err)
-			}
-			snap.Containers[box.Name] = box.MemberIDs()
-			for _, id := range box.MemberIDs() {
-				covered[id] = true
-			}
-			return nil
-		})
+	st := &State{Companies: make(map[string]apiclient.Company, len(all)), Containers: map[string][]string{},
+		Grouping: true, Unread: map[string]error{}, Requests: 1}
+	ids := make([]string, len(all))
+	for i, c := range all {
+		st.Companies[c.ID] = c
+		ids[i] = c.ID
 	}
-	return snap, g.Wait()
+	if err := readAllContainers(ctx, r, ids, max(parallelism, 1), st); err != nil {
+		return nil, err
+	}
+	if len(st.Unread) > 0 {
+		first := slices.Min(slices.Collect(maps.Keys(st.Unread)))
+		return nil, fmt.Errorf("the containers of %s could not be read: %w", plural(len(st.Unread), "company", "companies"), st.Unread[first])
+	}
+	return &Snapshot{Companies: all, Containers: st.Containers, Requests: st.Requests}, nil
 }
 
 // Select keeps the companies opts names or matches, and their container partners. It

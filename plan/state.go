@@ -108,7 +108,7 @@ func readEach(ctx context.Context, r Reader, inv *Inventory, parallelism int, st
 var errNothingReadable = errors.New("not one company could be read")
 
 // readContainers reads the container of every managed company on the server, each
-// container once: the members of each answer need no read of their own.
+// container once.
 //
 // The bound: 1 + the containers holding a managed company, when the server is grouped
 // as the inventory says. The reads go in two waves: first one company of each of the
@@ -136,72 +136,113 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 			first = append(first, c.ID)
 		}
 	}
-
-	var mu sync.Mutex            // guards st and covered
-	covered := map[string]bool{} // members of the containers read so far
-	// skip tells a company to be created (no container yet) or one whose container
-	// was read with another's.
-	skip := func(id string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		_, onServer := st.Companies[id]
-		return !onServer || covered[id]
-	}
-	read := func(ctx context.Context, id string) error {
-		box, err := r.ReadContainer(ctx, id)
-		if apiclient.IsRefused(err) { // it was just read: a refusal may be passing
-			mu.Lock()
-			st.Requests++
-			mu.Unlock()
-			if err := pause(ctx, refusedRetryWait); err != nil {
-				return err
-			}
-			box, err = r.ReadContainer(ctx, id)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		st.Requests++
-		switch {
-		case ctx.Err() != nil:
-			return fmt.Errorf("read the container of %q: %w", id, context.Cause(ctx))
-		case apiclient.IsFatal(err):
-			return fmt.Errorf("read the container of %q: %w", id, err)
-		case err != nil:
-			st.Unread[id] = err // this company's changes are not planned; the others are
-			return nil
-		}
-		members := box.MemberIDs()
-		if !slices.Contains(members, id) {
-			st.Unread[id] = fmt.Errorf("read the container of %q: the answer (container %q) does not hold it", id, box.Name)
-			return nil
-		}
-		st.Containers[box.Name] = members
-		for _, m := range box.Members {
-			covered[m.ID] = true
-			if _, ok := st.Companies[m.ID]; !ok {
-				st.Companies[m.ID] = m // created since the read of all companies
-			}
-		}
-		return nil
-	}
+	cr := &containerReader{r: r, st: st, covered: map[string]bool{}}
 	for _, wave := range [][]string{first, rest} {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallelism)
 		for _, id := range wave {
-			if skip(id) {
+			if cr.skip(id) {
 				continue
 			}
 			g.Go(func() error {
 				// g.Go starts this once a slot is free: the reads that finished while
 				// it waited may have covered id.
-				if skip(id) {
+				if cr.skip(id) {
 					return nil
 				}
-				return read(gctx, id)
+				return cr.read(gctx, id)
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// readAllContainers reads the container of every company of ids, sorted, each
+// container once, with no inventory to say which companies share one. Companies that
+// share a container mostly sort next to each other (acme_hq, acme_west), so ids is cut
+// into parallelism runs of neighbours, each read in order by one goroutine that skips
+// what its last answer covered: a container is read twice only where it spans two
+// runs, at most parallelism-1 times in all (and when a refused read is sent again).
+func readAllContainers(ctx context.Context, r Reader, ids []string, parallelism int, st *State) error {
+	cr := &containerReader{r: r, st: st, covered: map[string]bool{}}
+	g, gctx := errgroup.WithContext(ctx)
+	size := max((len(ids)+parallelism-1)/parallelism, 1)
+	for start := 0; start < len(ids); start += size {
+		run := ids[start:min(start+size, len(ids))]
+		g.Go(func() error {
+			for _, id := range run {
+				if cr.skip(id) {
+					continue
+				}
+				if err := cr.read(gctx, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// containerReader reads containers into a State: the one place where an answer of
+// readContainer becomes state. The members of an answer need no read of their own.
+type containerReader struct {
+	r       Reader
+	mu      sync.Mutex // guards st and covered
+	st      *State
+	covered map[string]bool // members of the containers read so far
+}
+
+// skip tells a company to be created (no container yet), or one whose container was
+// read with another's.
+func (cr *containerReader) skip(id string) bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	_, onServer := cr.st.Companies[id]
+	return !onServer || cr.covered[id]
+}
+
+// read reads the container of id. A refusal is sent once more after a short wait,
+// since id was just seen in the read of all companies; a container that cannot be
+// read goes to State.Unread, and only an interruption or refused credentials end
+// the reading.
+func (cr *containerReader) read(ctx context.Context, id string) error {
+	box, err := cr.r.ReadContainer(ctx, id)
+	if apiclient.IsRefused(err) { // it was just read: a refusal may be passing
+		cr.mu.Lock()
+		cr.st.Requests++
+		cr.mu.Unlock()
+		if err := pause(ctx, refusedRetryWait); err != nil {
+			return err
+		}
+		box, err = cr.r.ReadContainer(ctx, id)
+	}
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	st := cr.st
+	st.Requests++
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("read the container of %q: %w", id, context.Cause(ctx))
+	case apiclient.IsFatal(err):
+		return fmt.Errorf("read the container of %q: %w", id, err)
+	case err != nil:
+		st.Unread[id] = err // this company's changes are not planned; the others are
+		return nil
+	}
+	members := box.MemberIDs()
+	if !slices.Contains(members, id) {
+		st.Unread[id] = fmt.Errorf("read the container of %q: the answer (container %q) does not hold it", id, box.Name)
+		return nil
+	}
+	st.Containers[box.Name] = members
+	for _, m := range box.Members {
+		cr.covered[m.ID] = true
+		if _, ok := st.Companies[m.ID]; !ok {
+			st.Companies[m.ID] = m // created since the read of all companies
 		}
 	}
 	return nil

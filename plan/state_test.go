@@ -200,3 +200,31 @@ func TestReadStateReadsTheMinimum(t *testing.T) {
 		})
 	}
 }
+
+// ReadSnapshot reads every container, each once but where one spans two of the runs
+// its goroutines read: at most 1 + containers + parallelism-1 requests.
+func TestReadSnapshotReadsEachContainerOnce(t *testing.T) {
+	st := pbxtest.State{Containers: map[string][]string{}}
+	for i := range 400 {
+		id := fmt.Sprintf("c%04d", i)
+		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: "Company " + id})
+		if i < 300 { // 75 containers of four, then 100 companies alone
+			box := fmt.Sprintf("c%04d", i-i%4)
+			st.Containers[box] = append(st.Containers[box], id)
+		}
+	}
+	for _, parallelism := range []int{1, 8, 32} {
+		t.Run(fmt.Sprint(parallelism), func(t *testing.T) {
+			srv := simtest.NewServer(t, pbxtest.WithState(st))
+			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
+			require.NoError(t, err)
+			snap, err := plan.ReadSnapshot(t.Context(), client, parallelism)
+			require.NoError(t, err)
+			require.Len(t, snap.Containers, 175)
+			require.Equal(t, 1, srv.Stats().Requests["read"])
+			require.LessOrEqual(t, srv.Stats().Requests["readContainer"], 175+parallelism-1)
+			require.Equal(t, snap.Requests, srv.Stats().TotalRequests())
+			require.LessOrEqual(t, srv.Stats().MaxInFlight, parallelism)
+		})
+	}
+}
