@@ -24,6 +24,7 @@ type Client interface {
 	CreateConfirmed(ctx context.Context, id, name, description string) (apiclient.Company, error)
 	Update(ctx context.Context, id string, ch apiclient.Changes) (apiclient.Company, error)
 	DeleteConfirmed(ctx context.Context, id string) error
+	Lookup(ctx context.Context, id string) (apiclient.Company, bool, error)
 	Group(ctx context.Context, mover, target string) (int, error)
 	Ungroup(ctx context.Context, id string) (int, error)
 }
@@ -46,6 +47,9 @@ type Result struct {
 	Status Status
 	Err    error // for Failed: the server's message or the transport error
 	Round  int   // 0 for the plan, 1 and on for repair rounds
+	// kept is, for an update or a create that succeeded, the company as the server
+	// answered after the change: what verification checks the fields against.
+	kept *apiclient.Company
 }
 
 // Drift is a field, or a grouping, that the server did not keep although the change
@@ -109,7 +113,6 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		}
 	}()
 
-	okFields := map[string]bool{} // company/field written with success: a difference later is drift
 	changes, containerOf := p.Changes, p.ContainerOf
 	interrupted := func() bool {
 		if ctx.Err() == nil {
@@ -122,11 +125,6 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		results := run(ctx, c, inv, changes, containerOf, opts, round)
 		r.Results = append(r.Results, results...)
 		for _, res := range results {
-			if res.Status == OK {
-				for _, key := range writtenKeys(res.Change) {
-					okFields[key] = true
-				}
-			}
 			if apiclient.IsFatal(res.Err) && r.Fatal == nil {
 				r.Fatal = res.Err
 			}
@@ -134,7 +132,7 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		if interrupted() || r.Fatal != nil {
 			return r
 		}
-		remaining, current, err := verify(ctx, c, inv, p, opts.Parallelism)
+		v, err := verify(ctx, c, inv, p, r.Results, opts.Parallelism)
 		if interrupted() {
 			return r
 		}
@@ -151,64 +149,21 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 			r.VerifyError = err
 			return r
 		}
-		var retry []plan.Change
-		r.Drift = nil
-		for _, ch := range remaining.Changes {
-			kept := retryable(ch, okFields, inv, &r.Drift)
-			if kept.Action != "" {
-				retry = append(retry, kept)
-			}
-		}
-		if len(retry) == 0 || round >= opts.Rounds {
-			r.Unresolved = retry
-			r.Verified = len(retry) == 0 && len(r.Drift) == 0
+		r.Drift = v.drift
+		if len(v.retry) == 0 || round >= opts.Rounds {
+			r.Unresolved = v.retry
+			r.Verified = len(v.retry) == 0 && len(v.drift) == 0
 			return r
 		}
 		r.Rounds++
-		changes, containerOf = retry, current
+		changes = v.retry
+		if v.containerOf != nil {
+			containerOf = v.containerOf
+		}
 	}
 }
 
 func key(c plan.Change) string { return string(c.Action) + " " + c.Company + " " + c.Target }
-
-// writtenKeys names what a successful change wrote: company/field pairs, and
-// company/container for grouping.
-func writtenKeys(c plan.Change) []string {
-	var keys []string
-	for name := range c.Fields {
-		keys = append(keys, c.Company+"/"+name)
-	}
-	switch c.Action {
-	case plan.Group, plan.Ungroup:
-		keys = append(keys, c.Company+"/container")
-	case plan.Create, plan.Delete:
-		keys = append(keys, c.Company+"/exists")
-	}
-	return keys
-}
-
-// retryable splits what verification still finds: fields written with success that
-// differ are drift (writing them again would change nothing); the rest is tried again.
-func retryable(ch plan.Change, okFields map[string]bool, inv *plan.Inventory, drift *[]Drift) plan.Change {
-	if ch.Action != plan.Update {
-		return ch
-	}
-	kept := ch
-	kept.Fields = map[string]plan.FieldChange{}
-	for _, name := range slices.Sorted(maps.Keys(ch.Fields)) {
-		f := ch.Fields[name]
-		if okFields[ch.Company+"/"+name] {
-			*drift = append(*drift, Drift{Company: ch.Company, Field: name,
-				Want: apiclient.Display(name, f.After), Got: apiclient.Display(name, f.Before)})
-			continue
-		}
-		kept.Fields[name] = f
-	}
-	if len(kept.Fields) == 0 {
-		return plan.Change{}
-	}
-	return kept
-}
 
 // run executes changes in dependency order and returns their results in order.
 func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Change, containerOf map[string][]string, opts Options, round int) []Result {
@@ -262,7 +217,7 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 					finished <- i
 					return nil
 				}
-				results[i].Status, results[i].Err = execute(work, c, inv, changes[i], opts)
+				results[i].Status, results[i].kept, results[i].Err = execute(work, c, inv, changes[i], opts)
 				if apiclient.IsFatal(results[i].Err) {
 					stopped.Store(true)
 				}
@@ -355,16 +310,21 @@ func dependencies(changes []plan.Change, containerOf map[string][]string) [][]in
 	return deps
 }
 
-// execute makes one change.
-func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change, opts Options) (Status, error) {
+// execute makes one change. For an update, and a create with settings, it returns
+// the company as the server answered after the change.
+func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change, opts Options) (Status, *apiclient.Company, error) {
 	want, _ := inv.Company(ch.Company)
 	var err error
+	var kept apiclient.Company
 	switch ch.Action {
 	case plan.Create:
-		if _, err = c.CreateConfirmed(ctx, ch.Company, want.Name, want.Description); err == nil && len(want.Settings) > 0 {
-			if _, err = c.Update(ctx, ch.Company, apiclient.Changes{Settings: want.Settings}); err != nil {
-				err = fmt.Errorf("created, but its settings were not written: %w", err)
+		if kept, err = c.CreateConfirmed(ctx, ch.Company, want.Name, want.Description); err == nil && len(want.Settings) > 0 {
+			var settled apiclient.Company
+			if settled, err = c.Update(ctx, ch.Company, apiclient.Changes{Settings: want.Settings}); err != nil {
+				// It exists: a repair round updates its settings instead of creating it.
+				return Failed, &kept, fmt.Errorf("created, but its settings were not written: %w", err)
 			}
+			kept = settled
 		}
 	case plan.Update:
 		changes := apiclient.Changes{Settings: apiclient.Settings{}}
@@ -378,7 +338,7 @@ func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change,
 		if opts.ForceDescription {
 			changes.Description = &want.Description
 		}
-		_, err = c.Update(ctx, ch.Company, changes)
+		kept, err = c.Update(ctx, ch.Company, changes)
 	case plan.Ungroup:
 		_, err = c.Ungroup(ctx, ch.Company)
 	case plan.Group:
@@ -388,10 +348,13 @@ func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change,
 	default:
 		err = fmt.Errorf("unknown action %q", ch.Action)
 	}
-	if err != nil {
-		return Failed, err
+	switch {
+	case err != nil:
+		return Failed, nil, err
+	case ch.Action == plan.Create || ch.Action == plan.Update:
+		return OK, &kept, nil
 	}
-	return OK, nil
+	return OK, nil, nil
 }
 
 // graceful returns a context for changes in flight that outlives ctx by grace, so

@@ -522,3 +522,37 @@ func TestApplyVerifiedWhenARepairRoundMendsAFailure(t *testing.T) {
 	require.True(t, again.Empty(), "the server holds what the inventory asks: %v", again.Changes)
 	require.True(t, report.Verified, "verification found nothing left to do")
 }
+
+// TestApplyVerifiesAtNoExtraCost: fields are verified from the answers of the
+// updates; containers are read back only where a group, ungroup or create touched
+// them, and deletes are looked up once.
+func TestApplyVerifiesAtNoExtraCost(t *testing.T) {
+	sc := updates(40)
+	sc.state.Companies = append(sc.state.Companies, company("cust_old", "Old Customer"))
+	inventory := sc.inventory + `  co_new: {name: New Co, settings: {zone: US/Pacific}}
+containers:
+  pair: [co_0001, co_0002]
+  with_new: [co_0003, co_new]
+prune:
+  match: "^cust_"
+`
+	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
+		t.Run(string(mode), func(t *testing.T) {
+			srv := simtest.NewServer(t, pbxtest.WithState(sc.state), pbxtest.WithMode(mode))
+			c := newClient(t, srv.URL, pbxtest.AdminKey)
+			inv := load(t, inventory, noEnv)
+			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
+			require.Equal(t, map[plan.Action]int{plan.Update: 40, plan.Create: 1, plan.Group: 2, plan.Delete: 1}, p.Count())
+
+			srv.ResetStats()
+			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4})
+			require.True(t, report.Verified, "drift %v unresolved %v failures %v", report.Drift, report.Unresolved, failures(report.Results))
+			reads := map[string]int{"read": srv.Stats().Requests["read"], "readContainer": srv.Stats().Requests["readContainer"]}
+			// One read: the deleted company looked up. Two containers: those of the two
+			// groups, whose movers, targets and desired mates they hold.
+			require.Equal(t, map[string]int{"read": 1, "readContainer": 2}, reads)
+			again := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
+			require.True(t, again.Empty(), "%v", again.Changes)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -12,11 +13,199 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 )
 
-// verify reads back what p touched and plans again over it: the companies the plan
-// names, the desired group-mates of those, and every managed company found in a
-// container read on the way (a server that moves whole containers may have moved it).
-// It returns what still differs and the containers read, by company.
-func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, parallelism int) (*plan.Plan, map[string][]string, error) {
+// verification is what verify found: what to try again, and what the server did not
+// keep.
+type verification struct {
+	retry       []plan.Change       // for a repair round, in plan order
+	drift       []Drift             // values written with success that the server does not show
+	containerOf map[string][]string // the containers read, by company; nil when none may be read
+}
+
+// verify checks what the changes of every round so far did, and returns what is left
+// to do. It reads no more than it must (every request earns its place):
+//   - fields: the answer of an update (and of a create's settings) is the company as
+//     the server holds it after the change, so a field written with success that the
+//     answer does not show is drift (a feature switch the server ignored), found
+//     without a read; writing it again would change nothing;
+//   - grouping: only the containers that a group, ungroup or create touched are read
+//     back: those of the companies of such changes and of their desired mates, and of
+//     every managed company found in a container read on the way (a server that moves
+//     whole containers may have moved it); grouping is then planned again over them;
+//   - deletes: each company deleted with success is looked up once;
+//   - a change that failed, was skipped or did not run is tried again as it was,
+//     except groups and ungroups, which are planned again from what was read.
+//
+// Deletes are never planned again from what was read: a repair round deletes only
+// what the reviewed plan named (spec/cli.md, "Saved plans").
+func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, results []Result, parallelism int) (verification, error) {
+	outcomes := (&Report{Results: results}).Outcomes()
+	var v verification
+	created := map[string]bool{} // companies created with success in some round
+	deleted := map[string]bool{}
+	done := map[string]bool{} // the changes that ended ok, by key
+	for _, res := range outcomes {
+		if res.Status == OK {
+			done[key(res.Change)] = true
+		}
+	}
+	var failedCreates []Result
+	for _, res := range outcomes {
+		switch {
+		case res.Status == Failed && res.Action == plan.Create:
+			failedCreates = append(failedCreates, res)
+		case res.Status != OK && res.Action != plan.Group && res.Action != plan.Ungroup:
+			v.retry = append(v.retry, res.Change)
+		case res.Status == OK && res.Action == plan.Create:
+			created[res.Company] = true
+		case res.Status == OK && res.Action == plan.Delete:
+			deleted[res.Company] = true
+		}
+	}
+	v.drift = drift(inv, results)
+
+	retried, exist, err := settleCreates(ctx, c, failedCreates, done, parallelism)
+	if err != nil {
+		return verification{}, err
+	}
+	v.retry = append(v.retry, retried...)
+	for _, id := range exist {
+		created[id] = true
+	}
+
+	again, err := lookUpDeleted(ctx, c, p, deleted, parallelism)
+	if err != nil {
+		return verification{}, err
+	}
+	v.retry = append(v.retry, again...)
+
+	if p.ContainerOf != nil {
+		absent := func(id string) bool { return deleted[id] || (p.Fingerprints[id] == plan.Absent && !created[id]) }
+		groups, containerOf, err := regroup(ctx, c, inv, outcomes, absent, parallelism)
+		if err != nil {
+			return verification{}, err
+		}
+		v.retry, v.containerOf = append(v.retry, groups...), containerOf
+	}
+	order := map[plan.Action]int{}
+	for i, a := range plan.Actions {
+		order[a] = i
+	}
+	slices.SortStableFunc(v.retry, func(a, b plan.Change) int { return order[a.Action] - order[b.Action] })
+	return v, nil
+}
+
+// drift compares the last answer of each company's successful writes with what was
+// written: a field (or the name) that the answer does not show was not kept.
+func drift(inv *plan.Inventory, results []Result) []Drift {
+	kept := map[string]Result{} // company -> its last successful write with an answer
+	var order []string
+	for _, res := range results {
+		if res.Status != OK || res.kept == nil {
+			continue
+		}
+		if _, seen := kept[res.Company]; !seen {
+			order = append(order, res.Company)
+		}
+		kept[res.Company] = res
+	}
+	written := map[string]map[string]bool{} // company -> fields written with success
+	for _, res := range results {
+		if res.Status == OK && (res.Action == plan.Update || res.Action == plan.Create) {
+			if written[res.Company] == nil {
+				written[res.Company] = map[string]bool{}
+			}
+			for name := range res.Fields {
+				written[res.Company][name] = true
+			}
+		}
+	}
+	var out []Drift
+	for _, id := range order {
+		want, _ := inv.Company(id)
+		got := *kept[id].kept
+		for _, name := range slices.Sorted(maps.Keys(written[id])) {
+			switch {
+			case name == "name" && got.Name != want.Name:
+				out = append(out, Drift{Company: id, Field: name,
+					Want: apiclient.String(want.Name).JSON(), Got: apiclient.String(got.Name).JSON()})
+			case name != "name" && !apiclient.Equal(name, got.Settings[name], want.Settings[name]):
+				out = append(out, Drift{Company: id, Field: name,
+					Want: apiclient.Display(name, want.Settings[name]), Got: apiclient.Display(name, got.Settings[name])})
+			}
+		}
+	}
+	return out
+}
+
+// settleCreates decides what to try again for each create that failed: the create,
+// when the company is not there; else an update of its settings (a create whose
+// settings were not written, or whose answer was lost), unless one succeeded already.
+// It reads back only the companies whose failure leaves that unknown, and returns
+// the companies that exist.
+func settleCreates(ctx context.Context, c Client, failed []Result, done map[string]bool, parallelism int) ([]plan.Change, []string, error) {
+	var mu sync.Mutex
+	var retry []plan.Change
+	var exist []string
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, res := range failed {
+		g.Go(func() error {
+			there := res.kept != nil // created, its settings not written
+			if !there {
+				var err error
+				if _, there, err = c.Lookup(gctx, res.Company); err != nil {
+					return fmt.Errorf("read back %q: %w", res.Company, err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			update := plan.Change{Action: plan.Update, Company: res.Company, Fields: res.Fields}
+			switch {
+			case !there:
+				retry = append(retry, res.Change)
+			case len(res.Fields) > 0 && !done[key(update)]:
+				retry = append(retry, update)
+				exist = append(exist, res.Company)
+			default:
+				exist = append(exist, res.Company)
+			}
+			return nil
+		})
+	}
+	return retry, exist, g.Wait()
+}
+
+// lookUpDeleted reads each company deleted with success, and returns a delete of the
+// plan again for each one that is still there.
+func lookUpDeleted(ctx context.Context, c Client, p *plan.Plan, deleted map[string]bool, parallelism int) ([]plan.Change, error) {
+	var mu sync.Mutex
+	var again []plan.Change
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, ch := range p.Changes {
+		if ch.Action != plan.Delete || !deleted[ch.Company] {
+			continue
+		}
+		g.Go(func() error {
+			_, exists, err := c.Lookup(gctx, ch.Company)
+			if err != nil {
+				return fmt.Errorf("read back %q: %w", ch.Company, err)
+			}
+			if exists {
+				mu.Lock()
+				defer mu.Unlock()
+				again = append(again, ch)
+			}
+			return nil
+		})
+	}
+	return again, g.Wait()
+}
+
+// regroup reads back the containers that the grouping changes touched and plans their
+// grouping again. It returns the groups and ungroups still to make, and the containers
+// read, by company.
+func regroup(ctx context.Context, c Client, inv *plan.Inventory, outcomes []Result, absent func(string) bool, parallelism int) ([]plan.Change, map[string][]string, error) {
 	mates := map[string][]string{} // desired group-mates, by company
 	for _, box := range inv.Containers {
 		for _, id := range box.Members {
@@ -26,37 +215,53 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 	scope := map[string]bool{}
 	var queue []string
 	add := func(id string) {
-		if !scope[id] {
-			scope[id] = true
-			queue = append(queue, id)
+		if scope[id] {
+			return
+		}
+		scope[id] = true // planned over, so that a desired group keeps all its members
+		if !absent(id) {
+			queue = append(queue, id) // and read, when it is there to read
 		}
 	}
-	for _, id := range p.Touched() {
-		add(id)
-		for _, m := range mates[id] {
-			add(m)
+	for _, res := range outcomes {
+		if res.Action == plan.Group || res.Action == plan.Ungroup || res.Action == plan.Create {
+			for _, id := range []string{res.Target, res.Company} {
+				if id == "" {
+					continue
+				}
+				add(id)
+				for _, m := range mates[id] {
+					add(m)
+				}
+			}
 		}
 	}
+	// One company of each desired group first (a group's target, where its mover
+	// should now be), the others once those answers are in: most are covered by then.
+	var first, rest []string
+	for _, id := range queue {
+		lead := id
+		if ms := mates[id]; len(ms) > 0 {
+			lead = ms[slices.IndexFunc(ms, func(m string) bool { return scope[m] && !absent(m) })]
+		}
+		if lead == id {
+			first = append(first, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	queue = first
+	pending := rest
 
-	st := &plan.State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: p.ContainerOf != nil}
+	st := &plan.State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true}
 	covered := map[string]bool{}
 	var mu sync.Mutex
-	exists := map[string]bool{} // with grouping: every company on the server, from one read of all
-	if p.ContainerOf != nil {
-		all, err := c.ReadAll(ctx)
-		for try := 1; apiclient.IsRefused(err) && try < 3; try++ {
-			all, err = c.ReadAll(ctx) // it was read before: a refusal now is a passing one
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read back the companies: %w", err)
-		}
-		for _, co := range all {
-			exists[co.ID] = true
-		}
-	}
-	for len(queue) > 0 {
+	for len(queue) > 0 || len(pending) > 0 {
 		wave := queue
 		queue = nil
+		if len(wave) == 0 {
+			wave, pending = pending, nil
+		}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallelism)
 		for _, id := range wave {
@@ -67,26 +272,6 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 				continue
 			}
 			g.Go(func() error {
-				if !st.Grouping {
-					co, err := c.Read(gctx, id)
-					mu.Lock()
-					defer mu.Unlock()
-					covered[id] = true
-					switch {
-					case err == nil:
-						st.Companies[id] = co
-					case !apiclient.IsRefused(err) || p.Fingerprints[id] != plan.Absent:
-						// A refusal of a company that was there is no news of its absence.
-						return fmt.Errorf("read back %q: %w", id, err)
-					}
-					return nil
-				}
-				if !exists[id] {
-					mu.Lock()
-					defer mu.Unlock()
-					covered[id] = true
-					return nil
-				}
 				box, err := c.ReadContainer(gctx, id)
 				for try := 1; apiclient.IsRefused(err) && try < 3; try++ {
 					box, err = c.ReadContainer(gctx, id) // it exists: a refusal is no answer
@@ -94,8 +279,7 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 				mu.Lock()
 				defer mu.Unlock()
 				covered[id] = true
-				switch {
-				case err != nil:
+				if err != nil {
 					return fmt.Errorf("read back the container of %q: %w", id, err)
 				}
 				st.Containers[box.Name] = box.MemberIDs()
@@ -118,24 +302,25 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, pa
 	}
 
 	sub := *inv
+	sub.Prune = nil
 	sub.Companies = slices.DeleteFunc(slices.Clone(inv.Companies), func(co plan.Company) bool { return !scope[co.ID] })
 	sub.Containers = slices.DeleteFunc(slices.Clone(inv.Containers), func(box plan.Container) bool {
 		return !slices.ContainsFunc(box.Members, func(id string) bool { return scope[id] })
 	})
-	sub.Prune = nil
-	remaining, err := plan.Diff(&sub, st, plan.Options{})
+	again, err := plan.Diff(&sub, st, plan.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
-	// Deletes only from the reviewed plan (spec/cli.md, "Saved plans"): a company that
-	// appeared during the run, or that a read container brought along, is never
-	// deleted by a repair round, whatever prune.match says.
-	var again []plan.Change
-	for _, ch := range p.Changes {
-		if _, there := st.Companies[ch.Company]; ch.Action == plan.Delete && (exists[ch.Company] || there) {
-			again = append(again, ch)
+	var groups []plan.Change
+	for _, ch := range again.Changes {
+		if ch.Action != plan.Group && ch.Action != plan.Ungroup {
+			continue // fields are checked from the answers; creates are tried again as they were
+		}
+		_, moverRead := st.Companies[ch.Company]
+		_, targetRead := st.Companies[ch.Target]
+		if moverRead && (ch.Target == "" || targetRead) {
+			groups = append(groups, ch)
 		}
 	}
-	remaining.Changes = append(again, remaining.Changes...)
-	return remaining, remaining.ContainerOf, nil
+	return groups, again.ContainerOf, nil
 }
