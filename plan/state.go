@@ -136,10 +136,20 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 			first = append(first, c.ID)
 		}
 	}
-	cr := &containerReader{r: r, st: st, covered: map[string]bool{}}
-	for _, wave := range [][]string{first, rest} {
+	return ReadContainers(ctx, r, st, parallelism, first, rest)
+}
+
+// ReadContainers reads into st the containers of the companies of each wave, a wave
+// once the one before has ended, up to parallelism requests at once, each container
+// once: a company whose container an earlier answer (or st.Containers) holds, or that
+// st.Companies does not hold, is not read. The members an answer lists replace what
+// st held of them. A container that cannot be read goes to st.Unread; only refused
+// credentials or the end of ctx end the reading with an error.
+func ReadContainers(ctx context.Context, r Reader, st *State, parallelism int, waves ...[]string) error {
+	cr := newContainerReader(r, st)
+	for _, wave := range waves {
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(parallelism)
+		g.SetLimit(max(parallelism, 1))
 		for _, id := range wave {
 			if cr.skip(id) {
 				continue
@@ -167,7 +177,7 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 // what its last answer covered: a container is read twice only where it spans two
 // runs, at most parallelism-1 times in all (and when a refused read is sent again).
 func readAllContainers(ctx context.Context, r Reader, ids []string, parallelism int, st *State) error {
-	cr := &containerReader{r: r, st: st, covered: map[string]bool{}}
+	cr := newContainerReader(r, st)
 	g, gctx := errgroup.WithContext(ctx)
 	size := max((len(ids)+parallelism-1)/parallelism, 1)
 	for start := 0; start < len(ids); start += size {
@@ -194,6 +204,20 @@ type containerReader struct {
 	mu      sync.Mutex // guards st and covered
 	st      *State
 	covered map[string]bool // members of the containers read so far
+}
+
+// newContainerReader reads into st, whose containers count as read.
+func newContainerReader(r Reader, st *State) *containerReader {
+	if st.Unread == nil {
+		st.Unread = map[string]error{}
+	}
+	cr := &containerReader{r: r, st: st, covered: map[string]bool{}}
+	for _, members := range st.Containers {
+		for _, id := range members {
+			cr.covered[id] = true
+		}
+	}
+	return cr
 }
 
 // skip tells a company to be created (no container yet), or one whose container was
@@ -241,9 +265,7 @@ func (cr *containerReader) read(ctx context.Context, id string) error {
 	st.Containers[box.Name] = members
 	for _, m := range box.Members {
 		cr.covered[m.ID] = true
-		if _, ok := st.Companies[m.ID]; !ok {
-			st.Companies[m.ID] = m // created since the read of all companies
-		}
+		st.Companies[m.ID] = m // as fresh as anything read, and perhaps created since the read of all
 	}
 	return nil
 }

@@ -142,7 +142,7 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		}
 		if err != nil && round < opts.Rounds {
 			r.Rounds++
-			changes = nil // nothing known to repair: read back again
+			changes = v.retry // what is known to repair; then read back again
 			continue
 		}
 		if err != nil {

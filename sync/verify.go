@@ -22,7 +22,8 @@ type verification struct {
 }
 
 // verify checks what the changes of every round so far did, and returns what is left
-// to do. It reads no more than it must (every request earns its place):
+// to do. When it cannot read back what it must, it returns the error with what it
+// knows is left to do all the same (the changes that failed). It reads no more than it must (every request earns its place):
 //   - fields: the answer of an update (and of a create's settings) is the company as
 //     the server holds it after the change, so a field written with success that the
 //     answer does not show is drift (a feature switch the server ignored), found
@@ -65,16 +66,29 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, re
 
 	retried, exist, err := settleCreates(ctx, c, failedCreates, done, parallelism)
 	if err != nil {
-		return verification{}, err
+		return v, err
 	}
 	v.retry = append(v.retry, retried...)
 	for _, id := range exist {
 		created[id] = true
 	}
+	// A group that waited for a create tried again goes with it, as it was, so that
+	// no round is lost between the two.
+	recreated := map[string]bool{}
+	for _, ch := range retried {
+		if ch.Action == plan.Create {
+			recreated[ch.Company] = true
+		}
+	}
+	for _, res := range outcomes {
+		if res.Action == plan.Group && res.Status != OK && (recreated[res.Company] || recreated[res.Target]) {
+			v.retry = append(v.retry, res.Change)
+		}
+	}
 
 	again, err := lookUpDeleted(ctx, c, p, deleted, parallelism)
 	if err != nil {
-		return verification{}, err
+		return v, err
 	}
 	v.retry = append(v.retry, again...)
 
@@ -82,7 +96,7 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, re
 		absent := func(id string) bool { return deleted[id] || (p.Fingerprints[id] == plan.Absent && !created[id]) }
 		groups, containerOf, err := regroup(ctx, c, inv, outcomes, absent, parallelism)
 		if err != nil {
-			return verification{}, err
+			return v, err
 		}
 		v.retry, v.containerOf = append(v.retry, groups...), containerOf
 	}
@@ -250,54 +264,54 @@ func regroup(ctx context.Context, c Client, inv *plan.Inventory, outcomes []Resu
 			rest = append(rest, id)
 		}
 	}
-	queue = first
-	pending := rest
 
+	// The companies to read exist (they are not absent): what ReadContainers needs to
+	// know of them before their containers tell the rest.
 	st := &plan.State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true}
-	covered := map[string]bool{}
-	var mu sync.Mutex
-	for len(queue) > 0 || len(pending) > 0 {
-		wave := queue
-		queue = nil
-		if len(wave) == 0 {
-			wave, pending = pending, nil
+	for id := range scope {
+		if !absent(id) {
+			st.Companies[id] = apiclient.Company{ID: id}
 		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(parallelism)
-		for _, id := range wave {
-			mu.Lock()
-			done := covered[id]
-			mu.Unlock()
-			if done {
-				continue
+	}
+	waves := [][]string{first, rest}
+	for len(waves) > 0 {
+		if err := plan.ReadContainers(ctx, c, st, parallelism, waves...); err != nil {
+			return nil, nil, err
+		}
+		// The companies read exist (they were just written, or read): a container that
+		// could not be read is asked for again, twice, before verification gives up.
+		for try := 0; try < 2 && len(st.Unread) > 0; try++ {
+			unread := slices.Sorted(maps.Keys(st.Unread))
+			clear(st.Unread)
+			if err := plan.ReadContainers(ctx, c, st, parallelism, unread); err != nil {
+				return nil, nil, err
 			}
-			g.Go(func() error {
-				box, err := c.ReadContainer(gctx, id)
-				for try := 1; apiclient.IsRefused(err) && try < 3; try++ {
-					box, err = c.ReadContainer(gctx, id) // it exists: a refusal is no answer
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				covered[id] = true
-				if err != nil {
-					return fmt.Errorf("read back the container of %q: %w", id, err)
-				}
-				st.Containers[box.Name] = box.MemberIDs()
-				for _, m := range box.Members {
-					covered[m.ID] = true
-					st.Companies[m.ID] = m
-					if _, managed := inv.Company(m.ID); managed {
-						add(m.ID)
-						for _, mate := range mates[m.ID] {
-							add(mate)
-						}
+		}
+		if len(st.Unread) > 0 {
+			id := slices.Min(slices.Collect(maps.Keys(st.Unread)))
+			return nil, nil, fmt.Errorf("read back the container of %q: %w", id, st.Unread[id])
+		}
+		// A server that moves whole containers may have moved a managed company into
+		// a container read: its own desired mates are read next.
+		queue = nil
+		for _, members := range st.Containers {
+			for _, id := range members {
+				if _, managed := inv.Company(id); managed {
+					add(id)
+					for _, mate := range mates[id] {
+						add(mate)
 					}
 				}
-				return nil
-			})
+			}
 		}
-		if err := g.Wait(); err != nil {
-			return nil, nil, err
+		for _, id := range queue {
+			if _, known := st.Companies[id]; !known {
+				st.Companies[id] = apiclient.Company{ID: id}
+			}
+		}
+		waves = nil
+		if len(queue) > 0 {
+			waves = [][]string{queue}
 		}
 	}
 
