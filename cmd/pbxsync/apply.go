@@ -45,8 +45,9 @@ func (a *app) newApplyCmd() *cobra.Command {
 		Short: "Apply the inventory, or a saved plan, to the server and verify the result",
 		Long: `Make the server match the inventory: read it, plan, show the plan on standard error,
 apply the changes (each once those it depends on are done, at most --parallelism at
-once; a failed change never stops the others), read back what was touched, and write
-again what the server did not keep, for at most --rounds repair rounds.
+once; a failed change never stops the others), verify what the server kept (an
+update's answer shows it; only the containers that grouping touched are read back),
+and repair failed changes and grouping side effects, for at most --rounds rounds.
 
   apply -f FILE    plans now, then asks on the terminal: only the answer "yes" applies.
                    Where standard input is not a terminal (cron, CI), --auto-approve is
