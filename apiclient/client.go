@@ -177,16 +177,35 @@ func trimSlash(p string) string {
 // call sends one verb, retrying transient failures when the verb is safe to repeat.
 func (c *Client) call(ctx context.Context, verb, company string, req Request, safe bool) (*Response, error) {
 	req.Type = "company"
+	var resp *Response
+	again := func(err error) bool { return safe && retryable(err) }
+	err := c.retrying(ctx, verb, company, again, func(int) (err error) {
+		resp, err = c.authorized(ctx, verb, company, req)
+		return err
+	})
+	return resp, err
+}
+
+// retrying is the one retry loop of the client, for every verb and the login: it
+// calls try (attempt 1, 2, ...) until try succeeds, again says its error is not
+// worth another attempt, the policy's attempts are spent, or ctx ends; between two
+// attempts it waits (see wait).
+func (c *Client) retrying(ctx context.Context, verb, company string, again func(error) bool, try func(attempt int) error) error {
 	for attempt := 1; ; attempt++ {
-		resp, err := c.authorized(ctx, verb, company, req)
-		var spent *retriedError
-		if err == nil || !safe || !IsTransient(err) || attempt >= c.retry.Attempts || errors.As(err, &spent) {
-			return resp, err
+		err := try(attempt)
+		if err == nil || !again(err) || attempt >= c.retry.Attempts {
+			return err
 		}
 		if err := c.wait(ctx, attempt, verb, company, err); err != nil {
-			return nil, err
+			return err
 		}
 	}
+}
+
+// retryable reports whether err is transient and its retries are not spent already.
+func retryable(err error) bool {
+	var spent *retriedError
+	return IsTransient(err) && !errors.As(err, &spent)
 }
 
 // wait sleeps before attempt+1: exponential backoff with full jitter, or what the
@@ -296,28 +315,30 @@ func (c *Client) login(ctx context.Context) (secret, error) {
 	if err != nil {
 		return "", err
 	}
-	for attempt := 1; ; attempt++ {
+	var session secret
+	err = c.retrying(ctx, "login", "", IsTransient, func(int) error {
 		_, cookies, err := c.post(ctx, "/rest/auth/", "login", "", body, "")
-		if err == nil {
-			for _, ck := range cookies {
-				if ck.Name == SessionCookie && ck.Value != "" {
-					c.redact.credential(ck.Value)
-					return secret(ck.Value), nil
-				}
-			}
-			return "", &TransportError{Verb: "login", Err: errors.New("the server answered without a session cookie")}
-		}
 		var refused *APIError
-		if errors.As(err, &refused) {
-			return "", &AuthError{Message: refused.Message}
+		switch {
+		case errors.As(err, &refused):
+			return &AuthError{Message: refused.Message}
+		case err != nil:
+			return err
 		}
-		if !IsTransient(err) || attempt >= c.retry.Attempts {
-			return "", &retriedError{err}
+		for _, ck := range cookies {
+			if ck.Name == SessionCookie && ck.Value != "" {
+				c.redact.credential(ck.Value)
+				session = secret(ck.Value)
+				return nil
+			}
 		}
-		if err := c.wait(ctx, attempt, "login", "", err); err != nil {
-			return "", err
-		}
+		return &TransportError{Verb: "login", Err: errors.New("the server answered without a session cookie")}
+	})
+	var authErr *AuthError
+	if err != nil && !errors.As(err, &authErr) && ctx.Err() == nil {
+		err = &retriedError{err} // spent: the calls waiting for this login do not start over
 	}
+	return session, err
 }
 
 // retriedError marks an error whose retries are spent, so that no caller retries it

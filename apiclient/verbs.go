@@ -60,31 +60,33 @@ func (c *Client) Create(ctx context.Context, id, name, description string) (Comp
 // sending again: a company that exists afterwards counts as created, an absent one
 // is created again, within the retry policy's attempts.
 func (c *Client) CreateConfirmed(ctx context.Context, id, name, description string) (Company, error) {
-	for attempt := 1; ; attempt++ {
-		co, err := c.Create(ctx, id, name, description)
+	var co Company
+	err := c.retrying(ctx, "create", id, retryable, func(attempt int) error {
+		if attempt > 1 { // the answer before was lost: did the create take effect?
+			found, exists, err := c.Lookup(ctx, id)
+			if err != nil {
+				return &retriedError{fmt.Errorf("after a lost answer: %w", err)}
+			}
+			if exists {
+				co = found
+				return nil
+			}
+		}
+		var err error
+		co, err = c.Create(ctx, id, name, description)
 		if attempt > 1 && IsRefused(err) {
 			// A refusal after a lost answer may mean the first create took effect
 			// after all (a read-back can itself be refused in passing: read again).
 			for range c.retry.Attempts {
 				if found, exists, lerr := c.Lookup(ctx, id); lerr == nil && exists {
-					return found, nil
+					co = found
+					return nil
 				}
 			}
 		}
-		if err == nil || !IsTransient(err) || attempt >= c.retry.Attempts {
-			return co, err
-		}
-		if err := c.wait(ctx, attempt, "create", id, err); err != nil {
-			return Company{}, err
-		}
-		found, exists, lerr := c.Lookup(ctx, id)
-		if lerr != nil {
-			return Company{}, fmt.Errorf("after a lost answer: %w", lerr)
-		}
-		if exists {
-			return found, nil
-		}
-	}
+		return err
+	})
+	return co, err
 }
 
 // Changes are what an update writes: only what is set is sent.
@@ -134,22 +136,18 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 // DeleteConfirmed deletes a company and, when an answer is lost, reads back before
 // sending again: an absent company counts as deleted.
 func (c *Client) DeleteConfirmed(ctx context.Context, id string) error {
-	for attempt := 1; ; attempt++ {
-		err := c.Delete(ctx, id)
-		if err == nil || !IsTransient(err) || attempt >= c.retry.Attempts {
-			return err
+	return c.retrying(ctx, "delete", id, retryable, func(attempt int) error {
+		if attempt > 1 { // the answer before was lost: did the delete take effect?
+			_, exists, err := c.Lookup(ctx, id)
+			if err != nil {
+				return &retriedError{fmt.Errorf("after a lost answer: %w", err)}
+			}
+			if !exists {
+				return nil
+			}
 		}
-		if err := c.wait(ctx, attempt, "delete", id, err); err != nil {
-			return err
-		}
-		_, exists, lerr := c.Lookup(ctx, id)
-		if lerr != nil {
-			return fmt.Errorf("after a lost answer: %w", lerr)
-		}
-		if !exists {
-			return nil
-		}
-	}
+		return c.Delete(ctx, id)
+	})
 }
 
 // ReadContainer reads the container that holds the company, with its members.
