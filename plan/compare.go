@@ -18,23 +18,8 @@ type Side struct {
 	mates     map[string][]string // by company: the members of its container, sorted, itself included
 }
 
-// SnapshotSide is the side a snapshot holds: every company and container read.
-func SnapshotSide(s *Snapshot) Side {
-	v := Side{companies: make(map[string]apiclient.Company, len(s.Companies)), mates: map[string][]string{}}
-	for _, c := range s.Companies {
-		v.companies[c.ID] = c
-	}
-	for _, members := range s.Containers {
-		for _, id := range members {
-			v.mates[id] = members
-		}
-	}
-	return v
-}
-
-// StateSide is the side of a state read for an inventory: the containers of the
-// inventory's companies only.
-func StateSide(st *State) Side {
+// SideOf is the side a state holds: its companies, and the containers read.
+func SideOf(st *State) Side {
 	v := Side{companies: st.Companies, mates: map[string][]string{}}
 	for _, members := range st.Containers {
 		for _, id := range members {
@@ -162,8 +147,8 @@ func (c *Comparison) Equal() bool { return len(c.Diffs) == 0 }
 // CompareSnapshots compares two snapshots over the companies opts selects. The
 // companies opts.Companies names that neither side holds are returned as missing,
 // all of them, and then nothing is compared.
-func CompareSnapshots(from, to *Snapshot, opts CompareOptions) (c *Comparison, missing []string) {
-	fv, tv := SnapshotSide(from), SnapshotSide(to)
+func CompareSnapshots(from, to *State, opts CompareOptions) (c *Comparison, missing []string) {
+	fv, tv := SideOf(from), SideOf(to)
 	ids, missing := compareSelection(fv, tv, opts.Companies, opts.Match)
 	if len(missing) > 0 {
 		return nil, missing

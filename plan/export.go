@@ -22,18 +22,11 @@ type ExportOptions struct {
 	IncludeSecrets bool           // write secret values instead of ${VAR} references
 }
 
-// Snapshot is a server's companies and containers, read in full.
-type Snapshot struct {
-	Companies  []apiclient.Company // sorted by ID
-	Containers map[string][]string // container name -> members, sorted; every container read
-	Requests   int
-}
-
-// ReadSnapshot reads every company and every container: one read of all, then one
-// readContainer per container (see readAllContainers for the bound), up to
-// parallelism at once. A container that cannot be read is an error: a snapshot is
-// whole or it is not.
-func ReadSnapshot(ctx context.Context, r Reader, parallelism int) (*Snapshot, error) {
+// ReadSnapshot reads the whole server: every company and every container, with one
+// read of all, then one readContainer per container (see readAllContainers for the
+// bound), up to parallelism at once. A container that cannot be read is an error: a
+// snapshot is whole or it is not.
+func ReadSnapshot(ctx context.Context, r Reader, parallelism int) (*State, error) {
 	all, err := r.ReadAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read companies: %w", err)
@@ -52,15 +45,15 @@ func ReadSnapshot(ctx context.Context, r Reader, parallelism int) (*Snapshot, er
 		first := slices.Min(slices.Collect(maps.Keys(st.Unread)))
 		return nil, fmt.Errorf("the containers of %s could not be read: %w", plural(len(st.Unread), "company", "companies"), st.Unread[first])
 	}
-	return &Snapshot{Companies: all, Containers: st.Containers, Requests: st.Requests}, nil
+	return st, nil
 }
 
 // Select keeps the companies opts names or matches, and their container partners. It
 // returns the selection, sorted; all companies when opts selects none.
-func (s *Snapshot) Select(opts ExportOptions) ([]string, error) {
+func (s *State) Select(opts ExportOptions) ([]string, error) {
 	ids := make(map[string]bool, len(s.Companies))
-	for _, c := range s.Companies {
-		ids[c.ID] = true
+	for id := range s.Companies {
+		ids[id] = true
 	}
 	if len(opts.Companies) == 0 && opts.Match == nil {
 		return slices.Sorted(maps.Keys(ids)), nil
@@ -101,7 +94,7 @@ func SecretVariable(company, field string) string {
 // server's value, fields unknown to this pbxsync as comments (an inventory may not
 // manage them), and secrets as ${VAR} unless opts.IncludeSecrets. Exporting the same
 // server twice gives the same bytes.
-func (s *Snapshot) Export(opts ExportOptions) ([]byte, error) {
+func (s *State) Export(opts ExportOptions) ([]byte, error) {
 	selected, err := s.Select(opts)
 	if err != nil {
 		return nil, err
@@ -123,11 +116,8 @@ func (s *Snapshot) Export(opts ExportOptions) ([]byte, error) {
 	} else {
 		buf.WriteString("companies:\n")
 		w := &nestedWriter{out: &buf}
-		for _, c := range s.Companies {
-			if !chosen[c.ID] {
-				continue
-			}
-			if err := w.add(exportCompany(c, opts)); err != nil {
+		for _, id := range selected {
+			if err := w.add(exportCompany(s.Companies[id], opts)); err != nil {
 				return nil, err
 			}
 		}
@@ -243,14 +233,11 @@ func (w *nestedWriter) flush() error {
 
 // Secrets returns the secret values of the selected companies by the variable names
 // Export writes, for a migration that carries them in memory.
-func (s *Snapshot) Secrets(selected []string) map[string]string {
-	chosen := map[string]bool{}
-	for _, id := range selected {
-		chosen[id] = true
-	}
+func (s *State) Secrets(selected []string) map[string]string {
 	out := map[string]string{}
-	for _, c := range s.Companies {
-		if !chosen[c.ID] {
+	for _, id := range selected {
+		c, ok := s.Companies[id]
+		if !ok {
 			continue
 		}
 		for _, name := range SecretFields(c) {

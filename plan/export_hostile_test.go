@@ -20,13 +20,10 @@ func TestExportEscapesHostileText(t *testing.T) {
 		"${PBX_API_KEY}",
 	}
 	for _, text := range hostile {
-		snap := &plan.Snapshot{
-			Companies: []apiclient.Company{
-				{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"hs_access": apiclient.String(text), "future" + text: apiclient.String(text)}},
-				{ID: "beta", Name: "Beta"},
-			},
-			Containers: map[string][]string{"box\u202e" + text: {"acme", "beta"}},
-		}
+		snap := plan.NewState([]apiclient.Company{
+			{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"hs_access": apiclient.String(text), "future" + text: apiclient.String(text)}},
+			{ID: "beta", Name: "Beta"},
+		}, map[string][]string{"box\u202e" + text: {"acme", "beta"}})
 		data, err := snap.Export(plan.ExportOptions{})
 		require.NoError(t, err)
 		require.True(t, utf8.Valid(data))

@@ -18,16 +18,14 @@ import (
 
 // oneDocument is Export as one encoding of the whole document: what the chunks of
 // nestedWriter must add up to, byte for byte.
-func oneDocument(t *testing.T, s *Snapshot, opts ExportOptions) []byte {
+func oneDocument(t *testing.T, s *State, opts ExportOptions) []byte {
 	t.Helper()
 	selected, err := s.Select(opts)
 	require.NoError(t, err)
 	companies := &yaml.Node{Kind: yaml.MappingNode}
-	for _, c := range s.Companies {
-		if slices.Contains(selected, c.ID) {
-			k, body := exportCompany(c, opts)
-			companies.Content = append(companies.Content, k, body)
-		}
+	for _, id := range selected {
+		k, body := exportCompany(s.Companies[id], opts)
+		companies.Content = append(companies.Content, k, body)
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{key("version"), {Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"}, key("companies"), companies}}
 	containers := &yaml.Node{Kind: yaml.MappingNode}
@@ -62,11 +60,12 @@ func oneDocument(t *testing.T, s *Snapshot, opts ExportOptions) []byte {
 // trickySnapshot is a snapshot of up to 40 companies with values that YAML writes in
 // every style (quoted, literal blocks with empty lines, numbers as strings), unknown
 // fields (foot comments), company-ids that read as numbers, and containers.
-func trickySnapshot(r *rand.Rand) *Snapshot {
+func trickySnapshot(r *rand.Rand) *State {
 	texts := []string{"", "plain", "a: b # not a comment", "multi\nline\n\nwith an empty line", "  leading", "trailing  ",
 		"x\n  \ny", "#hash", "- dash", "ünïcode ✓", "tab\there", "\n", `quote'"both`, "${NOT_A_VAR}",
 		"long " + strings.Repeat("word ", 40), "null", "true", "15", "0042"}
-	snap := &Snapshot{Containers: map[string][]string{}}
+	containers := map[string][]string{}
+	var companies []apiclient.Company
 	var ids []string
 	for i := range r.IntN(40) {
 		id := fmt.Sprintf("c%03d", i)
@@ -88,16 +87,15 @@ func trickySnapshot(r *rand.Rand) *Snapshot {
 		if r.IntN(3) == 0 {
 			settings["future_field"] = apiclient.String(texts[r.IntN(len(texts))])
 		}
-		snap.Companies = append(snap.Companies, apiclient.Company{ID: id, Name: "Company " + id, Settings: settings})
+		companies = append(companies, apiclient.Company{ID: id, Name: "Company " + id, Settings: settings})
 	}
-	slices.SortFunc(snap.Companies, func(a, b apiclient.Company) int { return strings.Compare(a.ID, b.ID) })
 	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	for len(ids) > 1 && r.IntN(4) > 0 {
 		members := slices.Sorted(slices.Values(ids[:min(1+r.IntN(4), len(ids))]))
-		snap.Containers[members[0]] = members
+		containers[members[0]] = members
 		ids = ids[len(members):]
 	}
-	return snap
+	return NewState(companies, containers)
 }
 
 // TestExportChunks checks that Export, which encodes a few companies at a time,
@@ -107,8 +105,8 @@ func TestExportChunks(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			snap := trickySnapshot(rand.New(rand.NewPCG(seed, 11)))
 			options := []ExportOptions{{}, {IncludeSecrets: true}}
-			if len(snap.Companies) > 3 {
-				options = append(options, ExportOptions{Companies: []string{snap.Companies[3].ID}})
+			if ids := slices.Sorted(maps.Keys(snap.Companies)); len(ids) > 3 {
+				options = append(options, ExportOptions{Companies: []string{ids[3]}})
 			}
 			for _, opts := range options {
 				got, err := snap.Export(opts)

@@ -273,14 +273,14 @@ func TestLoadWithoutLookup(t *testing.T) {
 // TestExportRoundTripKeepsDollarText exports a company whose free text is
 // ${PBX_API_KEY} and loads the export with that variable set: the text comes back.
 func TestExportRoundTripKeepsDollarText(t *testing.T) {
-	snap := &plan.Snapshot{Companies: []apiclient.Company{{
+	snap := plan.NewState([]apiclient.Company{{
 		ID: "acme", Name: "Acme",
 		Settings: apiclient.Settings{
 			"hs_access":    apiclient.String("${PBX_API_KEY}"),
 			"hs_access_nm": apiclient.String("a ${X} and ${1X}"),
 			"nm_password":  apiclient.String("4711"),
 		},
-	}}}
+	}}, nil)
 	data, err := snap.Export(plan.ExportOptions{})
 	require.NoError(t, err)
 	require.Contains(t, string(data), "${ACME_NM_PASSWORD}")
@@ -346,7 +346,7 @@ func TestExportSecretOfEveryKind(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := apiclient.Company{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"nm_password": tc.value}}
-			snap := &plan.Snapshot{Companies: []apiclient.Company{c}}
+			snap := plan.NewState([]apiclient.Company{c}, nil)
 			data, err := snap.Export(plan.ExportOptions{})
 			require.NoError(t, err)
 			var line string

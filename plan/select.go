@@ -9,10 +9,10 @@ import (
 
 // SelectPresent returns what Select picks for companies and match, and the named
 // companies the snapshot does not hold, all of them.
-func (s *Snapshot) SelectPresent(companies []string, match *regexp.Regexp) (selected, missing []string) {
+func (s *State) SelectPresent(companies []string, match *regexp.Regexp) (selected, missing []string) {
 	have := make(map[string]bool, len(s.Companies))
-	for _, c := range s.Companies {
-		have[c.ID] = true
+	for id := range s.Companies {
+		have[id] = true
 	}
 	var present []string
 	for _, id := range companies {
@@ -32,14 +32,11 @@ func (s *Snapshot) SelectPresent(companies []string, match *regexp.Regexp) (sele
 // SecretVariables returns the variables an export of selected names, sorted. Two
 // company-ids that differ only in case would share one (SecretVariable upper-cases
 // them), and one value would serve both: that is an error.
-func (s *Snapshot) SecretVariables(selected []string) ([]string, error) {
-	chosen := map[string]bool{}
-	for _, id := range selected {
-		chosen[id] = true
-	}
+func (s *State) SecretVariables(selected []string) ([]string, error) {
 	owner := map[string]string{}
-	for _, c := range s.Companies {
-		if !chosen[c.ID] {
+	for _, id := range slices.Sorted(slices.Values(selected)) { // the first of a pair is named first
+		c, ok := s.Companies[id]
+		if !ok {
 			continue
 		}
 		for _, name := range SecretFields(c) {

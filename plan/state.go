@@ -36,6 +36,19 @@ type State struct {
 	Requests int // requests sent to read all this
 }
 
+// NewState returns the state of a server that holds companies and containers, read
+// whole, as ReadSnapshot returns it.
+func NewState(companies []apiclient.Company, containers map[string][]string) *State {
+	st := &State{Companies: make(map[string]apiclient.Company, len(companies)), Containers: containers, Grouping: true, Unread: map[string]error{}}
+	if st.Containers == nil {
+		st.Containers = map[string][]string{}
+	}
+	for _, c := range companies {
+		st.Companies[c.ID] = c
+	}
+	return st
+}
+
 // refusedRetryWait is how long a read refused for a company that the read of all
 // companies has just shown waits before it is sent once more (spec/api.md: a passing
 // refusal cannot be told from a lasting one by its wording).
@@ -142,8 +155,8 @@ func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism i
 // ReadContainers reads into st the containers of the companies of each wave, a wave
 // once the one before has ended, up to parallelism requests at once, each container
 // once: a company whose container an earlier answer (or st.Containers) holds, or that
-// st.Companies does not hold, is not read. The members an answer lists replace what
-// st held of them. A container that cannot be read goes to st.Unread; only refused
+// st.Companies does not hold, is not read. The members an answer lists that st does
+// not hold are added to it. A container that cannot be read goes to st.Unread; only refused
 // credentials or the end of ctx end the reading with an error.
 func ReadContainers(ctx context.Context, r Reader, st *State, parallelism int, waves ...[]string) error {
 	cr := newContainerReader(r, st)
@@ -265,7 +278,9 @@ func (cr *containerReader) read(ctx context.Context, id string) error {
 	st.Containers[box.Name] = members
 	for _, m := range box.Members {
 		cr.covered[m.ID] = true
-		st.Companies[m.ID] = m // as fresh as anything read, and perhaps created since the read of all
+		if _, ok := st.Companies[m.ID]; !ok {
+			st.Companies[m.ID] = m // created since the read of all companies
+		}
 	}
 	return nil
 }

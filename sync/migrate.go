@@ -61,8 +61,8 @@ type Migration struct {
 	opts     MigrateOptions
 	from     Source
 	to       Target
-	snap     *plan.Snapshot // the source, as read
-	selected []string       // the companies migrated, sorted
+	snap     *plan.State // the source, read whole
+	selected []string    // the companies migrated, sorted
 	inv      *plan.Inventory
 	plan     *plan.Plan  // on the target
 	applied  *Report     // nil when nothing was applied on the target
@@ -197,14 +197,11 @@ func (m *Migration) inventory(ctx context.Context) (*plan.Inventory, error) {
 	if _, err := snap.SecretVariables(selected); err != nil {
 		return nil, err
 	}
-	chosen := map[string]bool{}
 	for _, id := range selected {
-		chosen[id] = true
-	}
-	for _, c := range snap.Companies {
+		c := snap.Companies[id]
 		var unknown []string
 		for _, name := range c.Settings.Names() {
-			if _, known := apiclient.LookupField(name); !known && chosen[c.ID] {
+			if _, known := apiclient.LookupField(name); !known {
 				unknown = append(unknown, name)
 			}
 		}
@@ -248,7 +245,7 @@ func (m *Migration) Execute(ctx context.Context, apply ApplyFunc) (err error) {
 		return fmt.Errorf("read back the target: %w", err)
 	}
 	m.diffs = map[string]plan.CompanyDiff{}
-	for _, d := range plan.Compare(plan.SnapshotSide(m.snap), plan.StateSide(m.target), m.selected) {
+	for _, d := range plan.Compare(plan.SideOf(m.snap), plan.SideOf(m.target), m.selected) {
 		m.diffs[d.Company] = d
 	}
 	m.compared = true
@@ -309,7 +306,7 @@ func (m *Migration) deleteFromSource(ctx context.Context) error {
 		return fmt.Errorf("read the source again before deleting: %w", err)
 	}
 	changed := map[string]string{}
-	for _, d := range plan.Compare(plan.SnapshotSide(m.snap), plan.StateSide(fresh), m.selected) {
+	for _, d := range plan.Compare(plan.SideOf(m.snap), plan.SideOf(fresh), m.selected) {
 		switch d.Kind {
 		case plan.OnlyFrom:
 			changed[d.Company] = "is no longer on the source"
@@ -318,7 +315,7 @@ func (m *Migration) deleteFromSource(ctx context.Context) error {
 		}
 	}
 
-	view := plan.SnapshotSide(m.snap)
+	view := plan.SideOf(m.snap)
 	var groups [][]string
 	grouped := map[string]bool{}
 	for _, id := range m.selected {

@@ -112,7 +112,7 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	}
 	defer func() { err = closeServer(to, err) }()
 
-	var fromSnap, toSnap *plan.Snapshot
+	var fromSnap, toSnap *plan.State
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		if fromSnap, err = plan.ReadSnapshot(gctx, from, o.parallelism); err != nil {

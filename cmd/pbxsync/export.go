@@ -162,7 +162,7 @@ func (a *app) reportExport(ctx context.Context, o exportOptions, companies, cont
 
 // exportedContainers counts the containers of two or more that an export of selected
 // holds.
-func exportedContainers(snap *plan.Snapshot, selected []string) int {
+func exportedContainers(snap *plan.State, selected []string) int {
 	chosen := map[string]bool{}
 	for _, id := range selected {
 		chosen[id] = true
