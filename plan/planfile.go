@@ -127,6 +127,15 @@ func (e *StalePlanError) Error() string {
 	return fmt.Sprintf("the saved plan is stale: %s (%s%s): plan again", e.Reason, strings.Join(shown, ", "), more)
 }
 
+// CheckInventory returns a *StalePlanError when data, an inventory's bytes, is not
+// the inventory the plan was made from.
+func (sp *SavedPlan) CheckInventory(data []byte) error {
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sp.Inventory.SHA256 {
+		return &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", sp.Inventory.File)}
+	}
+	return nil
+}
+
 // Check plans again from inv and the server, with the saved options, and returns the
 // fresh plan when it is the saved one: every saved change is in it unchanged, it has
 // no change the saved plan lacks, and every company either touches reads as it did

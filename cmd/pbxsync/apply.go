@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -182,7 +180,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 	}
 	var budget *plan.DeleteBudgetError
 	if errors.As(diffErr, &budget) {
-		return nil, fmt.Errorf("%w: %v", errRefused, budget)
+		return nil, fmt.Errorf("%w: %w", errRefused, budget)
 	}
 	if diffErr != nil {
 		return nil, diffErr
@@ -213,16 +211,12 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
 	}
-	changed := fmt.Errorf("%w: the inventory %s changed since the plan %s was made: plan again", errRefused, file, o.planFile)
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sp.Inventory.SHA256 {
-		return nil, changed
+	if err := sp.CheckInventory(data); err != nil { // before it is loaded: it may no longer be valid
+		return nil, fmt.Errorf("%w: %s: %w", errRefused, o.planFile, err)
 	}
-	inv, err := a.loadInventory(file)
+	inv, err := a.loadInventory(file) // Check compares its hash again, before any request
 	if err != nil {
 		return nil, err
-	}
-	if inv.Hash != sp.Inventory.SHA256 {
-		return nil, changed
 	}
 	pacer := apiclient.NewPacer(o.rate)
 	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))

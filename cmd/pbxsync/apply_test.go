@@ -447,7 +447,7 @@ func TestApplyPlanFile(t *testing.T) {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "the inventory changed", wantCode: 3,
-			wantErr: "pbxsync: refused before any write: the inventory INV changed since the plan PLAN was made: plan again",
+			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: the inventory INV changed since the plan was made: plan again",
 			change: func(t *testing.T, srv *simtest.Server, inv string) map[string]string {
 				require.NoError(t, os.WriteFile(inv, []byte(mixedInventory+"# reviewed\n"), 0o600))
 				return adminEnv(srv, mixedEnv...)

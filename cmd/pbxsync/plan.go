@@ -166,7 +166,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	}
 	var budget *plan.DeleteBudgetError
 	if errors.As(diffErr, &budget) {
-		return fmt.Errorf("%w: %v", errRefused, budget)
+		return fmt.Errorf("%w: %w", errRefused, budget)
 	}
 	if err := p.Incomplete(); err != nil {
 		return err // not saved either: apply would refuse it
