@@ -68,7 +68,7 @@ func BenchmarkApplyLoad(b *testing.B) {
 		var ratio float64
 		for range b.N {
 			b.StopTimer()
-			srv, c, inv := setup(b, latency)
+			_, c, inv := setup(b, latency)
 			start := time.Now()
 			for _, co := range inv.Companies {
 				_, err := c.Read(b.Context(), co.ID)
@@ -77,7 +77,7 @@ func BenchmarkApplyLoad(b *testing.B) {
 				require.NoError(b, err)
 			}
 			script := time.Since(start)
-			srv, c, inv = setup(b, latency)
+			srv, c, inv := setup(b, latency)
 			b.StartTimer()
 			_, total, _ := whole(b, srv, c, inv, parallelism)
 			ratio += script.Seconds() / total.Seconds()
