@@ -270,10 +270,12 @@ func TestDiffErrors(t *testing.T) {
 		{"two kinds of credentials", []string{"--from", from.URL, "--to", to.URL},
 			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_FROM_USERNAME": "alice", "PBX_TO_API_KEY": pbxtest.AdminKey},
 			"--from: two kinds of credentials: set PBX_FROM_API_KEY, or PBX_FROM_USERNAME and PBX_FROM_PASSWORD, not both", true},
+		{"invalid match", []string{"--from", from.URL, "--to", to.URL, "--match", "("}, diffEnv(), "invalid --match", true},
+		// The cases that send requests come last: a request that the server takes after
+		// its client gave up would count in the next case.
 		{"refused credentials", []string{"--from", from.URL, "--to", to.URL},
 			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_TO_API_KEY": "wrong"},
 			"read --to: read companies: read: server refused: invalid API key", false},
-		{"invalid match", []string{"--from", from.URL, "--to", to.URL, "--match", "("}, diffEnv(), "invalid --match", true},
 		{"unknown company", []string{"--from", from.URL, "--to", to.URL, "--company", "beta", "--company", "nope"}, diffEnv(),
 			`company "nope" is not on either server`, false},
 	}
