@@ -24,12 +24,6 @@ type Source interface {
 	DeleteConfirmed(ctx context.Context, id string) error
 }
 
-// Target is what a migration needs from the server it copies to.
-type Target interface {
-	Client
-	Lookup(ctx context.Context, id string) (apiclient.Company, bool, error)
-}
-
 // deleteGrace is how long the deletes of a container group that has started go on
 // after an interrupt, so that a group is not left half deleted.
 const deleteGrace = 15 * time.Second
@@ -60,7 +54,7 @@ type ApplyFunc func(ctx context.Context, inv *plan.Inventory, p *plan.Plan) *Rep
 type Migration struct {
 	opts     MigrateOptions
 	from     Source
-	to       Target
+	to       Client      // the server it copies to
 	snap     *plan.State // the source, read whole
 	selected []string    // the companies migrated, sorted
 	inv      *plan.Inventory
@@ -140,7 +134,7 @@ func (m *Migration) Verified() bool {
 // (with the secrets' values, never written anywhere), reads the target to and plans
 // on it. With no company selected, there is nothing to do: Selected is empty and the
 // migration is verified.
-func (m *Migration) Prepare(ctx context.Context, from Source, to Target) (err error) {
+func (m *Migration) Prepare(ctx context.Context, from Source, to Client) (err error) {
 	m.from, m.to = from, to
 	if m.snap, err = plan.ReadSnapshot(ctx, m.from, m.opts.Parallelism); err != nil {
 		return fmt.Errorf("read the source: %w", err)
