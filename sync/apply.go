@@ -96,10 +96,11 @@ type Options struct {
 }
 
 // Apply executes p against c: each change once its dependencies are done, at most
-// opts.Parallelism at a time, then reads back what it touched, compares it with inv,
+// opts.Parallelism at a time, then verifies what the server kept against inv (from
+// the answers of the writes, and the containers that grouping touched: see verify),
 // and repairs what can be repaired (grouping side effects, failed changes) for at
 // most opts.Rounds rounds. When ctx is cancelled it starts nothing new, lets the
-// changes in flight finish (within opts.Grace) and reports.
+// changes in flight finish (within opts.Grace, none past a deadline) and reports.
 func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opts Options) *Report {
 	opts.Parallelism = max(opts.Parallelism, 1)
 	if opts.Grace <= 0 {
