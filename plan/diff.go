@@ -101,13 +101,7 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		}
 	}
 
-	order := map[Action]int{}
-	for i, a := range Actions {
-		order[a] = i
-	}
-	slices.SortStableFunc(p.Changes, func(a, b Change) int {
-		return cmp.Or(cmp.Compare(order[a.Action], order[b.Action]), strings.Compare(a.Company, b.Company))
-	})
+	SortChanges(p.Changes)
 	containerOf := map[string][]string{}
 	for _, members := range st.Containers {
 		for _, id := range members {
@@ -131,6 +125,14 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		return p, &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}
 	}
 	return p, nil
+}
+
+// SortChanges puts changes in plan order: by action as Actions lists them (deletes on
+// top), then by company.
+func SortChanges(changes []Change) {
+	slices.SortStableFunc(changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(slices.Index(Actions, a.Action), slices.Index(Actions, b.Action)), strings.Compare(a.Company, b.Company))
+	})
 }
 
 // notPlanned returns the companies of the inventory that a plan must leave alone,

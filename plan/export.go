@@ -31,11 +31,10 @@ func ReadSnapshot(ctx context.Context, r Reader, parallelism int) (*State, error
 	if err != nil {
 		return nil, fmt.Errorf("read companies: %w", err)
 	}
-	st := &State{Companies: make(map[string]apiclient.Company, len(all)), Containers: map[string][]string{},
-		Grouping: true, Unread: map[string]error{}, Requests: 1}
+	st := NewState(all, nil)
+	st.Requests = 1
 	ids := make([]string, len(all))
 	for i, c := range all {
-		st.Companies[c.ID] = c
 		ids[i] = c.ID
 	}
 	if err := readAllContainers(ctx, r, ids, max(parallelism, 1), st); err != nil {

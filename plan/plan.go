@@ -88,13 +88,17 @@ type NotPlannedError struct {
 }
 
 func (e *NotPlannedError) Error() string {
-	shown := e.Companies[:min(len(e.Companies), 10)]
-	more := ""
-	if len(e.Companies) > len(shown) {
-		more = fmt.Sprintf(" and %d more", len(e.Companies)-len(shown))
+	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s): the plan names them; run again",
+		plural(len(e.Companies), "company", "companies"), someOf(e.Companies))
+}
+
+// someOf lists the first ten ids, and how many more there are.
+func someOf(ids []string) string {
+	shown := ids[:min(len(ids), 10)]
+	if len(ids) > len(shown) {
+		return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), len(ids)-len(shown))
 	}
-	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s%s): the plan names them; run again",
-		plural(len(e.Companies), "company", "companies"), strings.Join(shown, ", "), more)
+	return strings.Join(shown, ", ")
 }
 
 // Empty reports whether the plan changes nothing.

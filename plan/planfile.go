@@ -119,21 +119,20 @@ func (e *StalePlanError) Error() string {
 	if len(e.Companies) == 0 {
 		return "the saved plan is stale: " + e.Reason + ": plan again"
 	}
-	shown := e.Companies[:min(len(e.Companies), 10)]
-	more := ""
-	if len(e.Companies) > len(shown) {
-		more = fmt.Sprintf(" and %d more", len(e.Companies)-len(shown))
-	}
-	return fmt.Sprintf("the saved plan is stale: %s (%s%s): plan again", e.Reason, strings.Join(shown, ", "), more)
+	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, someOf(e.Companies))
 }
 
 // CheckInventory returns a *StalePlanError when data, an inventory's bytes, is not
 // the inventory the plan was made from.
 func (sp *SavedPlan) CheckInventory(data []byte) error {
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sp.Inventory.SHA256 {
-		return &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", sp.Inventory.File)}
+		return sp.inventoryChanged()
 	}
 	return nil
+}
+
+func (sp *SavedPlan) inventoryChanged() *StalePlanError {
+	return &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", sp.Inventory.File)}
 }
 
 // Check plans again from inv and the server, with the saved options, and returns the
@@ -145,7 +144,7 @@ func (sp *SavedPlan) CheckInventory(data []byte) error {
 // the saved plan never holds.
 func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*Plan, error) {
 	if inv.Hash != sp.Inventory.SHA256 {
-		return nil, &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", sp.Inventory.File)}
+		return nil, sp.inventoryChanged()
 	}
 	st, err := ReadState(ctx, r, inv, parallelism)
 	if err != nil {

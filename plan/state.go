@@ -61,7 +61,7 @@ var refusedRetryWait = 300 * time.Millisecond
 // leaves grouping alone.
 func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*State, error) {
 	parallelism = max(parallelism, 1)
-	st := &State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true, Unread: map[string]error{}}
+	st := NewState(nil, nil)
 	all, err := r.ReadAll(ctx)
 	st.Requests++
 	switch {

@@ -115,13 +115,6 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 	}()
 
 	changes, containerOf := p.Changes, p.ContainerOf
-	interrupted := func() bool {
-		if ctx.Err() == nil {
-			return false
-		}
-		r.Interrupted, r.Cause = true, context.Cause(ctx)
-		return true
-	}
 	for round := 0; ; round++ {
 		results := run(ctx, c, inv, changes, containerOf, opts, round)
 		r.Results = append(r.Results, results...)
@@ -130,11 +123,11 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 				r.Fatal = res.Err
 			}
 		}
-		if interrupted() || r.Fatal != nil {
+		if ctx.Err() != nil || r.Fatal != nil { // the deferred func marks the interruption
 			return r
 		}
 		v, err := verify(ctx, c, inv, p, r.Results, opts.Parallelism)
-		if interrupted() {
+		if ctx.Err() != nil {
 			return r
 		}
 		if apiclient.IsFatal(err) {

@@ -100,11 +100,7 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, re
 		}
 		v.retry, v.containerOf = append(v.retry, groups...), containerOf
 	}
-	order := map[plan.Action]int{}
-	for i, a := range plan.Actions {
-		order[a] = i
-	}
-	slices.SortStableFunc(v.retry, func(a, b plan.Change) int { return order[a.Action] - order[b.Action] })
+	plan.SortChanges(v.retry)
 	return v, nil
 }
 
@@ -267,7 +263,7 @@ func regroup(ctx context.Context, c Client, inv *plan.Inventory, outcomes []Resu
 
 	// The companies to read exist (they are not absent): what ReadContainers needs to
 	// know of them before their containers tell the rest.
-	st := &plan.State{Companies: map[string]apiclient.Company{}, Containers: map[string][]string{}, Grouping: true}
+	st := plan.NewState(nil, nil)
 	for id := range scope {
 		if !absent(id) {
 			st.Companies[id] = apiclient.Company{ID: id}
