@@ -394,20 +394,12 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 			c.pacer.answered()
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBody+1))
+	resp, err := DecodeResponse(verb, company, hresp.StatusCode, hresp.Header, limitBody(hresp.Body, c.maxBody))
 	c.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("verb", verb), slog.String("company", company),
 		slog.Int("status", hresp.StatusCode), slog.Duration("duration", time.Since(start)))
-	switch {
-	case err != nil && ctx.Err() != nil:
+	if err != nil && ctx.Err() != nil {
 		return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
-	case err != nil:
-		return nil, nil, &TransportError{Verb: verb, Company: company, Status: hresp.StatusCode, Transient: true,
-			Err: fmt.Errorf("reading the answer: %w", err)}
-	case int64(len(data)) > c.maxBody:
-		return nil, nil, &TransportError{Verb: verb, Company: company, Status: hresp.StatusCode,
-			Err: fmt.Errorf("the answer is larger than %d bytes", c.maxBody)}
 	}
-	resp, err := DecodeResponse(verb, company, hresp.StatusCode, hresp.Header, data)
 	var refused *APIError
 	if errors.As(err, &refused) {
 		refused.Message = c.redact.message(refused.Message)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,19 @@ func TestDecodeResponse(t *testing.T) {
 			wantText: `read of "x": the answer is not the API's JSON (empty body)`},
 		{name: "wrong shape", status: 200, body: `{"result":1}`, want: transport, transient: false,
 			wantText: `read of "x": the answer is not the API's JSON (unexpected shape)`},
+		{name: "values one at a time", status: 200, body: `{"values":{"a":{"id":1,"name":"A","data":{"zone":"UTC"}},"b":{"id":2,"data":null}},"x":[1,{}],"result":"success"}`,
+			want: success, wantResp: &apiclient.Response{Result: "success", Values: map[string]apiclient.Entry{
+				"a": {ID: 1, Name: "A", Data: map[string]apiclient.Value{"zone": apiclient.String("UTC")}}, "b": {ID: 2}}}},
+		{name: "values that are not an object", status: 200, body: `{"result":"success","values":[]}`, want: transport,
+			wantText: `read of "x": the answer is not the API's JSON (unexpected shape)`},
+		{name: "an entry of the wrong shape", status: 200, body: `{"result":"success","values":{"a":{"id":"1"}}}`, want: transport,
+			wantText: `read of "x": the answer is not the API's JSON (unexpected shape)`},
+		{name: "null", status: 200, body: `null`, want: transport, transient: true,
+			wantText: `read of "x": the answer has no result`},
+		{name: "a second answer after the first", status: 200, body: `{"result":"success"}{"result":"fail"}`, want: transport, transient: true,
+			wantText: `read of "x": the answer is not the API's JSON (cut off or malformed)`},
+		{name: "cut off in the values", status: 200, body: `{"result":"success","values":{"a":{"id":1,"na`, want: transport, transient: true,
+			wantText: `read of "x": the answer is not the API's JSON (cut off or malformed)`},
 		{name: "429 with Retry-After", status: 429, header: http.Header{"Retry-After": {"7"}}, body: `slow down`, want: transport,
 			transient: true, retryAfter: 7 * time.Second, wantText: `read of "x": HTTP status 429`},
 		{name: "502", status: 502, want: transport, transient: true, wantText: `read of "x": HTTP status 502`},
@@ -64,11 +78,11 @@ func TestDecodeResponse(t *testing.T) {
 		{name: "301", status: 301, want: transport, wantText: `read of "x": HTTP status 301`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := apiclient.DecodeResponse("read", "x", tc.status, tc.header, []byte(tc.body))
+			resp, err := apiclient.DecodeResponse("read", "x", tc.status, tc.header, strings.NewReader(tc.body))
 			switch tc.want {
 			case success:
 				require.NoError(t, err)
-				if diff := cmp.Diff(tc.wantResp, resp); diff != "" {
+				if diff := cmp.Diff(tc.wantResp, resp, cmp.AllowUnexported(apiclient.Value{})); diff != "" {
 					t.Errorf("response (-want +got):\n%s", diff)
 				}
 				return

@@ -1,6 +1,7 @@
 package apiclient_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -63,7 +64,7 @@ func FuzzDecodeResponse(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		resp, err := apiclient.DecodeResponse("read", "acme", status, http.Header{}, body)
+		resp, err := apiclient.DecodeResponse("read", "acme", status, http.Header{}, bytes.NewReader(body))
 		checkDecodeError(t, status, err)
 		if err == nil {
 			if status != http.StatusOK || resp == nil || resp.Result != apiclient.ResultSuccess {

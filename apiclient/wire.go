@@ -1,10 +1,12 @@
 package apiclient
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -80,8 +82,10 @@ const (
 
 // DecodeResponse turns an HTTP answer into the API's response, or an error: an
 // *APIError for "fail", a *TransportError for anything that is not an API answer.
-// It is the one place where a response becomes an error.
-func DecodeResponse(verb, company string, status int, header http.Header, body []byte) (*Response, error) {
+// It is the one place where a response becomes an error. It decodes the body as it
+// reads it, one company of the values at a time, so that the answer to a read of
+// every company (megabytes) is never held twice, as bytes and as companies.
+func DecodeResponse(verb, company string, status int, header http.Header, body io.Reader) (*Response, error) {
 	transport := func(transient bool, err error) error {
 		return &TransportError{Verb: verb, Company: company, Status: status,
 			RetryAfter: retryAfter(header), Transient: transient, Err: err}
@@ -94,16 +98,25 @@ func DecodeResponse(verb, company string, status int, header http.Header, body [
 	case status != http.StatusOK:
 		return nil, transport(false, errStatus)
 	}
-	var r Response
-	if err := json.Unmarshal(body, &r); err != nil {
+	in := &answerReader{r: bufio.NewReader(body)}
+	start, _ := in.r.Peek(512)
+	start = bytes.Clone(start)
+	r, err := decodeAnswer(in)
+	var tooLarge *tooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, transport(false, err)
+	case in.err != nil:
+		return nil, transport(true, fmt.Errorf("reading the answer: %w", in.err))
+	case err != nil:
 		// Bytes that are not JSON (a cut-off body, a proxy's page) may come right
 		// next time; JSON of the wrong shape will not.
-		var syntax *json.SyntaxError
-		return nil, transport(errors.As(err, &syntax), fmt.Errorf("the answer is not the API's JSON (%s)", describeBody(body, err)))
+		malformed := !errors.Is(err, errShape)
+		return nil, transport(malformed, fmt.Errorf("the answer is not the API's JSON (%s)", describeBody(start, malformed)))
 	}
 	switch r.Result {
 	case ResultSuccess:
-		return &r, nil
+		return r, nil
 	case ResultFail:
 		msg := strings.TrimSpace(r.Message)
 		if msg == "" {
@@ -116,17 +129,148 @@ func DecodeResponse(verb, company string, status int, header http.Header, body [
 	return nil, transport(false, fmt.Errorf("the answer has an unknown result %q", r.Result))
 }
 
-// describeBody says what came back instead of JSON, without echoing much of it.
-func describeBody(body []byte, err error) string {
-	trimmed := bytes.TrimSpace(body)
+// errShape is JSON that is well formed but not an API answer.
+var errShape = errors.New("not an API answer")
+
+// answerReader keeps the error of the body's reader, so that a connection lost in
+// the middle of an answer is not taken for bad JSON.
+type answerReader struct {
+	r   *bufio.Reader
+	err error
+}
+
+func (a *answerReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && err != io.EOF {
+		a.err = err
+	}
+	return n, err
+}
+
+// tooLargeError ends an answer longer than the client takes (WithMaxResponseBytes).
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the answer is larger than %d bytes", e.limit)
+}
+
+// limitBody returns body, ending with a *tooLargeError past limit bytes.
+func limitBody(body io.Reader, limit int64) io.Reader {
+	return &limitedBody{r: body, limit: limit}
+}
+
+type limitedBody struct {
+	r           io.Reader
+	limit, read int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if l.read += int64(n); l.read > l.limit {
+		return n, &tooLargeError{limit: l.limit}
+	}
+	return n, err
+}
+
+// decodeAnswer decodes an answer's JSON object: result, message and containermoves
+// as json.Unmarshal would, and values one entry at a time. Anything but one JSON
+// object (or null) is an error; errShape when it is well-formed JSON.
+func decodeAnswer(r io.Reader) (*Response, error) {
+	dec := json.NewDecoder(r)
+	var resp Response
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t {
+	case nil: // null: an answer without a result
+	case json.Delim('{'):
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			switch key {
+			case "values":
+				err = decodeValues(dec, &resp.Values)
+			case "result":
+				err = dec.Decode(&resp.Result)
+			case "message":
+				err = dec.Decode(&resp.Message)
+			case "containermoves":
+				err = dec.Decode(&resp.ContainerMoves)
+			default:
+				var skip json.RawMessage
+				err = dec.Decode(&skip)
+			}
+			if err != nil {
+				return nil, shape(err)
+			}
+		}
+		if _, err := dec.Token(); err != nil { // the closing brace
+			return nil, err
+		}
+	default:
+		return nil, errShape
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("more after the answer")
+		}
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// decodeValues decodes an answer's values, a JSON object of entries, an entry at a
+// time.
+func decodeValues(dec *json.Decoder, values *map[string]Entry) error {
+	t, err := dec.Token()
+	switch {
+	case err != nil:
+		return err
+	case t == nil:
+		return nil
+	case t != json.Delim('{'):
+		return errShape
+	}
+	if *values == nil {
+		*values = map[string]Entry{}
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var e Entry
+		if err := dec.Decode(&e); err != nil {
+			return err
+		}
+		(*values)[key.(string)] = e
+	}
+	_, err = dec.Token()
+	return err
+}
+
+// shape turns json's "wrong type" into errShape, keeping syntax and reading errors.
+func shape(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) || errors.Is(err, errShape) {
+		return errShape
+	}
+	return err
+}
+
+// describeBody says what came back instead of JSON, from its first bytes, without
+// echoing any of it.
+func describeBody(start []byte, malformed bool) string {
+	trimmed := bytes.TrimSpace(start)
 	switch {
 	case len(trimmed) == 0:
 		return "empty body"
 	case trimmed[0] == '<':
 		return "an HTML page"
-	}
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
+	case malformed:
 		return "cut off or malformed"
 	}
 	return "unexpected shape"
@@ -166,8 +310,10 @@ func (e Entry) company(id string) Company {
 	}
 	for name, v := range s {
 		if f, ok := LookupField(name); ok {
-			if n, err := f.Normalize(v); err == nil && n != v {
-				s[name] = n
+			if n, err := f.Normalize(v); err == nil {
+				// Always stored: the key becomes the field table's name, and the
+				// decoded copy of the name, one per company, is let go.
+				s[f.Name] = n
 			}
 		}
 	}
