@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -105,7 +104,12 @@ type LoadOptions struct {
 // spec/inventory.md and reports all problems at once: the error is an
 // *InventoryError when any rule is broken. Warnings come back either way.
 func Load(file string, data []byte, opts LoadOptions) (*Inventory, []Diagnostic, error) {
-	l := &loader{file: file, opts: opts}
+	return load(file, data, opts, pieceSize)
+}
+
+// load is Load with the companies parsed size bytes at a time; 0 parses the file whole.
+func load(file string, data []byte, opts LoadOptions, size int) (*Inventory, []Diagnostic, error) {
+	l := &loader{file: file, opts: opts, pieceSize: size}
 	inv := l.load(data)
 	slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
@@ -129,6 +133,7 @@ func Load(file string, data []byte, opts LoadOptions) (*Inventory, []Diagnostic,
 type loader struct {
 	file        string
 	opts        LoadOptions
+	pieceSize   int // the companies' text parsed at once (pieces.go)
 	diags       []Diagnostic
 	defaultsEnv map[string]string // the variables of ${VAR} defaults, by field
 }
@@ -144,30 +149,60 @@ func (l *loader) warnf(n *yaml.Node, format string, args ...any) {
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 func (l *loader) load(data []byte) *Inventory {
+	if l.pieceSize > 0 {
+		if c, ok := cutCompanies(data, l.pieceSize); ok && c.pieces != nil {
+			if inv, ok := l.loadDoc(c.skeleton, &c); ok {
+				return inv
+			}
+			*l = loader{file: l.file, opts: l.opts} // yaml.v3 disagrees with the cut: parse whole
+		}
+	}
+	inv, _ := l.loadDoc(data, nil)
+	return inv
+}
+
+// loadDoc loads data, the whole file, or with a cut its skeleton, whose companies
+// come from the cut's pieces. With a cut, it returns ok false, having reported
+// nothing that counts, when yaml.v3 does not agree with the cut.
+func (l *loader) loadDoc(data []byte, c *cut) (*Inventory, bool) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		if c != nil {
+			return nil, false
+		}
 		l.yamlError(data, err)
-		return nil
+		return nil, true
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
+		if c != nil {
+			return nil, false
+		}
 		l.errorf(&next, "a second YAML document: an inventory is one document, and this one would be ignored")
-		return nil
+		return nil, true
 	} else if !errors.Is(err, io.EOF) {
+		if c != nil {
+			return nil, false
+		}
 		l.yamlError(data, err)
-		return nil
+		return nil, true
+	}
+	if c != nil {
+		// The skeleton's companies: the empty value of the line at the cut's header.
+		if m := c.companiesOf(&doc); m == nil || m.Kind != yaml.ScalarNode || m.Tag != "!!null" || m.Value != "" || m.Anchor != "" {
+			return nil, false
+		}
 	}
 	if len(doc.Content) == 0 {
 		l.errorf(&yaml.Node{Line: 1, Column: 1}, "the inventory is empty: it needs at least version: 1")
-		return nil
+		return nil, true
 	}
 	root := resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
 		l.errorf(root, "the inventory must be a mapping with version, companies, ...")
-		return nil
+		return nil, true
 	}
-
 	inv := &Inventory{}
 	var companies, containers *yaml.Node
 	var version bool
@@ -193,13 +228,24 @@ func (l *loader) load(data []byte) *Inventory {
 	if !version {
 		l.errorf(root, "version is missing: the first line should be version: 1")
 	}
-	if companies != nil {
-		inv.Companies = l.companies(companies, inv.Defaults)
+	switch {
+	case c != nil:
+		seen := map[string]int{}
+		for _, p := range c.pieces {
+			m, ok := c.parsePiece(p)
+			if !ok {
+				return nil, false
+			}
+			inv.Companies = l.companies(m, seen, inv.Companies, inv.Defaults)
+		}
+	case companies != nil && l.mapping(companies, "companies"):
+		inv.Companies = l.companies(companies, map[string]int{}, nil, inv.Defaults)
 	}
+	slices.SortFunc(inv.Companies, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
 	if containers != nil {
 		inv.Containers = l.containers(containers, inv)
 	}
-	return inv
+	return inv, true
 }
 
 // yamlParserProblems are the errors of yaml.v3's parser, whose line it reports
@@ -233,7 +279,11 @@ func (l *loader) yamlError(data []byte, err error) {
 // fields calls fn for each key of a mapping node, reporting duplicated keys and
 // keys that are not plain strings.
 func (l *loader) fields(m *yaml.Node, fn func(key, value *yaml.Node)) {
-	seen := map[string]*yaml.Node{}
+	l.fieldsSeen(m, map[string]int{}, fn)
+}
+
+// fieldsSeen is fields with the keys met before, and their lines, in seen.
+func (l *loader) fieldsSeen(m *yaml.Node, seen map[string]int, fn func(key, value *yaml.Node)) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, value := m.Content[i], resolve(m.Content[i+1])
 		if key.Kind != yaml.ScalarNode {
@@ -241,10 +291,10 @@ func (l *loader) fields(m *yaml.Node, fn func(key, value *yaml.Node)) {
 			continue
 		}
 		if first, dup := seen[key.Value]; dup {
-			l.errorf(key, "duplicated key %q (first at line %d)", key.Value, first.Line)
+			l.errorf(key, "duplicated key %q (first at line %d)", key.Value, first)
 			continue
 		}
-		seen[key.Value] = key
+		seen[key.Value] = key.Line
 		fn(key, value)
 	}
 }
@@ -268,12 +318,10 @@ func (l *loader) mapping(n *yaml.Node, what string) bool {
 	return false
 }
 
-func (l *loader) companies(n *yaml.Node, defaults apiclient.Settings) []Company {
-	if !l.mapping(n, "companies") {
-		return nil
-	}
-	var out []Company
-	l.fields(n, func(key, value *yaml.Node) {
+// companies appends the companies of a mapping to out; seen holds the line of each
+// company-id met so far, in this mapping or an earlier piece of the file.
+func (l *loader) companies(n *yaml.Node, seen map[string]int, out []Company, defaults apiclient.Settings) []Company {
+	l.fieldsSeen(n, seen, func(key, value *yaml.Node) {
 		c := Company{ID: key.Value}
 		if !apiclient.ValidCompanyID(c.ID) {
 			l.errorf(key, "company-id %q is not allowed: use letters, digits and _, 1 to 32 characters", c.ID)
@@ -304,17 +352,23 @@ func (l *loader) companies(n *yaml.Node, defaults apiclient.Settings) []Company 
 		if !named {
 			l.errorf(key, "company %s has no name: a name is required to create it", c.ID)
 		}
-		c.Settings = apiclient.Settings{}
-		maps.Copy(c.Settings, defaults)
-		maps.Copy(c.Settings, own)
 		for name, from := range l.defaultsEnv {
 			if _, overridden := own[name]; !overridden {
 				c.Env = setEnv(c.Env, name, from)
 			}
 		}
+		// The company's own settings over the defaults, in the map of its own.
+		c.Settings = own
+		if c.Settings == nil {
+			c.Settings = make(apiclient.Settings, len(defaults))
+		}
+		for name, v := range defaults {
+			if _, set := c.Settings[name]; !set {
+				c.Settings[name] = v
+			}
+		}
 		out = append(out, c)
 	})
-	slices.SortFunc(out, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
