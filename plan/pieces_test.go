@@ -231,7 +231,9 @@ func checkSameInPieces(t *testing.T, data []byte) {
 	gotInv, gotWarnings, gotErr := plan.LoadInPieces("f.yaml", data, opts, 1)
 	same := []cmp.Option{
 		cmp.AllowUnexported(apiclient.Value{}),
-		cmp.Comparer(func(a, b *regexp.Regexp) bool { return (a == nil) == (b == nil) && (a == nil || a.String() == b.String()) }),
+		cmp.Comparer(func(a, b *regexp.Regexp) bool {
+			return (a == nil) == (b == nil) && (a == nil || a.String() == b.String())
+		}),
 	}
 	if diff := cmp.Diff(wantInv, gotInv, same...); diff != "" {
 		t.Errorf("inventory (-whole +pieces):\n%s", diff)
