@@ -7,10 +7,8 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
+	"unicode/utf8"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 )
@@ -83,9 +81,14 @@ func (s *State) Select(opts ExportOptions) ([]string, error) {
 
 // SecretVariable is the environment variable an export names for a secret: the
 // company-id and the field, upper case, joined by "_" (acme_hq's nm_password is
-// ACME_HQ_NM_PASSWORD).
+// ACME_HQ_NM_PASSWORD), led by "_" where the company-id starts with a digit, since
+// a variable's name may not (7eleven's is _7ELEVEN_NM_PASSWORD).
 func SecretVariable(company, field string) string {
-	return strings.ToUpper(company + "_" + field)
+	name := strings.ToUpper(company + "_" + field)
+	if name[0] >= '0' && name[0] <= '9' {
+		name = "_" + name
+	}
+	return name
 }
 
 // Export writes the selected companies as an inventory: sorted, without server ids,
@@ -93,141 +96,190 @@ func SecretVariable(company, field string) string {
 // server's value, fields unknown to this pbxsync as comments (an inventory may not
 // manage them), and secrets as ${VAR} unless opts.IncludeSecrets. Exporting the same
 // server twice gives the same bytes.
+//
+// It writes the YAML itself, a line at a time: the format is fixed, and yaml.v3's
+// emitter cost a second and a gigabyte of garbage for 20,000 companies
+// (BenchmarkExport). Every string is either plain, where plainSafe proves that YAML
+// reads it back as that string, or double-quoted with every character that is not
+// plainly printable escaped (TestExportReadsBack, FuzzExportString).
 func (s *State) Export(opts ExportOptions) ([]byte, error) {
 	selected, err := s.Select(opts)
 	if err != nil {
 		return nil, err
 	}
-	chosen := map[string]bool{}
+	chosen := make(map[string]bool, len(selected))
 	for _, id := range selected {
 		chosen[id] = true
 	}
-	var buf bytes.Buffer
-	buf.WriteString("# Exported by pbxsync: the server's companies, settings and containers.\n")
+	var b bytes.Buffer
+	b.Grow(len(selected) * 512)
+	b.WriteString("# Exported by pbxsync: the server's companies, settings and containers.\n")
 	if !opts.IncludeSecrets {
-		buf.WriteString("# Secrets are ${VAR} references: set each variable (COMPANY_FIELD, upper case) before planning.\n")
+		b.WriteString("# Secrets are ${VAR} references: set each variable (COMPANY_FIELD, upper case) before planning.\n")
 	} else {
-		buf.WriteString("# It holds secrets in plain text: keep it private.\n")
+		b.WriteString("# It holds secrets in plain text: keep it private.\n")
 	}
-	buf.WriteString("version: 1\n")
+	b.WriteString("version: 1\n")
 	if len(selected) == 0 {
-		buf.WriteString("companies: {}\n")
+		b.WriteString("companies: {}\n")
 	} else {
-		buf.WriteString("companies:\n")
-		w := &nestedWriter{out: &buf}
+		b.WriteString("companies:\n")
 		for _, id := range selected {
-			if err := w.add(exportCompany(s.Companies[id], opts)); err != nil {
-				return nil, err
-			}
-		}
-		if err := w.flush(); err != nil {
-			return nil, err
+			exportCompany(&b, s.Companies[id], opts)
 		}
 	}
-	w := &nestedWriter{out: &buf}
+	started := false
 	for _, name := range slices.Sorted(maps.Keys(s.Containers)) {
 		members := s.Containers[name]
 		if len(members) < 2 || !chosen[members[0]] {
 			continue
 		}
-		if len(w.chunk) == 0 && !w.started {
-			buf.WriteString("containers:\n")
+		if !started {
+			b.WriteString("containers:\n")
+			started = true
 		}
-		list := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-		for _, id := range members {
-			list.Content = append(list.Content, str(id))
+		b.WriteString("  ")
+		writeString(&b, name)
+		b.WriteString(": [")
+		for i, id := range members {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeString(&b, id)
 		}
-		if err := w.add(key(name), list); err != nil {
-			return nil, err
-		}
+		b.WriteString("]\n")
 	}
-	if err := w.flush(); err != nil {
-		return nil, err
-	}
-	return apiclient.PrintableJSON(buf.Bytes()), nil
+	return b.Bytes(), nil
 }
 
-// exportCompany returns the key and the body of a company in an export.
-func exportCompany(c apiclient.Company, opts ExportOptions) (*yaml.Node, *yaml.Node) {
-	settings := &yaml.Node{Kind: yaml.MappingNode}
-	var unknown []string
-	for _, name := range c.Settings.Names() {
-		v := c.Settings[name]
-		f, known := apiclient.LookupField(name)
-		if !known {
-			unknown = append(unknown, fmt.Sprintf("%s: %s", name, v.JSON()))
+// exportCompany writes a company of an export.
+func exportCompany(b *bytes.Buffer, c apiclient.Company, opts ExportOptions) {
+	b.WriteString("  ")
+	writeString(b, c.ID)
+	b.WriteString(":\n    name: ")
+	writeString(b, c.Name)
+	b.WriteByte('\n')
+	settings, known := false, 0
+	for _, f := range fieldsByName {
+		v, ok := c.Settings[f.Name]
+		if !ok {
 			continue
 		}
-		value := scalar(v)
+		known++
+		if !settings {
+			b.WriteString("    settings:\n")
+			settings = true
+		}
+		b.WriteString("      ")
+		b.WriteString(f.Name) // the field table's names are plain
+		b.WriteString(": ")
 		if f.Secret && holdsSecret(v) && !opts.IncludeSecrets {
-			value = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "${" + SecretVariable(c.ID, name) + "}"}
+			ref := "${" + SecretVariable(c.ID, f.Name) + "}"
+			if secretRefRE.MatchString(ref) {
+				b.WriteString(ref) // plain, as a person writes it: letters, digits and _ in ${}
+			} else {
+				writeString(b, ref)
+			}
+		} else {
+			writeValue(b, v)
 		}
-		settings.Content = append(settings.Content, key(name), value)
+		b.WriteByte('\n')
 	}
-	body := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{key("name"), str(c.Name)}}
-	if len(settings.Content) > 0 {
-		body.Content = append(body.Content, key("settings"), settings)
-	}
-	k := key(c.ID)
-	if len(unknown) > 0 {
-		k.FootComment = apiclient.Printable("fields this pbxsync does not know, not managed: " + strings.Join(unknown, ", "))
-	}
-	return k, body
-}
-
-// exportChunk is how many entries of a mapping a nestedWriter encodes at once.
-const exportChunk = 4
-
-// nestedWriter writes the entries of a mapping that is the value of a top-level key,
-// indented by two spaces, as one encoding of the whole document would write them, a
-// few entries at a time. yaml.v3's emitter keeps every event of a document until
-// its end, and the nodes of 20,000 companies would be held at once: one document
-// costs seconds and gigabytes where chunks of exportChunk entries, each encoded
-// once built, cost a fraction (BenchmarkExport).
-type nestedWriter struct {
-	out     *bytes.Buffer
-	chunk   []*yaml.Node // keys and values not yet written
-	part    bytes.Buffer
-	started bool // a chunk was written
-	foot    bool // the last entry written has a foot comment
-}
-
-func (w *nestedWriter) add(k, v *yaml.Node) error {
-	w.chunk = append(w.chunk, k, v)
-	if len(w.chunk) < 2*exportChunk {
-		return nil
-	}
-	return w.flush()
-}
-
-// flush writes the entries added since the last flush.
-func (w *nestedWriter) flush() error {
-	if len(w.chunk) == 0 {
-		return nil
-	}
-	if w.foot {
-		w.out.WriteString("\n") // in one document, an empty line follows a foot comment when an entry follows
-	}
-	w.part.Reset()
-	enc := yaml.NewEncoder(&w.part)
-	enc.SetIndent(2)
-	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Content: w.chunk}}}
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	if err := enc.Close(); err != nil {
-		return err
-	}
-	for line := range bytes.Lines(w.part.Bytes()) {
-		if len(line) > 1 { // an empty line stays empty
-			w.out.WriteString("  ")
+	if known < len(c.Settings) {
+		var unknown []string
+		for _, name := range c.Settings.Names() {
+			if _, ok := apiclient.LookupField(name); !ok {
+				unknown = append(unknown, fmt.Sprintf("%s: %s", name, c.Settings[name].JSON()))
+			}
 		}
-		w.out.Write(line)
+		b.WriteString("    # ")
+		b.WriteString(apiclient.Printable("fields this pbxsync does not know, not managed: " + strings.Join(unknown, ", ")))
+		b.WriteByte('\n')
 	}
-	w.foot = w.chunk[len(w.chunk)-2].FootComment != ""
-	w.started = true
-	w.chunk = w.chunk[:0]
-	return nil
+}
+
+// fieldsByName is the field table in the order of the names, as an export writes
+// a company's settings.
+var fieldsByName = func() []apiclient.Field {
+	fields := apiclient.Fields()
+	slices.SortFunc(fields, func(a, b apiclient.Field) int { return strings.Compare(a.Name, b.Name) })
+	return fields
+}()
+
+// writeValue writes a value as the YAML scalar of its type: the server's "15" stays
+// a quoted string, 15 a number, and a value of a kind the field table does not know
+// (an array, an object) its JSON text as a string.
+func writeValue(b *bytes.Buffer, v apiclient.Value) {
+	switch v.Kind() {
+	case apiclient.KindString:
+		writeString(b, v.Text())
+	case apiclient.KindNumber:
+		b.WriteString(v.Text()) // JSON's number grammar is a part of YAML's
+	case apiclient.KindBool, apiclient.KindNull:
+		b.WriteString(v.JSON())
+	default:
+		writeString(b, v.JSON())
+	}
+}
+
+// writeString writes a string as a YAML scalar that reads back as the same string,
+// on one line: plain where plainSafe allows, else double-quoted, with every
+// character a terminal, an editor or a YAML reader would not take as it is escaped.
+func writeString(b *bytes.Buffer, s string) {
+	if plainSafe(s) {
+		b.WriteString(s)
+		return
+	}
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			b.WriteString(`\uFFFD`) // a byte that is not UTF-8: YAML has no way to carry it
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(b, `\x%02x`, r)
+		case !apiclient.IsPrintable(string(r)):
+			if r > 0xffff {
+				fmt.Fprintf(b, `\U%08x`, r)
+			} else {
+				fmt.Fprintf(b, `\u%04x`, r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+}
+
+// plainSafe reports whether s may be written as a plain scalar, in a block or in a
+// flow sequence, and read back as the string s by any YAML reader: letters, digits
+// and a few harmless marks, starting with a letter, _ or /, not ending with a space,
+// and not a word that YAML 1.1 reads as a boolean or null. It is strict on purpose:
+// a string it refuses is quoted, which is never wrong.
+func plainSafe(s string) bool {
+	if s == "" || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == '/':
+		case i > 0 && ('0' <= c && c <= '9' || strings.IndexByte(" .@+-()", c) >= 0):
+		default:
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
+		return false
+	}
+	return true
 }
 
 // Secrets returns the secret values of the selected companies by the variable names
@@ -273,37 +325,4 @@ func secretText(v apiclient.Value) string {
 		return v.Text()
 	}
 	return v.JSON()
-}
-
-func key(s string) *yaml.Node { return str(s) }
-
-// str is a string scalar. One that a terminal or an editor would not show as it is
-// (escape sequences, bidirectional overrides: a server's text) is double-quoted, so
-// that every such character is written as an escape (yaml.v3's own, or Export's
-// apiclient.PrintableJSON for those yaml.v3 leaves raw).
-func str(s string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if !apiclient.IsPrintable(s) {
-		n.Style = yaml.DoubleQuotedStyle
-	}
-	return n
-}
-
-// scalar writes a value as the YAML scalar of its type: the server's "15" stays a
-// quoted string, 15 an integer.
-func scalar(v apiclient.Value) *yaml.Node {
-	switch v.Kind() {
-	case apiclient.KindString:
-		return str(v.Text())
-	case apiclient.KindNumber:
-		if _, err := strconv.ParseInt(v.Text(), 10, 64); err == nil {
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: v.Text()}
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: v.Text()}
-	case apiclient.KindBool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v.Bool())}
-	case apiclient.KindNull:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
-	}
-	return str(v.JSON())
 }

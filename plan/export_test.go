@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -16,45 +17,44 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 )
 
-// oneDocument is Export as one encoding of the whole document: what the chunks of
-// nestedWriter must add up to, byte for byte.
-func oneDocument(t *testing.T, s *State, opts ExportOptions) []byte {
+// readBack parses an export with yaml.v3 and returns, for each company, its name and
+// the settings as YAML typed them, and the containers: what any YAML reader sees.
+func readBack(t *testing.T, data []byte) (names map[string]string, settings map[string]apiclient.Settings, containers map[string][]string) {
 	t.Helper()
-	selected, err := s.Select(opts)
-	require.NoError(t, err)
-	companies := &yaml.Node{Kind: yaml.MappingNode}
-	for _, id := range selected {
-		k, body := exportCompany(s.Companies[id], opts)
-		companies.Content = append(companies.Content, k, body)
-	}
-	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{key("version"), {Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"}, key("companies"), companies}}
-	containers := &yaml.Node{Kind: yaml.MappingNode}
-	for _, name := range slices.Sorted(maps.Keys(s.Containers)) {
-		members := s.Containers[name]
-		if len(members) < 2 || !slices.Contains(selected, members[0]) {
-			continue
+	var doc struct {
+		Version   int
+		Companies map[string]struct {
+			Name     string
+			Settings map[string]yaml.Node
 		}
-		list := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-		for _, id := range members {
-			list.Content = append(list.Content, str(id))
+		Containers map[string][]string
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	require.NoError(t, dec.Decode(&doc), "%s", data)
+	require.Equal(t, 1, doc.Version)
+	names, settings = map[string]string{}, map[string]apiclient.Settings{}
+	for id, c := range doc.Companies {
+		names[id] = c.Name
+		settings[id] = apiclient.Settings{}
+		for field, n := range c.Settings {
+			var v apiclient.Value
+			switch n.Tag {
+			case "!!str":
+				v = apiclient.String(n.Value)
+			case "!!int", "!!float":
+				v = apiclient.Number(n.Value)
+			case "!!bool":
+				v = apiclient.Bool(n.Value == "true")
+			case "!!null":
+				v = apiclient.Null()
+			default:
+				t.Fatalf("%s.%s: tag %s", id, field, n.Tag)
+			}
+			settings[id][field] = v
 		}
-		containers.Content = append(containers.Content, key(name), list)
 	}
-	if len(containers.Content) > 0 {
-		root.Content = append(root.Content, key("containers"), containers)
-	}
-	var buf bytes.Buffer
-	buf.WriteString("# Exported by pbxsync: the server's companies, settings and containers.\n")
-	if opts.IncludeSecrets {
-		buf.WriteString("# It holds secrets in plain text: keep it private.\n")
-	} else {
-		buf.WriteString("# Secrets are ${VAR} references: set each variable (COMPANY_FIELD, upper case) before planning.\n")
-	}
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	require.NoError(t, enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}))
-	require.NoError(t, enc.Close())
-	return buf.Bytes()
+	return names, settings, doc.Containers
 }
 
 // trickySnapshot is a snapshot of up to 40 companies with values that YAML writes in
@@ -98,9 +98,10 @@ func trickySnapshot(r *rand.Rand) *State {
 	return NewState(companies, containers)
 }
 
-// TestExportChunks checks that Export, which encodes a few companies at a time,
-// writes the bytes of one encoding of the whole document.
-func TestExportChunks(t *testing.T) {
+// TestExportReadsBack checks that what Export writes reads back, with any YAML
+// reader, as the snapshot's companies, values (kind and text), secrets as ${VAR}
+// unless asked for, and containers; unknown fields as comments only.
+func TestExportReadsBack(t *testing.T) {
 	for seed := range uint64(40) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			snap := trickySnapshot(rand.New(rand.NewPCG(seed, 11)))
@@ -109,12 +110,84 @@ func TestExportChunks(t *testing.T) {
 				options = append(options, ExportOptions{Companies: []string{ids[3]}})
 			}
 			for _, opts := range options {
-				got, err := snap.Export(opts)
+				data, err := snap.Export(opts)
 				require.NoError(t, err)
-				if diff := cmp.Diff(string(oneDocument(t, snap, opts)), string(got)); diff != "" {
-					t.Fatalf("options %+v (-one document +chunks):\n%s", opts, diff)
+				selected, err := snap.Select(opts)
+				require.NoError(t, err)
+				names, settings, containers := readBack(t, data)
+				require.ElementsMatch(t, selected, slices.Collect(maps.Keys(names)))
+				for _, id := range selected {
+					c := snap.Companies[id]
+					require.Equal(t, c.Name, names[id])
+					want := apiclient.Settings{}
+					for field, v := range c.Settings {
+						f, known := apiclient.LookupField(field)
+						switch {
+						case !known:
+							require.Contains(t, string(data), "# fields this pbxsync does not know, not managed: ")
+							continue
+						case f.Secret && holdsSecret(v) && !opts.IncludeSecrets:
+							v = apiclient.String("${" + SecretVariable(id, field) + "}")
+						case v.Kind() == apiclient.KindOther:
+							v = apiclient.String(v.JSON())
+						}
+						want[field] = v
+					}
+					if diff := cmp.Diff(want, settings[id], cmp.AllowUnexported(apiclient.Value{})); diff != "" {
+						t.Fatalf("company %s, options %+v (-snapshot +export):\n%s\n%s", id, opts, diff, data)
+					}
+				}
+				for name, members := range snap.Containers {
+					if slices.Contains(selected, members[0]) && len(members) > 1 {
+						require.Equal(t, members, containers[name])
+					}
 				}
 			}
 		})
 	}
+}
+
+// FuzzExportString: a string that Export writes reads back as the same string, in a
+// block and in a flow sequence, written on one line of printable characters.
+func FuzzExportString(f *testing.F) {
+	for _, s := range []string{"", "plain", "Company 7", "a: b", "#x", " x", "x ", "yes", "No", "null", "~", "15", "-1",
+		"0x1F", ".inf", "1e3", "2001-12-14", "<<", "a,b", "[x]", "{x}", "'q'", `"q"`, "\\", "x\n\ty", "\x1b[2J",
+		"\u202e", "\u2028", "\U0001F600", "\xff", "\u0085", "${VAR}", "@x", "%x", "!x", "&x", "*x", "|", ">", "?", "-", "- x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // what a server sends is JSON-decoded: always UTF-8
+		}
+		var b bytes.Buffer
+		writeString(&b, s)
+		out := b.String()
+		for _, r := range out {
+			if !apiclient.IsPrintable(string(r)) || r == '\n' {
+				t.Fatalf("%q written as %q: %U is raw", s, out, r)
+			}
+		}
+		var block map[string]yaml.Node
+		require.NoError(t, yaml.Unmarshal([]byte("k: "+out+"\n"), &block), "%q written as %q", s, out)
+		if n := block["k"]; n.Tag != "!!str" || n.Value != s {
+			t.Fatalf("%q written as %q reads back as %s %q", s, out, n.Tag, n.Value)
+		}
+		var flow map[string][]yaml.Node
+		require.NoError(t, yaml.Unmarshal([]byte("k: [a, "+out+"]\n"), &flow), "%q written as %q", s, out)
+		if l := flow["k"]; len(l) != 2 || l[1].Tag != "!!str" || l[1].Value != s {
+			t.Fatalf("%q written as %q reads back in a list as %v", s, out, l)
+		}
+	})
+}
+
+// A company-id may start with a digit, a variable's name may not: the export's
+// ${VAR} for such a company loads back.
+func TestExportSecretOfCompanyStartingWithDigit(t *testing.T) {
+	snap := NewState([]apiclient.Company{{ID: "7eleven", Name: "7-Eleven", Settings: apiclient.Settings{"nm_password": apiclient.String("0042")}}}, nil)
+	data, err := snap.Export(ExportOptions{})
+	require.NoError(t, err)
+	require.Contains(t, string(data), "nm_password: ${_7ELEVEN_NM_PASSWORD}\n")
+	inv, _, err := Load("export.yaml", data, LoadOptions{Lookup: func(name string) (string, bool) { return "0042", name == "_7ELEVEN_NM_PASSWORD" }})
+	require.NoError(t, err)
+	require.Equal(t, "0042", inv.Companies[0].Settings["nm_password"].Text())
 }
