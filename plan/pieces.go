@@ -70,7 +70,8 @@ func cutCompanies(data []byte, size int) (c cut, ok bool) {
 		return cut{}, true
 	}
 	// The body runs from the line after companies: to its last line of content before
-	// the first one indented less than the first company's key.
+	// the next line at column 1; a line between (indented less than the first
+	// company's key, but indented) is a layout the cut does not take.
 	type key struct{ offset, line int }
 	var keys []key
 	indent := 0
@@ -82,8 +83,11 @@ func cutCompanies(data []byte, size int) (c cut, ok bool) {
 			if indent == 0 {
 				indent = in
 			}
-			if indent == 0 || in < indent {
-				break
+			if indent == 0 || in == 0 {
+				break // the next top-level key
+			}
+			if in < indent {
+				return cut{}, false // neither a company nor the next key: the whole parse says what
 			}
 			if in == indent {
 				if !keyStart(data[start+in]) {
