@@ -45,7 +45,7 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		if !exists {
 			fields := make(map[string]FieldChange, len(want.Settings))
 			for name, v := range want.Settings {
-				fields[name] = FieldChange{Before: apiclient.Null(), After: v}
+				fields[name] = FieldChange{Before: apiclient.Null(), After: v, Origin: want.Origin[name]}
 			}
 			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Fields: fields})
 			continue
@@ -170,7 +170,7 @@ func fieldChanges(want Company, have apiclient.Company) map[string]FieldChange {
 	for name, after := range want.Settings {
 		before := have.Settings[name] // a field this server lacks reads as null
 		if !apiclient.Equal(name, before, after) {
-			fields[name] = FieldChange{Before: before, After: after}
+			fields[name] = FieldChange{Before: before, After: after, Origin: want.Origin[name]}
 		}
 	}
 	return fields

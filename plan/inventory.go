@@ -8,6 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,13 +22,15 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 )
 
-// Inventory is the desired state of one PBX, loaded from YAML (spec/inventory.md).
+// Inventory is the desired state of one PBX, loaded from the YAML files of
+// spec/inventory.md: one file, or many, directories included.
 type Inventory struct {
-	File       string
-	Hash       string             // SHA-256 of the file's bytes, in hex
-	Defaults   apiclient.Settings // settings for every company that does not set its own
+	File       string             // the first file, as messages name it
+	Files      []string           // every file read, in the order read
+	Hash       string             // SHA-256 of the files (HashFiles), in hex
+	Defaults   apiclient.Settings // the defaults of a one-file inventory (each company holds its own)
 	Companies  []Company          // sorted by ID
-	Containers []Container        // in the file's order
+	Containers []Container        // in the files' order
 	Prune      *regexp.Regexp     // which absent companies --prune may delete; nil for none
 }
 
@@ -33,12 +39,16 @@ type Company struct {
 	ID          string
 	Name        string
 	Description string
-	// Settings are the managed fields: the company's own over the defaults, each
-	// normalised through the field table.
+	// Settings are the managed fields: the company's own over its profiles, over its
+	// file's defaults, over its directory's defaults, each normalised through the
+	// field table.
 	Settings apiclient.Settings
 	// Env names the variable each ${VAR} secret came from, so that a saved plan can
 	// name it instead of holding its value.
 	Env map[string]string
+	// Origin says where each setting was written (FILE:LINE), when LoadOptions.Explain
+	// asks for it (plan --explain).
+	Origin map[string]string
 }
 
 // Container is a set of companies that must share one container.
@@ -88,7 +98,7 @@ func (e *InventoryError) Error() string {
 }
 
 // LoadOptions say how Load resolves the ${VAR} of secret fields (spec/inventory.md,
-// "${VAR}: secrets only"). Everywhere else ${...} is literal text.
+// "${VAR}: secrets only"), and what else it records.
 type LoadOptions struct {
 	// Lookup resolves a variable: os.LookupEnv in the command. Nil means that no
 	// variable is set.
@@ -98,21 +108,46 @@ type LoadOptions struct {
 	// and its secret loads as "" (Company.Env still names the variable). Such an
 	// inventory must never be planned or applied: an empty PIN would clear it.
 	Offline bool
+	// Explain records where each company's setting was written (Company.Origin).
+	Explain bool
 }
 
-// Load reads an inventory from data, the content of file. It checks every rule of
-// spec/inventory.md and reports all problems at once: the error is an
-// *InventoryError when any rule is broken. Warnings come back either way.
+// File is one file of an inventory: its name as messages show it, and its content.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Load reads a one-file inventory from data, the content of file; see LoadFiles.
 func Load(file string, data []byte, opts LoadOptions) (*Inventory, []Diagnostic, error) {
-	return load(file, data, opts, pieceSize)
+	return LoadFiles([]File{{Name: file, Data: data}}, opts)
 }
 
-// load is Load with the companies parsed size bytes at a time; 0 parses the file whole.
-func load(file string, data []byte, opts LoadOptions, size int) (*Inventory, []Diagnostic, error) {
-	l := &loader{file: file, opts: opts, pieceSize: size}
-	inv := l.load(data)
+// LoadFiles reads an inventory made of files, as ReadFiles finds them. It checks every
+// rule of spec/inventory.md and reports all problems, in every file, at once: the
+// error is an *InventoryError when any rule is broken. Warnings come back either way.
+func LoadFiles(files []File, opts LoadOptions) (*Inventory, []Diagnostic, error) {
+	return loadFiles(files, opts, pieceSize)
+}
+
+// loadFiles is LoadFiles with the companies parsed size bytes at a time; 0 parses
+// every file whole.
+func loadFiles(files []File, opts LoadOptions, size int) (*Inventory, []Diagnostic, error) {
+	if len(files) == 0 {
+		return nil, nil, errors.New("no inventory file")
+	}
+	l := &loader{opts: opts, pieceSize: size}
+	docs := make([]*fileDoc, len(files))
+	for i, f := range files {
+		docs[i] = l.readFile(f)
+	}
+	inv := l.merge(docs)
+	order := make(map[string]int, len(files))
+	for i, f := range files {
+		order[f.Name] = i
+	}
 	slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		return cmp.Or(cmp.Compare(order[a.File], order[b.File]), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	var errs, warnings []Diagnostic
 	for _, d := range l.diags {
@@ -125,17 +160,113 @@ func load(file string, data []byte, opts LoadOptions, size int) (*Inventory, []D
 	if len(errs) > 0 {
 		return nil, warnings, &InventoryError{Diagnostics: errs}
 	}
-	sum := sha256.Sum256(data)
-	inv.File, inv.Hash = file, hex.EncodeToString(sum[:])
+	inv.File, inv.Hash = files[0].Name, HashFiles(files)
+	for _, f := range files {
+		inv.Files = append(inv.Files, f.Name)
+	}
 	return inv, warnings, nil
 }
 
+// HashFiles is the hash a saved plan keeps of its inventory: of one file, the SHA-256
+// of its bytes; of several, of each file's name, the place of its directory among the
+// files' directories and its bytes, so that a file moved to another directory (other
+// _defaults.yaml) changes it, and a path written another way does not.
+func HashFiles(files []File) string {
+	if len(files) == 1 {
+		sum := sha256.Sum256(files[0].Data)
+		return hex.EncodeToString(sum[:])
+	}
+	h := sha256.New()
+	dirs := map[string]int{}
+	for _, f := range files {
+		dir := filepath.Dir(f.Name)
+		if _, ok := dirs[dir]; !ok {
+			dirs[dir] = len(dirs)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%x\n", filepath.Base(f.Name), dirs[dir], sha256.Sum256(f.Data))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DefaultsFile is the file whose defaults apply to every company of its directory.
+const DefaultsFile = "_defaults.yaml"
+
+// ReadFiles reads the files of an inventory as -f names them (spec/inventory.md,
+// "Many files"): a file; a directory, meaning every *.yaml and *.yml file directly
+// inside it, in name order; or "-", standard input. A file's directory's
+// _defaults.yaml comes along even when the file is named alone, since its defaults
+// apply to every company of the directory. A file named twice is read once.
+func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
+	var files []File
+	seen := map[string]bool{}
+	add := func(name string) error {
+		if key := filepath.Clean(name); seen[key] {
+			return nil
+		} else {
+			seen[key] = true
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		files = append(files, File{Name: name, Data: data})
+		return nil
+	}
+	for _, path := range paths {
+		if path == "-" {
+			if seen["-"] {
+				continue
+			}
+			seen["-"] = true
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("read standard input: %w", err)
+			}
+			files = append(files, File{Name: "<stdin>", Data: data})
+			continue
+		}
+		info, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file or directory", path)
+		} else if err != nil {
+			return nil, err
+		}
+		names := []string{path}
+		if info.IsDir() {
+			entries, err := os.ReadDir(path)
+			if err != nil {
+				return nil, err
+			}
+			names = nil
+			for _, e := range entries {
+				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+					names = append(names, filepath.Join(path, e.Name()))
+				}
+			}
+			if len(names) == 0 {
+				return nil, fmt.Errorf("%s: a directory without a .yaml or .yml file", path)
+			}
+		}
+		for _, name := range names {
+			defaults := filepath.Join(filepath.Dir(name), DefaultsFile)
+			if _, err := os.Stat(defaults); err == nil {
+				if err := add(defaults); err != nil {
+					return nil, err
+				}
+			}
+			if err := add(name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return files, nil
+}
+
 type loader struct {
-	file        string
-	opts        LoadOptions
-	pieceSize   int // the companies' text parsed at once (pieces.go)
-	diags       []Diagnostic
-	defaultsEnv map[string]string // the variables of ${VAR} defaults, by field
+	opts      LoadOptions
+	pieceSize int // the companies' text parsed at once (pieces.go)
+	diags     []Diagnostic
+	file      string // the file being read or merged, for diagnostics
 }
 
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
@@ -146,25 +277,84 @@ func (l *loader) warnf(n *yaml.Node, format string, args ...any) {
 	l.diags = append(l.diags, Diagnostic{File: l.file, Line: n.Line, Column: n.Column, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
+// place names a node's position for another message: FILE:LINE.
+func (l *loader) place(n *yaml.Node) string { return fmt.Sprintf("%s:%d", l.file, n.Line) }
+
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
-func (l *loader) load(data []byte) *Inventory {
-	if l.pieceSize > 0 {
-		if c, ok := cutCompanies(data, l.pieceSize); ok && c.pieces != nil {
-			if inv, ok := l.loadDoc(c.skeleton, &c); ok {
-				return inv
-			}
-			*l = loader{file: l.file, opts: l.opts} // yaml.v3 disagrees with the cut: parse whole
-		}
-	}
-	inv, _ := l.loadDoc(data, nil)
-	return inv
+// A layer is the settings written in one place: a file's defaults, a profile, a
+// company's own.
+type layer struct {
+	values apiclient.Settings
+	env    map[string]string // the variables of ${VAR} values, by field
+	origin map[string]string // FILE:LINE of each value, when explaining
 }
 
-// loadDoc loads data, the whole file, or with a cut its skeleton, whose companies
-// come from the cut's pieces. With a cut, it returns ok false, having reported
-// nothing that counts, when yaml.v3 does not agree with the cut.
-func (l *loader) loadDoc(data []byte, c *cut) (*Inventory, bool) {
+// fileDoc is what one file says, before it is merged with the others.
+type fileDoc struct {
+	name, dir  string
+	version    bool
+	defaults   *layer
+	profiles   []profile
+	companies  []draft
+	containers []draftContainer
+	prune      *regexp.Regexp
+	pruneAt    *yaml.Node
+}
+
+type profile struct {
+	name  string
+	at    *yaml.Node // its key
+	where string
+	layer *layer
+}
+
+// A draft is a company as its file writes it: its own settings, and the profiles it
+// names, which another file may define.
+type draft struct {
+	Company
+	at       *yaml.Node // its key
+	where    string
+	own      *layer
+	profiles []*yaml.Node // the names, in order
+}
+
+type draftContainer struct {
+	at      *yaml.Node // its label
+	where   string
+	members []*yaml.Node
+}
+
+// topKeys are the keys of an inventory file; x-... keys are ignored.
+var topKeys = []string{"version", "defaults", "profiles", "companies", "containers", "prune"}
+
+// companyKeys are the keys of a company; x-... keys are ignored.
+var companyKeys = []string{"name", "description", "settings", "profiles"}
+
+// readFile reads one file: in pieces where it can be cut (pieces.go), else whole.
+func (l *loader) readFile(f File) *fileDoc {
+	l.file = f.Name
+	if l.pieceSize > 0 && len(f.Data) > l.pieceSize {
+		if c, ok := cutCompanies(f.Data, l.pieceSize); ok && c.pieces != nil {
+			mark := len(l.diags)
+			if d, ok := l.readDoc(f, c.skeleton, &c); ok {
+				return d
+			}
+			l.diags = l.diags[:mark] // yaml.v3 disagrees with the cut: parse whole
+		}
+	}
+	d, _ := l.readDoc(f, f.Data, nil)
+	return d
+}
+
+// readDoc reads data, the whole file, or with a cut its skeleton, whose companies
+// come from the cut's pieces. With a cut, it returns ok false when yaml.v3 does not
+// agree with the cut; what it reported then does not count.
+func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
+	d := &fileDoc{name: f.Name, dir: filepath.Dir(f.Name)}
+	if f.Name == "<stdin>" {
+		d.dir = ""
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -172,21 +362,21 @@ func (l *loader) loadDoc(data []byte, c *cut) (*Inventory, bool) {
 			return nil, false
 		}
 		l.yamlError(data, err)
-		return nil, true
+		return d, true
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
 		if c != nil {
 			return nil, false
 		}
-		l.errorf(&next, "a second YAML document: an inventory is one document, and this one would be ignored")
-		return nil, true
+		l.errorf(&next, "a second YAML document: an inventory file is one document, and this one would be ignored")
+		return d, true
 	} else if !errors.Is(err, io.EOF) {
 		if c != nil {
 			return nil, false
 		}
 		l.yamlError(data, err)
-		return nil, true
+		return d, true
 	}
 	if c != nil {
 		// The skeleton's companies: the empty value of the line at the cut's header.
@@ -195,37 +385,43 @@ func (l *loader) loadDoc(data []byte, c *cut) (*Inventory, bool) {
 		}
 	}
 	if len(doc.Content) == 0 {
-		l.errorf(&yaml.Node{Line: 1, Column: 1}, "the inventory is empty: it needs at least version: 1")
-		return nil, true
+		l.errorf(&yaml.Node{Line: 1, Column: 1}, "the file is empty: it needs at least version: 1")
+		return d, true
 	}
 	root := resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
-		l.errorf(root, "the inventory must be a mapping with version, companies, ...")
-		return nil, true
+		l.errorf(root, "an inventory file must be a mapping with version, companies, ...")
+		return d, true
 	}
-	inv := &Inventory{}
 	var companies, containers *yaml.Node
-	var version bool
 	l.fields(root, func(key, value *yaml.Node) {
 		switch key.Value {
 		case "version":
-			version = true
+			d.version = true
 			if n, err := strconv.Atoi(value.Value); value.Kind != yaml.ScalarNode || err != nil || n != 1 {
 				l.errorf(value, "version must be 1")
 			}
 		case "defaults":
-			inv.Defaults, l.defaultsEnv = l.settings(value)
+			d.defaults = l.settings(value)
+		case "profiles":
+			if l.mapping(value, "profiles") {
+				l.fields(value, func(k, v *yaml.Node) {
+					d.profiles = append(d.profiles, profile{name: k.Value, at: k, where: l.place(k), layer: l.settings(v)})
+				})
+			}
 		case "companies":
 			companies = value
 		case "containers":
 			containers = value
 		case "prune":
-			inv.Prune = l.prune(value)
+			d.prune, d.pruneAt = l.prune(value), key
 		default:
-			l.errorf(key, "unknown key %q: want version, defaults, companies, containers or prune", key.Value)
+			if !strings.HasPrefix(key.Value, "x-") {
+				l.errorf(key, "unknown key %q: want %s (x-... keys are free, for anchors)%s", key.Value, oneOf(topKeys), didYouMean(key.Value, topKeys))
+			}
 		}
 	})
-	if !version {
+	if !d.version {
 		l.errorf(root, "version is missing: the first line should be version: 1")
 	}
 	switch {
@@ -236,16 +432,223 @@ func (l *loader) loadDoc(data []byte, c *cut) (*Inventory, bool) {
 			if !ok {
 				return nil, false
 			}
-			inv.Companies = l.companies(m, seen, inv.Companies, inv.Defaults)
+			l.companies(d, m, seen)
 		}
 	case companies != nil && l.mapping(companies, "companies"):
-		inv.Companies = l.companies(companies, map[string]int{}, nil, inv.Defaults)
+		l.companies(d, companies, map[string]int{})
+	}
+	if containers != nil && l.mapping(containers, "containers") {
+		l.fields(containers, func(key, value *yaml.Node) {
+			if value.Kind != yaml.SequenceNode {
+				l.errorf(value, "container %s must be a list of company-ids", key.Value)
+				return
+			}
+			ct := draftContainer{at: key, where: l.place(key)}
+			for _, m := range value.Content {
+				ct.members = append(ct.members, resolve(m))
+			}
+			d.containers = append(d.containers, ct)
+		})
+	}
+	return d, true
+}
+
+// companies reads the companies of a mapping into d; seen holds the line of each
+// company-id met so far in the file.
+func (l *loader) companies(d *fileDoc, n *yaml.Node, seen map[string]int) {
+	l.fieldsSeen(n, seen, func(key, value *yaml.Node) {
+		c := draft{Company: Company{ID: key.Value}, at: key, where: l.place(key)}
+		if !apiclient.ValidCompanyID(c.ID) {
+			l.errorf(key, "company-id %q is not allowed: use letters, digits and _, 1 to 32 characters", c.ID)
+		}
+		var named bool
+		if value.Kind == yaml.MappingNode {
+			l.fields(value, func(k, v *yaml.Node) {
+				switch k.Value {
+				case "name":
+					named = true
+					c.Name = l.text(v, "name")
+					if v.Kind == yaml.ScalarNode && v.Tag != "!!null" && !apiclient.ValidName(c.Name) {
+						l.errorf(v, "name %q is not allowed: use letters, digits, space and . , ; - _, 1 to 240 characters", c.Name)
+					}
+				case "description":
+					c.Description = l.text(v, "description")
+				case "settings":
+					c.own = l.settings(v)
+				case "profiles":
+					if v.Kind != yaml.SequenceNode {
+						l.errorf(v, "profiles must be a list of profile names")
+						return
+					}
+					for _, p := range v.Content {
+						if p = resolve(p); p.Kind != yaml.ScalarNode {
+							l.errorf(p, "a profile is named by a string")
+							continue
+						}
+						c.profiles = append(c.profiles, p)
+					}
+				default:
+					if !strings.HasPrefix(k.Value, "x-") {
+						l.errorf(k, "unknown key %q in company %s: want %s%s", k.Value, c.ID, oneOf(companyKeys), didYouMean(k.Value, companyKeys))
+					}
+				}
+			})
+		} else {
+			l.errorf(value, "company %s must be a mapping with at least a name", c.ID)
+			named = true // reported already
+		}
+		if !named {
+			l.errorf(key, "company %s has no name: a name is required to create it", c.ID)
+		}
+		d.companies = append(d.companies, c)
+	})
+}
+
+// merge makes one inventory of the files: companies defined once across them,
+// profiles and container labels too, prune in one file at most, and every company's
+// settings resolved from its layers.
+func (l *loader) merge(docs []*fileDoc) *Inventory {
+	inv := &Inventory{}
+	dirDefaults := map[string]*layer{}
+	for _, d := range docs {
+		if filepath.Base(d.name) == DefaultsFile && d.defaults != nil {
+			dirDefaults[d.dir] = d.defaults
+		}
+	}
+	profiles := map[string]profile{}
+	for _, d := range docs {
+		l.file = d.name
+		if len(docs) > 1 && d.defaults != nil && len(d.companies) == 0 && filepath.Base(d.name) != DefaultsFile {
+			l.warnf(&yaml.Node{Line: 1, Column: 1}, "defaults apply to the companies of their file, and this file has none: name it %s to apply them to its directory", DefaultsFile)
+		}
+		for _, p := range d.profiles {
+			if first, dup := profiles[p.name]; dup {
+				l.errorf(p.at, "profile %s is defined twice: first at %s", p.name, first.where)
+				continue
+			}
+			profiles[p.name] = p
+		}
+	}
+	names := slices.Sorted(maps.Keys(profiles))
+	var pruneAt string
+	seen := map[string]string{}
+	for _, d := range docs {
+		l.file = d.name
+		if d.pruneAt != nil {
+			if pruneAt != "" {
+				l.errorf(d.pruneAt, "prune is set in two files: first at %s; keep it in one", pruneAt)
+			} else {
+				pruneAt, inv.Prune = l.place(d.pruneAt), d.prune
+			}
+		}
+		var base []*layer
+		if dd := dirDefaults[d.dir]; dd != nil && dd != d.defaults {
+			base = append(base, dd)
+		}
+		if d.defaults != nil {
+			base = append(base, d.defaults)
+		}
+		for _, c := range d.companies {
+			if first, dup := seen[c.ID]; dup {
+				l.errorf(c.at, "company %s is defined twice: first at %s", c.ID, first)
+				continue
+			}
+			seen[c.ID] = c.where
+			layers := slices.Clone(base)
+			for _, name := range c.profiles {
+				p, ok := profiles[name.Value]
+				if !ok {
+					l.errorf(name, "unknown profile %q%s", name.Value, didYouMean(name.Value, names))
+					continue
+				}
+				layers = append(layers, p.layer)
+			}
+			if c.own != nil {
+				layers = append(layers, c.own)
+			}
+			c.resolve(layers, l.opts.Explain)
+			inv.Companies = append(inv.Companies, c.Company)
+		}
+		d.companies = nil
 	}
 	slices.SortFunc(inv.Companies, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
-	if containers != nil {
-		inv.Containers = l.containers(containers, inv)
+	if len(docs) == 1 && docs[0].defaults != nil {
+		inv.Defaults = docs[0].defaults.values
 	}
-	return inv, true
+	labels := map[string]string{}
+	where := map[string]string{} // company -> label of its container
+	for _, d := range docs {
+		l.file = d.name
+		for _, dc := range d.containers {
+			c := Container{Label: dc.at.Value}
+			if first, dup := labels[c.Label]; dup {
+				l.errorf(dc.at, "container %s is defined twice: first at %s", c.Label, first)
+				continue
+			}
+			labels[c.Label] = dc.where
+			for _, m := range dc.members {
+				if m.Kind != yaml.ScalarNode {
+					l.errorf(m, "a container member must be a company-id")
+					continue
+				}
+				id := m.Value
+				if _, ok := inv.Company(id); !ok {
+					l.errorf(m, "%s is not a company of the inventory", id)
+					continue
+				}
+				if other, dup := where[id]; dup {
+					if other == c.Label {
+						l.errorf(m, "%s is listed twice in container %s", id, c.Label)
+					} else {
+						l.errorf(m, "%s is in two containers: %s and %s", id, other, c.Label)
+					}
+					continue
+				}
+				where[id] = c.Label
+				c.Members = append(c.Members, id)
+			}
+			if len(dc.members) < 2 {
+				l.errorf(dc.at, "container %s has fewer than two members: a company alone needs no container entry", c.Label)
+			}
+			inv.Containers = append(inv.Containers, c)
+		}
+	}
+	return inv
+}
+
+// resolve sets the company's settings from its layers, lowest first (directory
+// defaults, file defaults, profiles in the order listed, its own): each field takes
+// the value, and the variable of a ${VAR}, of the last layer that sets it. The
+// company's own map is the result, so that the common case copies nothing.
+func (c *draft) resolve(layers []*layer, explain bool) {
+	c.Settings = nil
+	if c.own != nil {
+		c.Settings = c.own.values
+	}
+	if c.Settings == nil {
+		c.Settings = apiclient.Settings{}
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		ly := layers[i]
+		for name, v := range ly.values {
+			if ly != c.own {
+				if _, set := c.Settings[name]; set {
+					continue
+				}
+				c.Settings[name] = v
+			}
+			if _, taken := c.Env[name]; !taken {
+				if from, ok := ly.env[name]; ok {
+					c.Env = setEnv(c.Env, name, from)
+				}
+			}
+			if explain {
+				if _, taken := c.Origin[name]; !taken {
+					c.Origin = setEnv(c.Origin, name, ly.origin[name])
+				}
+			}
+		}
+	}
 }
 
 // yamlParserProblems are the errors of yaml.v3's parser, whose line it reports
@@ -277,15 +680,32 @@ func (l *loader) yamlError(data []byte, err error) {
 }
 
 // fields calls fn for each key of a mapping node, reporting duplicated keys and
-// keys that are not plain strings.
+// keys that are not plain strings. A merge key (<<: *base, <<: [*a, *b]) brings in
+// the keys of the mappings it names that the mapping does not set itself, the
+// earlier of them first (YAML's merge key).
 func (l *loader) fields(m *yaml.Node, fn func(key, value *yaml.Node)) {
 	l.fieldsSeen(m, map[string]int{}, fn)
 }
 
 // fieldsSeen is fields with the keys met before, and their lines, in seen.
 func (l *loader) fieldsSeen(m *yaml.Node, seen map[string]int, fn func(key, value *yaml.Node)) {
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, value := m.Content[i], resolve(m.Content[i+1])
+		if key.Kind == yaml.ScalarNode && key.Tag == "!!merge" {
+			items := []*yaml.Node{value}
+			if value.Kind == yaml.SequenceNode {
+				items = value.Content
+			}
+			for _, item := range items {
+				if item = resolve(item); item.Kind != yaml.MappingNode {
+					l.errorf(item, "<< merges a mapping: write <<: *name, or <<: [*a, *b]")
+					continue
+				}
+				merged = append(merged, item)
+			}
+			continue
+		}
 		if key.Kind != yaml.ScalarNode {
 			l.errorf(key, "a key must be a plain string")
 			continue
@@ -297,6 +717,84 @@ func (l *loader) fieldsSeen(m *yaml.Node, seen map[string]int, fn func(key, valu
 		seen[key.Value] = key.Line
 		fn(key, value)
 	}
+	for _, mm := range merged {
+		l.merged(mm, seen, fn, 0)
+	}
+}
+
+// merged calls fn for the keys of a merged mapping that are not set yet.
+func (l *loader) merged(m *yaml.Node, seen map[string]int, fn func(key, value *yaml.Node), depth int) {
+	if depth > 32 {
+		l.errorf(m, "merge keys nested too deep")
+		return
+	}
+	var inner []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		key, value := m.Content[i], resolve(m.Content[i+1])
+		if key.Kind == yaml.ScalarNode && key.Tag == "!!merge" {
+			if value.Kind == yaml.SequenceNode {
+				for _, item := range value.Content {
+					if item = resolve(item); item.Kind == yaml.MappingNode {
+						inner = append(inner, item)
+					}
+				}
+			} else if value.Kind == yaml.MappingNode {
+				inner = append(inner, value)
+			}
+			continue
+		}
+		if _, set := seen[key.Value]; set || key.Kind != yaml.ScalarNode {
+			continue
+		}
+		seen[key.Value] = key.Line
+		fn(key, value)
+	}
+	for _, mm := range inner {
+		l.merged(mm, seen, fn, depth+1)
+	}
+}
+
+// oneOf lists words as "a, b or c".
+func oneOf(words []string) string {
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the option nearest to word, when it
+// is near enough: an edit distance of at most a third of the word's length (at
+// least 1). Else "".
+func didYouMean(word string, options []string) string {
+	best, bestDist := "", max(1, len(word)/3)+1
+	for _, o := range options {
+		if d := editDistance(strings.ToLower(word), strings.ToLower(o)); d < bestDist {
+			best, bestDist = o, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		prev := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cur := row[j]
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			row[j] = min(row[j]+1, row[j-1]+1, prev+cost)
+			prev = cur
+		}
+	}
+	return row[len(b)]
 }
 
 // resolve follows an alias to the node it names.
@@ -316,60 +814,6 @@ func (l *loader) mapping(n *yaml.Node, what string) bool {
 	}
 	l.errorf(n, "%s must be a mapping", what)
 	return false
-}
-
-// companies appends the companies of a mapping to out; seen holds the line of each
-// company-id met so far, in this mapping or an earlier piece of the file.
-func (l *loader) companies(n *yaml.Node, seen map[string]int, out []Company, defaults apiclient.Settings) []Company {
-	l.fieldsSeen(n, seen, func(key, value *yaml.Node) {
-		c := Company{ID: key.Value}
-		if !apiclient.ValidCompanyID(c.ID) {
-			l.errorf(key, "company-id %q is not allowed: use letters, digits and _, 1 to 32 characters", c.ID)
-		}
-		var named bool
-		var own apiclient.Settings
-		if value.Kind == yaml.MappingNode {
-			l.fields(value, func(k, v *yaml.Node) {
-				switch k.Value {
-				case "name":
-					named = true
-					c.Name = l.text(v, "name")
-					if v.Kind == yaml.ScalarNode && v.Tag != "!!null" && !apiclient.ValidName(c.Name) {
-						l.errorf(v, "name %q is not allowed: use letters, digits, space and . , ; - _, 1 to 240 characters", c.Name)
-					}
-				case "description":
-					c.Description = l.text(v, "description")
-				case "settings":
-					own, c.Env = l.settings(v)
-				default:
-					l.errorf(k, "unknown key %q in company %s: want name, description or settings", k.Value, c.ID)
-				}
-			})
-		} else {
-			l.errorf(value, "company %s must be a mapping with at least a name", c.ID)
-			named = true // reported already
-		}
-		if !named {
-			l.errorf(key, "company %s has no name: a name is required to create it", c.ID)
-		}
-		for name, from := range l.defaultsEnv {
-			if _, overridden := own[name]; !overridden {
-				c.Env = setEnv(c.Env, name, from)
-			}
-		}
-		// The company's own settings over the defaults, in the map of its own.
-		c.Settings = own
-		if c.Settings == nil {
-			c.Settings = make(apiclient.Settings, len(defaults))
-		}
-		for name, v := range defaults {
-			if _, set := c.Settings[name]; !set {
-				c.Settings[name] = v
-			}
-		}
-		out = append(out, c)
-	})
-	return out
 }
 
 // text reads a string scalar as written: ${...} in it is literal text.
@@ -420,18 +864,18 @@ func (l *loader) secretRef(f apiclient.Field, n *yaml.Node) (string, string, boo
 	return "", name, l.opts.Offline // offline, the secret is unknown: "", its variable named in Env
 }
 
-// settings reads a mapping of setting fields, checking each through the field table.
-// It returns the normalised values and, for those from ${VAR}, the variable names.
-func (l *loader) settings(n *yaml.Node) (apiclient.Settings, map[string]string) {
+// settings reads a mapping of setting fields, checking each through the field table,
+// into a layer: the normalised values, the variables of those from ${VAR}, and when
+// explaining, where each was written.
+func (l *loader) settings(n *yaml.Node) *layer {
 	if !l.mapping(n, "settings") {
-		return nil, nil
+		return nil
 	}
-	out := apiclient.Settings{}
-	var env map[string]string
+	out := &layer{values: apiclient.Settings{}}
 	l.fields(n, func(key, value *yaml.Node) {
 		f, ok := apiclient.LookupField(key.Value)
 		if !ok {
-			l.errorf(key, "unknown setting %q", key.Value)
+			l.errorf(key, "unknown setting %q%s", key.Value, didYouMean(key.Value, fieldNames))
 			return
 		}
 		v, from, ok := l.value(f, value)
@@ -446,18 +890,30 @@ func (l *loader) settings(n *yaml.Node) (apiclient.Settings, map[string]string) 
 			l.errorf(value, "%v", err)
 			return
 		}
-		out[f.Name] = norm
+		out.values[f.Name] = norm
 		if from != "" {
-			env = setEnv(env, f.Name, from)
+			out.env = setEnv(out.env, f.Name, from)
 		} else if f.Secret && norm.Text() != "" {
 			l.warnf(value, "%s is a secret written in plain text: use ${VAR} and keep the value in the environment", f.Name)
 		}
 		if f.Deprecated && norm.Text() != "" {
 			l.warnf(key, "%s is deprecated", f.Name)
 		}
+		if l.opts.Explain {
+			out.origin = setEnv(out.origin, f.Name, l.place(value))
+		}
 	})
-	return out, env
+	return out
 }
+
+// fieldNames are the names of the field table, for suggestions.
+var fieldNames = func() []string {
+	var names []string
+	for _, f := range apiclient.Fields() {
+		names = append(names, f.Name)
+	}
+	return names
+}()
 
 // value turns a YAML scalar into a Value as YAML typed it: 15 is a number, "15" a
 // string, true a boolean, ~ null. In a secret field, a string that is one ${VAR}
@@ -495,48 +951,6 @@ func (l *loader) value(f apiclient.Field, n *yaml.Node) (apiclient.Value, string
 	}
 	s, from, ok := l.secretRef(f, n)
 	return apiclient.String(s), from, ok
-}
-
-func (l *loader) containers(n *yaml.Node, inv *Inventory) []Container {
-	if !l.mapping(n, "containers") {
-		return nil
-	}
-	var out []Container
-	where := map[string]string{} // company -> label of its container
-	l.fields(n, func(key, value *yaml.Node) {
-		c := Container{Label: key.Value}
-		if value.Kind != yaml.SequenceNode {
-			l.errorf(value, "container %s must be a list of company-ids", c.Label)
-			return
-		}
-		for _, m := range value.Content {
-			m = resolve(m)
-			if m.Kind != yaml.ScalarNode {
-				l.errorf(m, "a container member must be a company-id")
-				continue
-			}
-			id := m.Value
-			if _, ok := inv.Company(id); !ok {
-				l.errorf(m, "%s is not a company of the inventory", id)
-				continue
-			}
-			if other, dup := where[id]; dup {
-				if other == c.Label {
-					l.errorf(m, "%s is listed twice in container %s", id, c.Label)
-				} else {
-					l.errorf(m, "%s is in two containers: %s and %s", id, other, c.Label)
-				}
-				continue
-			}
-			where[id] = c.Label
-			c.Members = append(c.Members, id)
-		}
-		if len(value.Content) < 2 {
-			l.errorf(key, "container %s has fewer than two members: a company alone needs no container entry", c.Label)
-		}
-		out = append(out, c)
-	})
-	return out
 }
 
 func (l *loader) prune(n *yaml.Node) *regexp.Regexp {

@@ -121,17 +121,17 @@ func invalidInventories() []invalidInventory {
 		{
 			name: "unknown key/top level",
 			src:  yamlLines("version: 1", "setings:", "  zone: UTC"),
-			want: []diag{{2, 1, `unknown key "setings": want version, defaults, companies, containers or prune`}},
+			want: []diag{{2, 1, `unknown key "setings": want version, defaults, profiles, companies, containers or prune (x-... keys are free, for anchors)`}},
 		},
 		{
 			name: "unknown key/company",
 			src:  yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "    setings:", "      zone: UTC"),
-			want: []diag{{5, 5, `unknown key "setings" in company acme: want name, description or settings`}},
+			want: []diag{{5, 5, `unknown key "setings" in company acme: want name, description, settings or profiles (did you mean "settings"?)`}},
 		},
 		{
 			name: "unknown key/settings",
 			src:  company("      q_ringtme: 15"),
-			want: []diag{{6, 7, `unknown setting "q_ringtme"`}},
+			want: []diag{{6, 7, `unknown setting "q_ringtme" (did you mean "q_ringtime"?)`}},
 		},
 		{
 			name: "unknown key/defaults",
@@ -233,7 +233,7 @@ func invalidInventories() []invalidInventory {
 		{
 			name: "setting/not a field",
 			src:  company("      ringtime: 15"),
-			want: []diag{{6, 7, `unknown setting "ringtime"`}},
+			want: []diag{{6, 7, `unknown setting "ringtime" (did you mean "q_ringtime"?)`}},
 		},
 		{
 			name: "value/q_ringtime 31",
@@ -525,22 +525,22 @@ func invalidInventories() []invalidInventory {
 		{
 			name: "file/empty",
 			src:  "",
-			want: []diag{{1, 1, "the inventory is empty: it needs at least version: 1"}},
+			want: []diag{{1, 1, "the file is empty: it needs at least version: 1"}},
 		},
 		{
 			name: "file/only comments",
 			src:  yamlLines("# nothing yet", ""),
-			want: []diag{{1, 1, "the inventory is empty: it needs at least version: 1"}},
+			want: []diag{{1, 1, "the file is empty: it needs at least version: 1"}},
 		},
 		{
 			name: "file/a list",
 			src:  yamlLines("- version: 1", "- companies: {}"),
-			want: []diag{{1, 1, "the inventory must be a mapping with version, companies, ..."}},
+			want: []diag{{1, 1, "an inventory file must be a mapping with version, companies, ..."}},
 		},
 		{
 			name: "file/a scalar",
 			src:  yamlLines("version 1"),
-			want: []diag{{1, 1, "the inventory must be a mapping with version, companies, ..."}},
+			want: []diag{{1, 1, "an inventory file must be a mapping with version, companies, ..."}},
 		},
 		{
 			name: "file/companies a list",
@@ -591,7 +591,7 @@ func TestLoadInventoryReportsEveryError(t *testing.T) {
 	got, warnings := loadFailing(t, kitchenSink)
 	want := []diag{
 		{1, 10, "version must be 1"},
-		{2, 1, `unknown key "setings": want version, defaults, companies, containers or prune`},
+		{2, 1, `unknown key "setings": want version, defaults, profiles, companies, containers or prune (x-... keys are free, for anchors)`},
 		{4, 9, `zone: "Mars/Base" is not a time zone; ` + zoneAllowed},
 		{7, 19, "ghost is not a company of the inventory"},
 		{8, 3, "container solo has fewer than two members: a company alone needs no container entry"},
@@ -618,7 +618,7 @@ func TestLoadInventoryReportsEveryError(t *testing.T) {
 func TestLoadInventoryErrorText(t *testing.T) {
 	_, _, err := plan.Load(inventoryFile, []byte(yamlLines("version: 1", "setings: {}", "prune: {match: '('}")), plan.LoadOptions{Lookup: testLookup})
 	require.Error(t, err)
-	want := "inventory.yaml:2:1: unknown key \"setings\": want version, defaults, companies, containers or prune\n" +
+	want := "inventory.yaml:2:1: unknown key \"setings\": want version, defaults, profiles, companies, containers or prune (x-... keys are free, for anchors)\n" +
 		"inventory.yaml:3:16: prune.match is not a valid regular expression: missing closing ): `(`"
 	if diff := cmp.Diff(want, err.Error()); diff != "" {
 		t.Errorf("FILE:LINE:COLUMN: message, one line each (-want +got):\n%s", diff)

@@ -32,6 +32,9 @@ var Actions = []Action{Delete, Create, Update, Ungroup, Group}
 type FieldChange struct {
 	Before apiclient.Value
 	After  apiclient.Value
+	// Origin is the inventory's FILE:LINE that set After, when the inventory was
+	// loaded to explain (plan --explain); shown in text and Markdown only.
+	Origin string
 }
 
 // Change is one planned change.

@@ -33,10 +33,21 @@ type SavedPlan struct {
 	Plan           JSONPlan          `json:"plan"`
 }
 
-// SavedInventory names the inventory a plan came from.
+// SavedInventory names the inventory a plan came from: the files and directories -f
+// named (absolute), read again by apply, and the hash of what they held (HashFiles).
+// Plans of one file saved before directories existed name it in File.
 type SavedInventory struct {
-	File   string `json:"file"`
-	SHA256 string `json:"sha256"`
+	File   string   `json:"file,omitempty"`
+	Files  []string `json:"files,omitempty"`
+	SHA256 string   `json:"sha256"`
+}
+
+// Paths returns what -f named when the plan was made.
+func (si SavedInventory) Paths() []string {
+	if len(si.Files) == 0 && si.File != "" {
+		return []string{si.File}
+	}
+	return si.Files
 }
 
 // SavedOptions are the options the plan was made with.
@@ -45,12 +56,13 @@ type SavedOptions struct {
 	MaxDelete int  `json:"max_delete"`
 }
 
-// Save writes the plan for a later apply.
-func (p *Plan) Save(w io.Writer, server string, inv *Inventory, opts Options) error {
+// Save writes the plan for a later apply; sources are the inventory's files and
+// directories as apply is to read them again.
+func (p *Plan) Save(w io.Writer, server string, inv *Inventory, sources []string, opts Options) error {
 	sp := SavedPlan{
 		FormatVersion:  SavedFormatVersion,
 		Server:         server,
-		Inventory:      SavedInventory{File: inv.File, SHA256: inv.Hash},
+		Inventory:      SavedInventory{Files: sources, SHA256: inv.Hash},
 		Options:        SavedOptions(opts),
 		ContainersRead: p.ContainerOf != nil,
 		Fingerprints:   p.Fingerprints,
@@ -122,17 +134,17 @@ func (e *StalePlanError) Error() string {
 	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, someOf(e.Companies))
 }
 
-// CheckInventory returns a *StalePlanError when data, an inventory's bytes, is not
-// the inventory the plan was made from.
-func (sp *SavedPlan) CheckInventory(data []byte) error {
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sp.Inventory.SHA256 {
+// CheckInventory returns a *StalePlanError when files, the inventory's files as read
+// again, are not what the plan was made from.
+func (sp *SavedPlan) CheckInventory(files []File) error {
+	if HashFiles(files) != sp.Inventory.SHA256 {
 		return sp.inventoryChanged()
 	}
 	return nil
 }
 
 func (sp *SavedPlan) inventoryChanged() *StalePlanError {
-	return &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", sp.Inventory.File)}
+	return &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", strings.Join(sp.Inventory.Paths(), ", "))}
 }
 
 // Check plans again from inv and the server, with the saved options, and returns the

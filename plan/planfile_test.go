@@ -41,7 +41,7 @@ func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventor
 	p, err := plan.Diff(inv, st, plan.Options{})
 	require.NoError(t, err)
 	var buf bytes.Buffer
-	require.NoError(t, p.Save(&buf, srv.URL, inv, plan.Options{}))
+	require.NoError(t, p.Save(&buf, srv.URL, inv, []string{"inventory.yaml"}, plan.Options{}))
 	require.NotContains(t, buf.String(), "4711")
 	require.NotContains(t, buf.String(), "1111")
 	sp, err := plan.ReadSaved(&buf)

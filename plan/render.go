@@ -178,13 +178,19 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 }
 
 func textField(a Action, name string, f FieldChange) string {
+	var text string
 	switch {
 	case a == Create:
-		return apiclient.Printable(apiclient.Display(name, f.After))
+		text = apiclient.Printable(apiclient.Display(name, f.After))
 	case apiclient.IsSecret(name):
-		return apiclient.Redacted + " changed"
+		text = apiclient.Redacted + " changed"
+	default:
+		text = apiclient.Printable(f.Before.JSON()) + " -> " + apiclient.Printable(f.After.JSON())
 	}
-	return apiclient.Printable(f.Before.JSON()) + " -> " + apiclient.Printable(f.After.JSON())
+	if f.Origin != "" {
+		text += "   (set at " + apiclient.Printable(f.Origin) + ")"
+	}
+	return text
 }
 
 // WriteMarkdown writes the plan for a change ticket or a pull request.
@@ -219,12 +225,16 @@ func (p *Plan) WriteMarkdown(w io.Writer) error {
 				f := c.Fields[name]
 				switch {
 				case c.Action == Create:
-					fmt.Fprintf(b, "  - %s: %s\n", code(name), code(apiclient.Display(name, f.After)))
+					fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Display(name, f.After)))
 				case apiclient.IsSecret(name):
-					fmt.Fprintf(b, "  - %s: %s\n", code(name), code(apiclient.Redacted)+" changed")
+					fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Redacted)+" changed")
 				default:
-					fmt.Fprintf(b, "  - %s: %s → %s\n", code(name), code(f.Before.JSON()), code(f.After.JSON()))
+					fmt.Fprintf(b, "  - %s: %s → %s", code(name), code(f.Before.JSON()), code(f.After.JSON()))
 				}
+				if f.Origin != "" {
+					fmt.Fprintf(b, " (set at %s)", code(f.Origin))
+				}
+				b.WriteString("\n")
 			}
 		}
 	}

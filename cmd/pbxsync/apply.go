@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,7 @@ import (
 )
 
 type applyOptions struct {
-	file             string
+	files            []string
 	planFile         string // the positional PLANFILE, instead of -f
 	autoApprove      bool
 	json             bool
@@ -90,7 +91,7 @@ any error; 3 when refused before any write (a stale plan file, too many deletes)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "file", "f", "", "the inventory `FILE` (- for standard input, with --auto-approve)")
+	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage+" (with --auto-approve)")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking; needed when standard input is not a terminal")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON document")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
@@ -109,9 +110,9 @@ any error; 3 when refused before any write (a stale plan file, too many deletes)
 // no inventory or two, and, without --auto-approve, no terminal to ask on.
 func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 	switch {
-	case o.file != "" && o.planFile != "":
+	case len(o.files) > 0 && o.planFile != "":
 		return errors.New("give -f FILE or a PLANFILE, not both")
-	case o.file == "" && o.planFile == "":
+	case len(o.files) == 0 && o.planFile == "":
 		return errors.New("no inventory: pass -f FILE, or a PLANFILE saved by plan --out")
 	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete")):
 		return errors.New("--prune and --max-delete are part of a saved plan: plan again to change them")
@@ -125,7 +126,7 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
 	case o.planFile != "" || o.autoApprove:
 		return nil
-	case o.file == "-":
+	case slices.Contains(o.files, "-"):
 		return errors.New("-f - reads the inventory from standard input, where no answer can be read: pass --auto-approve to apply without confirmation")
 	case !terminal(a.stdin):
 		return errors.New("standard input is not a terminal, so no one can confirm: pass --auto-approve to apply without confirmation")
@@ -159,7 +160,7 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 // applyInventory plans the inventory of -f and applies it once approved. The report
 // is nil when nothing was applied (an error, a refusal, no approval).
 func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Report, err error) {
-	inv, err := a.loadInventory(o.file)
+	inv, err := a.loadInventory(o.files)
 	if err != nil {
 		return nil, err
 	}
@@ -203,18 +204,18 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if err != nil {
 		return nil, err
 	}
-	file := sp.Inventory.File
-	if file == "<stdin>" {
+	paths := sp.Inventory.Paths()
+	if len(paths) == 0 || slices.Contains(paths, "<stdin>") || slices.Contains(paths, "-") {
 		return nil, fmt.Errorf("the plan %s was made from an inventory on standard input, which cannot be read again: plan with -f FILE", o.planFile)
 	}
-	data, err := os.ReadFile(file)
+	files, err := plan.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
 	}
-	if err := sp.CheckInventory(data); err != nil { // before it is loaded: it may no longer be valid
+	if err := sp.CheckInventory(files); err != nil { // before it is loaded: it may no longer be valid
 		return nil, fmt.Errorf("%w: %s: %w", errRefused, o.planFile, err)
 	}
-	inv, err := a.loadInventory(file) // Check compares its hash again, before any request
+	inv, err := a.loadInventory(paths) // Check compares its hash again, before any request
 	if err != nil {
 		return nil, err
 	}

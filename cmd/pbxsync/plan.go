@@ -6,37 +6,30 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/plan"
 )
 
-// loadInventory reads and checks the inventory named by -f ("-" for stdin) for a
-// command that talks to a server: every secret's ${VAR} must be set. Warnings go to
-// stderr; errors come back as one error listing every problem.
-func (a *app) loadInventory(file string) (*plan.Inventory, error) {
-	return a.loadInventoryWith(file, plan.LoadOptions{Lookup: a.lookupEnv})
+// loadInventory reads and checks the inventory that -f names (files, directories,
+// "-" for stdin) for a command that talks to a server: every secret's ${VAR} must be
+// set. Warnings go to stderr; errors come back as one error listing every problem.
+func (a *app) loadInventory(files []string) (*plan.Inventory, error) {
+	return a.loadInventoryWith(files, plan.LoadOptions{Lookup: a.lookupEnv})
 }
 
 // loadInventoryWith is loadInventory with opts: validate loads offline.
-func (a *app) loadInventoryWith(file string, opts plan.LoadOptions) (*plan.Inventory, error) {
-	if file == "" {
-		return nil, errors.New("no inventory: pass -f FILE (or -f - for standard input)")
+func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.Inventory, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)")
 	}
-	var data []byte
-	var err error
-	name := file
-	if file == "-" {
-		data, err = io.ReadAll(a.stdin)
-		name = "<stdin>"
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	files, err := plan.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory: %w", err)
 	}
-	inv, warnings, err := plan.Load(name, data, opts)
+	inv, warnings, err := plan.LoadFiles(files, opts)
 	for _, w := range warnings {
 		fmt.Fprintln(a.stderr, w)
 	}
@@ -45,10 +38,25 @@ func (a *app) loadInventoryWith(file string, opts plan.LoadOptions) (*plan.Inven
 		for _, d := range invErr.Diagnostics {
 			fmt.Fprintln(a.stderr, d)
 		}
-		return nil, fmt.Errorf("%s: %s: nothing was sent to any server", name, plural(len(invErr.Diagnostics), "error", "errors"))
+		var names []string
+		for _, f := range files {
+			names = append(names, f.Name)
+		}
+		return nil, fmt.Errorf("%s: %s: nothing was sent to any server", inventoryName(names), plural(len(invErr.Diagnostics), "error", "errors"))
 	}
 	return inv, err
 }
+
+// inventoryName names an inventory in a message: its file, or how many files.
+func inventoryName(names []string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	return fmt.Sprintf("the inventory (%d files)", len(names))
+}
+
+// fileFlagUsage is -f's, repeatable: the inventory's files and directories.
+const fileFlagUsage = "an inventory `FILE` or DIRECTORY (every *.yaml and *.yml in it); repeat for more; - for standard input"
 
 func plural(n int, one, many string) string {
 	if n == 1 {
@@ -58,30 +66,31 @@ func plural(n int, one, many string) string {
 }
 
 func (a *app) newValidateCmd() *cobra.Command {
-	var file string
+	var files []string
 	cmd := &cobra.Command{
-		Use:   "validate -f FILE",
+		Use:   "validate -f FILE...",
 		Short: "Check an inventory offline; no server needed",
 		Long: `Check an inventory against every rule of the format and the field table, offline.
 Every problem is reported as FILE:LINE:COLUMN: message, all at once. No secret is
 needed: a ${VAR} that is unset is a warning here, and an error for plan and apply.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			inv, err := a.loadInventoryWith(file, plan.LoadOptions{Lookup: a.lookupEnv, Offline: true})
+			inv, err := a.loadInventoryWith(files, plan.LoadOptions{Lookup: a.lookupEnv, Offline: true})
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(a.stdout, "%s: valid: %s, %s\n", inv.File,
+			_, err = fmt.Fprintf(a.stdout, "%s: valid: %s, %s\n", inventoryName(inv.Files),
 				plural(len(inv.Companies), "company", "companies"), plural(len(inv.Containers), "container", "containers"))
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the inventory `FILE` (- for standard input)")
+	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, fileFlagUsage)
 	return cmd
 }
 
 type planOptions struct {
-	file             string
+	files            []string
+	explain          bool
 	format           string
 	json             bool
 	out              string
@@ -94,7 +103,7 @@ type planOptions struct {
 func (a *app) newPlanCmd() *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
-		Use:   "plan -f FILE",
+		Use:   "plan -f FILE...",
 		Short: "Read the server and show what apply would change; change nothing",
 		Long: `Read the server and show the changes that would make it match the inventory:
 creates, updates of managed fields, ungroups and groups, and with --prune deletes.
@@ -102,12 +111,14 @@ Nothing is written to the server.`,
 		Example: `  pbxsync plan -f inventory.yaml --url sim:state.yaml
   pbxsync plan -f inventory.yaml --json > plan.json
   pbxsync plan -f inventory.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"
-  pbxsync plan -f inventory.yaml --detailed-exitcode   # exit 2 when there are changes`,
+  pbxsync plan -f inventory.yaml --detailed-exitcode   # exit 2 when there are changes
+  pbxsync plan -f inventory/resellers/ -f inventory/direct.yaml --explain`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.plan(cmd, o) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "file", "f", "", "the inventory `FILE` (- for standard input)")
+	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage)
+	f.BoolVar(&o.explain, "explain", false, "say for each changed value the file and line that set it")
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown")
 	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")
 	f.StringVar(&o.out, "out", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
@@ -133,10 +144,10 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if o.maxDelete < 0 {
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
 	}
-	if o.out != "" && o.file == "-" {
-		return errors.New("--out needs the inventory in a file (-f FILE), so that apply can read it again")
+	if o.out != "" && slices.Contains(o.files, "-") {
+		return errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")
 	}
-	inv, err := a.loadInventory(o.file)
+	inv, err := a.loadInventoryWith(o.files, plan.LoadOptions{Lookup: a.lookupEnv, Explain: o.explain})
 	if err != nil {
 		return err
 	}
@@ -172,7 +183,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		return err // not saved either: apply would refuse it
 	}
 	if o.out != "" {
-		if err := a.savePlan(o.out, p, srv.url, inv, opts); err != nil {
+		if err := a.savePlan(o.out, p, srv.url, inv, o.files, opts); err != nil {
 			return err
 		}
 	}
@@ -182,17 +193,19 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	return nil
 }
 
-func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, opts plan.Options) error {
-	if inv.File == "<stdin>" {
-		return errors.New("--out needs the inventory in a file (-f FILE), so that apply can read it again")
+func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, sources []string, opts plan.Options) error {
+	var abs []string
+	for _, src := range sources {
+		if src == "-" {
+			return errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")
+		}
+		full, err := filepath.Abs(src) // apply PLANFILE may run from another directory
+		if err != nil {
+			return fmt.Errorf("save the plan: %w", err)
+		}
+		abs = append(abs, full)
 	}
-	saved := *inv
-	abs, err := filepath.Abs(inv.File) // apply PLANFILE may run from another directory
-	if err != nil {
-		return fmt.Errorf("save the plan: %w", err)
-	}
-	saved.File = abs
-	if err := writeFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, &saved, opts) }); err != nil {
+	if err := writeFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, inv, abs, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s\n", path, path)

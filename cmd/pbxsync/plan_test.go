@@ -248,10 +248,10 @@ companies:
 			}},
 		{name: "no file", args: []string{"validate"},
 			want:       outcome{code: 1},
-			wantStderr: []string{"pbxsync: no inventory: pass -f FILE (or -f - for standard input)"}},
+			wantStderr: []string{"pbxsync: no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)"}},
 		{name: "file does not exist", args: []string{"validate", "-f", missing},
 			want:       outcome{code: 1},
-			wantStderr: []string{"pbxsync: read the inventory: open " + missing + ": no such file or directory"}},
+			wantStderr: []string{"pbxsync: read the inventory: " + missing + ": no such file or directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -677,7 +677,7 @@ func TestPlanOut(t *testing.T) {
 			require.NoError(t, err)
 			sum := sha256.Sum256(invBytes)
 			require.Equal(t, hex.EncodeToString(sum[:]), saved.Inventory.SHA256)
-			require.Equal(t, inv, saved.Inventory.File)
+			require.Equal(t, []string{inv}, saved.Inventory.Files)
 
 			touched := []string{"acme_hq", "beta", "delta", "epsilon", "gamma"}
 			require.Equal(t, touched, slices.Sorted(maps.Keys(saved.Fingerprints)))

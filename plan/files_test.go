@@ -1,0 +1,336 @@
+package plan_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// writeTree writes files (path -> content) under a new directory and returns it.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+	}
+	return root
+}
+
+func TestReadFiles(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"east/_defaults.yaml": "version: 1\n",
+		"east/b.yaml":         "version: 1\n",
+		"east/a.yml":          "version: 1\n",
+		"east/notes.txt":      "not yaml",
+		"west/c.yaml":         "version: 1\n",
+		"west/_defaults.yaml": "version: 1\n",
+		"solo.yaml":           "version: 1\n",
+		"empty/readme.md":     "",
+	})
+	at := func(names ...string) []string {
+		for i, n := range names {
+			names[i] = filepath.Join(root, n)
+		}
+		return names
+	}
+	names := func(files []plan.File) []string {
+		var out []string
+		for _, f := range files {
+			out = append(out, f.Name)
+		}
+		return out
+	}
+	t.Run("a directory: its yaml files in name order, a file named twice once", func(t *testing.T) {
+		files, err := plan.ReadFiles(append(at("east"), at("east/b.yaml", "solo.yaml")...), nil)
+		require.NoError(t, err)
+		require.Equal(t, at("east/_defaults.yaml", "east/a.yml", "east/b.yaml", "solo.yaml"), names(files))
+	})
+	t.Run("a file alone brings its directory's _defaults.yaml", func(t *testing.T) {
+		files, err := plan.ReadFiles(at("west/c.yaml"), nil)
+		require.NoError(t, err)
+		require.Equal(t, at("west/_defaults.yaml", "west/c.yaml"), names(files))
+	})
+	t.Run("standard input", func(t *testing.T) {
+		files, err := plan.ReadFiles([]string{"-"}, strings.NewReader("version: 1\n"))
+		require.NoError(t, err)
+		require.Equal(t, []plan.File{{Name: "<stdin>", Data: []byte("version: 1\n")}}, files)
+	})
+	t.Run("a directory without yaml", func(t *testing.T) {
+		_, err := plan.ReadFiles(at("empty"), nil)
+		require.EqualError(t, err, filepath.Join(root, "empty")+": a directory without a .yaml or .yml file")
+	})
+	t.Run("a missing path", func(t *testing.T) {
+		_, err := plan.ReadFiles(at("nope.yaml"), nil)
+		require.EqualError(t, err, filepath.Join(root, "nope.yaml")+": no such file or directory")
+	})
+}
+
+// loadTree loads the inventory of -f paths under root.
+func loadTree(t *testing.T, root string, opts plan.LoadOptions, paths ...string) (*plan.Inventory, []plan.Diagnostic, error) {
+	t.Helper()
+	for i, p := range paths {
+		paths[i] = filepath.Join(root, p)
+	}
+	files, err := plan.ReadFiles(paths, nil)
+	require.NoError(t, err)
+	for i := range files { // messages name files relative to root, as -f would from there
+		files[i].Name, _ = filepath.Rel(root, files[i].Name)
+	}
+	return plan.LoadFiles(files, opts)
+}
+
+func TestLoadFilesLayers(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"east/_defaults.yaml": yamlLines(
+			"version: 1",
+			"defaults: {zone: Europe/London, vm_maxmsgs: 50, q_ringtime: 5, barge_pin: '${DIR_PIN}'}",
+		),
+		"east/acme.yaml": yamlLines(
+			"version: 1",
+			"defaults: {vm_maxmsgs: 100}",
+			"x-base: &base {q_pausetime: 4, q_wraptime: 10}",
+			"companies:",
+			"  acme_hq:",
+			"    name: Acme HQ",
+			"    profiles: [gold, quiet]",
+			"    settings:",
+			"      <<: *base",
+			"      q_wraptime: 20",
+			"    x-note: kept for people",
+			"  acme_west:",
+			"    name: Acme West",
+			"containers:",
+			"  acme: [acme_hq, acme_west, solo]",
+		),
+		"profiles.yaml": yamlLines(
+			"version: 1",
+			"profiles:",
+			"  gold: {q_ringtime: 20, vm_silent: 'yes', barge_pin: '${GOLD_PIN}'}",
+			"  quiet: {vm_silent: 'no', hs_nm: 3}",
+		),
+		"solo.yaml": yamlLines(
+			"version: 1",
+			"companies:",
+			"  solo: {name: Solo, profiles: [quiet]}",
+		),
+	})
+	env := map[string]string{"DIR_PIN": "1111", "GOLD_PIN": "2222"}
+	opts := plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Explain: true}
+	inv, warnings, err := loadTree(t, root, opts, "east", "profiles.yaml", "solo.yaml")
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	got := map[string]string{}
+	for _, c := range inv.Companies {
+		for _, name := range c.Settings.Names() {
+			got[c.ID+"."+name] = fmt.Sprintf("%s from %s %s", c.Settings[name].JSON(), c.Origin[name], c.Env[name])
+		}
+	}
+	acme := filepath.Join("east", "acme.yaml")
+	dir := filepath.Join("east", "_defaults.yaml")
+	want := map[string]string{
+		// own > profiles in order (quiet over gold) > file defaults > directory defaults
+		"acme_hq.zone":         `"Europe/London" from ` + dir + `:2 `,
+		"acme_hq.vm_maxmsgs":   `"100" from ` + acme + `:2 `,
+		"acme_hq.q_ringtime":   `"20" from profiles.yaml:3 `,
+		"acme_hq.vm_silent":    `"no" from profiles.yaml:4 `,
+		"acme_hq.hs_nm":        `"3" from profiles.yaml:4 `,
+		"acme_hq.barge_pin":    `"2222" from profiles.yaml:3 GOLD_PIN`,
+		"acme_hq.q_pausetime":  `"4" from ` + acme + `:3 `,
+		"acme_hq.q_wraptime":   `"20" from ` + acme + `:10 `,
+		"acme_west.zone":       `"Europe/London" from ` + dir + `:2 `,
+		"acme_west.vm_maxmsgs": `"100" from ` + acme + `:2 `,
+		"acme_west.q_ringtime": `"5" from ` + dir + `:2 `,
+		"acme_west.barge_pin":  `"1111" from ` + dir + `:2 DIR_PIN`,
+		"solo.vm_silent":       `"no" from profiles.yaml:4 `,
+		"solo.hs_nm":           `"3" from profiles.yaml:4 `,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+	require.Equal(t, []plan.Container{{Label: "acme", Members: []string{"acme_hq", "acme_west", "solo"}}}, inv.Containers)
+	require.Len(t, inv.Files, 4)
+}
+
+func TestLoadFilesErrors(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"a.yaml": yamlLines(
+			"version: 1",
+			"profiles:",
+			"  gold: {q_ringtime: 20}",
+			"companies:",
+			"  acme: {name: Acme, profiles: [golden, silver]}",
+			"  beta: {name: Beta}",
+			"containers:",
+			"  ab: [acme, beta]",
+			"prune: {match: ^x}",
+		),
+		"b.yaml": yamlLines(
+			"version: 1",
+			"profiles:",
+			"  gold: {q_ringtime: 25}",
+			"companies:",
+			"  beta: {name: Beta again}",
+			"  gamma: {name: Gamma}",
+			"containers:",
+			"  ab: [gamma, acme]",
+			"  cg: [gamma, acme]",
+			"prune: {match: ^y}",
+			"setings: {}",
+		),
+		"c.yaml": "companies: {delta: {name: Delta}}\n",
+	})
+	_, _, err := loadTree(t, root, plan.LoadOptions{}, "a.yaml", "b.yaml", "c.yaml")
+	require.Error(t, err)
+	want := strings.Join([]string{
+		`a.yaml:5:33: unknown profile "golden" (did you mean "gold"?)`,
+		`a.yaml:5:41: unknown profile "silver"`,
+		`b.yaml:3:3: profile gold is defined twice: first at a.yaml:3`,
+		`b.yaml:5:3: company beta is defined twice: first at a.yaml:6`,
+		`b.yaml:8:3: container ab is defined twice: first at a.yaml:8`,
+		`b.yaml:9:15: acme is in two containers: ab and cg`,
+		`b.yaml:10:1: prune is set in two files: first at a.yaml:9; keep it in one`,
+		`b.yaml:11:1: unknown key "setings": want version, defaults, profiles, companies, containers or prune (x-... keys are free, for anchors)`,
+		`c.yaml:1:1: version is missing: the first line should be version: 1`,
+	}, "\n")
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadMergeKeys(t *testing.T) {
+	inv, _, err := plan.Load("m.yaml", []byte(yamlLines(
+		"version: 1",
+		"x-a: &a {q_ringtime: 10, hs_nm: 1}",
+		"x-b: &b {q_ringtime: 20, vm_silent: 'yes', hs_nm: 2}",
+		"x-acme: &acme {name: Acme}",
+		"companies:",
+		"  acme:",
+		"    <<: *acme",
+		"    settings:",
+		"      <<: [*a, *b]", // the earlier mapping wins
+		"      hs_nm: 5",     // the mapping's own key wins
+		"  beta: {<<: *acme, name: Beta, settings: *b}",
+	)), plan.LoadOptions{})
+	require.NoError(t, err)
+	acme, _ := inv.Company("acme")
+	beta, _ := inv.Company("beta")
+	require.Equal(t, "Acme", acme.Name)
+	require.Equal(t, apiclient.Settings{"q_ringtime": apiclient.String("10"), "hs_nm": apiclient.String("5"), "vm_silent": apiclient.String("yes")}, acme.Settings)
+	require.Equal(t, "Beta", beta.Name)
+
+	_, _, err = plan.Load("m.yaml", []byte(yamlLines(
+		"version: 1",
+		"companies:",
+		"  acme: {name: Acme, settings: {<<: [1, 2]}}",
+	)), plan.LoadOptions{})
+	require.EqualError(t, err, "m.yaml:3:38: << merges a mapping: write <<: *name, or <<: [*a, *b]\nm.yaml:3:41: << merges a mapping: write <<: *name, or <<: [*a, *b]")
+}
+
+// TestLoadFilesSameAsOneFile splits 5,000 companies into 50 files in 5 folders, with
+// profiles and scoped defaults, and checks that they load, and plan, as the same
+// companies written out in one file.
+func TestLoadFilesSameAsOneFile(t *testing.T) {
+	tree, single := splitInventory(5, 10, 100)
+	root := writeTree(t, tree)
+	var dirs []string
+	for d := range 5 {
+		dirs = append(dirs, fmt.Sprintf("region%02d", d))
+	}
+	split, _, err := loadTree(t, root, plan.LoadOptions{}, append(dirs, "profiles.yaml")...)
+	require.NoError(t, err)
+	one, _, err := plan.Load("one.yaml", []byte(single), plan.LoadOptions{})
+	require.NoError(t, err)
+	require.Len(t, split.Companies, 5000)
+	same := cmp.AllowUnexported(apiclient.Value{})
+	if diff := cmp.Diff(one.Companies, split.Companies, same); diff != "" {
+		t.Fatalf("companies (-one file +split):\n%s", diff)
+	}
+	require.ElementsMatch(t, one.Containers, split.Containers)
+
+	st := plan.NewState(nil, nil)
+	for i, c := range one.Companies {
+		if i%3 == 0 {
+			continue // to create
+		}
+		s := c.Settings.Clone()
+		if i%3 == 1 {
+			s["q_ringtime"] = apiclient.String("30") // to update
+		}
+		st.Companies[c.ID] = apiclient.Company{ID: c.ID, Name: c.Name, Settings: s}
+	}
+	pOne, err := plan.Diff(one, st, plan.Options{})
+	require.NoError(t, err)
+	pSplit, err := plan.Diff(split, st, plan.Options{})
+	require.NoError(t, err)
+	require.NotEmpty(t, pOne.Changes)
+	if diff := cmp.Diff(pOne.JSON(), pSplit.JSON(), same); diff != "" {
+		t.Fatalf("plans (-one file +split):\n%s", diff)
+	}
+}
+
+// splitInventory returns a tree of folders x files x perFile companies (a
+// _defaults.yaml per folder, file defaults, profiles in a file of their own,
+// containers within files), and the same companies resolved, in one file.
+func splitInventory(folders, files, perFile int) (map[string]string, string) {
+	tree := map[string]string{
+		"profiles.yaml": yamlLines(
+			"version: 1",
+			"profiles:",
+			"  gold: {q_ringtime: 20, vm_maxmsgs: 500}",
+			"  silver: {q_ringtime: 15, vm_silent: 'yes'}",
+		),
+	}
+	var one strings.Builder
+	one.WriteString("version: 1\ncompanies:\n")
+	var containers strings.Builder
+	zones := []string{"Europe/London", "US/Pacific", "Asia/Tokyo", "Europe/Berlin", "US/Eastern"}
+	n := 0
+	for d := range folders {
+		dir := fmt.Sprintf("region%02d", d)
+		tree[dir+"/_defaults.yaml"] = fmt.Sprintf("version: 1\ndefaults: {zone: %s, vm_maxmsgs: 100, q_pausetime: 2}\n", zones[d%len(zones)])
+		for f := range files {
+			var b strings.Builder
+			fmt.Fprintf(&b, "version: 1\ndefaults: {q_pausetime: %d}\ncompanies:\n", 3+f%5)
+			var members []string
+			for range perFile {
+				id := fmt.Sprintf("c%06d", n)
+				settings := map[string]string{"zone": zones[d%len(zones)], "vm_maxmsgs": "100", "q_pausetime": fmt.Sprint(3 + f%5)}
+				fmt.Fprintf(&b, "  %s:\n    name: Company %d\n", id, n)
+				switch n % 3 {
+				case 0:
+					b.WriteString("    profiles: [gold]\n")
+					settings["q_ringtime"], settings["vm_maxmsgs"] = "20", "500"
+				case 1:
+					b.WriteString("    profiles: [gold, silver]\n")
+					settings["q_ringtime"], settings["vm_maxmsgs"], settings["vm_silent"] = "15", "500", "yes"
+				}
+				if n%4 == 0 {
+					fmt.Fprintf(&b, "    settings: {hs_nm: %d}\n", n%10)
+					settings["hs_nm"] = fmt.Sprint(n % 10)
+				}
+				fmt.Fprintf(&one, "  %s:\n    name: Company %d\n    settings:\n", id, n)
+				for k, v := range settings {
+					fmt.Fprintf(&one, "      %s: %q\n", k, v)
+				}
+				members = append(members, id)
+				n++
+			}
+			fmt.Fprintf(&b, "containers:\n  box_%s: [%s]\n", members[0], strings.Join(members[:4], ", "))
+			fmt.Fprintf(&containers, "  box_%s: [%s]\n", members[0], strings.Join(members[:4], ", "))
+			tree[fmt.Sprintf("%s/customers%03d.yaml", dir, f)] = b.String()
+		}
+	}
+	one.WriteString("containers:\n")
+	one.WriteString(containers.String())
+	return tree, one.String()
+}
