@@ -55,6 +55,9 @@ type Field struct {
 	Feature    bool   // a feature switch: needs System-Admin, silently ignored otherwise
 	Since      string // the first server version with the field; "" for all
 	Deprecated bool   // still accepted; pbxsync warns when an inventory manages it
+	// Description says in one sentence what the setting does, after the vendor's
+	// reference; where the vendor says nothing, only what its name and values tell.
+	Description string
 
 	check    check
 	min, max int64
@@ -63,33 +66,60 @@ type Field struct {
 
 // fields is the field table of spec/api.md, in its order. A new field is one row.
 var fields = []Field{
-	{Name: "record", Type: TypeInteger, Allowed: "a bit mask, 0 or more", check: numRange, min: 0, max: 1<<31 - 1},
-	{Name: "nm_password", Allowed: `"" or digits`, Secret: true, check: digits},
-	{Name: "ivr_password", Allowed: `"" or digits`, Secret: true, check: digits},
-	{Name: "barge_pin", Allowed: `"" or digits`, Secret: true, check: digits},
-	{Name: "zone", Allowed: `"" or a time-zone name such as US/Pacific`, check: zoneName},
-	{Name: "hs_nm", Allowed: `"" or 0 to 9`, check: numRange, min: 0, max: 9},
-	{Name: "hs_access", Allowed: "free text", check: freeText},
-	{Name: "hs_access_nm", Allowed: "free text", check: freeText},
-	{Name: "fid", Allowed: `"", 0 or 1`, check: numEnum, enum: []string{"0", "1"}},
-	{Name: "vm_callback", Type: TypeInteger, Allowed: "-1, 0 or 1", check: numEnum, enum: []string{"-1", "0", "1"}},
-	{Name: "phonebook", Allowed: `"", 0, 1, 2 or 3`, check: numEnum, enum: []string{"0", "1", "2", "3"}},
-	{Name: "callerid", Allowed: `"" or digits, optionally led by "-"`, check: callerID},
-	{Name: "vm_silent", Allowed: `"", "no" or "yes"`, check: wordEnum, enum: []string{"", "no", "yes"}},
-	{Name: "vm_maxmsgs", Allowed: `"", 50, 100, 200, 300 or 500`, check: numEnum, enum: []string{"50", "100", "200", "300", "500"}},
-	{Name: "q_ringtime", Allowed: `"" or 5 to 30`, check: numRange, min: 5, max: 30},
-	{Name: "q_pausetime", Allowed: `"" or 2 to 10`, check: numRange, min: 2, max: 10},
-	{Name: "q_wraptime", Allowed: `"" or 2 to 240`, check: numRange, min: 2, max: 240},
-	{Name: "q_per_ann_int", Allowed: `"", 30, 60 or 90`, check: numEnum, enum: []string{"30", "60", "90"}},
-	{Name: "q_per_pos_int", Allowed: `"", 30, 60 or 90`, check: numEnum, enum: []string{"30", "60", "90"}},
-	{Name: "pre_queue_ring", Allowed: `"" or 1 to 999`, check: numRange, min: 1, max: 999},
-	{Name: "crm_url", Allowed: "free text", Deprecated: true, check: freeText},
-	{Name: "hs_webrtc", Allowed: `"", "no", "yes" or "disable"`, Feature: true, Since: "6.3.22", check: wordEnum, enum: []string{"", "no", "yes", "disable"}},
-	{Name: "nocallrec", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.22", check: boolNull},
-	{Name: "nokeevio", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.22", check: boolNull},
-	{Name: "noext", Allowed: `letters from "hqficovptx", each at most once`, Feature: true, Since: "6.3.22", check: letterSet, enum: []string{"hqficovptx"}},
-	{Name: "nopickup", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.23", check: boolNull},
-	{Name: "nobarge", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.23", check: boolNull},
+	{Name: "record", Type: TypeInteger, Allowed: "a bit mask, 0 or more",
+		Description: "Default call-recording options, as a bit mask.", check: numRange, min: 0, max: 1<<31 - 1},
+	{Name: "nm_password", Allowed: `"" or digits`, Secret: true,
+		Description: "The night-mode PIN.", check: digits},
+	{Name: "ivr_password", Allowed: `"" or digits`, Secret: true,
+		Description: "The IVR PIN.", check: digits},
+	{Name: "barge_pin", Allowed: `"" or digits`, Secret: true,
+		Description: "The barge PIN.", check: digits},
+	{Name: "zone", Allowed: `"" or a time-zone name such as US/Pacific`,
+		Description: `The time zone of the company, by its name in the time-zone database; "" is the system default.`, check: zoneName},
+	{Name: "hs_nm", Allowed: `"" or 0 to 9`,
+		Description: `Handset night mode; "" is the system default.`, check: numRange, min: 0, max: 9},
+	{Name: "hs_access", Allowed: "free text",
+		Description: "The default handset access level, such as external.", check: freeText},
+	{Name: "hs_access_nm", Allowed: "free text",
+		Description: "The handset access level in night mode.", check: freeText},
+	{Name: "fid", Allowed: `"", 0 or 1`,
+		Description: `Blocks handset forwards: 1 blocks them, 0 does not, "" is the system default.`, check: numEnum, enum: []string{"0", "1"}},
+	{Name: "vm_callback", Type: TypeInteger, Allowed: "-1, 0 or 1",
+		Description: "Call-return from voicemail: 1 enables it, -1 disables it, 0 is the system default.", check: numEnum, enum: []string{"-1", "0", "1"}},
+	{Name: "phonebook", Allowed: `"", 0, 1, 2 or 3`,
+		Description: `Default phonebook visibility: 0 none, 1 company, 2 logged-in, 3 public; "" is the system default.`, check: numEnum, enum: []string{"0", "1", "2", "3"}},
+	{Name: "callerid", Allowed: `"" or digits, optionally led by "-"`,
+		Description: `Overrides the default caller-id; led by "-", it withholds the caller-id.`, check: callerID},
+	{Name: "vm_silent", Allowed: `"", "no" or "yes"`,
+		Description: `Silences the voicemail instructions: "yes" silences them, "no" says them, "" is the default.`, check: wordEnum, enum: []string{"", "no", "yes"}},
+	{Name: "vm_maxmsgs", Allowed: `"", 50, 100, 200, 300 or 500`,
+		Description: `The most voicemail messages a mailbox holds; "" is the global default.`, check: numEnum, enum: []string{"50", "100", "200", "300", "500"}},
+	{Name: "q_ringtime", Allowed: `"" or 5 to 30`,
+		Description: `Queue ring time, in seconds; "" is the system default.`, check: numRange, min: 5, max: 30},
+	{Name: "q_pausetime", Allowed: `"" or 2 to 10`,
+		Description: `Queue pause time; "" is the system default.`, check: numRange, min: 2, max: 10},
+	{Name: "q_wraptime", Allowed: `"" or 2 to 240`,
+		Description: `Queue wrap-up time; "" is the system default.`, check: numRange, min: 2, max: 240},
+	{Name: "q_per_ann_int", Allowed: `"", 30, 60 or 90`,
+		Description: `Periodic announce interval, in seconds; "" is the system default.`, check: numEnum, enum: []string{"30", "60", "90"}},
+	{Name: "q_per_pos_int", Allowed: `"", 30, 60 or 90`,
+		Description: `Periodic position interval, in seconds; "" is the system default.`, check: numEnum, enum: []string{"30", "60", "90"}},
+	{Name: "pre_queue_ring", Allowed: `"" or 1 to 999`,
+		Description: `Pre-queue ring time; "" is the system default.`, check: numRange, min: 1, max: 999},
+	{Name: "crm_url", Allowed: "free text", Deprecated: true,
+		Description: "The CRM popup URL (deprecated by the vendor).", check: freeText},
+	{Name: "hs_webrtc", Allowed: `"", "no", "yes" or "disable"`, Feature: true, Since: "6.3.22",
+		Description: `Default keevio phone status: "yes" a keevio phone, "no" none, "disable" not for this company, "" the global default.`, check: wordEnum, enum: []string{"", "no", "yes", "disable"}},
+	{Name: "nocallrec", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.22",
+		Description: "Suppresses access to call recording when true; null and false do not.", check: boolNull},
+	{Name: "nokeevio", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.22",
+		Description: "Suppresses access to the keevio web interface when true; null and false do not.", check: boolNull},
+	{Name: "noext", Allowed: `letters from "hqficovptx", each at most once`, Feature: true, Since: "6.3.22",
+		Description: "Suppresses access to certain extension types, given as letters of hqficovptx.", check: letterSet, enum: []string{"hqficovptx"}},
+	{Name: "nopickup", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.23",
+		Description: "Suppresses access to call pickups when true; null and false do not.", check: boolNull},
+	{Name: "nobarge", Type: TypeSwitch, Allowed: "true, false or null", Feature: true, Since: "6.3.23",
+		Description: "Suppresses access to barge or whisper when true; null and false do not.", check: boolNull},
 }
 
 // Fields returns the field table, in the order of spec/api.md.
@@ -130,6 +160,10 @@ func (f Field) Zero() Value {
 func (f Field) AvailableIn(version string) bool {
 	return f.Since == "" || version == "" || compareVersions(f.Since, version) <= 0
 }
+
+// Numeric reports whether the field's values are whole numbers, which an inventory
+// may write as a number (15) or as text ("15"): both are one value.
+func (f Field) Numeric() bool { return f.check == numRange || f.check == numEnum }
 
 var (
 	digitsRE   = regexp.MustCompile(`^[0-9]*$`)
@@ -298,9 +332,16 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
+// The API's patterns for a company-id and a company name (spec/api.md), written so
+// that Go and JSON Schema (ECMA-262) read them alike.
+const (
+	CompanyIDPattern = `^[a-zA-Z0-9_]{1,32}$`
+	NamePattern      = `^[a-zA-Z0-9.,;\-_ ]{1,240}$`
+)
+
 var (
-	companyIDRE = regexp.MustCompile(`^[a-zA-Z0-9_]{1,32}$`)
-	nameRE      = regexp.MustCompile(`^[a-zA-Z0-9.,;\-_ ]{1,240}$`)
+	companyIDRE = regexp.MustCompile(CompanyIDPattern)
+	nameRE      = regexp.MustCompile(NamePattern)
 )
 
 // ValidCompanyID reports whether id is a company-id the API accepts: letters, digits

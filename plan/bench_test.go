@@ -2,6 +2,8 @@ package plan_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,4 +104,21 @@ func BenchmarkLoadInventory(b *testing.B) {
 		_, _, err := plan.Load("large.yaml", raw, plan.LoadOptions{})
 		require.NoError(b, err)
 	}
+}
+
+// BenchmarkLoadFiles loads 50,000 companies split into 500 files in 20 folders, with
+// a _defaults.yaml per folder, file defaults and profiles (issue 10: under 1 s).
+func BenchmarkLoadFiles(b *testing.B) {
+	tree, _ := splitInventory(20, 25, 100)
+	var files []plan.File
+	for _, name := range slices.Sorted(maps.Keys(tree)) {
+		files = append(files, plan.File{Name: name, Data: []byte(tree[name])})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		inv, _, err := plan.LoadFiles(files, plan.LoadOptions{})
+		require.NoError(b, err)
+		require.Len(b, inv.Companies, 50_000)
+	}
+	b.ReportMetric(float64(len(files)), "files")
 }

@@ -314,10 +314,17 @@ type profile struct {
 type draft struct {
 	Company
 	at       *yaml.Node // its key
-	where    string
 	own      *layer
 	profiles []*yaml.Node // the names, in order
 }
+
+// position is a place in an inventory's files, for "first at" in messages.
+type position struct {
+	file string
+	line int
+}
+
+func (p position) String() string { return fmt.Sprintf("%s:%d", p.file, p.line) }
 
 type draftContainer struct {
 	at      *yaml.Node // its label
@@ -457,7 +464,7 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 // company-id met so far in the file.
 func (l *loader) companies(d *fileDoc, n *yaml.Node, seen map[string]int) {
 	l.fieldsSeen(n, seen, func(key, value *yaml.Node) {
-		c := draft{Company: Company{ID: key.Value}, at: key, where: l.place(key)}
+		c := draft{Company: Company{ID: key.Value}, at: key}
 		if !apiclient.ValidCompanyID(c.ID) {
 			l.errorf(key, "company-id %q is not allowed: use letters, digits and _, 1 to 32 characters", c.ID)
 		}
@@ -498,7 +505,11 @@ func (l *loader) companies(d *fileDoc, n *yaml.Node, seen map[string]int) {
 			named = true // reported already
 		}
 		if !named {
-			l.errorf(key, "company %s has no name: a name is required to create it", c.ID)
+			hint := ""
+			if slices.Contains(companyKeys, c.ID) {
+				hint = fmt.Sprintf(" (if %s: belongs to the company above, indent it under that company)", c.ID)
+			}
+			l.errorf(key, "company %s has no name: a name is required to create it%s", c.ID, hint)
 		}
 		d.companies = append(d.companies, c)
 	})
@@ -531,7 +542,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 	}
 	names := slices.Sorted(maps.Keys(profiles))
 	var pruneAt string
-	seen := map[string]string{}
+	seen := map[string]position{}
 	for _, d := range docs {
 		l.file = d.name
 		if d.pruneAt != nil {
@@ -548,12 +559,13 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 		if d.defaults != nil {
 			base = append(base, d.defaults)
 		}
-		for _, c := range d.companies {
+		for i := range d.companies {
+			c := &d.companies[i]
 			if first, dup := seen[c.ID]; dup {
 				l.errorf(c.at, "company %s is defined twice: first at %s", c.ID, first)
 				continue
 			}
-			seen[c.ID] = c.where
+			seen[c.ID] = position{d.name, c.at.Line}
 			layers := slices.Clone(base)
 			for _, name := range c.profiles {
 				p, ok := profiles[name.Value]
@@ -662,7 +674,7 @@ var yamlParserProblems = []string{
 var unknownAnchorRE = regexp.MustCompile(`unknown anchor '(.*)' referenced`)
 
 func (l *loader) yamlError(data []byte, err error) {
-	line := 1
+	line, column := 1, 1
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
@@ -671,12 +683,59 @@ func (l *loader) yamlError(data []byte, err error) {
 			line++
 		}
 	}
-	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
-		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+	lines := bytes.Split(data, []byte("\n"))
+	switch {
+	case unknownAnchorRE.MatchString(msg):
+		if i := bytes.Index(data, []byte("*"+unknownAnchorRE.FindStringSubmatch(msg)[1])); i >= 0 {
 			line = 1 + bytes.Count(data[:i], []byte("\n"))
 		}
+	case strings.Contains(msg, "tab character") || line <= len(lines) && bytes.HasPrefix(bytes.TrimLeft(lines[line-1], " "), []byte("\t")):
+		// yaml.v3 names a line near the tab: point at the tab itself.
+		for i := max(line-1, 0); i < len(lines); i++ {
+			if indent := bytes.TrimLeft(lines[i], " "); len(indent) > 0 && indent[0] == '\t' {
+				line, column = i+1, len(lines[i])-len(indent)+1
+				msg = "a tab in the indentation: YAML indents with spaces only"
+				break
+			}
+		}
+	case msg == "did not find expected key" || msg == "did not find expected '-' indicator":
+		// yaml.v3 names the start of the mapping (or list) that broke, which may be
+		// the whole companies section: find the first line that breaks it, the
+		// shortest start of the file that fails the same way.
+		if first := firstFailingLine(lines, line, msg); first > 0 {
+			line = first
+			msg += ": this line is not indented like the lines it belongs with"
+		}
+	case msg == "mapping values are not allowed in this context":
+		msg += `: a "key: value" where a plain value was expected (check this line's indentation, or quote a value that holds ": ")`
 	}
-	l.diags = append(l.diags, Diagnostic{File: l.file, Line: line, Column: 1, Message: "not valid YAML: " + msg})
+	l.diags = append(l.diags, Diagnostic{File: l.file, Line: line, Column: column, Message: "not valid YAML: " + msg})
+}
+
+// firstFailingLine returns the first line n (from 1) after from such that the file's
+// first n lines fail to parse with msg, by bisection; 0 when it finds none. Files of
+// more than a few megabytes are not searched: the error path stays fast.
+func firstFailingLine(lines [][]byte, from int, msg string) int {
+	if len(lines) > 200_000 {
+		return 0
+	}
+	fails := func(n int) bool {
+		_, err := parseOne(bytes.Join(lines[:n], []byte("\n")))
+		return err != nil && strings.HasSuffix(err.Error(), msg)
+	}
+	lo, hi := max(from, 1), len(lines)
+	if !fails(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // fields calls fn for each key of a mapping node, reporting duplicated keys and
@@ -759,20 +818,25 @@ func oneOf(words []string) string {
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
-// didYouMean returns ` (did you mean "x"?)` for the option nearest to word, when it
-// is near enough: an edit distance of at most a third of the word's length (at
-// least 1). Else "".
+// didYouMean returns ` (did you mean "x"?)` for the option Nearest to word, or "".
 func didYouMean(word string, options []string) string {
+	if best := Nearest(word, options); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// Nearest returns the option nearest to word, ignoring case, when it is near enough:
+// an edit distance of at most a third of the word's length (at least 1); else "".
+// Of two as near, the earlier.
+func Nearest(word string, options []string) string {
 	best, bestDist := "", max(1, len(word)/3)+1
 	for _, o := range options {
 		if d := editDistance(strings.ToLower(word), strings.ToLower(o)); d < bestDist {
 			best, bestDist = o, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 // editDistance is the Levenshtein distance of a and b, in bytes.

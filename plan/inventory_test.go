@@ -496,12 +496,32 @@ func invalidInventories() []invalidInventory {
 		{
 			name: "yaml/tab indentation",
 			src:  "version: 1\ncompanies:\n\tacme:\n    name: Acme\n",
-			want: []diag{{3, 1, "not valid YAML: found character that cannot start any token"}},
+			want: []diag{{3, 1, "not valid YAML: a tab in the indentation: YAML indents with spaces only"}},
+		},
+		{
+			name: "yaml/tab after spaces",
+			src:  "version: 1\ncompanies:\n  acme:\n    name: Acme\n  \tsettings: {}\n",
+			want: []diag{{5, 3, "not valid YAML: a tab in the indentation: YAML indents with spaces only"}},
+		},
+		{
+			// yaml.v3 names line 3, where the companies begin; the mistake is on line 9.
+			name: "yaml/a key indented between two levels",
+			src: yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "    settings:", "      zone: UTC",
+				"  beta:", "    name: Beta", "   settings:", "      zone: UTC"),
+			want: []diag{{9, 1, "not valid YAML: did not find expected key: this line is not indented like the lines it belongs with"}},
+		},
+		{
+			name: "yaml/a company's key at a company's place",
+			src:  yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "  settings:", "    zone: UTC"),
+			want: []diag{
+				{5, 3, "company settings has no name: a name is required to create it (if settings: belongs to the company above, indent it under that company)"},
+				{6, 5, `unknown key "zone" in company settings: want name, description, settings or profiles`},
+			},
 		},
 		{
 			name: "yaml/colon in a plain value",
 			src:  yamlLines("version: 1", "companies:", "  acme:", "    name: Acme: HQ"),
-			want: []diag{{4, 1, "not valid YAML: mapping values are not allowed in this context"}},
+			want: []diag{{4, 1, `not valid YAML: mapping values are not allowed in this context: a "key: value" where a plain value was expected (check this line's indentation, or quote a value that holds ": ")`}},
 		},
 		{
 			name: "yaml/unterminated quote",

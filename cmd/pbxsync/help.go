@@ -1,6 +1,14 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
 
 // securityHelp is `pbxsync help security`, and the README's "Security model" says
 // the same.
@@ -64,10 +72,296 @@ Files
 Not covered: a machine or account that runs pbxsync and is itself compromised, and
 an inventory change that no one reviewed.`
 
+// inventoryHelp is pbxsync help inventory: the format, with the settings drawn
+// from the field table.
+func inventoryHelp() string {
+	var secrets []string
+	for _, f := range apiclient.Fields() {
+		if f.Secret {
+			secrets = append(secrets, f.Name)
+		}
+	}
+	b := &strings.Builder{}
+	b.WriteString(`An inventory says which companies should exist on one PBX, with which settings,
+and which of them share a container. It is the file people review in a pull request
+and that a nightly job reconciles. pbxsync export writes the same format, and the
+simulator (--url sim:FILE) keeps its state in it.
+
+  version: 1                     # required: the format's version
+  defaults:                      # settings for the companies that do not set their own
+    zone: Europe/London
+    vm_maxmsgs: 100
+  profiles:                      # named sets of settings, for companies to list
+    queues: {q_ringtime: 20, q_wraptime: 30}
+  companies:                     # company-id -> company
+    acme_hq:
+      name: Acme HQ              # required: it is required to create the company
+      description: Head office   # sent on create, never read back
+      profiles: [queues]
+      settings:                  # the company's own settings, by their API names
+        zone: US/Pacific
+        q_ringtime: 15           # one value with the server's "15"
+        nm_password: ${ACME_NM_PIN}   # secrets only: from the environment
+    acme_west:
+      name: Acme West
+    solo_ltd:
+      name: Solo Ltd
+  containers:                    # a label -> the companies that share one container
+    acme: [acme_hq, acme_west]
+  prune:                         # which absent companies --prune may delete
+    match: "^cust_"              # a regular expression over company-ids
+
+Keys
+  version     required, and 1.
+  defaults    settings for every company of the file that does not set its own.
+  profiles    profile name -> settings.
+  companies   company-id -> company. A company-id is letters, digits and _, 1 to 32
+              characters. A company has a name (required: letters, digits, space
+              and . , ; - _, 1 to 240 characters), and may have a description,
+              settings and profiles (a list of profile names).
+  containers  label -> a list of two or more company-ids. The label is for people:
+              the server names containers itself.
+  prune       match: a regular expression (Go's syntax) over company-ids.
+  x-...       keys that start with x-, at the top level or in a company, are
+              ignored: a place to keep anchors. Any other key is an error.
+
+Meaning
+  - Managed fields only. A setting that no company, profile or defaults names is not
+    managed: pbxsync never changes it and never reports it as a difference.
+  - Grouping is exact for the companies listed. Companies in one containers entry
+    end up in one container, companies in different entries in different
+    containers, and a company of the inventory in no entry stands alone.
+  - Companies on the server but not in the inventory are unmanaged: never changed,
+    only counted in the plan, which warns where one shares a container with a
+    managed company. The one exception is --prune: it deletes an absent company
+    whose id matches prune.match, within the delete budget (--max-delete).
+  - A description is write-only on this API: pbxsync sends it on create, and on
+    update only with --force-description, since no difference can be computed.
+
+Many files
+  -f may be given several times, each a file or a directory; a directory means
+  every *.yaml and *.yml file directly inside it, in name order, and -f - reads one
+  inventory from standard input. Together they form one inventory: a company-id, a
+  container label or a profile name defined twice is an error naming both places,
+  prune may appear in one file only, and every file has version: 1.
+
+Defaults and profiles
+  defaults in a file apply to the companies of that file, and win over the defaults
+  of a file named _defaults.yaml in the same directory, which apply to every company
+  of that directory. A profile may be defined in any file of the inventory, and an
+  unknown profile is an error at the company's line. A company's settings, lowest
+  first: directory defaults, file defaults, each of its profiles in the order
+  listed, its own settings. plan --explain says which file and line set each
+  changed value.
+
+YAML as people write it
+  Anchors, aliases and merge keys work wherever a mapping is expected:
+
+    x-queues: &queues {q_ringtime: 20, q_wraptime: 30}
+    companies:
+      acme_hq:
+        name: Acme HQ
+        settings:
+          <<: *queues            # or <<: [*a, *b]; keys set here win
+          q_ringtime: 15
+
+Secrets: ${VAR}
+`)
+	b.WriteString(wrap(fmt.Sprintf(`${VAR} is expanded only in the secret fields (%s), and only as
+		the whole value: a secret is a literal value or exactly one ${VAR} (VAR: letters, digits
+		and _, not starting with a digit). Everywhere else, in ids, names, descriptions and
+		free-text settings, ${...} is literal text. An unset or empty variable is an error that
+		names it (validate, which needs no secrets, warns); to clear a PIN, write "". A secret
+		in plain text is a warning.`, oneOfWords(secrets, "and")), "  ", 84))
+	b.WriteString(`
+Settings
+  Each setting is a field of the server, by its API name. A field whose values are
+  numbers takes a number or its text alike: q_ringtime: 15 and "15" are one value.
+  Feature switches need System-Admin credentials: for anyone else the server
+  ignores them. pbxsync explain FIELD says everything about one.
+
+`)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	for _, f := range apiclient.Fields() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, f.Allowed, fieldFlags(f))
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	b.WriteString(`
+Validation
+  pbxsync validate -f FILE checks an inventory offline and reports every problem at
+  once, each as FILE:LINE:COLUMN: message, before anything is sent to a server:
+  unknown keys at any level, version, company-ids and names, unknown settings and
+  values outside their allowed values (a wrong type included), time zones that do
+  not exist, unset variables, profiles that no file defines, container members
+  that are not companies of the inventory, a company in two containers, a container
+  of fewer than two, duplicated keys and definitions, and an invalid prune.match. A
+  deprecated field is a warning.
+
+Editors
+  pbxsync schema prints a JSON Schema of this format, drawn from the same field
+  table, for an editor with a YAML language server:
+
+    pbxsync schema > inventory.schema.json
+    # yaml-language-server: $schema=./inventory.schema.json    (first line of a file)
+`)
+	return strings.TrimSuffix(trimLineEnds(b.String()), "\n")
+}
+
+// trimLineEnds removes the spaces at the end of each line.
+func trimLineEnds(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		b.WriteString(strings.TrimRight(line, " \n"))
+		if strings.HasSuffix(line, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// oneOfWords lists words as "a, b and c" (or "or c").
+func oneOfWords(words []string, and string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " " + and + " " + words[len(words)-1]
+}
+
+// planJSONHelp is pbxsync help plan-json: the JSON of plan.JSONPlan and of
+// sync.JSONResult, as they are.
+const planJSONHelp = `plan --json (or --format json) prints the plan as one JSON document on standard
+output; logs and errors go to standard error, so that
+
+  pbxsync plan -f inventory.yaml --json > plan.json
+
+is always valid JSON. The format is a contract: it changes only with a new
+format_version.
+
+  {
+    "format_version": 1,
+    "changes": [
+      {"action": "delete", "company": "cust_old"},
+      {"action": "create", "company": "acme_hq", "name": "Acme HQ",
+       "settings": {"nm_password": "(sensitive)", "q_ringtime": "15", "zone": "US/Pacific"}},
+      {"action": "update", "company": "beta",
+       "fields": {"name": {"before": "Beta", "after": "Beta GmbH"},
+                  "record": {"before": 1, "after": 3}}},
+      {"action": "ungroup", "company": "gamma"},
+      {"action": "group", "company": "acme_west", "target": "acme_hq"}
+    ],
+    "summary": {"create": 1, "update": 1, "ungroup": 1, "group": 1, "delete": 1},
+    "unmanaged": 12,
+    "warnings": []
+  }
+
+  format_version  1.
+  changes         deletes first, then creates, updates, ungroups and groups, each
+                  sorted by company-id. Every change has:
+    action        "delete", "create", "update", "ungroup" or "group".
+    company       the company-id.
+    name          create only: the new company's name.
+    settings      create only: the settings the new company gets (by an update
+                  after the create), field -> value.
+    fields        update only: field -> {"before", "after"}, each field that
+                  changes, "before" as the server has it; "name" when the name
+                  changes.
+    target        group only: the company whose container the company joins.
+  summary         the number of changes of each action, every action named.
+  unmanaged       how many companies on the server the inventory does not name.
+  warnings        what a reviewer should know, as sentences; [] when none.
+  not_planned     only when the server could not be read for some companies: a
+                  list of {"company", "reason"}. Such a plan is incomplete: plan
+                  exits 1, and does not save it with --out.
+
+Values are JSON as the server stores them: "15" for a field held as a string, 15
+for an integer field, true, false or null for a switch. A secret's value, before
+and after alike, is always the string "(sensitive)".
+
+apply --json prints the result of the run as one JSON document, and --report FILE
+writes the same document whatever the outcome:
+
+  {
+    "format_version": 1,
+    "changes": [
+      {"action": "update", "company": "beta", "fields": {...},
+       "status": "ok", "round": 0},
+      {"action": "group", "company": "acme_west", "target": "acme_hq",
+       "status": "failed", "error": "server refused: ...", "round": 0}
+    ],
+    "summary": {"ok": 1, "failed": 1, "skipped": 0, "not_run": 0},
+    "verified": false,
+    "drift": [],
+    "unresolved": [],
+    "rounds": 1,
+    "interrupted": false,
+    "duration_seconds": 1.234,
+    "error": "apply did not succeed: 1 change failed"
+  }
+
+  changes             each change of the plan and of the repair rounds, once, in the
+                      order first tried, as in the plan, with:
+    status            "ok"; "failed", with "error"; "skipped", with "error", when a
+                      change it depends on failed; "not run", when the run was
+                      interrupted or stopped before it started.
+    error             why it failed or was skipped: the server's message.
+    round             the round of its last attempt: 0 for the plan, 1 and on for
+                      repair rounds.
+  summary             the number of changes by status: ok, failed, skipped, not_run.
+  verified            true when the server, read back, holds the whole inventory.
+  drift               values the server did not keep although it answered success:
+                      a list of {"company", "field", "want", "got"}, where field is
+                      a setting, "name", "container" or "exists"; secrets as
+                      "(sensitive)".
+  unresolved          changes, in the plan's form, still found after the last
+                      repair round.
+  verification_error  only when the server could not be read back: why.
+  not_planned         only when the plan left companies out: as in the plan.
+  rounds              how many repair rounds ran.
+  interrupted         true when the run was interrupted (Ctrl-C, --timeout).
+  duration_seconds    how long the whole run took.
+  error               only when the run did not succeed: why, as pbxsync printed it.`
+
+// exitCodesHelp is pbxsync help exit-codes: what main's exitCode gives.
+const exitCodesHelp = `pbxsync ends with one of four exit codes, a contract that scripts and cron jobs
+rely on:
+
+  0  success; for plan --detailed-exitcode, success and no changes.
+  1  an error: bad input, no connection, refused credentials, a change that failed,
+     a change the server did not keep, an incomplete plan, an interruption, or the
+     --timeout reached.
+  2  plan --detailed-exitcode only: success, and there are changes. diff: the two
+     servers differ.
+  3  refused before any write: a stale plan file (apply PLANFILE), or more deletes
+     than --max-delete allows (plan, apply and migrate).
+
+A drift check from cron:
+
+  pbxsync plan -f inventory.yaml --detailed-exitcode > /dev/null
+  case $? in
+    0) echo "in line" ;;
+    2) echo "drift: run pbxsync apply" ;;
+    *) echo "the check failed" ;;
+  esac
+
+Errors go to standard error, one line each; standard output carries only the
+result.`
+
 // newHelpTopics returns the reference that ships with the binary, as cobra's help
 // topics: pbxsync help TOPIC.
 func newHelpTopics() []*cobra.Command {
 	return []*cobra.Command{{
+		Use:   "inventory",
+		Short: "The inventory format: companies, settings, containers, profiles, many files",
+		Long:  inventoryHelp(),
+	}, {
+		Use:   "plan-json",
+		Short: "The JSON of plan --json and apply --json, for scripts",
+		Long:  planJSONHelp,
+	}, {
+		Use:   "exit-codes",
+		Short: "What each exit code of pbxsync means",
+		Long:  exitCodesHelp,
+	}, {
 		Use:   "security",
 		Short: "What pbxsync trusts, and how it keeps its secrets and your terminal safe",
 		Long:  securityHelp,

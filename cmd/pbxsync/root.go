@@ -78,7 +78,7 @@ inside each request, so http:// is accepted only to this machine (localhost,
 
 	root.AddCommand(newHelpTopics()...)
 	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newExportCmd(), a.newMigrateCmd(),
-		a.newDiffCmd(), a.newVersionCmd())
+		a.newDiffCmd(), a.newSchemaCmd(), a.newExplainCmd(), a.newVersionCmd())
 	return root
 }
 
