@@ -60,7 +60,17 @@ var (
 		"nightly/inventory.yaml",
 		"ci-plan-review/inventory.yaml",
 	}
+	// The provider layout's files, one inventory when -f names these folders (and the
+	// _defaults.yaml files come along).
+	providerFolders = []string{"provider/inventory", "provider/inventory/direct", "provider/inventory/northwind", "provider/inventory/contoso"}
+	providerFiles   = []string{
+		"provider/inventory/profiles.yaml",
+		"provider/inventory/direct/_defaults.yaml", "provider/inventory/direct/acme.yaml", "provider/inventory/direct/globex.yaml",
+		"provider/inventory/northwind/_defaults.yaml", "provider/inventory/northwind/customers.yaml",
+		"provider/inventory/contoso/_defaults.yaml", "provider/inventory/contoso/customers.yaml",
+	}
 	stateFiles = []string{ // simulator states: they hold secrets in plain text, as a server does
+		"provider/pbx.yaml",
 		"quickstart/pbx.yaml",
 		"migration/source.yaml",
 		"migration/target.yaml",
@@ -81,7 +91,7 @@ func TestEveryYAMLFileIsChecked(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	want := slices.Concat(inventories, stateFiles, manifests)
+	want := slices.Concat(inventories, providerFiles, stateFiles, manifests)
 	slices.Sort(found)
 	slices.Sort(want)
 	if diff := cmp.Diff(want, found); diff != "" {
@@ -135,6 +145,55 @@ func TestQuickstart(t *testing.T) {
 	res = runPbxsync(t, "..", nil, "plan", "-f", "examples/quickstart/inventory.yaml", "--url", "sim:"+filepath.Join(dir, "pbx.yaml"))
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Equal(t, "No changes: the server matches the inventory. 1 unmanaged company (on the server, not in the inventory).\n", res.stdout)
+}
+
+// TestProvider checks the provider layout: its folders load as one inventory without a
+// warning, every file of it is read, it applies to the simulator and then plans
+// nothing; and the README's commands do what it says, --explain included.
+func TestProvider(t *testing.T) {
+	pins := lookup(map[string]string{"ACME_HQ_NM_PASSWORD": "4711"})
+	files, err := plan.ReadFiles(providerFolders, nil)
+	require.NoError(t, err)
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.ToSlash(f.Name))
+	}
+	require.ElementsMatch(t, providerFiles, names)
+	inv, diags, err := plan.LoadFiles(files, plan.LoadOptions{Lookup: pins})
+	require.NoError(t, err)
+	require.Empty(t, diags, "an example inventory loads without a warning")
+	umbrella, ok := inv.Company("co_umbrella")
+	require.True(t, ok)
+	require.Equal(t, `"25"`, umbrella.Settings["q_ringtime"].JSON(), "its own value wins over its profile's")
+	require.Equal(t, `"Asia/Tokyo"`, umbrella.Settings["zone"].JSON(), "from its folder's _defaults.yaml")
+	require.Equal(t, `"30"`, umbrella.Settings["q_wraptime"].JSON(), "merged into its profile from an x- anchor")
+	srv := seeded(t, "provider/pbx.yaml")
+	converge(t, client(t, srv), inv)
+
+	// The README's commands, from the example's folder, on a copy of pbx.yaml.
+	state := filepath.Join(t.TempDir(), "pbx.yaml")
+	copyFile(t, "provider/pbx.yaml", state)
+	f := []string{"-f", "inventory", "-f", "inventory/direct", "-f", "inventory/northwind", "-f", "inventory/contoso"}
+	res := runPbxsync(t, "provider", nil, append([]string{"validate"}, f...)...)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Equal(t, "the inventory (8 files): valid: 8 companies, 2 containers\n", res.stdout)
+	env := map[string]string{"ACME_HQ_NM_PASSWORD": "4711"}
+	res = runPbxsync(t, "provider", env, append(append([]string{"plan"}, f...), "--url", "sim:"+state, "--explain")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Contains(t, res.stdout, `q_ringtime:     "" -> "20"   (set at inventory/profiles.yaml:13)`)
+	require.Contains(t, res.stdout, `zone:           "Europe/London" -> "US/Pacific"   (set at inventory/direct/acme.yaml:8)`)
+	res = runPbxsync(t, "provider", env, append(append([]string{"apply"}, f...), "--url", "sim:"+state, "--auto-approve")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	res = runPbxsync(t, "provider", env, append(append([]string{"plan"}, f...), "--url", "sim:"+state, "--detailed-exitcode")...)
+	require.Equal(t, 0, res.code, res.stdout+res.stderr)
+
+	// The schema beside it, for editors, is what pbxsync schema prints today.
+	require.Equal(t, string(plan.Schema()), string(readFile(t, "provider/inventory.schema.json")), "run: pbxsync schema > examples/provider/inventory.schema.json")
+	var vscode struct {
+		Schemas map[string]string `json:"yaml.schemas"`
+	}
+	require.NoError(t, json.Unmarshal(readFile(t, "provider/.vscode/settings.json"), &vscode))
+	require.Equal(t, map[string]string{"./inventory.schema.json": "inventory/**/*.yaml"}, vscode.Schemas)
 }
 
 func TestNightly(t *testing.T) {
