@@ -193,7 +193,7 @@ func TestLoadFilesErrors(t *testing.T) {
 	require.Error(t, err)
 	want := strings.Join([]string{
 		`a.yaml:5:33: unknown profile "golden" (did you mean "gold"?)`,
-		`a.yaml:5:41: unknown profile "silver"`,
+		`a.yaml:5:41: unknown profile "silver": profiles are defined under profiles: in any file of the inventory; is that file among those -f names?`,
 		`b.yaml:3:3: profile gold is defined twice: first at a.yaml:3`,
 		`b.yaml:5:3: company beta is defined twice: first at a.yaml:6`,
 		`b.yaml:8:3: container ab is defined twice: first at a.yaml:8`,

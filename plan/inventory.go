@@ -570,7 +570,11 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 			for _, name := range c.profiles {
 				p, ok := profiles[name.Value]
 				if !ok {
-					l.errorf(name, "unknown profile %q%s", name.Value, didYouMean(name.Value, names))
+					hint := didYouMean(name.Value, names)
+					if hint == "" {
+						hint = ": profiles are defined under profiles: in any file of the inventory; is that file among those -f names?"
+					}
+					l.errorf(name, "unknown profile %q%s", name.Value, hint)
 					continue
 				}
 				layers = append(layers, p.layer)
