@@ -313,8 +313,8 @@ type profile struct {
 // names, which another file may define.
 type draft struct {
 	Company
-	at       *yaml.Node // its key
-	own      *layer
+	line, column int // of its key
+	own          *layer
 	profiles []*yaml.Node // the names, in order
 }
 
@@ -464,7 +464,7 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 // company-id met so far in the file.
 func (l *loader) companies(d *fileDoc, n *yaml.Node, seen map[string]int) {
 	l.fieldsSeen(n, seen, func(key, value *yaml.Node) {
-		c := draft{Company: Company{ID: key.Value}, at: key}
+		c := draft{Company: Company{ID: key.Value}, line: key.Line, column: key.Column}
 		if !apiclient.ValidCompanyID(c.ID) {
 			l.errorf(key, "company-id %q is not allowed: use letters, digits and _, 1 to 32 characters", c.ID)
 		}
@@ -562,10 +562,10 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 		for i := range d.companies {
 			c := &d.companies[i]
 			if first, dup := seen[c.ID]; dup {
-				l.errorf(c.at, "company %s is defined twice: first at %s", c.ID, first)
+				l.errorf(&yaml.Node{Line: c.line, Column: c.column}, "company %s is defined twice: first at %s", c.ID, first)
 				continue
 			}
-			seen[c.ID] = position{d.name, c.at.Line}
+			seen[c.ID] = position{d.name, c.line}
 			layers := slices.Clone(base)
 			for _, name := range c.profiles {
 				p, ok := profiles[name.Value]
