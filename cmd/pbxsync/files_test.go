@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
+)
+
+// The issue that brought many files: -f twice checked only the second file, and
+// planned with --prune to delete every company of the first.
+func TestManyFiles(t *testing.T) {
+	st := pbxtest.State{Companies: []apiclient.Company{
+		co("cust_a", "Customer A"), co("cust_b", "Customer B"), co("cust_old", "Customer Old"),
+	}}
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.yaml", "version: 1\ncompanies:\n  cust_a: {name: Customer A}\nprune: {match: ^cust_}\n")
+	b := writeFile(t, dir, "b.yaml", "version: 1\ncompanies:\n  cust_b: {name: Customer B}\n")
+
+	t.Run("validate checks every file", func(t *testing.T) {
+		bad := writeFile(t, t.TempDir(), "bad.yaml", "version: 1\ncompanies:\n  cust_a: {name: Again}\n  x: {nme: X}\n")
+		got := invoke(t, "", nil, "validate", "-f", a, "-f", bad)
+		require.Equal(t, 1, got.code)
+		require.Equal(t, []string{
+			bad + `:3:3: company cust_a is defined twice: first at ` + a + `:3`,
+			bad + `:4:3: company x has no name: a name is required to create it`,
+			bad + `:4:7: unknown key "nme" in company x: want name, description, settings or profiles (did you mean "name"?)`,
+			"pbxsync: the inventory (2 files): 3 errors: nothing was sent to any server",
+		}, lines(got.stderr))
+	})
+	t.Run("prune sees the companies of every file", func(t *testing.T) {
+		srv := simtest.NewServer(t, pbxtest.WithState(st))
+		got := invoke(t, "", adminEnv(srv), "plan", "-f", a, "-f", b, "--prune", "--max-delete", "5")
+		require.Equal(t, 0, got.code, got.stderr)
+		require.Equal(t, []string{"- delete cust_old"}, changeHeads(got.stdout))
+	})
+	t.Run("a directory, and a saved plan that a new file makes stale", func(t *testing.T) {
+		srv := simtest.NewServer(t, pbxtest.WithState(st))
+		out := filepath.Join(t.TempDir(), "reviewed.plan")
+		got := invoke(t, "", adminEnv(srv), "plan", "-f", dir, "--prune", "--max-delete", "5", "--out", out)
+		require.Equal(t, 0, got.code, got.stderr)
+		require.Equal(t, []string{"- delete cust_old"}, changeHeads(got.stdout))
+		writeFile(t, dir, "c.yaml", "version: 1\ncompanies:\n  cust_old: {name: Customer Old}\n")
+		got = invoke(t, "", adminEnv(srv), "apply", out)
+		require.Equal(t, 3, got.code, "a file added to the directory changes the inventory: %s", got.stderr)
+		require.Contains(t, got.stderr, "changed since the plan was made")
+		require.Zero(t, srv.Stats().TotalWrites())
+		require.NoError(t, os.Remove(filepath.Join(dir, "c.yaml")))
+		got = invoke(t, "", adminEnv(srv), "apply", out)
+		require.Equal(t, 0, got.code, got.stderr)
+		_, exists := srv.Company("cust_old")
+		require.False(t, exists)
+	})
+}
