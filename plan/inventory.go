@@ -315,7 +315,7 @@ type draft struct {
 	Company
 	line, column int // of its key
 	own          *layer
-	profiles []*yaml.Node // the names, in order
+	profiles     []*yaml.Node // the names, in order
 }
 
 // position is a place in an inventory's files, for "first at" in messages.
