@@ -236,21 +236,21 @@ func TestLoadMergeKeys(t *testing.T) {
 	require.EqualError(t, err, "m.yaml:3:38: << merges a mapping: write <<: *name, or <<: [*a, *b]\nm.yaml:3:41: << merges a mapping: write <<: *name, or <<: [*a, *b]")
 }
 
-// TestLoadFilesSameAsOneFile splits 5,000 companies into 50 files in 5 folders, with
+// TestLoadFilesSameAsOneFile splits 50,000 companies into 500 files in 20 folders, with
 // profiles and scoped defaults, and checks that they load, and plan, as the same
 // companies written out in one file.
 func TestLoadFilesSameAsOneFile(t *testing.T) {
-	tree, single := splitInventory(5, 10, 100)
+	tree, single := splitInventory(20, 25, 100)
 	root := writeTree(t, tree)
 	var dirs []string
-	for d := range 5 {
+	for d := range 20 {
 		dirs = append(dirs, fmt.Sprintf("region%02d", d))
 	}
 	split, _, err := loadTree(t, root, plan.LoadOptions{}, append(dirs, "profiles.yaml")...)
 	require.NoError(t, err)
 	one, _, err := plan.Load("one.yaml", []byte(single), plan.LoadOptions{})
 	require.NoError(t, err)
-	require.Len(t, split.Companies, 5000)
+	require.Len(t, split.Companies, 50_000)
 	same := cmp.AllowUnexported(apiclient.Value{})
 	if diff := cmp.Diff(one.Companies, split.Companies, same); diff != "" {
 		t.Fatalf("companies (-one file +split):\n%s", diff)
