@@ -334,3 +334,17 @@ func splitInventory(folders, files, perFile int) (map[string]string, string) {
 	one.WriteString(containers.String())
 	return tree, one.String()
 }
+
+// Merge keys that name the same anchors again and again, ten deep, ten wide: 10^10
+// merges if each were followed, one each here.
+func TestLoadMergeKeysLaughs(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nx-l0: &l0 {q_ringtime: 10}\n")
+	for i := 1; i <= 10; i++ {
+		fmt.Fprintf(&b, "x-l%d: &l%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10), ", "))
+	}
+	b.WriteString("companies:\n  acme: {name: Acme, settings: *l10}\n")
+	inv, _, err := plan.Load("laughs.yaml", []byte(b.String()), plan.LoadOptions{})
+	require.NoError(t, err)
+	require.Equal(t, `"10"`, inv.Companies[0].Settings["q_ringtime"].JSON())
+}

@@ -780,13 +780,20 @@ func (l *loader) fieldsSeen(m *yaml.Node, seen map[string]int, fn func(key, valu
 		seen[key.Value] = key.Line
 		fn(key, value)
 	}
+	visited := map[*yaml.Node]bool{}
 	for _, mm := range merged {
-		l.merged(mm, seen, fn, 0)
+		l.merged(mm, seen, fn, visited, 0)
 	}
 }
 
-// merged calls fn for the keys of a merged mapping that are not set yet.
-func (l *loader) merged(m *yaml.Node, seen map[string]int, fn func(key, value *yaml.Node), depth int) {
+// merged calls fn for the keys of a merged mapping that are not set yet. A mapping
+// merged twice adds nothing the second time, so it is visited once: merge keys that
+// name the same anchors over and over (a "billion laughs") cost no more than once.
+func (l *loader) merged(m *yaml.Node, seen map[string]int, fn func(key, value *yaml.Node), visited map[*yaml.Node]bool, depth int) {
+	if visited[m] {
+		return
+	}
+	visited[m] = true
 	if depth > 32 {
 		l.errorf(m, "merge keys nested too deep")
 		return
@@ -813,7 +820,7 @@ func (l *loader) merged(m *yaml.Node, seen map[string]int, fn func(key, value *y
 		fn(key, value)
 	}
 	for _, mm := range inner {
-		l.merged(mm, seen, fn, depth+1)
+		l.merged(mm, seen, fn, visited, depth+1)
 	}
 }
 
