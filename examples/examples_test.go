@@ -131,7 +131,7 @@ func TestQuickstart(t *testing.T) {
 	before, _ := srv.Company("legacy_co")
 	p := converge(t, c, inv)
 	require.Equal(t, "Plan: 1 to create, 2 to update, 1 to ungroup, 1 to group.", p.Summary())
-	require.Equal(t, 1, p.Unmanaged)
+	require.Equal(t, []string{"legacy_co"}, p.Unmanaged)
 	after, ok := srv.Company("legacy_co")
 	require.True(t, ok)
 	require.Equal(t, before, after, "the unmanaged company is left alone")
@@ -144,7 +144,7 @@ func TestQuickstart(t *testing.T) {
 	require.Contains(t, res.stdout, "Apply: 5 ok, 0 failed, 0 skipped, 0 not run.")
 	res = runPbxsync(t, "..", nil, "plan", "-f", "examples/quickstart/inventory.yaml", "--url", "sim:"+filepath.Join(dir, "pbx.yaml"))
 	require.Equal(t, 0, res.code, res.stderr)
-	require.Equal(t, "No changes: the server matches the inventory. 1 unmanaged company (on the server, not in the inventory).\n", res.stdout)
+	require.Equal(t, "No changes: the server matches the inventory. 1 unmanaged company (on the server, not in the inventory).\nUnmanaged: legacy_co.\n", res.stdout)
 }
 
 // TestProvider checks the provider layout: its folders load as one inventory without a
@@ -452,7 +452,7 @@ func TestMigration(t *testing.T) {
 	writesToSource := source.Stats().TotalWrites()
 	p = converge(t, to, inv)
 	require.Equal(t, "Plan: 4 to create, 1 to group.", p.Summary())
-	require.Equal(t, 1, p.Unmanaged)
+	require.Equal(t, []string{"ops_lab"}, p.Unmanaged)
 	after, _ := target.Company("ops_lab")
 	require.Equal(t, before, after)
 	require.Equal(t, writesToSource, source.Stats().TotalWrites(), "nothing is written to the source")

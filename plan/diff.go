@@ -59,10 +59,11 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		if managed[id] {
 			continue
 		}
-		p.Unmanaged++
 		if opts.Prune && inv.Prune != nil && inv.Prune.MatchString(id) {
 			p.Changes = append(p.Changes, Change{Action: Delete, Company: id})
+			continue // deleted, not left alone
 		}
+		p.Unmanaged = append(p.Unmanaged, id)
 	}
 	if opts.Prune && inv.Prune == nil {
 		p.Warnings = append(p.Warnings, "--prune deletes nothing: the inventory has no prune.match")

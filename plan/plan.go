@@ -49,7 +49,7 @@ type Change struct {
 // Plan is what apply would do, and what a person reviews.
 type Plan struct {
 	Changes   []Change // deletes, creates, updates, ungroups, groups; each sorted by company
-	Unmanaged int      // companies on the server that the inventory does not name
+	Unmanaged []string // companies on the server that the inventory does not name, sorted; not those it deletes
 	Warnings  []string
 	// NotPlanned holds the companies of the inventory whose changes are not planned,
 	// with the reason: their container could not be read (State.Unread). A plan
@@ -92,12 +92,15 @@ type NotPlannedError struct {
 
 func (e *NotPlannedError) Error() string {
 	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s): the plan names them; run again",
-		plural(len(e.Companies), "company", "companies"), someOf(e.Companies))
+		plural(len(e.Companies), "company", "companies"), firstOf(e.Companies, 10, apiclient.Printable))
 }
 
-// someOf lists the first ten ids, and how many more there are.
-func someOf(ids []string) string {
-	shown := ids[:min(len(ids), 10)]
+// firstOf lists the first n ids, each as show writes it, and how many more there are.
+func firstOf(ids []string, n int, show func(string) string) string {
+	shown := make([]string, 0, min(len(ids), n))
+	for _, id := range ids[:min(len(ids), n)] {
+		shown = append(shown, show(id))
+	}
 	if len(ids) > len(shown) {
 		return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), len(ids)-len(shown))
 	}

@@ -131,7 +131,7 @@ func (e *StalePlanError) Error() string {
 	if len(e.Companies) == 0 {
 		return "the saved plan is stale: " + e.Reason + ": plan again"
 	}
-	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, someOf(e.Companies))
+	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, firstOf(e.Companies, 10, apiclient.Printable))
 }
 
 // CheckInventory returns a *StalePlanError when files, the inventory's files as read

@@ -20,6 +20,8 @@ type JSONPlan struct {
 	Changes       []JSONChange `json:"changes"`
 	Summary       JSONSummary  `json:"summary"`
 	Unmanaged     int          `json:"unmanaged"`
+	// UnmanagedCompanies are the companies counted in Unmanaged, sorted.
+	UnmanagedCompanies []string `json:"unmanaged_companies"`
 	Warnings      []string     `json:"warnings"`
 	// NotPlanned are the companies whose changes are not planned, since the server
 	// could not be read for them; the plan is incomplete when there is any.
@@ -64,7 +66,8 @@ func (p *Plan) JSON() JSONPlan {
 		FormatVersion: FormatVersion,
 		Changes:       make([]JSONChange, 0, len(p.Changes)),
 		Summary:       JSONSummary{Create: n[Create], Update: n[Update], Ungroup: n[Ungroup], Group: n[Group], Delete: n[Delete]},
-		Unmanaged:     p.Unmanaged,
+		Unmanaged:          len(p.Unmanaged),
+		UnmanagedCompanies: append([]string{}, p.Unmanaged...),
 		Warnings:      append([]string{}, p.Warnings...),
 	}
 	for _, id := range p.NotPlannedIDs() {
@@ -133,8 +136,9 @@ const reset = "\x1b[0m"
 func (p *Plan) WriteText(w io.Writer, color bool) error {
 	b := &strings.Builder{}
 	b.WriteString(p.Summary())
-	if p.Unmanaged > 0 {
-		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(p.Unmanaged, "unmanaged company", "unmanaged companies"))
+	if len(p.Unmanaged) > 0 {
+		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"))
+		fmt.Fprintf(b, "\nUnmanaged: %s.", firstOf(p.Unmanaged, 20, apiclient.Printable))
 	}
 	b.WriteString("\n")
 	for _, c := range p.Changes {
@@ -197,8 +201,8 @@ func textField(a Action, name string, f FieldChange) string {
 func (p *Plan) WriteMarkdown(w io.Writer) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "### pbxsync plan\n\n**%s**", p.Summary())
-	if p.Unmanaged > 0 {
-		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(p.Unmanaged, "unmanaged company", "unmanaged companies"))
+	if len(p.Unmanaged) > 0 {
+		fmt.Fprintf(b, " %s (on the server, not in the inventory): %s.", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"), firstOf(p.Unmanaged, 20, code))
 	}
 	b.WriteString("\n")
 	for _, a := range Actions {

@@ -111,7 +111,7 @@ func (x fzTexts) plan() *plan.Plan {
 			{Action: plan.Ungroup, Company: x.id},
 			{Action: plan.Group, Company: x.id, Target: x.target},
 		},
-		Unmanaged:  2,
+		Unmanaged:  []string{x.id, x.target},
 		Warnings:   []string{x.warning, "unmanaged company " + x.id + " shares container " + x.target},
 		NotPlanned: map[string]string{x.id: x.reason, x.target: "its container could not be read: " + x.reason},
 	}

@@ -278,7 +278,7 @@ func (a *app) showPlan(ctx context.Context, p *plan.Plan) error {
 	n := p.Count()
 	a.logger.LogAttrs(ctx, slog.LevelInfo, "plan", slog.String("summary", p.Summary()),
 		slog.Int("create", n[plan.Create]), slog.Int("update", n[plan.Update]), slog.Int("ungroup", n[plan.Ungroup]),
-		slog.Int("group", n[plan.Group]), slog.Int("delete", n[plan.Delete]), slog.Int("unmanaged", p.Unmanaged))
+		slog.Int("group", n[plan.Group]), slog.Int("delete", n[plan.Delete]), slog.Int("unmanaged", len(p.Unmanaged)))
 	for _, w := range p.Warnings {
 		a.logger.LogAttrs(ctx, slog.LevelWarn, "plan", slog.String("warning", w))
 	}

@@ -250,7 +250,8 @@ format_version.
       {"action": "group", "company": "acme_west", "target": "acme_hq"}
     ],
     "summary": {"create": 1, "update": 1, "ungroup": 1, "group": 1, "delete": 1},
-    "unmanaged": 12,
+    "unmanaged": 2,
+    "unmanaged_companies": ["legacy_co", "ops_lab"],
     "warnings": []
   }
 
@@ -267,7 +268,10 @@ format_version.
                   changes.
     target        group only: the company whose container the company joins.
   summary         the number of changes of each action, every action named.
-  unmanaged       how many companies on the server the inventory does not name.
+  unmanaged       how many companies on the server the inventory does not name
+                  (a company the plan deletes is not counted).
+  unmanaged_companies
+                  those companies' ids, sorted.
   warnings        what a reviewer should know, as sentences; [] when none.
   not_planned     only when the server could not be read for some companies: a
                   list of {"company", "reason"}. Such a plan is incomplete: plan

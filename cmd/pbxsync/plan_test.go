@@ -492,7 +492,7 @@ containers:
 `)
 	got := invoke(t, "", adminEnv(srv), "plan", "-f", inv, "--parallelism", "1", "--detailed-exitcode")
 	require.Equal(t, 0, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
-	require.Equal(t, "No changes: the server matches the inventory. 2 unmanaged companies (on the server, not in the inventory).\n", got.stdout)
+	require.Equal(t, "No changes: the server matches the inventory. 2 unmanaged companies (on the server, not in the inventory).\nUnmanaged: u1, u2.\n", got.stdout)
 	if diff := cmp.Diff(map[string]int{"read": 1, "readContainer": 3}, srv.Stats().Requests); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
@@ -603,17 +603,17 @@ prune:
 			wantFirst: "Plan: 1 to create, 1 to update. 3 unmanaged companies (on the server, not in the inventory).",
 			wantHeads: []string{`+ create newco ("New Co")`, "~ update acme_hq"}},
 		{name: "within the budget", flags: []string{"--prune", "--max-delete", "5"}, wantCode: 0,
-			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 3 unmanaged companies (on the server, not in the inventory).",
+			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 1 unmanaged company (on the server, not in the inventory).",
 			wantHeads: []string{"- delete cust_a", "- delete cust_b", `+ create newco ("New Co")`, "~ update acme_hq"}},
 		{name: "at the budget", flags: []string{"--prune", "--max-delete", "2"}, wantCode: 0,
-			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 3 unmanaged companies (on the server, not in the inventory).",
+			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 1 unmanaged company (on the server, not in the inventory).",
 			wantHeads: []string{"- delete cust_a", "- delete cust_b", `+ create newco ("New Co")`, "~ update acme_hq"}},
 		{name: "over the default budget", flags: []string{"--prune"}, wantCode: 3,
-			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 3 unmanaged companies (on the server, not in the inventory).",
+			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 1 unmanaged company (on the server, not in the inventory).",
 			wantHeads: []string{"- delete cust_a", "- delete cust_b", `+ create newco ("New Co")`, "~ update acme_hq"},
 			wantErr:   "pbxsync: refused before any write: the plan deletes 2 companies, more than --max-delete allows (0)"},
 		{name: "over a budget of one", flags: []string{"--prune", "--max-delete", "1", "--detailed-exitcode"}, wantCode: 3,
-			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 3 unmanaged companies (on the server, not in the inventory).",
+			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 1 unmanaged company (on the server, not in the inventory).",
 			wantHeads: []string{"- delete cust_a", "- delete cust_b", `+ create newco ("New Co")`, "~ update acme_hq"},
 			wantErr:   "pbxsync: refused before any write: the plan deletes 2 companies, more than --max-delete allows (1)"},
 	}
