@@ -22,7 +22,7 @@ type JSONPlan struct {
 	Unmanaged     int          `json:"unmanaged"`
 	// UnmanagedCompanies are the companies counted in Unmanaged, sorted.
 	UnmanagedCompanies []string `json:"unmanaged_companies"`
-	Warnings      []string     `json:"warnings"`
+	Warnings           []string `json:"warnings"`
 	// NotPlanned are the companies whose changes are not planned, since the server
 	// could not be read for them; the plan is incomplete when there is any.
 	NotPlanned []JSONNotPlanned `json:"not_planned,omitempty"`
@@ -63,12 +63,12 @@ type JSONSummary struct {
 func (p *Plan) JSON() JSONPlan {
 	n := p.Count()
 	out := JSONPlan{
-		FormatVersion: FormatVersion,
-		Changes:       make([]JSONChange, 0, len(p.Changes)),
-		Summary:       JSONSummary{Create: n[Create], Update: n[Update], Ungroup: n[Ungroup], Group: n[Group], Delete: n[Delete]},
+		FormatVersion:      FormatVersion,
+		Changes:            make([]JSONChange, 0, len(p.Changes)),
+		Summary:            JSONSummary{Create: n[Create], Update: n[Update], Ungroup: n[Ungroup], Group: n[Group], Delete: n[Delete]},
 		Unmanaged:          len(p.Unmanaged),
 		UnmanagedCompanies: append([]string{}, p.Unmanaged...),
-		Warnings:      append([]string{}, p.Warnings...),
+		Warnings:           append([]string{}, p.Warnings...),
 	}
 	for _, id := range p.NotPlannedIDs() {
 		out.NotPlanned = append(out.NotPlanned, JSONNotPlanned{Company: id, Reason: p.NotPlanned[id]})
