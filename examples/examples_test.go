@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pbxsyncBin = filepath.Join(dir, "pbxsync")
-	build := exec.Command("go", "build", "-o", pbxsyncBin, "github.com/pbxsync/pbxsync/cmd/pbxsync")
+	build := exec.Command("go", "build", "-buildvcs=auto", "-o", pbxsyncBin, "github.com/pbxsync/pbxsync/cmd/pbxsync")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build pbxsync: %v\n%s", err, out)
 		os.RemoveAll(dir)
@@ -120,6 +120,19 @@ func TestInventoriesLoad(t *testing.T) {
 			require.Len(t, st.Companies, len(inv.Companies))
 		})
 	}
+}
+
+// TestVersion: a binary built from a git checkout names its commit, as a bug report
+// needs; one built elsewhere says only its version.
+func TestVersion(t *testing.T) {
+	res := runPbxsync(t, ".", nil, "version")
+	require.Equal(t, 0, res.code, res.stderr)
+	head, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output()
+	if err != nil { // not a git checkout: no commit to name
+		require.Regexp(t, `^pbxsync \S+ \(go\S+ \S+/\S+\)\n$`, res.stdout)
+		return
+	}
+	require.Regexp(t, `^pbxsync \S+ \(commit `+string(head[:12])+`(\+changes)?, go\S+ \S+/\S+\)\n$`, res.stdout)
 }
 
 func TestQuickstart(t *testing.T) {

@@ -254,6 +254,9 @@ func readSavedPlan(path string) (*plan.SavedPlan, error) {
 	}
 	defer f.Close()
 	sp, err := plan.ReadSaved(f)
+	if err != nil && inventoryLike(path) {
+		return nil, fmt.Errorf("%s is not a plan saved by plan --out: to apply an inventory, pass -f %s", path, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -273,7 +276,7 @@ func closeServer(srv *server, err error) error {
 // as log lines where the logs are JSON.
 func (a *app) showPlan(ctx context.Context, p *plan.Plan) error {
 	if a.opts.logFormat != "json" {
-		return p.WriteText(a.stderr, colorful(a.stderr, a.lookupEnv))
+		return p.WriteText(a.stderr, a.colorful(a.stderr))
 	}
 	n := p.Count()
 	a.logger.LogAttrs(ctx, slog.LevelInfo, "plan", slog.String("summary", p.Summary()),

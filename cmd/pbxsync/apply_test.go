@@ -898,7 +898,8 @@ func TestApplyUsageErrors(t *testing.T) {
 		{"rate", []string{"-f", inv, "--auto-approve", "--rate", "-5"}, "invalid --rate -5: 0 (no cap) or more"},
 		{"max-delete", []string{"-f", inv, "--auto-approve", "--max-delete", "-1"}, "invalid --max-delete -1: 0 or more"},
 		{"missing plan file", []string{filepath.Join(dir, "missing.plan")}, "read the plan: open " + filepath.Join(dir, "missing.plan")},
-		{"not a plan file", []string{inv}, inv + ": not a saved plan"},
+		{"an inventory for a plan file", []string{inv}, inv + " is not a plan saved by plan --out: to apply an inventory, pass -f " + inv},
+		{"not a plan file", []string{writeFile(t, dir, "notes.txt", "hello")}, filepath.Join(dir, "notes.txt") + ": not a saved plan"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,6 +68,7 @@ type globalOptions struct {
 	logFormat string
 	logLevel  string
 	allowHTTP bool          // http:// to a host other than this machine (spec/api.md)
+	noColor   bool          // no colour, whatever the terminal
 	timeout   time.Duration // a deadline for the whole run; 0 for none
 }
 

@@ -85,6 +85,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{"extra argument", []string{"version", "extra"}, `"extra"`, "Run 'pbxsync version --help' for usage."},
 		{"bad log format", []string{"--log-format", "xml", "version"}, `invalid --log-format "xml"`, "Run 'pbxsync version --help' for usage."},
 		{"bad log level", []string{"--log-level", "loud", "version"}, `invalid --log-level "loud"`, "Run 'pbxsync version --help' for usage."},
+		{"an inventory without -f", []string{"validate", "inv.yaml"}, "validate takes no argument: did you mean -f inv.yaml?", "Run 'pbxsync validate --help' for usage."},
+		{"an inventory without -f, plan", []string{"plan", "inventory.yml"}, "plan takes no argument: did you mean -f inventory.yml?", "Run 'pbxsync plan --help' for usage."},
+		{"an argument that is no file", []string{"plan", "now"}, `plan takes no argument, and "now" is not one of its commands`, "Run 'pbxsync plan --help' for usage."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

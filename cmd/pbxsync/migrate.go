@@ -195,7 +195,7 @@ func (a *app) showMigrationPlan(ctx context.Context, r *migrateRun, o migrateOpt
 		a.logger.LogAttrs(ctx, slog.LevelInfo, "plan on the source", slog.Int("delete", len(deletes.Changes)), slog.Int("untouched", others))
 		return nil
 	}
-	color := colorful(a.stderr, a.lookupEnv)
+	color := a.colorful(a.stderr)
 	fmt.Fprintf(a.stderr, "Migration of %s from %s to %s.\n\nOn the target, %s:\n", plural(len(selected), "company", "companies"),
 		r.from.url, r.to.url, r.to.url)
 	if err := m.Plan().WriteText(a.stderr, color); err != nil {

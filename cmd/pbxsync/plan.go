@@ -47,6 +47,28 @@ func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.In
 	return inv, err
 }
 
+// noPositional is the Args of a command that takes none: a file given without -f
+// gets "did you mean -f FILE?".
+func noPositional(cmd *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case inventoryLike(args[0]):
+		return fmt.Errorf("%s takes no argument: did you mean -f %s?", cmd.Name(), args[0])
+	}
+	return fmt.Errorf("%s takes no argument, and %q is not one of its commands", cmd.Name(), args[0])
+}
+
+// inventoryLike reports whether an argument names what -f takes: a .yaml or .yml
+// file, or a directory.
+func inventoryLike(arg string) bool {
+	if ext := filepath.Ext(arg); ext == ".yaml" || ext == ".yml" {
+		return true
+	}
+	info, err := os.Stat(arg)
+	return err == nil && info.IsDir()
+}
+
 // inventoryName names an inventory in a message: its file, or how many files.
 func inventoryName(names []string) string {
 	if len(names) == 1 {
@@ -73,7 +95,7 @@ func (a *app) newValidateCmd() *cobra.Command {
 		Long: `Check an inventory against every rule of the format and the field table, offline.
 Every problem is reported as FILE:LINE:COLUMN: message, all at once. No secret is
 needed: a ${VAR} that is unset is a warning here, and an error for plan and apply.`,
-		Args: cobra.NoArgs,
+		Args: noPositional,
 		RunE: func(*cobra.Command, []string) error {
 			inv, err := a.loadInventoryWith(files, plan.LoadOptions{Lookup: a.lookupEnv, Offline: true})
 			if err != nil {
@@ -113,7 +135,7 @@ Nothing is written to the server.`,
   pbxsync plan -f inventory.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"
   pbxsync plan -f inventory.yaml --detailed-exitcode   # exit 2 when there are changes
   pbxsync plan -f inventory/resellers/ -f inventory/direct.yaml --explain`,
-		Args: cobra.NoArgs,
+		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.plan(cmd, o) },
 	}
 	f := cmd.Flags()
@@ -170,7 +192,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	case "markdown":
 		err = p.WriteMarkdown(a.stdout)
 	default:
-		err = p.WriteText(a.stdout, colorful(a.stdout, a.lookupEnv))
+		err = p.WriteText(a.stdout, a.colorful(a.stdout))
 	}
 	if err != nil {
 		return err
@@ -212,11 +234,18 @@ func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inven
 	return nil
 }
 
-// colorful reports whether w is a terminal and NO_COLOR is unset or empty (no-color.org).
-func colorful(w io.Writer, lookupEnv func(string) (string, bool)) bool {
-	if v, _ := lookupEnv("NO_COLOR"); v != "" {
+// colorful reports whether output to w gets colour: w is a terminal, and neither
+// --no-color, NO_COLOR (no-color.org) nor TERM=dumb says otherwise.
+func (a *app) colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && terminal(f) && colorWanted(a.opts.noColor, a.lookupEnv)
+}
+
+// colorWanted is the part of colorful that is not the terminal.
+func colorWanted(noColor bool, lookupEnv func(string) (string, bool)) bool {
+	if v, _ := lookupEnv("NO_COLOR"); v != "" || noColor {
 		return false
 	}
-	f, ok := w.(*os.File)
-	return ok && terminal(f)
+	term, _ := lookupEnv("TERM")
+	return term != "dumb"
 }

@@ -822,8 +822,23 @@ func TestPlanNoColor(t *testing.T) {
 		f, err := os.Create(filepath.Join(t.TempDir(), "plan.txt"))
 		require.NoError(t, err)
 		defer f.Close()
-		require.False(t, colorful(f, func(string) (string, bool) { return "", false }))
+		require.False(t, (&app{lookupEnv: env(nil)}).colorful(f))
 	})
+	for _, tc := range []struct {
+		name    string
+		noColor bool
+		env     map[string]string
+		want    bool
+	}{
+		{name: "a terminal as it is", env: map[string]string{"TERM": "xterm-256color"}, want: true},
+		{name: "--no-color", noColor: true, env: map[string]string{"TERM": "xterm"}},
+		{name: "NO_COLOR", env: map[string]string{"NO_COLOR": "1", "TERM": "xterm"}},
+		{name: "TERM=dumb", env: map[string]string{"TERM": "dumb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, colorWanted(tc.noColor, env(tc.env)))
+		})
+	}
 }
 
 // TestPlanStdinAndWarnings reads the inventory from stdin, with a plain-text secret:

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,7 @@ Environment:
   PBX_FROM_API_KEY, PBX_FROM_USERNAME, PBX_FROM_PASSWORD
   PBX_TO_API_KEY, PBX_TO_USERNAME, PBX_TO_PASSWORD
                  migrate and diff: the credentials of --from and of --to
-  NO_COLOR       when set, output has no colour
+  NO_COLOR       when set, output has no colour (as --no-color, or TERM=dumb)
 
 Exit codes:
   0  success; for plan --detailed-exitcode, success and no changes
@@ -72,6 +73,7 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	pf.StringVar(&a.opts.logFormat, "log-format", "text", "log `FORMAT` on stderr: text or json")
 	pf.StringVar(&a.opts.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	pf.DurationVar(&a.opts.timeout, "timeout", 0, "end the whole run after `DURATION` (90s, 30m): nothing new starts, requests in flight end, exit 1 (default none)")
+	pf.BoolVar(&a.opts.noColor, "no-color", false, "no colour, as NO_COLOR or TERM=dumb")
 	pf.BoolVar(&a.opts.allowHTTP, "allow-http", false, "accept http:// to a host other than this machine: the credentials then travel in the clear")
 	// Declared here so that cobra does not take -v for it.
 	root.Flags().Bool("version", false, "print the version")
@@ -94,8 +96,25 @@ func (a *app) newVersionCmd() *cobra.Command {
 	}
 }
 
+// versionLine names the module version and the commit the binary was built from
+// (go build stamps it from git; go run does not), and the Go it was built with.
 func versionLine() string {
-	return fmt.Sprintf("pbxsync %s (%s %s/%s)", apiclient.BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	commit := ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, s := range info.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				rev = s.Value[:min(len(s.Value), 12)]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = "+changes"
+			}
+		}
+		if rev != "" {
+			commit = "commit " + rev + dirty + ", "
+		}
+	}
+	return fmt.Sprintf("pbxsync %s (%s%s %s/%s)", apiclient.BuildVersion(), commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // newLogger is the one place where logging is configured: slog on stderr.
