@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -51,12 +52,24 @@ func ReadStateFile(path string) (State, error) {
 	if f.Version != 1 && len(data) > 0 {
 		return State{}, fmt.Errorf("%s: version must be 1", path)
 	}
+	// As strict as an inventory, and as the server: what it could not hold is refused
+	// here, not served. ${...} is text like any other, never expanded.
 	st := State{Containers: f.Containers}
 	for _, id := range slices.Sorted(maps.Keys(f.Companies)) {
 		c := f.Companies[id]
+		if !apiclient.ValidCompanyID(id) {
+			return State{}, fmt.Errorf("%s: company-id %q is not allowed: letters, digits and _, 1 to 32 characters", path, id)
+		}
+		if !apiclient.ValidName(c.Name) {
+			return State{}, fmt.Errorf("%s: company %s: name %q is not allowed: letters, digits, space and . , ; - _, 1 to 240 characters", path, id, c.Name)
+		}
 		co := apiclient.Company{ID: id, Name: c.Name, Settings: apiclient.Settings{}}
-		for name, n := range c.Settings {
+		for _, name := range slices.Sorted(maps.Keys(c.Settings)) {
+			n := c.Settings[name]
 			v, err := nodeValue(&n)
+			if err == nil {
+				err = checkSetting(name, v)
+			}
 			if err != nil {
 				return State{}, fmt.Errorf("%s:%d: company %s, setting %s: %w", path, n.Line, id, name, err)
 			}
@@ -64,7 +77,40 @@ func ReadStateFile(path string) (State, error) {
 		}
 		st.Companies = append(st.Companies, co)
 	}
+	in := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(f.Containers)) {
+		members := f.Containers[name]
+		if len(members) < 2 {
+			return State{}, fmt.Errorf("%s: container %s: fewer than two members", path, name)
+		}
+		for _, id := range members {
+			if _, ok := f.Companies[id]; !ok {
+				return State{}, fmt.Errorf("%s: container %s: %s is not a company of the file", path, name, id)
+			}
+			if other, dup := in[id]; dup {
+				return State{}, fmt.Errorf("%s: %s is in two containers: %s and %s", path, id, other, name)
+			}
+			in[id] = name
+		}
+	}
 	return st, nil
+}
+
+// checkSetting refuses a value the server could not hold in a field of the table. A
+// field the table does not know is kept as written: a newer server's field, which is
+// what the simulator then plays.
+func checkSetting(name string, v apiclient.Value) error {
+	f, ok := apiclient.LookupField(name)
+	if !ok {
+		return nil
+	}
+	if _, err := f.Normalize(v); err != nil {
+		if strings.Contains(v.Text(), "${") {
+			return fmt.Errorf("%w (a state file holds values, and ${...} is text there: export with --include-secrets for a rehearsal)", err)
+		}
+		return err
+	}
+	return nil
 }
 
 // nodeValue reads a YAML scalar as the Value YAML typed it.

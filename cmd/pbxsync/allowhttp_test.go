@@ -37,7 +37,7 @@ func TestAllowHTTPFlag(t *testing.T) {
 			root.AddCommand(&cobra.Command{
 				Use: "connect",
 				RunE: func(cmd *cobra.Command, _ []string) error {
-					srv, err := connect(cmd.Context(), a.opts, a.lookupEnv, a.logger)
+					srv, err := connect(cmd.Context(), a.opts, false, a.lookupEnv, a.logger)
 					if err != nil {
 						return err
 					}

@@ -165,7 +165,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 		return nil, err
 	}
 	pacer := apiclient.NewPacer(o.rate)
-	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	srv, err := connect(ctx, a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 		return nil, err
 	}
 	pacer := apiclient.NewPacer(o.rate)
-	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	srv, err := connect(ctx, a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
 	if err != nil {
 		return nil, err
 	}

@@ -45,8 +45,10 @@ func (s *server) close() error {
 
 // connect makes the client for the server that the flags and the environment name.
 // Credentials come from the environment only. A sim:PATH URL starts the simulator
-// in-process, with its state in PATH. Extra options (a pacer) go to the client too.
-func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
+// in-process, with its state in PATH, which must exist unless writes (a command that
+// writes, such as apply, starts an empty one). Extra options (a pacer) go to the
+// client too.
+func connect(ctx context.Context, opts globalOptions, writes bool, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	url, from := opts.url, "--url"
 	if url == "" {
 		url, _ = lookupEnv("PBX_URL")
@@ -55,18 +57,18 @@ func connect(ctx context.Context, opts globalOptions, lookupEnv func(string) (st
 	if url == "" {
 		return nil, errors.New("no server: set --url or PBX_URL (or use sim:FILE for the embedded simulator)")
 	}
-	return dial(ctx, url, from, "PBX", opts, lookupEnv, logger, extra...)
+	return dial(ctx, url, from, "PBX", opts, writes, lookupEnv, logger, extra...)
 }
 
 // connectSide makes the client for one side of a migration or a comparison: the
 // server named by flag (--from or --to), with credentials from the environment
 // variables of prefix (PBX_FROM: PBX_FROM_API_KEY, or PBX_FROM_USERNAME with
 // PBX_FROM_PASSWORD). --ca-cert serves both sides: one PEM file may hold several CAs.
-func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
+func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptions, writes bool, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	if url == "" {
 		return nil, fmt.Errorf("no server: set %s URL (or sim:FILE for the embedded simulator)", flag)
 	}
-	srv, err := dial(ctx, url, "", prefix, opts, lookupEnv, logger, extra...)
+	srv, err := dial(ctx, url, "", prefix, opts, writes, lookupEnv, logger, extra...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
@@ -76,7 +78,7 @@ func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptio
 // dial connects to url with the credentials of the environment variables of prefix,
 // and the CA and http:// policy of opts (--ca-cert, --allow-http). An invalid URL is
 // reported as the value of from (a flag, PBX_URL), unless from is "".
-func dial(ctx context.Context, url, from, prefix string, opts globalOptions, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
+func dial(ctx context.Context, url, from, prefix string, opts globalOptions, writes bool, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	var clientOpts []apiclient.Option
 	if logger != nil {
@@ -84,7 +86,7 @@ func dial(ctx context.Context, url, from, prefix string, opts globalOptions, loo
 	}
 	clientOpts = append(clientOpts, extra...)
 	if path, ok := strings.CutPrefix(url, "sim:"); ok {
-		return startSim(ctx, path, clientOpts)
+		return startSim(ctx, path, writes, logger, clientOpts)
 	}
 	auth, err := credentials(prefix, getenv)
 	if err != nil {
@@ -111,20 +113,28 @@ func dial(ctx context.Context, url, from, prefix string, opts globalOptions, loo
 	return &server{Client: c, url: url}, nil
 }
 
-// startSim serves the simulator on a loopback port, seeded from the state file,
-// which is created empty when missing.
-func startSim(ctx context.Context, path string, clientOpts []apiclient.Option) (*server, error) {
+// startSim serves the simulator on a loopback port, seeded from the state file. A
+// missing file is an error for a command that only reads, so that a mistyped path
+// never plans against an empty server; a command that writes starts it empty, and
+// says so.
+func startSim(ctx context.Context, path string, writes bool, logger *slog.Logger, clientOpts []apiclient.Option) (*server, error) {
 	if path == "" {
 		return nil, errors.New("sim: needs a state file: sim:FILE")
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if !writes {
+			return nil, fmt.Errorf("sim:%s: no such state file: this command only reads, and would see an empty server (apply starts one)", path)
+		}
+		if err := pbxtest.WriteStateFile(path, pbxtest.State{}); err != nil {
+			return nil, fmt.Errorf("simulator state: %w", err)
+		}
+		if logger != nil {
+			logger.Info("started an empty simulator: its state file did not exist", "file", path)
+		}
 	}
 	st, err := pbxtest.ReadStateFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("simulator state: %w", err)
-	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		if err := pbxtest.WriteStateFile(path, st); err != nil {
-			return nil, fmt.Errorf("simulator state: %w", err)
-		}
 	}
 	key := rand.Text()
 	sim := pbxtest.New(pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()), pbxtest.WithState(st))

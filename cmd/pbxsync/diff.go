@@ -101,12 +101,12 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 		return err
 	}
 	ctx := cmd.Context()
-	from, err := connectSide(ctx, o.from, "--from", "PBX_FROM", a.opts, a.lookupEnv, a.logger)
+	from, err := connectSide(ctx, o.from, "--from", "PBX_FROM", a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return err
 	}
 	defer func() { err = closeServer(from, err) }()
-	to, err := connectSide(ctx, o.to, "--to", "PBX_TO", a.opts, a.lookupEnv, a.logger)
+	to, err := connectSide(ctx, o.to, "--to", "PBX_TO", a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 	if o.includeSecrets && o.out == "" && terminal(a.stdout) {
 		return errors.New("--include-secrets would print secret values on the terminal: write them to a file with -o FILE (mode 0600)")
 	}
-	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger)
+	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return err
 	}

@@ -266,7 +266,7 @@ func TestConnect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := connect(t.Context(), tt.opts, env(tt.env), nil)
+			c, err := connect(t.Context(), tt.opts, false, env(tt.env), nil)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				require.NotNil(t, c)
@@ -300,7 +300,7 @@ func TestConnectCACert(t *testing.T) {
 	var log bytes.Buffer
 	logger, err := newLogger(&log, "json", "debug")
 	require.NoError(t, err)
-	c, err := connect(t.Context(), globalOptions{url: srv.URL, caCert: caFile},
+	c, err := connect(t.Context(), globalOptions{url: srv.URL, caCert: caFile}, false,
 		env(map[string]string{"PBX_API_KEY": testKey}), logger)
 	require.NoError(t, err)
 

@@ -144,12 +144,12 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 // runMigration connects both sides, prepares the migration, shows its plan, asks,
 // and executes it.
 func (a *app) runMigration(ctx context.Context, o migrateOptions, r *migrateRun) (err error) {
-	if r.from, err = connectSide(ctx, o.from, "--from", "PBX_FROM", a.opts, a.lookupEnv, a.logger); err != nil {
+	if r.from, err = connectSide(ctx, o.from, "--from", "PBX_FROM", a.opts, false, a.lookupEnv, a.logger); err != nil {
 		return err
 	}
 	defer func() { err = closeServer(r.from, err) }()
 	pacer := apiclient.NewPacer(0)
-	if r.to, err = connectSide(ctx, o.to, "--to", "PBX_TO", a.opts, a.lookupEnv, a.logger, apiclient.WithPacer(pacer)); err != nil {
+	if r.to, err = connectSide(ctx, o.to, "--to", "PBX_TO", a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer)); err != nil {
 		return err
 	}
 	defer func() { err = closeServer(r.to, err) }()

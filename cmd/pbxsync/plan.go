@@ -174,7 +174,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		return err
 	}
 	ctx := cmd.Context()
-	srv, err := connect(ctx, a.opts, a.lookupEnv, a.logger)
+	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return err
 	}

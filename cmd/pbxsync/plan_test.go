@@ -707,23 +707,40 @@ func TestPlanOut(t *testing.T) {
 
 func TestPlanSimulator(t *testing.T) {
 	t.Run("missing state file", func(t *testing.T) {
+		// A mistyped path must not plan against an empty server: plan refuses it,
+		// and creates nothing; apply starts an empty simulator and says so.
 		dir := t.TempDir()
 		state := filepath.Join(dir, "pbx.yaml")
 		inv := writeFile(t, dir, "inventory.yaml", equalInventory)
 		got := invoke(t, "", nil, "plan", "-f", inv, "--url", "sim:"+state)
+		require.Equal(t, 1, got.code)
+		require.Equal(t, []string{"pbxsync: sim:" + state + ": no such state file: this command only reads, and would see an empty server (apply starts one)"}, lines(got.stderr))
+		require.NoFileExists(t, state)
+		got = invoke(t, "", nil, "apply", "-f", inv, "--url", "sim:"+state, "--auto-approve")
 		require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
-		require.Empty(t, got.stderr)
-		require.Equal(t, "Plan: 3 to create, 1 to group.", lines(got.stdout)[0])
-		if diff := cmp.Diff([]string{
-			`+ create acme_hq ("Acme HQ")`, `+ create acme_west ("Acme West")`, `+ create solo_ltd ("Solo Ltd")`,
-			`> group acme_west into the container of acme_hq`,
-		}, changeHeads(got.stdout)); diff != "" {
-			t.Errorf("changes (-want +got):\n%s", diff)
-		}
+		require.Contains(t, got.stderr, `msg="started an empty simulator: its state file did not exist" file=`+state)
+		require.Contains(t, got.stdout, "Apply: 4 ok, 0 failed, 0 skipped, 0 not run.")
 		st, err := pbxtest.ReadStateFile(state)
 		require.NoError(t, err)
-		require.FileExists(t, state)
-		require.Empty(t, st.Companies)
+		require.Len(t, st.Companies, 3)
+	})
+
+	t.Run("a state file as strict as an inventory", func(t *testing.T) {
+		dir := t.TempDir()
+		inv := writeFile(t, dir, "inventory.yaml", equalInventory)
+		for _, tc := range []struct{ state, want string }{
+			{"version: 1\ncompanies:\n  acme_hq:\n    name: Acme HQ\n    settings:\n      zone: Mars/Base\n",
+				`pbx.yaml:6: company acme_hq, setting zone: zone: "Mars/Base" is not a time zone`},
+			{"version: 1\ncompanies:\n  acme_hq:\n    name: Acme HQ\n    settings:\n      nm_password: ${ACME_PIN}\n",
+				"pbx.yaml:6: company acme_hq, setting nm_password: nm_password: not allowed; allowed: \"\" or digits (a state file holds values, and ${...} is text there: export with --include-secrets for a rehearsal)"},
+			{"version: 1\ncompanies:\n  acme-hq: {name: Acme HQ}\n", `company-id "acme-hq" is not allowed`},
+			{"version: 1\ncompanies:\n  a: {name: A}\ncontainers:\n  a: [a, ghost]\n", "container a: ghost is not a company of the file"},
+		} {
+			state := writeFile(t, dir, "pbx.yaml", tc.state)
+			got := invoke(t, "", map[string]string{"ACME_PIN": "1234"}, "plan", "-f", inv, "--url", "sim:"+state)
+			require.Equal(t, 1, got.code, "stdout: %s", got.stdout)
+			require.Contains(t, got.stderr, tc.want)
+		}
 	})
 
 	t.Run("quick start", func(t *testing.T) {
