@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -208,6 +209,24 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if len(paths) == 0 || slices.Contains(paths, "<stdin>") || slices.Contains(paths, "-") {
 		return nil, fmt.Errorf("the plan %s was made from an inventory on standard input, which cannot be read again: plan with -f FILE", o.planFile)
 	}
+	for i, p := range paths {
+		paths[i] = fromPlanFile(o.planFile, p)
+	}
+	// The server is the plan's: named by the plan file when --url and PBX_URL are
+	// not given, and any other one refused before a request is sent.
+	saved := sp.Server
+	if state, ok := strings.CutPrefix(saved, "sim:"); ok {
+		saved = "sim:" + fromPlanFile(o.planFile, state)
+	}
+	given := a.opts.url
+	if given == "" {
+		given, _ = a.lookupEnv("PBX_URL")
+	}
+	if given == "" {
+		a.opts.url = saved
+	} else if !sameServer(given, saved) {
+		return nil, fmt.Errorf("%w: the plan %s was made for %s, not %s: plan again against this server", errRefused, o.planFile, saved, given)
+	}
 	files, err := plan.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
@@ -226,9 +245,6 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	}
 	defer func() { err = closeServer(srv, err) }()
 	defer a.logSlowdowns(ctx, pacer)
-	if strings.TrimRight(srv.url, "/") != strings.TrimRight(sp.Server, "/") {
-		return nil, fmt.Errorf("the plan %s was made for %s, not %s: plan again against this server", o.planFile, sp.Server, srv.url)
-	}
 	p, err := sp.Check(ctx, srv, inv, o.parallelism)
 	var stale *plan.StalePlanError
 	var budget *plan.DeleteBudgetError
@@ -245,6 +261,19 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
 	}
 	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
+}
+
+// sameServer reports whether two server URLs name one server: the same URL but for
+// a final /, or the same simulator state file.
+func sameServer(a, b string) bool {
+	sa, simA := strings.CutPrefix(a, "sim:")
+	sb, simB := strings.CutPrefix(b, "sim:")
+	if simA || simB {
+		absA, errA := filepath.Abs(sa)
+		absB, errB := filepath.Abs(sb)
+		return simA && simB && errA == nil && errB == nil && absA == absB
+	}
+	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
 }
 
 func readSavedPlan(path string) (*plan.SavedPlan, error) {

@@ -469,7 +469,7 @@ func TestApplyPlanFile(t *testing.T) {
 				require.NoError(t, os.WriteFile(path, data, 0o600))
 				return adminEnv(srv, mixedEnv...)
 			}},
-		{name: "another server", wantCode: 1,
+		{name: "another server", wantCode: 3,
 			change: func(t *testing.T, srv *simtest.Server, _ string) map[string]string {
 				other := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 				t.Cleanup(func() { require.Zero(t, other.Stats().TotalRequests(), "the other server was called") })

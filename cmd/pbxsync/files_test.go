@@ -57,3 +57,30 @@ func TestManyFiles(t *testing.T) {
 		require.False(t, exists)
 	})
 }
+
+// A saved plan names its inventory and a sim: state file relative to its own folder,
+// and records its server: the folder moved elsewhere (a CI artifact) applies as it
+// is, without --url, and another server is refused before a request.
+func TestSavedPlanTravels(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "repo")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "inventory"), 0o755))
+	writeFile(t, filepath.Join(dir, "inventory"), "a.yaml", "version: 1\ncompanies:\n  acme: {name: Acme}\n")
+	writeFile(t, dir, "pbx.yaml", "version: 1\ncompanies:\n  old: {name: Old}\n")
+	got := invoke(t, "", nil, "plan", "-f", filepath.Join(dir, "inventory"), "--url", "sim:"+filepath.Join(dir, "pbx.yaml"),
+		"--out", filepath.Join(dir, "reviewed.plan"))
+	require.Equal(t, 0, got.code, got.stderr)
+
+	moved := filepath.Join(root, "elsewhere")
+	require.NoError(t, os.Rename(dir, moved))
+	got = invoke(t, "", nil, "apply", filepath.Join(moved, "reviewed.plan"), "--url", "sim:"+filepath.Join(root, "other.yaml"))
+	require.Equal(t, 3, got.code, got.stderr)
+	require.Contains(t, got.stderr, "was made for sim:"+filepath.Join(moved, "pbx.yaml")+", not sim:"+filepath.Join(root, "other.yaml"))
+	require.NoFileExists(t, filepath.Join(root, "other.yaml"), "nothing was started for the other server")
+
+	got = invoke(t, "", nil, "apply", filepath.Join(moved, "reviewed.plan"))
+	require.Equal(t, 0, got.code, got.stderr)
+	st, err := pbxtest.ReadStateFile(filepath.Join(moved, "pbx.yaml"))
+	require.NoError(t, err)
+	require.Len(t, st.Companies, 2, "acme created on the plan's own server")
+}

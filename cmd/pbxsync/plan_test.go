@@ -677,7 +677,7 @@ func TestPlanOut(t *testing.T) {
 			require.NoError(t, err)
 			sum := sha256.Sum256(invBytes)
 			require.Equal(t, hex.EncodeToString(sum[:]), saved.Inventory.SHA256)
-			require.Equal(t, []string{inv}, saved.Inventory.Files)
+			require.Equal(t, []string{"inventory.yaml"}, saved.Inventory.Files, "relative to the plan file's folder")
 
 			touched := []string{"acme_hq", "beta", "delta", "epsilon", "gamma"}
 			require.Equal(t, touched, slices.Sorted(maps.Keys(saved.Fingerprints)))
