@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,6 +42,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pbxsyncBin = filepath.Join(dir, "pbxsync")
+
 	build := exec.Command("go", "build", "-buildvcs=auto", "-o", pbxsyncBin, "github.com/pbxsync/pbxsync/cmd/pbxsync")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build pbxsync: %v\n%s", err, out)
@@ -267,8 +269,8 @@ func TestNightly(t *testing.T) {
 	require.True(t, report.Verified)
 	require.Equal(t, sync.JSONCounts{OK: 5}, report.Summary)
 	metrics := string(readFile(t, flagValue(args, "--metrics-file")))
-	require.Contains(t, metrics, "\npbxsync_last_run_success 1\n")
-	require.Regexp(t, `(?m)^pbxsync_last_run_timestamp_seconds \d+(\.\d+)?$`, metrics)
+	require.Regexp(t, `\npbxsync_last_run_success\{server="[^"]+"\} 1\n`, metrics)
+	require.Regexp(t, `(?m)^pbxsync_last_run_timestamp_seconds\{server="[^"]+"\} \d+(\.\d+)?$`, metrics)
 	res = runPbxsync(t, dir, env, "plan", "-f", flagValue(args, "-f"), "--detailed-exitcode")
 	require.Equal(t, 0, res.code, "the second night finds nothing to do: %s", res.stdout+res.stderr)
 }
@@ -396,6 +398,7 @@ func TestCIPlanReview(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, "ci-plan-review/inventory.yaml", filepath.Join(dir, "inventory.yaml"))
 	env["PBX_URL"] = "sim:" + filepath.Join(dir, "pbx.yaml")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pbx.yaml"), []byte("version: 1\n"), 0o600)) // an empty PBX: plan refuses a missing file
 	env["PATH"] = filepath.Dir(pbxsyncBin) + string(os.PathListSeparator) + os.Getenv("PATH")
 	env["GITHUB_OUTPUT"] = filepath.Join(dir, "output")
 	env["GITHUB_STEP_SUMMARY"] = filepath.Join(dir, "summary.md")
@@ -640,8 +643,22 @@ type result struct {
 
 // runPbxsync runs the built pbxsync in dir with only the environment given, so that
 // the developer's PBX_URL and PBX_API_KEY never reach it.
+// openSources opens the binary's sources once, in a test: go test caches a result by
+// the files its tests open, and a change to cmd/pbxsync must run these tests again.
+var openSources = gosync.OnceFunc(func() {
+	_ = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			if f, err := os.Open(path); err == nil {
+				f.Close()
+			}
+		}
+		return nil
+	})
+})
+
 func runPbxsync(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
+	openSources()
 	cmd := exec.CommandContext(t.Context(), pbxsyncBin, args...)
 	cmd.Dir, cmd.Env = dir, environ(env)
 	var stdout, stderr bytes.Buffer

@@ -98,7 +98,7 @@ func fzRender(t *testing.T, id, msg string) map[string][]byte {
 	}
 	out["json"] = bytes.Clone(b.Bytes())
 	b.Reset()
-	if err := rep.WriteMetrics(&b, time.Unix(1_700_000_001, 0)); err != nil {
+	if err := rep.WriteMetrics(&b, time.Unix(1_700_000_001, 0), "pbx.example.test", rep.Err()); err != nil {
 		t.Fatalf("WriteMetrics: %v", err)
 	}
 	out["metrics"] = bytes.Clone(b.Bytes())

@@ -321,30 +321,38 @@ func (r *Report) WriteSummary(w io.Writer) error {
 
 // WriteMetrics writes the run in the Prometheus text exposition format, for
 // node_exporter's textfile collector: gauges only, since each run replaces the file,
-// in a fixed order. now is when the run ended.
-func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
+// in a fixed order; now is when the run ended. Each sample is labelled with the
+// server (the URL's host), so that the files of two PBXs can share one directory. runErr is the run's error, the report's own
+// (Err) or one that ended the run before or outside its changes: success is 0 and
+// pbxsync_errors at least 1 whenever the JSON result has an error.
+func (r *Report) WriteMetrics(w io.Writer, now time.Time, server string, runErr error) error {
 	b := &strings.Builder{}
+	label := `server="` + promEscape(server) + `"`
 	gauge := func(name, help string, samples ...string) {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
 		for _, s := range samples {
 			fmt.Fprintf(b, "%s%s\n", name, s)
 		}
 	}
-	value := func(v float64) string { return " " + strconv.FormatFloat(v, 'f', -1, 64) }
+	value := func(v float64) string { return "{" + label + "} " + strconv.FormatFloat(v, 'f', -1, 64) }
 	flag := func(b bool) string {
 		if b {
-			return " 1"
+			return value(1)
 		}
-		return " 0"
+		return value(0)
 	}
 	drift, _ := r.drift()
 	n := r.Counts()
+	problems := n.Failed + len(drift) + len(r.NotPlanned)
+	if runErr != nil && problems == 0 {
+		problems = 1
+	}
 
 	gauge("pbxsync_last_run_timestamp_seconds", "When the last pbxsync apply ended, in seconds since 1970.",
 		value(float64(now.UnixMilli())/1000))
 	gauge("pbxsync_last_run_duration_seconds", "How long the last pbxsync apply took.", value(roundSeconds(r.Duration)))
 	gauge("pbxsync_last_run_success", "1 when every change of the last apply succeeded and the server was verified, else 0.",
-		flag(r.Succeeded()))
+		flag(runErr == nil && r.Succeeded()))
 	byKind := map[string]int{}
 	for _, res := range r.Outcomes() {
 		byKind[string(res.Action)+"/"+string(res.Status)]++
@@ -352,15 +360,21 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
 	var changes []string
 	for _, a := range plan.Actions {
 		for _, s := range []Status{OK, Failed, Skipped, NotRun} {
-			changes = append(changes, fmt.Sprintf("{action=%q,status=%q}%s", a, s, value(float64(byKind[string(a)+"/"+string(s)]))))
+			status := strings.ReplaceAll(string(s), " ", "_") // as the JSON result writes it
+			changes = append(changes, fmt.Sprintf("{%s,action=%q,status=%q} %d", label, a, status, byKind[string(a)+"/"+string(s)]))
 		}
 	}
 	gauge("pbxsync_changes", "Changes of the last apply, by action and how they ended.", changes...)
 	gauge("pbxsync_drift_fields", "Values the server did not keep although they were written with success.", value(float64(len(drift))))
-	gauge("pbxsync_errors", "Changes of the last apply that failed.", value(float64(n.Failed)))
+	gauge("pbxsync_errors", "Problems of the last run: failed changes, values the server did not keep, companies not planned; at least 1 whenever the run failed.", value(float64(problems)))
 	gauge("pbxsync_interrupted", "1 when the last apply was interrupted, else 0.", flag(r.Interrupted))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// promEscape escapes a label value as Prometheus' text format wants it.
+func promEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
 // roundSeconds rounds d to milliseconds.

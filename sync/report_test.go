@@ -363,47 +363,47 @@ func TestReportJSONDocument(t *testing.T) {
 func TestReportMetrics(t *testing.T) {
 	now := time.Date(2025, 3, 1, 2, 30, 0, 250_000_000, time.UTC)
 	var b strings.Builder
-	require.NoError(t, failedReport.WriteMetrics(&b, now))
+	require.NoError(t, failedReport.WriteMetrics(&b, now, "pbx.example.test", failedReport.Err()))
 	want := `# HELP pbxsync_last_run_timestamp_seconds When the last pbxsync apply ended, in seconds since 1970.
 # TYPE pbxsync_last_run_timestamp_seconds gauge
-pbxsync_last_run_timestamp_seconds 1740796200.25
+pbxsync_last_run_timestamp_seconds{server="pbx.example.test"} 1740796200.25
 # HELP pbxsync_last_run_duration_seconds How long the last pbxsync apply took.
 # TYPE pbxsync_last_run_duration_seconds gauge
-pbxsync_last_run_duration_seconds 2
+pbxsync_last_run_duration_seconds{server="pbx.example.test"} 2
 # HELP pbxsync_last_run_success 1 when every change of the last apply succeeded and the server was verified, else 0.
 # TYPE pbxsync_last_run_success gauge
-pbxsync_last_run_success 0
+pbxsync_last_run_success{server="pbx.example.test"} 0
 # HELP pbxsync_changes Changes of the last apply, by action and how they ended.
 # TYPE pbxsync_changes gauge
-pbxsync_changes{action="delete",status="ok"} 1
-pbxsync_changes{action="delete",status="failed"} 0
-pbxsync_changes{action="delete",status="skipped"} 0
-pbxsync_changes{action="delete",status="not run"} 0
-pbxsync_changes{action="create",status="ok"} 0
-pbxsync_changes{action="create",status="failed"} 0
-pbxsync_changes{action="create",status="skipped"} 0
-pbxsync_changes{action="create",status="not run"} 0
-pbxsync_changes{action="update",status="ok"} 0
-pbxsync_changes{action="update",status="failed"} 1
-pbxsync_changes{action="update",status="skipped"} 0
-pbxsync_changes{action="update",status="not run"} 0
-pbxsync_changes{action="ungroup",status="ok"} 0
-pbxsync_changes{action="ungroup",status="failed"} 1
-pbxsync_changes{action="ungroup",status="skipped"} 0
-pbxsync_changes{action="ungroup",status="not run"} 0
-pbxsync_changes{action="group",status="ok"} 0
-pbxsync_changes{action="group",status="failed"} 0
-pbxsync_changes{action="group",status="skipped"} 1
-pbxsync_changes{action="group",status="not run"} 0
+pbxsync_changes{server="pbx.example.test",action="delete",status="ok"} 1
+pbxsync_changes{server="pbx.example.test",action="delete",status="failed"} 0
+pbxsync_changes{server="pbx.example.test",action="delete",status="skipped"} 0
+pbxsync_changes{server="pbx.example.test",action="delete",status="not_run"} 0
+pbxsync_changes{server="pbx.example.test",action="create",status="ok"} 0
+pbxsync_changes{server="pbx.example.test",action="create",status="failed"} 0
+pbxsync_changes{server="pbx.example.test",action="create",status="skipped"} 0
+pbxsync_changes{server="pbx.example.test",action="create",status="not_run"} 0
+pbxsync_changes{server="pbx.example.test",action="update",status="ok"} 0
+pbxsync_changes{server="pbx.example.test",action="update",status="failed"} 1
+pbxsync_changes{server="pbx.example.test",action="update",status="skipped"} 0
+pbxsync_changes{server="pbx.example.test",action="update",status="not_run"} 0
+pbxsync_changes{server="pbx.example.test",action="ungroup",status="ok"} 0
+pbxsync_changes{server="pbx.example.test",action="ungroup",status="failed"} 1
+pbxsync_changes{server="pbx.example.test",action="ungroup",status="skipped"} 0
+pbxsync_changes{server="pbx.example.test",action="ungroup",status="not_run"} 0
+pbxsync_changes{server="pbx.example.test",action="group",status="ok"} 0
+pbxsync_changes{server="pbx.example.test",action="group",status="failed"} 0
+pbxsync_changes{server="pbx.example.test",action="group",status="skipped"} 1
+pbxsync_changes{server="pbx.example.test",action="group",status="not_run"} 0
 # HELP pbxsync_drift_fields Values the server did not keep although they were written with success.
 # TYPE pbxsync_drift_fields gauge
-pbxsync_drift_fields 0
-# HELP pbxsync_errors Changes of the last apply that failed.
+pbxsync_drift_fields{server="pbx.example.test"} 0
+# HELP pbxsync_errors Problems of the last run: failed changes, values the server did not keep, companies not planned; at least 1 whenever the run failed.
 # TYPE pbxsync_errors gauge
-pbxsync_errors 2
+pbxsync_errors{server="pbx.example.test"} 2
 # HELP pbxsync_interrupted 1 when the last apply was interrupted, else 0.
 # TYPE pbxsync_interrupted gauge
-pbxsync_interrupted 0
+pbxsync_interrupted{server="pbx.example.test"} 0
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -417,37 +417,37 @@ func TestReportMetricsValues(t *testing.T) {
 		want   map[string]string // series -> value, for the series named
 	}{
 		{"ok", okReport, map[string]string{
-			"pbxsync_last_run_success": "1", "pbxsync_interrupted": "0", "pbxsync_errors": "0", "pbxsync_drift_fields": "0",
-			"pbxsync_last_run_duration_seconds":             "1.5",
-			`pbxsync_changes{action="create",status="ok"}`:  "1",
-			`pbxsync_changes{action="ungroup",status="ok"}`: "1",
-			`pbxsync_changes{action="group",status="ok"}`:   "1",
+			`pbxsync_last_run_success{server="pbx.example.test"}`: "1", `pbxsync_interrupted{server="pbx.example.test"}`: "0", `pbxsync_errors{server="pbx.example.test"}`: "0", `pbxsync_drift_fields{server="pbx.example.test"}`: "0",
+			`pbxsync_last_run_duration_seconds{server="pbx.example.test"}`:            "1.5",
+			`pbxsync_changes{server="pbx.example.test",action="create",status="ok"}`:  "1",
+			`pbxsync_changes{server="pbx.example.test",action="ungroup",status="ok"}`: "1",
+			`pbxsync_changes{server="pbx.example.test",action="group",status="ok"}`:   "1",
 		}},
 		{"repaired", repairedReport, map[string]string{
-			"pbxsync_last_run_success": "1", "pbxsync_errors": "0",
-			`pbxsync_changes{action="update",status="ok"}`:     "1",
-			`pbxsync_changes{action="update",status="failed"}`: "0",
-			`pbxsync_changes{action="group",status="ok"}`:      "2",
+			`pbxsync_last_run_success{server="pbx.example.test"}`: "1", `pbxsync_errors{server="pbx.example.test"}`: "0",
+			`pbxsync_changes{server="pbx.example.test",action="update",status="ok"}`:     "1",
+			`pbxsync_changes{server="pbx.example.test",action="update",status="failed"}`: "0",
+			`pbxsync_changes{server="pbx.example.test",action="group",status="ok"}`:      "2",
 		}},
 		{"drift", driftReport, map[string]string{
-			"pbxsync_last_run_success": "0", "pbxsync_drift_fields": "2", "pbxsync_errors": "0",
+			`pbxsync_last_run_success{server="pbx.example.test"}`: "0", `pbxsync_drift_fields{server="pbx.example.test"}`: "2", `pbxsync_errors{server="pbx.example.test"}`: "2", // values not kept are problems too
 		}},
 		{"interrupted", interruptedReport, map[string]string{
-			"pbxsync_last_run_success": "0", "pbxsync_interrupted": "1",
-			`pbxsync_changes{action="update",status="not run"}`:  "1",
-			`pbxsync_changes{action="ungroup",status="not run"}`: "1",
+			`pbxsync_last_run_success{server="pbx.example.test"}`: "0", `pbxsync_interrupted{server="pbx.example.test"}`: "1",
+			`pbxsync_changes{server="pbx.example.test",action="update",status="not_run"}`:  "1",
+			`pbxsync_changes{server="pbx.example.test",action="ungroup",status="not_run"}`: "1",
 		}},
 		{"not read back", unreadableReport, map[string]string{
-			"pbxsync_last_run_success": "0", "pbxsync_drift_fields": "0",
+			`pbxsync_last_run_success{server="pbx.example.test"}`: "0", `pbxsync_drift_fields{server="pbx.example.test"}`: "0",
 		}},
 		{"no changes", emptyReport, map[string]string{
-			"pbxsync_last_run_success": "1", `pbxsync_changes{action="update",status="ok"}`: "0",
+			`pbxsync_last_run_success{server="pbx.example.test"}`: "1", `pbxsync_changes{server="pbx.example.test",action="update",status="ok"}`: "0",
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b strings.Builder
-			require.NoError(t, tt.report.WriteMetrics(&b, time.Unix(1_700_000_000, 0)))
+			require.NoError(t, tt.report.WriteMetrics(&b, time.Unix(1_700_000_000, 0), "pbx.example.test", tt.report.Err()))
 			got := map[string]string{}
 			for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 				if strings.HasPrefix(l, "#") {
@@ -461,7 +461,7 @@ func TestReportMetricsValues(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			require.Contains(t, b.String(), "\npbxsync_last_run_timestamp_seconds 1700000000\n")
+			require.Contains(t, b.String(), "\npbxsync_last_run_timestamp_seconds{server=\"pbx.example.test\"} 1700000000\n")
 		})
 	}
 }

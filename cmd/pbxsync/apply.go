@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -263,6 +264,21 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
 }
 
+// serverLabel names the server for metrics: its URL's host, or sim:PATH.
+func (a *app) serverLabel() string {
+	raw := a.opts.url
+	if raw == "" {
+		raw, _ = a.lookupEnv("PBX_URL")
+	}
+	if strings.HasPrefix(raw, "sim:") {
+		return raw
+	}
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
+}
+
 // sameServer reports whether two server URLs name one server: the same URL but for
 // a final /, or the same simulator state file.
 func sameServer(a, b string) bool {
@@ -424,7 +440,7 @@ func (a *app) finishApply(ctx context.Context, o applyOptions, rep *sync.Report,
 		}
 	}
 	if o.metricsFile != "" {
-		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now()) }
+		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now(), a.serverLabel(), err) }
 		if werr := writeFileAtomic(o.metricsFile, write); werr != nil {
 			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
 		}

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -602,17 +603,30 @@ func metricsOf(t *testing.T, text string) (series []string, values map[string]fl
 		require.Positive(t, i, "line %q", l)
 		v, err := strconv.ParseFloat(l[i+1:], 64)
 		require.NoError(t, err, "line %q", l)
-		series = append(series, l[:i])
-		values[l[:i]] = v
+		// Every sample names the server; the series here are without it.
+		m := serverLabelRE.FindStringSubmatch(l[:i])
+		require.NotNil(t, m, "line %q has no server label", l)
+		require.NotEmpty(t, m[2], "line %q", l)
+		name := m[1] + strings.TrimPrefix(m[3], ",")
+		if name == m[1]+"}" {
+			name = m[1]
+		} else {
+			name = m[1] + "{" + strings.TrimPrefix(m[3], ",")
+		}
+		series = append(series, name)
+		values[name] = v
 	}
 	return series, values, described
 }
+
+// serverLabelRE cuts a sample's name into the metric, the server label and the rest.
+var serverLabelRE = regexp.MustCompile(`^([a-z_]+)\{server="([^"]*)"(.*)$`)
 
 // changeSeries lists the pbxsync_changes series in their order.
 func changeSeries() []string {
 	var out []string
 	for _, a := range []string{"delete", "create", "update", "ungroup", "group"} {
-		for _, s := range []string{"ok", "failed", "skipped", "not run"} {
+		for _, s := range []string{"ok", "failed", "skipped", "not_run"} {
 			out = append(out, fmt.Sprintf(`pbxsync_changes{action=%q,status=%q}`, a, s))
 		}
 	}
@@ -653,7 +667,7 @@ func TestApplyReportAndMetrics(t *testing.T) {
 				`pbxsync_changes{action="group",status="ok"}`:      1,
 			},
 			wantError: "apply did not succeed: 2 changes failed, 2 changes still to make"},
-		{name: "credentials refused", key: "wrong-key", wantCode: 1, wantSuccess: 0,
+		{name: "credentials refused", key: "wrong-key", wantCode: 1, wantSuccess: 0, wantErrors: 1,
 			wantChanges: map[string]float64{},
 			wantError:   `read companies: read: server refused: invalid API key`},
 	}
@@ -838,7 +852,7 @@ func TestApplyInterrupted(t *testing.T) {
 	_, values, _ := metricsOf(t, string(text))
 	require.Equal(t, 1.0, values["pbxsync_interrupted"])
 	require.Equal(t, 0.0, values["pbxsync_last_run_success"])
-	require.Equal(t, float64(n-writes), values[`pbxsync_changes{action="update",status="not run"}`])
+	require.Equal(t, float64(n-writes), values[`pbxsync_changes{action="update",status="not_run"}`])
 
 	// Nothing of the run is left running once its connections are closed.
 	hs.CloseClientConnections()
