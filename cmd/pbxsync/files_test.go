@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,4 +84,55 @@ func TestSavedPlanTravels(t *testing.T) {
 	st, err := pbxtest.ReadStateFile(filepath.Join(moved, "pbx.yaml"))
 	require.NoError(t, err)
 	require.Len(t, st.Companies, 2, "acme created on the plan's own server")
+}
+
+// With --log-format json every line on stderr is one JSON object: the inventory's
+// problems, the final error (with its exit code), a usage error's hint; durations are
+// seconds.
+func TestJSONLogsOnly(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "version: 1\ncompanies:\n  acme: {name: Acme, settings: {q_ringtme: 5}}\n")
+	good := writeFile(t, dir, "good.yaml", "version: 1\ncompanies:\n  acme: {name: Acme}\n")
+	state := writeFile(t, dir, "pbx.yaml", "version: 1\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []map[string]any // the keys each line must have, in order
+	}{
+		{[]string{"validate", "-f", bad}, 1, []map[string]any{
+			{"level": "ERROR", "msg": "inventory", "file": bad, "line": 3.0, "column": 33.0, "problem": `unknown setting "q_ringtme" (did you mean "q_ringtime"?)`},
+			{"level": "ERROR", "msg": "pbxsync failed", "error": bad + ": 1 error: nothing was sent to any server", "exit_code": 1.0},
+		}},
+		{[]string{"plan", "good.yaml"}, 1, []map[string]any{
+			{"level": "ERROR", "msg": "pbxsync failed", "error": "plan takes no argument: did you mean -f good.yaml?", "hint": "Run 'pbxsync plan --help' for usage."},
+		}},
+	} {
+		got := invoke(t, "", nil, append([]string{"--log-format", "json"}, tc.args...)...)
+		require.Equal(t, tc.code, got.code)
+		var objects []map[string]any
+		for _, l := range lines(got.stderr) {
+			var o map[string]any
+			require.NoError(t, json.Unmarshal([]byte(l), &o), "not JSON: %q", l)
+			objects = append(objects, o)
+		}
+		require.Len(t, objects, len(tc.want), got.stderr)
+		for i, want := range tc.want {
+			for k, v := range want {
+				require.Equal(t, v, objects[i][k], "line %d, key %s", i, k)
+			}
+		}
+	}
+	got := invoke(t, "", nil, "--log-format", "json", "--log-level", "debug", "plan", "-f", good, "--url", "sim:"+state)
+	require.Equal(t, 0, got.code, got.stderr)
+	requests := 0
+	for _, l := range lines(got.stderr) {
+		var o map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &o), "not JSON: %q", l)
+		if o["msg"] == "request" {
+			requests++
+			d, ok := o["duration"].(float64)
+			require.True(t, ok && d > 0 && d < 60, "a duration in seconds: %v", o["duration"])
+		}
+	}
+	require.Positive(t, requests)
 }

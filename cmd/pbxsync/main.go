@@ -111,14 +111,28 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	err = a.timedOut(cmd, err)
+	code := exitCode(err)
 	if err != nil && !errors.Is(err, errChanges) {
 		// The error may quote a server (its message, a company-id): printable.
-		fmt.Fprintf(a.stderr, "pbxsync: %s\n", apiclient.Printable(strings.Join(strings.Fields(err.Error()), " ")))
+		msg := apiclient.Printable(strings.Join(strings.Fields(err.Error()), " "))
+		hint := ""
 		if !a.started {
-			fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+			hint = fmt.Sprintf("Run '%s --help' for usage.", cmd.CommandPath())
+		}
+		if a.opts.logFormat == "json" { // every line on stderr is JSON, the last one too
+			attrs := []slog.Attr{slog.String("error", msg), slog.Int("exit_code", code)}
+			if hint != "" {
+				attrs = append(attrs, slog.String("hint", hint))
+			}
+			slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{ReplaceAttr: jsonAttr})).LogAttrs(ctx, slog.LevelError, "pbxsync failed", attrs...)
+			return code
+		}
+		fmt.Fprintf(a.stderr, "pbxsync: %s\n", msg)
+		if hint != "" {
+			fmt.Fprintln(a.stderr, hint)
 		}
 	}
-	return exitCode(err)
+	return code
 }
 
 // startDeadline gives cmd's context the deadline of --timeout, if one was given.

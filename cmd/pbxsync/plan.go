@@ -32,12 +32,12 @@ func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.In
 	}
 	inv, warnings, err := plan.LoadFiles(files, opts)
 	for _, w := range warnings {
-		fmt.Fprintln(a.stderr, w)
+		a.diagnostic(w)
 	}
 	var invErr *plan.InventoryError
 	if errors.As(err, &invErr) {
 		for _, d := range invErr.Diagnostics {
-			fmt.Fprintln(a.stderr, d)
+			a.diagnostic(d)
 		}
 		var names []string
 		for _, f := range files {
@@ -68,6 +68,20 @@ func inventoryLike(arg string) bool {
 	}
 	info, err := os.Stat(arg)
 	return err == nil && info.IsDir()
+}
+
+// diagnostic prints a problem of the inventory on stderr: FILE:LINE:COLUMN: message,
+// or with --log-format json a JSON line with file, line, column and message.
+func (a *app) diagnostic(d plan.Diagnostic) {
+	if a.opts.logFormat != "json" || a.logger == nil {
+		fmt.Fprintln(a.stderr, d)
+		return
+	}
+	log := a.logger.Error
+	if d.Warning {
+		log = a.logger.Warn
+	}
+	log("inventory", "file", d.File, "line", d.Line, "column", d.Column, "problem", d.Message)
 }
 
 // inventoryName names an inventory in a message: its file, or how many files.

@@ -137,9 +137,20 @@ func newLogger(stderr io.Writer, format, level string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(stderr, opts)), nil
 	case "json":
+		opts.ReplaceAttr = jsonAttr
 		return slog.New(slog.NewJSONHandler(stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}
+
+// jsonAttr is printableAttr, with durations in seconds: JSON's consumers (log
+// pipelines, jq) read a number of seconds, not Go's nanoseconds.
+func jsonAttr(groups []string, attr slog.Attr) slog.Attr {
+	if attr.Value.Kind() == slog.KindDuration {
+		attr.Value = slog.Float64Value(attr.Value.Duration().Seconds())
+		return attr
+	}
+	return printableAttr(groups, attr)
 }
 
 // printableAttr makes every string, list of strings and error of a log line printable
