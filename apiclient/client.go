@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -38,6 +39,7 @@ type Client struct {
 	userAgent string
 	retry     RetryPolicy
 	maxBody   int64
+	retries   atomic.Int64 // requests sent again (Retries)
 	log       *slog.Logger
 	pacer     *Pacer
 	allowHTTP bool // http:// to a host other than this machine (WithAllowHTTP)
@@ -174,6 +176,10 @@ func trimSlash(p string) string {
 	return p
 }
 
+// Retries returns how many requests the client has sent again after a passing
+// failure (429, 503, a lost connection) since it was made.
+func (c *Client) Retries() int { return int(c.retries.Load()) }
+
 // call sends one verb, retrying transient failures when the verb is safe to repeat.
 func (c *Client) call(ctx context.Context, verb, company string, req Request, safe bool) (*Response, error) {
 	req.Type = "company"
@@ -220,7 +226,9 @@ func (c *Client) wait(ctx context.Context, attempt int, verb, company string, ca
 		}
 		d = max(d, asked) // the server's wish, never shorter than our own backoff
 	}
-	c.log.LogAttrs(ctx, slog.LevelInfo, "retrying", slog.String("verb", verb), slog.String("company", company),
+	c.retries.Add(1)
+	// At debug: a passing failure retried is routine; the run's summary counts them.
+	c.log.LogAttrs(ctx, slog.LevelDebug, "retrying", slog.String("verb", verb), slog.String("company", company),
 		slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", cause.Error()))
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -69,6 +69,7 @@ type Report struct {
 	VerifyError error   // why the server could not be read back, if it could not
 	Unresolved  []plan.Change
 	Rounds      int // repair rounds run
+	Retries     int // requests sent again after a passing failure (the command counts them)
 	Interrupted bool
 	// Cause is why the run was interrupted: context.Cause of its context (an
 	// interrupt, or the deadline of --timeout).

@@ -35,6 +35,7 @@ type JSONResult struct {
 	// read for them.
 	NotPlanned      []plan.JSONNotPlanned `json:"not_planned,omitempty"`
 	Rounds          int                   `json:"rounds"`
+	Retries         int                   `json:"retries"`
 	Interrupted     bool                  `json:"interrupted"`
 	DurationSeconds float64               `json:"duration_seconds"`
 	// Error is why the run did not succeed, as pbxsync printed it; the command sets it.
@@ -230,6 +231,7 @@ func (r *Report) JSON() JSONResult {
 		Unresolved:        (&plan.Plan{Changes: r.Unresolved}).JSON().Changes,
 		VerificationError: verification,
 		Rounds:            r.Rounds,
+		Retries:           r.Retries,
 		Interrupted:       r.Interrupted,
 		DurationSeconds:   roundSeconds(r.Duration),
 	}
@@ -263,6 +265,9 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(b, "Apply: %d ok, %d failed, %d skipped, %d not run", n.OK, n.Failed, n.Skipped, n.NotRun)
 	if r.Rounds > 0 {
 		fmt.Fprintf(b, ", after %s", countOf(r.Rounds, "repair round", "repair rounds"))
+	}
+	if r.Retries > 0 {
+		fmt.Fprintf(b, "; %s", countOf(r.Retries, "request retried", "requests retried"))
 	}
 	b.WriteString(".\n")
 	for _, status := range []Status{Failed, Skipped} {

@@ -350,6 +350,7 @@ func TestReportJSONDocument(t *testing.T) {
     }
   ],
   "rounds": 0,
+  "retries": 0,
   "interrupted": false,
   "duration_seconds": 2,
   "error": "apply did not succeed: 2 changes failed"

@@ -377,6 +377,7 @@ func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p
 		opts.OnResult = func(r sync.Result) { a.logResult(ctx, r) }
 	}
 	rep := sync.Apply(ctx, srv, inv, p, opts)
+	rep.Retries = srv.Retries() // the whole run's, its reads included
 	if pr != nil {
 		pr.end()
 	}

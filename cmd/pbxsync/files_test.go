@@ -136,3 +136,22 @@ func TestJSONLogsOnly(t *testing.T) {
 	}
 	require.Positive(t, requests)
 }
+
+// Retries are routine: logged at debug, not at info, and counted in the summary and
+// the JSON result.
+func TestRetriesCounted(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{
+		Seed: 3, Rates: map[pbxtest.Fault]float64{pbxtest.Fault503: 0.3}, Verbs: []string{"read", "readContainer", "update"},
+	}))
+	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
+	report := filepath.Join(t.TempDir(), "report.json")
+	got := invoke(t, "", adminEnv(srv, mixedEnv...), "apply", "-f", inv, "--auto-approve", "--report", report)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.NotContains(t, got.stderr, "retrying", "retries are logged at debug")
+	var res struct{ Retries int }
+	data, err := os.ReadFile(report)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.Positive(t, res.Retries)
+	require.Regexp(t, `^Apply: \d+ ok, 0 failed, 0 skipped, 0 not run; \d+ requests? retried\.\n`, got.stdout)
+}

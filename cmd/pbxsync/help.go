@@ -297,6 +297,7 @@ writes the same document whatever the outcome:
     "drift": [],
     "unresolved": [],
     "rounds": 1,
+    "retries": 3,
     "interrupted": false,
     "duration_seconds": 1.234,
     "error": "apply did not succeed: 1 change failed"
@@ -321,6 +322,8 @@ writes the same document whatever the outcome:
   verification_error  only when the server could not be read back: why.
   not_planned         only when the plan left companies out: as in the plan.
   rounds              how many repair rounds ran.
+  retries             how many requests were sent again after a passing failure
+                      (429, 503, a lost connection), reads included.
   interrupted         true when the run was interrupted (Ctrl-C, --timeout).
   duration_seconds    how long the whole run took.
   error               only when the run did not succeed: why, as pbxsync printed it.`
