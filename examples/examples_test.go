@@ -379,7 +379,10 @@ func TestCIPlanReview(t *testing.T) {
 	}
 	validate, planStep, comment := step("Validate"), step("Plan"), step("Comment on the pull request")
 	require.Equal(t, "pbxsync validate -f inventory.yaml", validate)
-	require.Contains(t, planStep, "pbxsync plan -f inventory.yaml --format markdown --detailed-exitcode > plan.md")
+	require.Contains(t, planStep, "pbxsync plan -f inventory.yaml --format markdown --detailed-exitcode --out plan.json \\\n")
+	require.Contains(t, planStep, "--full-plan \"in the artifact pbxsync-plan of this run (plan.json)\" > plan.md")
+	upload := job.Steps[slices.IndexFunc(job.Steps, func(s workflowStep) bool { return s.Name == "Upload the whole plan" })]
+	require.Equal(t, "plan.json", upload.With["path"], "the whole plan, beside the comment that may be cut")
 	require.Contains(t, planStep, `>> "$GITHUB_STEP_SUMMARY"`)
 	require.Equal(t, `gh pr comment "$PR" --edit-last --create-if-none --body-file plan.md`, comment)
 	require.Contains(t, job.Env, "PBX_URL")

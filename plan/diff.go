@@ -47,7 +47,7 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 			for name, v := range want.Settings {
 				fields[name] = FieldChange{Before: apiclient.Null(), After: v, Origin: want.Origin[name]}
 			}
-			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Fields: fields})
+			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Description: want.Description, Fields: fields})
 			continue
 		}
 		if fields := fieldChanges(want, have); len(fields) > 0 {

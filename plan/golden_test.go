@@ -67,7 +67,7 @@ func TestGolden(t *testing.T) {
 			var text, js, md bytes.Buffer
 			require.NoError(t, p.WriteText(&text, false))
 			require.NoError(t, p.WriteJSON(&js))
-			require.NoError(t, p.WriteMarkdown(&md))
+			require.NoError(t, p.WriteMarkdown(&md, plan.MarkdownOptions{}))
 			outputs := map[string][]byte{"plan.txt": text.Bytes(), "plan.json": js.Bytes(), "plan.md": md.Bytes()}
 			if diffErr != nil {
 				outputs["error.txt"] = []byte(diffErr.Error() + "\n")

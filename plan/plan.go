@@ -41,9 +41,11 @@ type FieldChange struct {
 type Change struct {
 	Action  Action
 	Company string
-	Name    string                 // create: the new company's name
-	Target  string                 // group: the company whose container the mover joins
-	Fields  map[string]FieldChange // update: the fields that change ("name" included); create: its settings
+	Name    string // create: the new company's name
+	// Description is what a create sends as the new company's description.
+	Description string
+	Target      string                 // group: the company whose container the mover joins
+	Fields      map[string]FieldChange // update: the fields that change ("name" included); create: its settings
 }
 
 // Plan is what apply would do, and what a person reviews.

@@ -36,12 +36,14 @@ type JSONNotPlanned struct {
 
 // JSONChange is one change in a JSON plan. Secret values read "(sensitive)".
 type JSONChange struct {
-	Action   Action                     `json:"action"`
-	Company  string                     `json:"company"`
-	Name     string                     `json:"name,omitempty"`
-	Target   string                     `json:"target,omitempty"`
-	Settings map[string]json.RawMessage `json:"settings,omitempty"`
-	Fields   map[string]JSONField       `json:"fields,omitempty"`
+	Action  Action `json:"action"`
+	Company string `json:"company"`
+	Name    string `json:"name,omitempty"`
+	// Description is a create's description, sent with it; never read back.
+	Description string                     `json:"description,omitempty"`
+	Target      string                     `json:"target,omitempty"`
+	Settings    map[string]json.RawMessage `json:"settings,omitempty"`
+	Fields      map[string]JSONField       `json:"fields,omitempty"`
 }
 
 // JSONField is a field's value before and after an update.
@@ -74,7 +76,7 @@ func (p *Plan) JSON() JSONPlan {
 		out.NotPlanned = append(out.NotPlanned, JSONNotPlanned{Company: id, Reason: p.NotPlanned[id]})
 	}
 	for _, c := range p.Changes {
-		jc := JSONChange{Action: c.Action, Company: c.Company, Name: c.Name, Target: c.Target}
+		jc := JSONChange{Action: c.Action, Company: c.Company, Name: c.Name, Description: c.Description, Target: c.Target}
 		switch c.Action {
 		case Create:
 			jc.Settings = make(map[string]json.RawMessage, len(c.Fields))
@@ -147,6 +149,9 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 		switch c.Action {
 		case Create:
 			head += fmt.Sprintf(" (%q)", c.Name)
+			if c.Description != "" {
+				head += fmt.Sprintf(", described %q", c.Description)
+			}
 		case Group:
 			head += " into the container of " + apiclient.Printable(c.Target)
 		case Ungroup:
@@ -197,14 +202,46 @@ func textField(a Action, name string, f FieldChange) string {
 	return text
 }
 
-// WriteMarkdown writes the plan for a change ticket or a pull request.
-func (p *Plan) WriteMarkdown(w io.Writer) error {
+// MarkdownOptions say where a Markdown plan is posted.
+type MarkdownOptions struct {
+	// MaxSize is the most characters the plan may have (a GitHub comment holds
+	// 65,536); past it the changes are cut, with a line that says how many are not
+	// shown. 0 for no limit.
+	MaxSize int
+	// FullPlan says where the whole plan is, for that line ("the JSON plan of this
+	// job's artifacts"); "" to say only how to make it.
+	FullPlan string
+}
+
+// WriteMarkdown writes the plan for a change ticket or a pull request: the summary,
+// then one collapsible section per action, cut to opts.MaxSize.
+func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "### pbxsync plan\n\n**%s**", p.Summary())
 	if len(p.Unmanaged) > 0 {
 		fmt.Fprintf(b, " %s (on the server, not in the inventory): %s.", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"), firstOf(p.Unmanaged, 20, code))
 	}
 	b.WriteString("\n")
+	// The end is written first, so that the cut knows how much room it needs.
+	var end strings.Builder
+	if len(p.Warnings) > 0 {
+		end.WriteString("\n#### Warnings\n\n")
+		for _, warning := range p.Warnings {
+			fmt.Fprintf(&end, "- %s\n", escapeMarkdown(warning))
+		}
+	}
+	if len(p.NotPlanned) > 0 {
+		end.WriteString("\n#### Not planned (the plan is incomplete)\n\n")
+		for _, id := range p.NotPlannedIDs() {
+			fmt.Fprintf(&end, "- %s: %s\n", code(id), escapeMarkdown(p.NotPlanned[id]))
+		}
+	}
+	const cutRoom = 400 // the line that says what is cut, and the closing of a section
+	limit := func(extra int) bool {
+		return opts.MaxSize > 0 && b.Len()+extra+end.Len()+cutRoom > opts.MaxSize
+	}
+	shown := 0
+	cut := false
 	for _, a := range Actions {
 		var section []Change
 		for _, c := range p.Changes {
@@ -212,50 +249,70 @@ func (p *Plan) WriteMarkdown(w io.Writer) error {
 				section = append(section, c)
 			}
 		}
-		if len(section) == 0 {
+		if len(section) == 0 || cut {
 			continue
 		}
-		fmt.Fprintf(b, "\n#### %s (%d)\n\n", strings.ToUpper(string(a[:1]))+string(a[1:]), len(section))
+		open := fmt.Sprintf("\n<details><summary>%s (%d)</summary>\n\n", strings.ToUpper(string(a[:1]))+string(a[1:]), len(section))
+		if limit(len(open)) {
+			cut = true
+			continue
+		}
+		b.WriteString(open)
 		for _, c := range section {
-			switch c.Action {
-			case Create:
-				fmt.Fprintf(b, "- %s, named %s\n", code(c.Company), code(c.Name))
-			case Group:
-				fmt.Fprintf(b, "- %s joins the container of %s\n", code(c.Company), code(c.Target))
-			default:
-				fmt.Fprintf(b, "- %s\n", code(c.Company))
+			item := markdownChange(c)
+			if limit(len(item)) {
+				cut = true
+				break
 			}
-			for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
-				f := c.Fields[name]
-				switch {
-				case c.Action == Create:
-					fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Display(name, f.After)))
-				case apiclient.IsSecret(name):
-					fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Redacted)+" changed")
-				default:
-					fmt.Fprintf(b, "  - %s: %s → %s", code(name), code(f.Before.JSON()), code(f.After.JSON()))
-				}
-				if f.Origin != "" {
-					fmt.Fprintf(b, " (set at %s)", code(f.Origin))
-				}
-				b.WriteString("\n")
-			}
+			b.WriteString(item)
+			shown++
 		}
+		b.WriteString("\n</details>\n")
 	}
-	if len(p.Warnings) > 0 {
-		b.WriteString("\n#### Warnings\n\n")
-		for _, warning := range p.Warnings {
-			fmt.Fprintf(b, "- %s\n", escapeMarkdown(warning))
+	if cut {
+		where := "run pbxsync plan --format json for the whole plan"
+		if opts.FullPlan != "" {
+			where = "the whole plan is " + escapeMarkdown(opts.FullPlan)
 		}
+		fmt.Fprintf(b, "\n**%s not shown**: this plan is longer than %d characters; %s.\n",
+			plural(len(p.Changes)-shown, "change", "changes"), opts.MaxSize, where)
 	}
-	if len(p.NotPlanned) > 0 {
-		b.WriteString("\n#### Not planned (the plan is incomplete)\n\n")
-		for _, id := range p.NotPlannedIDs() {
-			fmt.Fprintf(b, "- %s: %s\n", code(id), escapeMarkdown(p.NotPlanned[id]))
-		}
-	}
+	b.WriteString(end.String())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// markdownChange writes one change as a list item, its fields under it.
+func markdownChange(c Change) string {
+	b := &strings.Builder{}
+	switch c.Action {
+	case Create:
+		fmt.Fprintf(b, "- %s, named %s", code(c.Company), code(c.Name))
+		if c.Description != "" {
+			fmt.Fprintf(b, ", described %s", code(c.Description))
+		}
+		b.WriteString("\n")
+	case Group:
+		fmt.Fprintf(b, "- %s joins the container of %s\n", code(c.Company), code(c.Target))
+	default:
+		fmt.Fprintf(b, "- %s\n", code(c.Company))
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+		f := c.Fields[name]
+		switch {
+		case c.Action == Create:
+			fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Display(name, f.After)))
+		case apiclient.IsSecret(name):
+			fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Redacted)+" changed")
+		default:
+			fmt.Fprintf(b, "  - %s: %s → %s", code(name), code(f.Before.JSON()), code(f.After.JSON()))
+		}
+		if f.Origin != "" {
+			fmt.Fprintf(b, " (set at %s)", code(f.Origin))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // code writes s as a Markdown code span, fenced by more backticks than s holds. s is

@@ -2,6 +2,9 @@ package plan_test
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,6 +47,35 @@ func TestMarkdownCodeSpans(t *testing.T) {
 		"hs_access": {Before: apiclient.String("x`y"), After: apiclient.String("a|b")},
 	}}}}
 	var md bytes.Buffer
-	require.NoError(t, p.WriteMarkdown(&md))
+	require.NoError(t, p.WriteMarkdown(&md, plan.MarkdownOptions{}))
 	require.Contains(t, md.String(), "- `hs_access`: ``\"x`y\"`` → `\"a|b\"`", "a backtick in a value widens the fence")
+}
+
+// A Markdown plan fits where it is posted: past MaxSize the changes are cut, every
+// section still closes, and a line says how many are not shown and where the rest is.
+func TestMarkdownMaxSize(t *testing.T) {
+	p := &plan.Plan{}
+	for i := range 3000 {
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Update, Company: fmt.Sprintf("c%05d", i), Fields: map[string]plan.FieldChange{
+			"zone": {Before: apiclient.String("Europe/London"), After: apiclient.String("US/Pacific")},
+		}})
+	}
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Company: "newco", Name: "New Co", Description: "Head office"})
+	plan.SortChanges(p.Changes)
+	var b strings.Builder
+	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{MaxSize: 60_000, FullPlan: "in the job's artifacts (plan.json)"}))
+	md := b.String()
+	require.LessOrEqual(t, len(md), 60_000)
+	require.Equal(t, strings.Count(md, "<details>"), strings.Count(md, "</details>"))
+	shown := strings.Count(md, "\n- ")
+	m := regexp.MustCompile(`\*\*(\d+) changes not shown\*\*: this plan is longer than 60000 characters; the whole plan is in the job's artifacts \(plan\.json\)\.`).FindStringSubmatch(md)
+	require.NotNil(t, m, md[len(md)-300:])
+	notShown, _ := strconv.Atoi(m[1])
+	require.Equal(t, len(p.Changes), shown+notShown)
+	require.Contains(t, md, "- `newco`, named `New Co`, described `Head office`", "creates come before updates, and show their description")
+
+	b.Reset()
+	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{}))
+	require.NotContains(t, b.String(), "not shown")
+	require.Equal(t, len(p.Changes), strings.Count(b.String(), "\n- "))
 }

@@ -149,7 +149,7 @@ containers:
 	require.NoError(t, p.WriteText(&text, false))
 	require.Contains(t, text.String(), "Not planned (the plan is incomplete; run again):\n  ! a: its container could not be read: readContainer of \"a\": server refused: temporarily unavailable, try again\n")
 	require.Contains(t, text.String(), "  ! e: its container could not be read: readContainer of \"e\": connection reset by peer\n")
-	require.NoError(t, p.WriteMarkdown(&md))
+	require.NoError(t, p.WriteMarkdown(&md, plan.MarkdownOptions{}))
 	require.Contains(t, md.String(), "#### Not planned (the plan is incomplete)\n\n- `a`: its container could not be read")
 	doc := p.JSON()
 	require.Len(t, doc.NotPlanned, 3)

@@ -261,6 +261,8 @@ format_version.
     action        "delete", "create", "update", "ungroup" or "group".
     company       the company-id.
     name          create only: the new company's name.
+    description   create only, when the inventory gives one: the description sent
+                  with the create (the API never returns it).
     settings      create only: the settings the new company gets (by an update
                   after the create), field -> value.
     fields        update only: field -> {"before", "after"}, each field that

@@ -127,6 +127,8 @@ needed: a ${VAR} that is unset is a warning here, and an error for plan and appl
 
 type planOptions struct {
 	files            []string
+	maxSize          int
+	fullPlan         string
 	explain          bool
 	format           string
 	json             bool
@@ -157,6 +159,8 @@ Nothing is written to the server.`,
 	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage)
 	f.BoolVar(&o.explain, "explain", false, "say for each changed value the file and line that set it")
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown")
+	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many changes are not shown (0: no limit)")
+	f.StringVar(&o.fullPlan, "full-plan", "", "markdown: where the whole plan is, for the line of a cut plan (`TEXT`, such as a link to the job's artifacts)")
 	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")
 	f.StringVar(&o.out, "out", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
@@ -177,6 +181,9 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	}
 	if o.parallelism < 1 {
 		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
+	}
+	if o.maxSize < 0 || o.maxSize > 0 && o.maxSize < 1000 {
+		return fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", o.maxSize)
 	}
 	if o.maxDelete < 0 {
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
@@ -205,7 +212,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	case "json":
 		err = p.WriteJSON(a.stdout)
 	case "markdown":
-		err = p.WriteMarkdown(a.stdout)
+		err = p.WriteMarkdown(a.stdout, plan.MarkdownOptions{MaxSize: o.maxSize, FullPlan: o.fullPlan})
 	default:
 		err = p.WriteText(a.stdout, a.colorful(a.stdout))
 	}

@@ -449,7 +449,7 @@ func TestPlanFormats(t *testing.T) {
 		require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
 		require.Empty(t, got.stderr)
 		require.True(t, strings.HasPrefix(got.stdout, "### pbxsync plan\n\n**Plan: 1 to create, 1 to update, 1 to ungroup, 1 to group.**"), "stdout: %s", got.stdout)
-		for _, section := range []string{"#### Create (1)", "#### Update (1)", "#### Ungroup (1)", "#### Group (1)"} {
+		for _, section := range []string{"<details><summary>Create (1)</summary>", "<details><summary>Update (1)</summary>", "<details><summary>Ungroup (1)</summary>", "<details><summary>Group (1)</summary>"} {
 			require.Contains(t, got.stdout, section)
 		}
 		require.Contains(t, got.stdout, "- `epsilon` joins the container of `delta`")
