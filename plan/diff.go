@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -14,6 +15,69 @@ import (
 type Options struct {
 	Prune     bool // plan deletes of absent companies that prune.match selects
 	MaxDelete int  // more deletes than this make Diff return a *DeleteBudgetError
+	// Companies and Match (a regular expression over company-ids) make a partial
+	// plan, like terraform's -target: only the changes of these companies and of
+	// their container partners, in the inventory and on the server.
+	Companies []string
+	Match     string
+}
+
+// Partial reports whether the options choose companies.
+func (o Options) Partial() bool { return len(o.Companies) > 0 || o.Match != "" }
+
+// chosen returns the companies a partial plan keeps: those named or matched, in the
+// inventory or on the server, and their container partners, transitively.
+func (o Options) chosen(inv *Inventory, st *State) (map[string]bool, error) {
+	var re *regexp.Regexp
+	if o.Match != "" {
+		var err error
+		if re, err = regexp.Compile(o.Match); err != nil {
+			return nil, fmt.Errorf("--match: %w", err)
+		}
+	}
+	chosen := map[string]bool{}
+	for _, id := range o.Companies {
+		_, inInventory := inv.Company(id)
+		_, onServer := st.Companies[id]
+		if !inInventory && !onServer {
+			return nil, fmt.Errorf("company %q is neither in the inventory nor on the server", id)
+		}
+		chosen[id] = true
+	}
+	if re != nil {
+		for _, c := range inv.Companies {
+			chosen[c.ID] = chosen[c.ID] || re.MatchString(c.ID)
+		}
+		for id := range st.Companies {
+			chosen[id] = chosen[id] || re.MatchString(id)
+		}
+	}
+	var groups [][]string
+	for _, c := range inv.Containers {
+		groups = append(groups, c.Members)
+	}
+	for _, members := range st.Containers {
+		groups = append(groups, members)
+	}
+	for grew := true; grew; { // partners of partners
+		grew = false
+		for _, members := range groups {
+			if !slices.ContainsFunc(members, func(id string) bool { return chosen[id] }) {
+				continue
+			}
+			for _, id := range members {
+				if !chosen[id] {
+					chosen[id], grew = true, true
+				}
+			}
+		}
+	}
+	for id, yes := range chosen {
+		if !yes {
+			delete(chosen, id)
+		}
+	}
+	return chosen, nil
 }
 
 // DeleteBudgetError refuses a plan with more deletes than allowed, before any write.
@@ -102,6 +166,15 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		}
 	}
 
+	if opts.Partial() {
+		chosen, err := opts.chosen(inv, st)
+		if err != nil {
+			return nil, err
+		}
+		p.Partial = true
+		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return !chosen[c.Company] || c.Target != "" && !chosen[c.Target] })
+		maps.DeleteFunc(p.NotPlanned, func(id, _ string) bool { return !chosen[id] })
+	}
 	SortChanges(p.Changes)
 	containerOf := map[string][]string{}
 	for _, members := range st.Containers {

@@ -53,6 +53,9 @@ type Plan struct {
 	Changes   []Change // deletes, creates, updates, ungroups, groups; each sorted by company
 	Unmanaged []string // companies on the server that the inventory does not name, sorted; not those it deletes
 	Warnings  []string
+	// Partial is true for a plan of chosen companies (Options.Companies, Match): the
+	// rest of the inventory is not planned.
+	Partial bool
 	// NotPlanned holds the companies of the inventory whose changes are not planned,
 	// with the reason: their container could not be read (State.Unread). A plan
 	// that leaves any out is incomplete, and a run that applies it fails.

@@ -52,8 +52,10 @@ func (si SavedInventory) Paths() []string {
 
 // SavedOptions are the options the plan was made with.
 type SavedOptions struct {
-	Prune     bool `json:"prune"`
-	MaxDelete int  `json:"max_delete"`
+	Prune     bool     `json:"prune"`
+	MaxDelete int      `json:"max_delete"`
+	Companies []string `json:"companies,omitempty"` // a partial plan's --company
+	Match     string   `json:"match,omitempty"`     // and --match
 }
 
 // Save writes the plan for a later apply; sources are the inventory's files and

@@ -20,6 +20,8 @@ type JSONPlan struct {
 	Changes       []JSONChange `json:"changes"`
 	Summary       JSONSummary  `json:"summary"`
 	Unmanaged     int          `json:"unmanaged"`
+	// Partial is true for a plan of chosen companies (--company, --match).
+	Partial bool `json:"partial,omitempty"`
 	// UnmanagedCompanies are the companies counted in Unmanaged, sorted.
 	UnmanagedCompanies []string `json:"unmanaged_companies"`
 	Warnings           []string `json:"warnings"`
@@ -68,6 +70,7 @@ func (p *Plan) JSON() JSONPlan {
 		FormatVersion:      FormatVersion,
 		Changes:            make([]JSONChange, 0, len(p.Changes)),
 		Summary:            JSONSummary{Create: n[Create], Update: n[Update], Ungroup: n[Ungroup], Group: n[Group], Delete: n[Delete]},
+		Partial:            p.Partial,
 		Unmanaged:          len(p.Unmanaged),
 		UnmanagedCompanies: append([]string{}, p.Unmanaged...),
 		Warnings:           append([]string{}, p.Warnings...),
@@ -141,6 +144,9 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 	if len(p.Unmanaged) > 0 {
 		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"))
 		fmt.Fprintf(b, "\nUnmanaged: %s.", firstOf(p.Unmanaged, 20, apiclient.Printable))
+	}
+	if p.Partial {
+		b.WriteString("\nPartial: only the companies --company and --match chose, and their container partners.")
 	}
 	b.WriteString("\n")
 	for _, c := range p.Changes {
@@ -218,6 +224,9 @@ type MarkdownOptions struct {
 func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "### pbxsync plan\n\n**%s**", p.Summary())
+	if p.Partial {
+		b.WriteString(" Partial: only the companies --company and --match chose, and their container partners.")
+	}
 	if len(p.Unmanaged) > 0 {
 		fmt.Fprintf(b, " %s (on the server, not in the inventory): %s.", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"), firstOf(p.Unmanaged, 20, code))
 	}

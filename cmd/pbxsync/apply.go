@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,8 @@ import (
 )
 
 type applyOptions struct {
+	companies        []string
+	match            string
 	files            []string
 	planFile         string // the positional PLANFILE, instead of -f
 	autoApprove      bool
@@ -94,6 +97,8 @@ any error; 3 when refused before any write (a stale plan file, too many deletes)
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage+" (with --auto-approve)")
+	f.StringArrayVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable); the plan says it is partial")
+	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking; needed when standard input is not a terminal")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON document")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
@@ -116,8 +121,8 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 		return errors.New("give -f FILE or a PLANFILE, not both")
 	case len(o.files) == 0 && o.planFile == "":
 		return errors.New("no inventory: pass -f FILE, or a PLANFILE saved by plan --out")
-	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete")):
-		return errors.New("--prune and --max-delete are part of a saved plan: plan again to change them")
+	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete") || cmd.Flags().Changed("company") || cmd.Flags().Changed("match")):
+		return errors.New("--prune, --max-delete, --company and --match are part of a saved plan: plan again to change them")
 	case o.parallelism < 1:
 		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
 	case o.rounds < 0:
@@ -126,6 +131,8 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 		return fmt.Errorf("invalid --rate %g: 0 (no cap) or more", o.rate)
 	case o.maxDelete < 0:
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
+	case o.match != "" && !validRegexp(o.match):
+		return fmt.Errorf("invalid --match %q: not a regular expression", o.match)
 	case o.planFile != "" || o.autoApprove:
 		return nil
 	case slices.Contains(o.files, "-"):
@@ -177,7 +184,10 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 	if err != nil {
 		return nil, err
 	}
-	p, diffErr := plan.Diff(inv, st, plan.Options{Prune: o.prune, MaxDelete: o.maxDelete})
+	p, diffErr := plan.Diff(inv, st, plan.Options{Prune: o.prune, MaxDelete: o.maxDelete, Companies: o.companies, Match: o.match})
+	if p == nil {
+		return nil, diffErr
+	}
 	if err := a.showPlan(ctx, p); err != nil {
 		return nil, err
 	}
@@ -277,6 +287,12 @@ func (a *app) serverLabel() string {
 		return u.Host
 	}
 	return raw
+}
+
+// validRegexp reports whether re compiles.
+func validRegexp(re string) bool {
+	_, err := regexp.Compile(re)
+	return err == nil
 }
 
 // sameServer reports whether two server URLs name one server: the same URL but for

@@ -155,3 +155,61 @@ func TestRetriesCounted(t *testing.T) {
 	require.Positive(t, res.Retries)
 	require.Regexp(t, `^Apply: \d+ ok, 0 failed, 0 skipped, 0 not run; \d+ requests? retried\.\n`, got.stdout)
 }
+
+// --company and --match plan and apply only the chosen companies and their container
+// partners, like terraform's -target; the plan says it is partial, and a saved
+// partial plan is checked against a fresh partial plan.
+func TestPartialPlan(t *testing.T) {
+	st := pbxtest.State{Companies: []apiclient.Company{
+		co("acme_hq", "Acme HQ", "zone", "Europe/London"), co("acme_west", "Acme West", "zone", "Europe/London"),
+		co("beta", "Beta", "zone", "Europe/London"), co("gamma", "Gamma", "zone", "Europe/London"),
+	}}
+	inventory := `version: 1
+defaults: {zone: US/Pacific}
+companies:
+  acme_hq: {name: Acme HQ}
+  acme_west: {name: Acme West}
+  beta: {name: Beta}
+  gamma: {name: Gamma}
+containers:
+  acme: [acme_hq, acme_west]
+`
+	srv := simtest.NewServer(t, pbxtest.WithState(st))
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inventory.yaml", inventory)
+
+	got := invoke(t, "", adminEnv(srv), "plan", "-f", inv, "--company", "acme_west", "--json")
+	require.Equal(t, 0, got.code, got.stderr)
+	var doc struct {
+		Partial bool
+		Changes []struct{ Action, Company, Target string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
+	require.True(t, doc.Partial)
+	var touched []string
+	for _, c := range doc.Changes {
+		touched = append(touched, c.Action+" "+c.Company+" "+c.Target)
+	}
+	require.Equal(t, []string{"update acme_hq ", "update acme_west ", "group acme_west acme_hq"}, touched, "acme_hq comes along as a container partner")
+
+	got = invoke(t, "", adminEnv(srv), "plan", "-f", inv, "--match", "^g")
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Equal(t, []string{"~ update gamma"}, changeHeads(got.stdout))
+	require.Contains(t, got.stdout, "\nPartial: only the companies --company and --match chose, and their container partners.\n")
+
+	got = invoke(t, "", adminEnv(srv), "plan", "-f", inv, "--company", "nobody")
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stderr, `company "nobody" is neither in the inventory nor on the server`)
+
+	out := filepath.Join(dir, "gamma.plan")
+	got = invoke(t, "", adminEnv(srv), "plan", "-f", inv, "--match", "^g", "--out", out)
+	require.Equal(t, 0, got.code, got.stderr)
+	got = invoke(t, "", adminEnv(srv), "apply", out)
+	require.Equal(t, 0, got.code, "a saved partial plan applies: %s", got.stderr)
+	got = invoke(t, "", adminEnv(srv), "apply", "-f", inv, "--company", "beta", "--auto-approve")
+	require.Equal(t, 0, got.code, got.stderr)
+	got = invoke(t, "", adminEnv(srv), "plan", "-f", inv)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Equal(t, []string{"~ update acme_hq", "~ update acme_west", "> group acme_west into the container of acme_hq"}, changeHeads(got.stdout),
+		"only what was not chosen is left")
+}

@@ -274,6 +274,8 @@ format_version.
                   (a company the plan deletes is not counted).
   unmanaged_companies
                   those companies' ids, sorted.
+  partial         true only for a plan of companies --company and --match chose
+                  (with their container partners); absent otherwise.
   warnings        what a reviewer should know, as sentences; [] when none.
   not_planned     only when the server could not be read for some companies: a
                   list of {"company", "reason"}. Such a plan is incomplete: plan

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -127,6 +128,8 @@ needed: a ${VAR} that is unset is a warning here, and an error for plan and appl
 
 type planOptions struct {
 	files            []string
+	companies        []string
+	match            string
 	maxSize          int
 	fullPlan         string
 	explain          bool
@@ -157,6 +160,8 @@ Nothing is written to the server.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage)
+	f.StringArrayVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable); the plan says it is partial")
+	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
 	f.BoolVar(&o.explain, "explain", false, "say for each changed value the file and line that set it")
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown")
 	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many changes are not shown (0: no limit)")
@@ -182,6 +187,9 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if o.parallelism < 1 {
 		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
 	}
+	if _, err := regexp.Compile(o.match); err != nil {
+		return fmt.Errorf("invalid --match %q: %w", o.match, err)
+	}
 	if o.maxSize < 0 || o.maxSize > 0 && o.maxSize < 1000 {
 		return fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", o.maxSize)
 	}
@@ -206,8 +214,11 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		return err
 	}
 	a.logger.Debug("read the server", "companies", len(st.Companies), "containers", len(st.Containers), "requests", st.Requests)
-	opts := plan.Options{Prune: o.prune, MaxDelete: o.maxDelete}
+	opts := plan.Options{Prune: o.prune, MaxDelete: o.maxDelete, Companies: o.companies, Match: o.match}
 	p, diffErr := plan.Diff(inv, st, opts)
+	if p == nil {
+		return diffErr
+	}
 	switch o.format {
 	case "json":
 		err = p.WriteJSON(a.stdout)
