@@ -18,6 +18,9 @@ type ExportOptions struct {
 	Companies      []string       // only these companies (and their container partners); all when empty
 	Match          *regexp.Regexp // only companies whose id matches (and their container partners)
 	IncludeSecrets bool           // write secret values instead of ${VAR} references
+	// Compact moves a value that most companies share to defaults, and writes a
+	// company's own settings only where they differ (compactDefaults).
+	Compact bool
 }
 
 // ReadSnapshot reads the whole server: every company and every container, with one
@@ -120,12 +123,36 @@ func (s *State) Export(opts ExportOptions) ([]byte, error) {
 		b.WriteString("# It holds secrets in plain text: keep it private.\n")
 	}
 	b.WriteString("version: 1\n")
+	var defaults apiclient.Settings
+	if opts.Compact {
+		defaults = s.compactDefaults(selected)
+		if len(defaults) > 0 {
+			b.WriteString("defaults:\n")
+			for _, f := range fieldsByName {
+				if v, ok := defaults[f.Name]; ok {
+					b.WriteString("  " + f.Name + ": ")
+					writeValue(&b, v)
+					b.WriteByte('\n')
+				}
+			}
+		}
+	}
 	if len(selected) == 0 {
 		b.WriteString("companies: {}\n")
 	} else {
 		b.WriteString("companies:\n")
 		for _, id := range selected {
-			exportCompany(&b, s.Companies[id], opts)
+			c := s.Companies[id]
+			if len(defaults) > 0 { // the company's own settings: those that differ
+				own := apiclient.Settings{}
+				for name, v := range c.Settings {
+					if d, ok := defaults[name]; !ok || d != v {
+						own[name] = v
+					}
+				}
+				c.Settings = own
+			}
+			exportCompany(&b, c, opts)
 		}
 	}
 	started := false
@@ -196,6 +223,39 @@ func exportCompany(b *bytes.Buffer, c apiclient.Company, opts ExportOptions) {
 		b.WriteString(apiclient.Printable("fields this pbxsync does not know, not managed: " + strings.Join(unknown, ", ")))
 		b.WriteByte('\n')
 	}
+}
+
+// compactDefaults returns, for each known field that every selected company holds, the
+// value more than half of them share: written once as a default, it leaves in each
+// company only what differs. A PIN stays with its company (a default would give every
+// company one; an empty one may be a default), and so does a field some company lacks
+// (an older server's), since a default would make it managed there.
+func (s *State) compactDefaults(selected []string) apiclient.Settings {
+	defaults := apiclient.Settings{}
+	if len(selected) < 2 {
+		return defaults
+	}
+	for _, f := range fieldsByName {
+		counts := map[apiclient.Value]int{}
+		everyone := true
+		for _, id := range selected {
+			v, ok := s.Companies[id].Settings[f.Name]
+			if !ok {
+				everyone = false
+				break
+			}
+			counts[v]++
+		}
+		if !everyone {
+			continue
+		}
+		for v, n := range counts {
+			if 2*n > len(selected) && !(f.Secret && holdsSecret(v)) {
+				defaults[f.Name] = v
+			}
+		}
+	}
+	return defaults
 }
 
 // fieldsByName is the field table in the order of the names, as an export writes

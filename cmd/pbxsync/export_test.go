@@ -329,6 +329,34 @@ func TestExportPlansNothing(t *testing.T) {
 	require.Zero(t, srv.Stats().TotalWrites())
 }
 
+// TestExportCompact: values most companies share are written once, under defaults,
+// each company keeps what differs, and the export still plans nothing.
+func TestExportCompact(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(exportBenchState(300)))
+	dir := t.TempDir()
+	full, compact := filepath.Join(dir, "full.yaml"), filepath.Join(dir, "compact.yaml")
+	require.Equal(t, 0, invoke(t, "", adminEnv(srv), "export", "-o", full).code)
+	got := invoke(t, "", adminEnv(srv), "export", "--compact", "-o", compact)
+	require.Equal(t, 0, got.code, got.stderr)
+	fullData, err := os.ReadFile(full)
+	require.NoError(t, err)
+	compactData, err := os.ReadFile(compact)
+	require.NoError(t, err)
+	fullText, compactText := string(fullData), string(compactData)
+	require.Less(t, 5*strings.Count(compactText, "\n"), strings.Count(fullText, "\n"), "compact:\n%s", compactText)
+	require.Contains(t, compactText, "\ndefaults:\n")
+	require.Contains(t, compactText, "\n  zone: Europe/London\n", "shared by every company")
+	require.Contains(t, compactText, "\n  nm_password: \"\"\n", "an empty PIN, shared by most, is a default")
+	require.Contains(t, compactText, "\n      nm_password: ${C000010_NM_PASSWORD}\n", "a PIN stays with its company")
+
+	vars := []string{}
+	for i := 0; i < 300; i += 10 {
+		vars = append(vars, fmt.Sprintf("C%06d_NM_PASSWORD", i), fmt.Sprintf("%04d", i%10000))
+	}
+	got = invoke(t, "", adminEnv(srv, vars...), "plan", "-f", compact, "--detailed-exitcode")
+	require.Equal(t, 0, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
+}
+
 // TestExportRehearsal plans against a copy exported with its secrets and run in the
 // simulator: the plan is the one the real server gets, and the real server is not
 // written.
