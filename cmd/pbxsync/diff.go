@@ -57,6 +57,7 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
 	f.StringSliceVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable)")
 	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
 	f.BoolVar(&o.json, "json", false, "print the differences as one JSON document")
+	formatFlag(cmd, &o.json)
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight on each server")
 	return cmd
 }

@@ -213,3 +213,24 @@ containers:
 	require.Equal(t, []string{"~ update acme_hq", "~ update acme_west", "> group acme_west into the container of acme_hq"}, changeHeads(got.stdout),
 		"only what was not chosen is left")
 }
+
+// --format is one flag across the commands that print a result (cli.md): json is the
+// same as --json, anything else is refused before any request.
+func TestFormatFlag(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
+	inv := writeFile(t, t.TempDir(), "inventory.yaml", mixedInventory)
+	got := invoke(t, "", adminEnv(srv, mixedEnv...), "apply", "-f", inv, "--auto-approve", "--format", "json")
+	require.Equal(t, 0, got.code, got.stderr)
+	require.True(t, json.Valid([]byte(got.stdout)), got.stdout)
+	srv.ResetStats()
+	for _, args := range [][]string{
+		{"apply", "-f", inv, "--auto-approve", "--format", "xml"},
+		{"diff", "--from", "sim:a.yaml", "--to", "sim:b.yaml", "--format", "yaml"},
+		{"migrate", "--from", "sim:a.yaml", "--to", "sim:b.yaml", "--format", "csv"},
+	} {
+		got := invoke(t, "", adminEnv(srv, mixedEnv...), args...)
+		require.Equal(t, 1, got.code)
+		require.Contains(t, got.stderr, "invalid --format", "%v", args)
+	}
+	require.Zero(t, srv.Stats().TotalRequests())
+}

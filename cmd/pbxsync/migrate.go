@@ -97,6 +97,7 @@ interruption; 3 when refused before any write (too many deletes).`,
 	f.StringVar(&o.report, "report", "", "also write the JSON migration report to `FILE`, even when the run fails")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight on each server")
 	f.BoolVar(&o.json, "json", false, "print the migration report as one JSON document")
+	formatFlag(cmd, &o.json)
 	return cmd
 }
 

@@ -93,6 +93,24 @@ func inventoryName(names []string) string {
 	return fmt.Sprintf("the inventory (%d files)", len(names))
 }
 
+// formatFlag gives cmd --format (text or json) beside its --json: either sets *json,
+// so that every command that prints a result takes the same flag (cli.md).
+func formatFlag(cmd *cobra.Command, json *bool) {
+	var format string
+	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json (--json is the short form)")
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		switch format {
+		case "text":
+		case "json":
+			*json = true
+		default:
+			return fmt.Errorf("invalid --format %q: want text or json", format)
+		}
+		return run(c, args)
+	}
+}
+
 // fileFlagUsage is -f's, repeatable: the inventory's files and directories.
 const fileFlagUsage = "an inventory `FILE` or DIRECTORY (every *.yaml and *.yml in it); repeat for more; - for standard input"
 
