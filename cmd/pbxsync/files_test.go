@@ -234,3 +234,23 @@ func TestFormatFlag(t *testing.T) {
 	}
 	require.Zero(t, srv.Stats().TotalRequests())
 }
+
+// migrate takes apply's --rounds, --rate and --lock-file (cli.md: one vocabulary).
+func TestMigrateFlagsOfApply(t *testing.T) {
+	dir := t.TempDir()
+	from := writeFile(t, dir, "from.yaml", "version: 1\ncompanies:\n  acme: {name: Acme, settings: {zone: UTC}}\n")
+	to := filepath.Join(dir, "to.yaml")
+	lock := filepath.Join(dir, "migrate.lock")
+	got := invoke(t, "", nil, "migrate", "--from", "sim:"+from, "--to", "sim:"+to, "--auto-approve",
+		"--rounds", "0", "--rate", "100", "--lock-file", lock)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.FileExists(t, lock)
+	st, err := pbxtest.ReadStateFile(to)
+	require.NoError(t, err)
+	require.Len(t, st.Companies, 1)
+	for _, bad := range [][]string{{"--rounds", "-1"}, {"--rate", "-2"}} {
+		got := invoke(t, "", nil, append([]string{"migrate", "--from", "sim:" + from, "--to", "sim:" + to, "--auto-approve"}, bad...)...)
+		require.Equal(t, 1, got.code)
+		require.Contains(t, got.stderr, "invalid "+bad[0])
+	}
+}

@@ -15,6 +15,9 @@ import (
 )
 
 type migrateOptions struct {
+	rounds       int
+	rate         float64
+	lockFile     string
 	from, to     string
 	companies    []string
 	match        string
@@ -25,10 +28,6 @@ type migrateOptions struct {
 	parallelism  int
 	json         bool
 }
-
-// migrateRounds bounds the repair rounds of the apply on the target, as apply's
-// default does.
-const migrateRounds = 3
 
 func (a *app) newMigrateCmd() *cobra.Command {
 	var o migrateOptions
@@ -96,6 +95,9 @@ interruption; 3 when refused before any write (too many deletes).`,
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse, before any write, to delete more than `N` companies from the source (exit 3)")
 	f.StringVar(&o.report, "report", "", "also write the JSON migration report to `FILE`, even when the run fails")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight on each server")
+	f.IntVar(&o.rounds, "rounds", 3, "at most `N` repair rounds after verifying the target (0 for none)")
+	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second to the target (0: no cap); the pace halves whenever it asks to slow down")
+	f.StringVar(&o.lockFile, "lock-file", "", "hold a lock on `FILE` for the whole run; exit 1 at once when another run holds it")
 	f.BoolVar(&o.json, "json", false, "print the migration report as one JSON document")
 	formatFlag(cmd, &o.json)
 	return cmd
@@ -117,6 +119,10 @@ func (a *app) checkMigrate(o migrateOptions) error {
 		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
 	case o.maxDelete < 0:
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
+	case o.rounds < 0:
+		return fmt.Errorf("invalid --rounds %d: 0 or more", o.rounds)
+	case o.rate < 0:
+		return fmt.Errorf("invalid --rate %g: 0 (no cap) or more", o.rate)
 	}
 	if _, err := compileMatch(o.match); err != nil {
 		return err
@@ -131,12 +137,19 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 	if err := a.checkMigrate(o); err != nil {
 		return err
 	}
+	if o.lockFile != "" {
+		unlock, err := lockFile(o.lockFile)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	start := time.Now()
 	re, _ := compileMatch(o.match) // checked by checkMigrate
 	r := &migrateRun{migration: sync.NewMigration(sync.MigrateOptions{
 		Companies: o.companies, Match: re, DeleteSource: o.deleteSource, MaxDelete: o.maxDelete, Parallelism: o.parallelism,
 		SourceName: o.from, Logger: a.logger,
-		OnDiagnostic: func(d plan.Diagnostic) { fmt.Fprintln(a.stderr, d) },
+		OnDiagnostic: a.diagnostic,
 	})}
 	err := a.runMigration(ctx, o, r)
 	return a.finishMigration(ctx, o, r, err, start)
@@ -149,7 +162,7 @@ func (a *app) runMigration(ctx context.Context, o migrateOptions, r *migrateRun)
 		return err
 	}
 	defer func() { err = closeServer(r.from, err) }()
-	pacer := apiclient.NewPacer(0)
+	pacer := apiclient.NewPacer(o.rate)
 	if r.to, err = connectSide(ctx, o.to, "--to", "PBX_TO", a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer)); err != nil {
 		return err
 	}
@@ -179,7 +192,7 @@ func (a *app) runMigration(ctx context.Context, o migrateOptions, r *migrateRun)
 	}
 	r.approved = true
 	return m.Execute(ctx, func(ctx context.Context, inv *plan.Inventory, p *plan.Plan) *sync.Report {
-		return a.applyPlan(ctx, r.to, inv, p, applyOptions{parallelism: o.parallelism, rounds: migrateRounds}, pacer)
+		return a.applyPlan(ctx, r.to, inv, p, applyOptions{parallelism: o.parallelism, rounds: o.rounds}, pacer)
 	})
 }
 
