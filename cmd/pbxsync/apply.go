@@ -388,7 +388,7 @@ func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p
 	opts := sync.Options{Parallelism: o.parallelism, Rounds: o.rounds, ForceDescription: o.forceDescription}
 	var pr *progress
 	if terminal(a.stderr) {
-		pr = startProgress(a.stderr, len(p.Changes), pacer)
+		pr = startProgress(a.logOut, len(p.Changes), pacer)
 		opts.OnResult = pr.record
 	} else {
 		opts.OnResult = func(r sync.Result) { a.logResult(ctx, r) }
@@ -496,9 +496,10 @@ func terminal(f any) bool {
 }
 
 // progress redraws one line on a terminal while a plan is applied, at most ten times
-// a second: changes done of all, failures, and the pace.
+// a second: changes done of all, failures, the pace, the time so far and an estimate
+// of the time left. Logs go above it (logLines).
 type progress struct {
-	w       io.Writer
+	out     *logLines
 	total   int
 	started time.Time
 	done    atomic.Int64 // changes of the plan that finished
@@ -510,8 +511,8 @@ type progress struct {
 	stopped chan struct{}
 }
 
-func startProgress(w io.Writer, total int, pacer *apiclient.Pacer) *progress {
-	p := &progress{w: w, total: total, started: time.Now(), pacer: pacer, sent: pacer.Requests(),
+func startProgress(out *logLines, total int, pacer *apiclient.Pacer) *progress {
+	p := &progress{out: out, total: total, started: time.Now(), pacer: pacer, sent: pacer.Requests(),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go p.run()
 	return p
@@ -536,9 +537,9 @@ func (p *progress) run() {
 	for {
 		select {
 		case <-tick.C:
-			p.draw("")
+			p.out.show(p.line, false)
 		case <-p.stop:
-			p.draw("\n")
+			p.out.show(p.line, true)
 			return
 		}
 	}
@@ -550,15 +551,21 @@ func (p *progress) end() {
 	<-p.stopped
 }
 
-func (p *progress) draw(end string) {
+// line is the progress line, from the start of the terminal's line.
+func (p *progress) line() string {
 	done, repairs := p.done.Load(), p.repairs.Load()
+	elapsed := time.Since(p.started)
 	rate := 0.0
-	if elapsed := time.Since(p.started).Seconds(); elapsed > 0 {
-		rate = float64(p.pacer.Requests()-p.sent) / elapsed
+	if elapsed > 0 {
+		rate = float64(p.pacer.Requests()-p.sent) / elapsed.Seconds()
 	}
-	line := fmt.Sprintf("Applying: %d/%d done, %d failed, %.1f requests/s", done, p.total, p.failed.Load(), rate)
+	line := fmt.Sprintf("Applying: %d/%d done, %d failed, %.1f requests/s, %s", done, p.total, p.failed.Load(), rate, elapsed.Round(time.Second))
+	if done > 0 && int(done) < p.total {
+		left := time.Duration(float64(elapsed) / float64(done) * float64(p.total-int(done)))
+		line += fmt.Sprintf(", about %s left", left.Round(time.Second))
+	}
 	if repairs > 0 {
 		line += fmt.Sprintf(", %d in repair rounds", repairs)
 	}
-	fmt.Fprintf(p.w, "\r%s\x1b[K%s", line, end) // \x1b[K clears what a longer line left
+	return "\r" + line + "\x1b[K" // \x1b[K clears what a longer line left
 }

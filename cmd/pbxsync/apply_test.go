@@ -321,7 +321,7 @@ func TestApplyProgressOnTerminal(t *testing.T) {
 	code, stdout := invokeWith(t.Context(), strings.NewReader(""), stderr, adminEnv(srv, mixedEnv...), "apply", "-f", inv, "--auto-approve")
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	require.Equal(t, "Apply: 4 ok, 0 failed, 0 skipped, 0 not run.\nVerified: yes\n", stdout)
-	require.Regexp(t, `\rApplying: 4/4 done, 0 failed, [0-9.]+ requests/s\x1b\[K\n$`, stderr.String())
+	require.Regexp(t, `\rApplying: 4/4 done, 0 failed, [0-9.]+ requests/s, [0-9]+s\x1b\[K\n$`, stderr.String())
 	require.NotContains(t, stderr.String(), "msg=change", "a terminal gets a progress line, not log lines")
 }
 

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -253,4 +256,24 @@ func TestMigrateFlagsOfApply(t *testing.T) {
 		require.Equal(t, 1, got.code)
 		require.Contains(t, got.stderr, "invalid "+bad[0])
 	}
+}
+
+// A log line on the terminal of a progress line clears it and is written above it;
+// the progress line then comes back. The line tells the time so far and what is left.
+func TestProgressAndLogs(t *testing.T) {
+	var b strings.Builder
+	out := &logLines{w: &b}
+	p := &progress{out: out, total: 4, started: time.Now().Add(-10 * time.Second), pacer: apiclient.NewPacer(0)}
+	p.done.Store(1)
+	out.show(p.line, false)
+	first := b.String()
+	require.Regexp(t, `^\rApplying: 1/4 done, 0 failed, 0\.0 requests/s, 10s, about 30s left\x1b\[K$`, first)
+	fmt.Fprintf(out, "time=now level=WARN msg=%q\n", "slowing down")
+	require.Equal(t, first+"\r\x1b[Ktime=now level=WARN msg=\"slowing down\"\n"+first, b.String(), "the log above, the progress again below")
+	p.done.Store(4)
+	out.show(p.line, true)
+	require.True(t, strings.HasSuffix(b.String(), "\rApplying: 4/4 done, 0 failed, 0.0 requests/s, 10s\x1b[K\n"), "%q", b.String())
+	b.Reset()
+	fmt.Fprintln(out, "after")
+	require.Equal(t, "after\n", b.String(), "no progress: logs as they are")
 }

@@ -91,6 +91,7 @@ type app struct {
 	lookupEnv func(string) (string, bool)
 	opts      globalOptions
 	logger    *slog.Logger // set once the global flags have been checked
+	logOut    *logLines    // stderr for the logs, which a progress line makes way for
 
 	// started is set when a command is about to run: an error before that is about how
 	// pbxsync was called, and comes with a hint.
@@ -101,7 +102,7 @@ type app struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, logOut: &logLines{w: stderr}}
 	return a.execute(ctx, a.newRootCmd(), args)
 }
 

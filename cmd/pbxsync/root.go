@@ -49,7 +49,7 @@ inside each request, so http:// is accepted only to this machine (localhost,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(a.stderr, a.opts.logFormat, a.opts.logLevel)
+			logger, err := newLogger(a.logOut, a.opts.logFormat, a.opts.logLevel)
 			if err != nil {
 				return err
 			}
