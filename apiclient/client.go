@@ -40,6 +40,7 @@ type Client struct {
 	retry     RetryPolicy
 	maxBody   int64
 	retries   atomic.Int64 // requests sent again (Retries)
+	trace     *Trace       // records every exchange, redacted; nil for none
 	log       *slog.Logger
 	pacer     *Pacer
 	allowHTTP bool // http:// to a host other than this machine (WithAllowHTTP)
@@ -158,6 +159,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c.redact.credential(string(c.key))
 	c.redact.credential(string(c.password))
+	if c.trace != nil {
+		c.http.Transport = &tracing{next: c.http.Transport, trace: c.trace, c: c}
+	}
 	return c, nil
 }
 

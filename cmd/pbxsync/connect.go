@@ -85,6 +85,9 @@ func dial(ctx context.Context, url, from, prefix string, opts globalOptions, wri
 		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
 	}
 	clientOpts = append(clientOpts, extra...)
+	if opts.recorder != nil {
+		clientOpts = append(clientOpts, apiclient.WithTrace(opts.recorder))
+	}
 	if path, ok := strings.CutPrefix(url, "sim:"); ok {
 		return startSim(ctx, path, writes, logger, clientOpts)
 	}

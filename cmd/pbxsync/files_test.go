@@ -277,3 +277,60 @@ func TestProgressAndLogs(t *testing.T) {
 	fmt.Fprintln(out, "after")
 	require.Equal(t, "after\n", b.String(), "no progress: logs as they are")
 }
+
+// --trace writes every request and answer as HAR 1.2, with the key, the PINs sent
+// and the PINs the server holds redacted; it is written when the run fails too.
+func TestTrace(t *testing.T) {
+	st := pbxtest.State{Companies: []apiclient.Company{co("acme_hq", "Acme HQ", "nm_password", "98765", "zone", "Europe/London")}}
+	srv := simtest.NewServer(t, pbxtest.WithState(st))
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inventory.yaml", "version: 1\ncompanies:\n  acme_hq:\n    name: Acme HQ\n    settings: {zone: UTC, ivr_password: '${IVR_PIN}'}\n")
+	har := filepath.Join(dir, "run.har")
+	got := invoke(t, "", adminEnv(srv, "IVR_PIN", "24680"), "apply", "-f", inv, "--auto-approve", "--trace", har)
+	require.Equal(t, 0, got.code, got.stderr)
+	data, err := os.ReadFile(har)
+	require.NoError(t, err)
+	for _, secret := range []string{pbxtest.AdminKey, "98765", "24680"} {
+		require.NotContains(t, string(data), secret)
+	}
+	var doc struct {
+		Log struct {
+			Version string
+			Entries []struct {
+				Request struct {
+					Method, URL string
+					PostData    struct{ Text string }
+				}
+				Response struct {
+					Status  int
+					Content struct{ Text string }
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(data, &doc))
+	require.Equal(t, "1.2", doc.Log.Version)
+	require.Len(t, doc.Log.Entries, srv.Stats().TotalRequests())
+	var sawUpdate bool
+	for _, e := range doc.Log.Entries {
+		require.Equal(t, "POST", e.Request.Method)
+		require.Equal(t, 200, e.Response.Status)
+		if strings.Contains(e.Request.URL, "/update/") {
+			sawUpdate = true
+			require.Contains(t, e.Request.PostData.Text, `"ivr_password":"(sensitive)"`)
+			require.Contains(t, e.Request.PostData.Text, `"zone":"UTC"`)
+		}
+	}
+	require.True(t, sawUpdate)
+	info, err := os.Stat(har)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "a trace is for one bug report, not for everyone")
+
+	// A failed run leaves its trace too: the refused key is the bug report.
+	got = invoke(t, "", map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": "wrong-key-123456", "IVR_PIN": "24680"}, "plan", "-f", inv, "--trace", har)
+	require.Equal(t, 1, got.code)
+	data, err = os.ReadFile(har)
+	require.NoError(t, err)
+	require.NotContains(t, string(data), "wrong-key-123456")
+	require.Contains(t, string(data), "invalid API key")
+}

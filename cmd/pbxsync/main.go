@@ -67,9 +67,11 @@ type globalOptions struct {
 	caCert    string
 	logFormat string
 	logLevel  string
-	allowHTTP bool          // http:// to a host other than this machine (spec/api.md)
-	noColor   bool          // no colour, whatever the terminal
-	timeout   time.Duration // a deadline for the whole run; 0 for none
+	allowHTTP bool             // http:// to a host other than this machine (spec/api.md)
+	noColor   bool             // no colour, whatever the terminal
+	trace     string           // write every request and answer, redacted, to this HAR file
+	recorder  *apiclient.Trace // made for --trace once the flags are read; nil without
+	timeout   time.Duration    // a deadline for the whole run; 0 for none
 }
 
 // timeoutError is the cause of the run's context when --timeout passes. It is also a
@@ -112,6 +114,11 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	err = a.timedOut(cmd, err)
+	if a.opts.recorder != nil { // whatever happened: a failed run is what a bug report is about
+		if werr := writeFileAtomicMode(a.opts.trace, 0o600, a.opts.recorder.WriteHAR); werr != nil && err == nil {
+			err = fmt.Errorf("--trace: %w", werr)
+		}
+	}
 	code := exitCode(err)
 	if err != nil && !errors.Is(err, errChanges) {
 		// The error may quote a server (its message, a company-id): printable.

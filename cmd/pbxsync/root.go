@@ -57,6 +57,9 @@ inside each request, so http:// is accepted only to this machine (localhost,
 				return err
 			}
 			a.logger = logger
+			if a.opts.trace != "" {
+				a.opts.recorder = apiclient.NewTrace()
+			}
 			a.started = true
 			return nil
 		},
@@ -74,6 +77,7 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	pf.StringVar(&a.opts.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	pf.DurationVar(&a.opts.timeout, "timeout", 0, "end the whole run after `DURATION` (90s, 30m): nothing new starts, requests in flight end, exit 1 (default none)")
 	pf.BoolVar(&a.opts.noColor, "no-color", false, "no colour, as NO_COLOR or TERM=dumb")
+	pf.StringVar(&a.opts.trace, "trace", "", "write every request and answer to `FILE` as an HTTP Archive (HAR 1.2), keys, passwords, sessions and PINs redacted: for a bug report")
 	pf.BoolVar(&a.opts.allowHTTP, "allow-http", false, "accept http:// to a host other than this machine: the credentials then travel in the clear")
 	// Declared here so that cobra does not take -v for it.
 	root.Flags().Bool("version", false, "print the version")
