@@ -97,6 +97,7 @@ any error; 3 when refused before any write (a stale plan file, too many deletes)
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage+" (with --auto-approve)")
+	completeFiles(cmd, "file", "yaml", "yml")
 	f.StringArrayVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable); the plan says it is partial")
 	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking; needed when standard input is not a terminal")

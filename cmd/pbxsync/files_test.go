@@ -334,3 +334,22 @@ func TestTrace(t *testing.T) {
 	require.NotContains(t, string(data), "wrong-key-123456")
 	require.Contains(t, string(data), "invalid API key")
 }
+
+// The shell completes flag values: formats, log formats and levels, and inventory
+// files by their extension.
+func TestCompletionOfFlagValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", "plan", "--format", ""}, "text\njson\nmarkdown\n:4\n"},
+		{[]string{"__complete", "apply", "--format", ""}, "text\njson\n:4\n"},
+		{[]string{"__complete", "diff", "--format", ""}, "text\njson\n:4\n"},
+		{[]string{"__complete", "--log-level", ""}, "debug\ninfo\nwarn\nerror\n:4\n"},
+		{[]string{"__complete", "validate", "-f", ""}, "yaml\nyml\n:8\n"},
+	} {
+		got := invoke(t, "", nil, tc.args...)
+		require.Equal(t, 0, got.code, got.stderr)
+		require.Equal(t, tc.want, got.stdout, "%v", tc.args)
+	}
+}

@@ -98,6 +98,7 @@ func inventoryName(names []string) string {
 func formatFlag(cmd *cobra.Command, json *bool) {
 	var format string
 	cmd.Flags().StringVar(&format, "format", "text", "output `FORMAT`: text or json (--json is the short form)")
+	completeValues(cmd, "format", "text", "json")
 	run := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		switch format {
@@ -141,6 +142,7 @@ needed: a ${VAR} that is unset is a warning here, and an error for plan and appl
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, fileFlagUsage)
+	completeFiles(cmd, "file", "yaml", "yml")
 	return cmd
 }
 
@@ -182,6 +184,8 @@ Nothing is written to the server.`,
 	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
 	f.BoolVar(&o.explain, "explain", false, "say for each changed value the file and line that set it")
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown")
+	completeValues(cmd, "format", "text", "json", "markdown")
+	completeFiles(cmd, "file", "yaml", "yml")
 	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many changes are not shown (0: no limit)")
 	f.StringVar(&o.fullPlan, "full-plan", "", "markdown: where the whole plan is, for the line of a cut plan (`TEXT`, such as a link to the job's artifacts)")
 	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")

@@ -83,9 +83,27 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	root.Flags().Bool("version", false, "print the version")
 
 	root.AddCommand(newHelpTopics()...)
+	completeValues(root, "log-format", "text", "json")
+	completeValues(root, "log-level", "debug", "info", "warn", "error")
 	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newExportCmd(), a.newMigrateCmd(),
 		a.newDiffCmd(), a.newSchemaCmd(), a.newExplainCmd(), a.newVersionCmd())
 	return root
+}
+
+// completeValues makes the shell complete a flag of cmd with one of values.
+func completeValues(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// completeFiles makes the shell complete a flag of cmd with files of these
+// extensions (and directories); none for any file.
+func completeFiles(cmd *cobra.Command, flag string, exts ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		if len(exts) == 0 {
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		return exts, cobra.ShellCompDirectiveFilterFileExt
+	})
 }
 
 func (a *app) newVersionCmd() *cobra.Command {
