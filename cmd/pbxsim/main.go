@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,11 +12,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	flag "github.com/spf13/pflag" // the flag package's API, with --long flags and GNU-style help
+
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 )
 
@@ -65,11 +68,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After sent with 429 and 503")
 	maxInFlight := fs.Int("max-in-flight", 0, "answer 429 above this many requests at once (0: no limit)")
 	statePath := fs.String("state", "", "keep the state in this inventory-format `FILE`: read at start, written after changes")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "pbxsim: %v (see --help)\n", err)
 		return 1
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "pbxsim %s (%s %s/%s)\n", apiclient.BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "pbxsim: "+format+"\n", a...)

@@ -68,7 +68,7 @@ func TestRefusesBadFlags(t *testing.T) {
 		{"bad fault", []string{"--api-key", "k", "--faults", "503,teapot"}, `unknown fault "teapot"`},
 		{"user without password", []string{"--user", "ops"}, "PBX_PASSWORD"},
 		{"extra argument", []string{"--api-key", "k", "serve"}, `unexpected argument "serve"`},
-		{"unknown flag", []string{"--api-key", "k", "--port", "80"}, "flag provided but not defined"},
+		{"unknown flag", []string{"--api-key", "k", "--port", "80"}, "unknown flag: --port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -121,4 +121,15 @@ func TestStateFileSurvivesARestart(t *testing.T) {
 	info, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "the state holds secrets")
+}
+
+// pbxsim speaks like pbxsync: --version, and --help with --long flags.
+func TestVersionAndHelp(t *testing.T) {
+	var stdout, stderr strings.Builder
+	require.Equal(t, 0, run(t.Context(), []string{"--version"}, &stdout, &stderr, noEnv))
+	require.Regexp(t, `^pbxsim \S+ \(go\S+ \S+/\S+\)\n$`, stdout.String())
+	stdout.Reset()
+	require.Equal(t, 0, run(t.Context(), []string{"--help"}, &stdout, &stderr, noEnv))
+	require.Contains(t, stderr.String(), "      --addr string ")
+	require.Contains(t, stderr.String(), "      --version ")
 }
