@@ -353,3 +353,32 @@ func TestCompletionOfFlagValues(t *testing.T) {
 		require.Equal(t, tc.want, got.stdout, "%v", tc.args)
 	}
 }
+
+// doctor checks a server read-only, and suggests the parallelism it takes: here one
+// that answers 429 above four requests in flight. It writes nothing.
+func TestDoctor(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()),
+		pbxtest.WithFaults(pbxtest.Faults{Latency: 20 * time.Millisecond, MaxInFlight: 4}))
+	got := invoke(t, "", adminEnv(srv), "doctor", "--json")
+	require.Equal(t, 0, got.code, got.stderr)
+	var rep struct {
+		Checks               []struct{ Name, Status, Detail string }
+		Role                 string
+		SuggestedParallelism int `json:"suggested_parallelism"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(got.stdout), &rep))
+	var names []string
+	for _, c := range rep.Checks {
+		names = append(names, c.Name+" "+c.Status)
+	}
+	require.Equal(t, []string{"server ok", "credentials ok", "api version ok", "containers ok", "latency ok", "parallelism ok"}, names)
+	require.Equal(t, "system_admin", rep.Role)
+	require.Equal(t, 4, rep.SuggestedParallelism)
+	require.Zero(t, srv.Stats().TotalWrites())
+	require.Less(t, srv.Stats().TotalRequests(), 50)
+
+	got = invoke(t, "", map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": "wrong-key"}, "doctor")
+	require.Equal(t, 1, got.code)
+	require.True(t, strings.HasPrefix(got.stdout, "failed   credentials  the server refused to read every company"), got.stdout)
+	require.Contains(t, got.stderr, "doctor: a check failed")
+}

@@ -86,7 +86,7 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	completeValues(root, "log-format", "text", "json")
 	completeValues(root, "log-level", "debug", "info", "warn", "error")
 	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newExportCmd(), a.newMigrateCmd(),
-		a.newDiffCmd(), a.newSchemaCmd(), a.newExplainCmd(), a.newVersionCmd())
+		a.newDiffCmd(), a.newDoctorCmd(), a.newSchemaCmd(), a.newExplainCmd(), a.newVersionCmd())
 	return root
 }
 

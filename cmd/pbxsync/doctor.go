@@ -1,0 +1,198 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+// doctorReport is what doctor found, as --json prints it (cli.md "First contact").
+type doctorReport struct {
+	Checks               []doctorCheck `json:"checks"`
+	Role                 string        `json:"role,omitempty"`
+	SuggestedParallelism int           `json:"suggested_parallelism,omitempty"`
+}
+
+type doctorCheck struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok, warning or failed
+	Detail string `json:"detail"`
+}
+
+func (r *doctorReport) add(name, status, format string, args ...any) {
+	r.Checks = append(r.Checks, doctorCheck{Name: name, Status: status, Detail: apiclient.Printable(fmt.Sprintf(format, args...))})
+}
+
+func (r *doctorReport) failed() bool {
+	return slices.ContainsFunc(r.Checks, func(c doctorCheck) bool { return c.Status == "failed" })
+}
+
+func (a *app) newDoctorCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check, read-only, what a first run against a server depends on",
+		Long: `Check, before the first plan against a server, what pbxsync depends on, and say
+for each check ok, warning or failed, and what to do: that the server answers the
+API, the credentials and their role (System-Admin, or a company administrator's),
+the API version as far as the fields returned tell it, whether containers can be
+read, the latency, and how many requests in flight the server takes before it
+answers 429 or slows down (a suggested --parallelism). It only reads: about forty
+requests. Exit 0 when no check failed, 1 otherwise. With --trace FILE, what the
+server answered goes into a file to attach to a bug report.`,
+		Example: `  pbxsync doctor --url https://pbx.example.com
+  pbxsync doctor --json --trace first-contact.har`,
+		Args: noPositional,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := a.doctor(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				err = apiclient.WriteJSON(a.stdout, rep)
+			} else {
+				err = rep.writeText(a.stdout)
+			}
+			if err == nil && rep.failed() {
+				err = errors.New("doctor: a check failed")
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was found as one JSON document")
+	formatFlag(cmd, &asJSON)
+	return cmd
+}
+
+func (r *doctorReport) writeText(w io.Writer) error {
+	var b strings.Builder
+	for _, c := range r.Checks {
+		fmt.Fprintf(&b, "%-8s %-12s %s\n", c.Status, c.Name, c.Detail)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// doctor runs the read-only checks, in order; a failed one ends the run, since the
+// later ones need it.
+func (a *app) doctor(ctx context.Context) (*doctorReport, error) {
+	rep := &doctorReport{}
+	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.close()
+
+	start := time.Now()
+	all, err := srv.ReadAll(ctx)
+	first := time.Since(start)
+	switch {
+	case apiclient.IsRefused(err):
+		rep.add("credentials", "failed", "the server refused to read every company: the key or password is refused, or it is a company administrator's, which pbxsync can use only for its own companies (plan reads them one by one): %v", err)
+		return rep, nil
+	case err != nil:
+		rep.add("server", "failed", "no answer of the API: %v", err)
+		return rep, nil
+	}
+	rep.add("server", "ok", "%s answers the company API", srv.url)
+	rep.Role = "system_admin"
+	rep.add("credentials", "ok", "a System-Admin's: every company can be read (%s)", plural(len(all), "company", "companies"))
+
+	fields := map[string]bool{}
+	for _, c := range all {
+		for name := range c.Settings {
+			fields[name] = true
+		}
+	}
+	var missing []string
+	for _, f := range apiclient.Fields() {
+		if !fields[f.Name] {
+			missing = append(missing, f.Name+" (since "+cmp.Or(f.Since, "every version")+")")
+		}
+	}
+	switch {
+	case len(all) == 0:
+		rep.add("api version", "warning", "the server holds no company, so its fields tell nothing of its version")
+	case len(missing) == 0:
+		rep.add("api version", "ok", "every field of the table is returned: 6.5, or a version as new")
+	default:
+		rep.add("api version", "warning", "fields not returned: %s: an older server, whose plans leave them alone", strings.Join(missing, ", "))
+	}
+
+	if len(all) == 0 {
+		rep.add("containers", "warning", "no company to read a container of")
+		return rep, nil
+	}
+	probe := all[0].ID
+	if _, err := srv.ReadContainer(ctx, probe); err != nil {
+		rep.add("containers", "failed", "the container of %s cannot be read: %v", probe, err)
+		return rep, nil
+	}
+	rep.add("containers", "ok", "containers can be read")
+
+	// Latency: the median of five reads of one company; then batches of 1, 2, 4, 8
+	// and 16 reads at once, until the server answers 429 or slows down past twice
+	// that latency.
+	var one []time.Duration
+	for range 5 {
+		t := time.Now()
+		if _, err := srv.Read(ctx, probe); err != nil {
+			rep.add("latency", "failed", "a read of %s failed: %v", probe, err)
+			return rep, nil
+		}
+		one = append(one, time.Since(t))
+	}
+	slices.Sort(one)
+	base := one[len(one)/2]
+	rep.add("latency", "ok", "a read takes %s (the read of every company took %s)", roundTime(base), roundTime(first))
+	suggested := 1
+	for _, n := range []int{2, 4, 8, 16} {
+		took, limited := burst(ctx, srv, probe, n)
+		if limited || took > 2*base+5*time.Millisecond {
+			break
+		}
+		suggested = n
+	}
+	rep.SuggestedParallelism = suggested
+	rep.add("parallelism", "ok", "%d requests in flight are answered as fast as one: --parallelism %d", suggested, suggested)
+	return rep, nil
+}
+
+// burst sends n reads of id at once, and returns the slowest's time, and whether the
+// server asked to slow down.
+func burst(ctx context.Context, srv *server, id string, n int) (time.Duration, bool) {
+	times := make([]time.Duration, n)
+	limited := make([]bool, n)
+	var g errgroup.Group
+	for i := range n {
+		g.Go(func() error {
+			t := time.Now()
+			_, err := srv.Read(ctx, id)
+			times[i] = time.Since(t)
+			var te *apiclient.TransportError
+			limited[i] = errors.As(err, &te) && (te.Status == 429 || te.Status == 503) || srv.Retries() > 0
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return slices.Max(times), slices.Contains(limited, true)
+}
+
+// roundTime rounds a duration to what a person reads: milliseconds, or tens of
+// microseconds below ten milliseconds (a simulator on this machine).
+func roundTime(d time.Duration) time.Duration {
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
+}
