@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 type doctorReport struct {
 	Checks               []doctorCheck `json:"checks"`
 	Role                 string        `json:"role,omitempty"`
+	GroupMode            string        `json:"group_mode,omitempty"`            // --write-test: move or merge
+	FeatureSwitchesKept  *bool         `json:"feature_switches_kept,omitempty"` // --write-test
 	SuggestedParallelism int           `json:"suggested_parallelism,omitempty"`
 }
 
@@ -38,7 +41,7 @@ func (r *doctorReport) failed() bool {
 }
 
 func (a *app) newDoctorCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, writeTest bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check, read-only, what a first run against a server depends on",
@@ -48,13 +51,17 @@ API, the credentials and their role (System-Admin, or a company administrator's)
 the API version as far as the fields returned tell it, whether containers can be
 read, the latency, and how many requests in flight the server takes before it
 answers 429 or slows down (a suggested --parallelism). It only reads: about forty
-requests. Exit 0 when no check failed, 1 otherwise. With --trace FILE, what the
+requests. --write-test also creates three scratch companies (pbxsync_doctor_...)
+to learn whether group moves a company alone or its whole container, whether
+feature switches are kept for these credentials, and whether an update's answer
+shows what was written; it deletes them again, also on Ctrl-C and after an error.
+Exit 0 when no check failed, 1 otherwise. With --trace FILE, what the
 server answered goes into a file to attach to a bug report.`,
 		Example: `  pbxsync doctor --url https://pbx.example.com
   pbxsync doctor --json --trace first-contact.har`,
 		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := a.doctor(cmd.Context())
+			rep, err := a.doctor(cmd.Context(), writeTest)
 			if err != nil {
 				return err
 			}
@@ -70,6 +77,7 @@ server answered goes into a file to attach to a bug report.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was found as one JSON document")
+	cmd.Flags().BoolVar(&writeTest, "write-test", false, "also create three scratch companies (pbxsync_doctor_...) to learn the group mode, whether feature switches are kept and whether update answers show what was written; they are deleted again, also on Ctrl-C")
 	formatFlag(cmd, &asJSON)
 	return cmd
 }
@@ -85,7 +93,7 @@ func (r *doctorReport) writeText(w io.Writer) error {
 
 // doctor runs the read-only checks, in order; a failed one ends the run, since the
 // later ones need it.
-func (a *app) doctor(ctx context.Context) (*doctorReport, error) {
+func (a *app) doctor(ctx context.Context, writeTest bool) (*doctorReport, error) {
 	rep := &doctorReport{}
 	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
@@ -165,7 +173,80 @@ func (a *app) doctor(ctx context.Context) (*doctorReport, error) {
 	}
 	rep.SuggestedParallelism = suggested
 	rep.add("parallelism", "ok", "%d requests in flight are answered as fast as one: --parallelism %d", suggested, suggested)
+	if writeTest {
+		a.writeTest(ctx, srv, rep)
+	}
 	return rep, nil
+}
+
+// writeTest creates three scratch companies, A, B and C, each in a container of its
+// own; groups B into A's container, then A into C's: a server that moves a company
+// alone leaves B behind, one that moves whole containers takes B along. It sets a
+// feature switch and a setting on A and reads the update's answer. The companies are
+// deleted at the end whatever happened, on a context of their own when ctx is done.
+func (a *app) writeTest(ctx context.Context, srv *server, rep *doctorReport) {
+	prefix := "pbxsync_doctor_" + strings.ToLower(rand.Text()[:8]) + "_"
+	ids := []string{prefix + "a", prefix + "b", prefix + "c"}
+	var created []string
+	defer func() {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		var left []string
+		for _, id := range created {
+			if err := srv.DeleteConfirmed(cleanup, id); err != nil {
+				left = append(left, id)
+			}
+		}
+		if len(left) > 0 {
+			rep.add("cleanup", "failed", "could not delete the scratch companies %s: delete them by hand", strings.Join(left, ", "))
+		} else if len(created) > 0 {
+			rep.add("cleanup", "ok", "the scratch companies are deleted")
+		}
+	}()
+	for _, id := range ids {
+		if _, err := srv.CreateConfirmed(ctx, id, "pbxsync doctor", ""); err != nil {
+			rep.add("write test", "failed", "create of %s: %v", id, err)
+			return
+		}
+		created = append(created, id)
+	}
+	if _, err := srv.Group(ctx, ids[1], ids[0]); err != nil {
+		rep.add("group mode", "failed", "group of %s into the container of %s: %v", ids[1], ids[0], err)
+		return
+	}
+	if _, err := srv.Group(ctx, ids[0], ids[2]); err != nil {
+		rep.add("group mode", "failed", "group of %s into the container of %s: %v", ids[0], ids[2], err)
+		return
+	}
+	box, err := srv.ReadContainer(ctx, ids[2])
+	if err != nil {
+		rep.add("group mode", "failed", "read back the container of %s: %v", ids[2], err)
+		return
+	}
+	rep.GroupMode = "move"
+	if slices.Contains(box.MemberIDs(), ids[1]) {
+		rep.GroupMode = "merge"
+	}
+	rep.add("group mode", "ok", "group moves %s (pbxsync plans for either)", map[string]string{"move": "the company alone", "merge": "its whole container"}[rep.GroupMode])
+
+	want := apiclient.Settings{"nocallrec": apiclient.Bool(true), "vm_silent": apiclient.String("yes")}
+	got, err := srv.Update(ctx, ids[0], apiclient.Changes{Settings: want})
+	if err != nil {
+		rep.add("update", "failed", "update of %s: %v", ids[0], err)
+		return
+	}
+	if apiclient.Equal("vm_silent", got.Settings["vm_silent"], want["vm_silent"]) {
+		rep.add("update", "ok", "an update's answer shows what was written: verification needs no read")
+	} else {
+		rep.add("update", "warning", "an update's answer does not show what was written (vm_silent: %s): verification will report drift", got.Settings["vm_silent"].JSON())
+	}
+	kept := apiclient.Equal("nocallrec", got.Settings["nocallrec"], want["nocallrec"])
+	rep.FeatureSwitchesKept = &kept
+	if kept {
+		rep.add("features", "ok", "feature switches are kept for these credentials")
+	} else {
+		rep.add("features", "warning", "a feature switch (nocallrec) was not kept: these credentials may not set them; leave feature switches out of the inventory, or use a System-Admin key")
+	}
 }
 
 // burst sends n reads of id at once, and returns the slowest's time, and whether the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -381,4 +382,56 @@ func TestDoctor(t *testing.T) {
 	require.Equal(t, 1, got.code)
 	require.True(t, strings.HasPrefix(got.stdout, "failed   credentials  the server refused to read every company"), got.stdout)
 	require.Contains(t, got.stderr, "doctor: a check failed")
+}
+
+// doctor --write-test tells the group modes apart with three scratch companies, sees
+// feature switches kept, and deletes the scratch companies, also when a step fails.
+func TestDoctorWriteTest(t *testing.T) {
+	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
+		srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithMode(mode))
+		before := srv.Snapshot()
+		got := invoke(t, "", adminEnv(srv), "doctor", "--write-test", "--json")
+		require.Equal(t, 0, got.code, got.stderr)
+		var rep struct {
+			GroupMode           string `json:"group_mode"`
+			FeatureSwitchesKept *bool  `json:"feature_switches_kept"`
+			Checks              []struct{ Name, Status string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(got.stdout), &rep))
+		require.Equal(t, string(mode), rep.GroupMode)
+		require.NotNil(t, rep.FeatureSwitchesKept)
+		require.True(t, *rep.FeatureSwitchesKept)
+		require.Equal(t, "cleanup", rep.Checks[len(rep.Checks)-1].Name)
+		require.Equal(t, before.Companies, srv.Snapshot().Companies, "the scratch companies are gone")
+	}
+
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()),
+		pbxtest.WithFaults(pbxtest.Faults{Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"group"}}))
+	before := srv.Snapshot()
+	got := invoke(t, "", adminEnv(srv), "doctor", "--write-test")
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stdout, "failed   group mode")
+	require.Contains(t, got.stdout, "ok       cleanup      the scratch companies are deleted")
+	require.Equal(t, before.Companies, srv.Snapshot().Companies)
+}
+
+// An interrupt during the write test still deletes what it created.
+func TestDoctorWriteTestInterrupted(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{Latency: 30 * time.Millisecond}))
+	before := srv.Snapshot()
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { // cancel once the first scratch company exists
+		for ctx.Err() == nil {
+			if len(srv.Snapshot().Companies) > len(before.Companies) {
+				cancel()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var stderr lockedBuffer
+	code, _ := invokeWith(ctx, strings.NewReader(""), &stderr, adminEnv(srv), "doctor", "--write-test")
+	cancel()
+	require.Equal(t, 1, code, stderr.String())
+	require.Equal(t, before.Companies, srv.Snapshot().Companies, "the scratch companies are deleted after the interrupt")
 }
