@@ -755,18 +755,12 @@ func (l *loader) fieldsSeen(m *yaml.Node, seen map[string]int, fn func(key, valu
 	var merged []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, value := m.Content[i], resolve(m.Content[i+1])
-		if key.Kind == yaml.ScalarNode && key.Tag == "!!merge" {
-			items := []*yaml.Node{value}
-			if value.Kind == yaml.SequenceNode {
-				items = value.Content
+		if isMerge(key) {
+			mappings, bad := mergeSources(value)
+			for _, item := range bad {
+				l.errorf(item, "<< merges a mapping: write <<: *name, or <<: [*a, *b]")
 			}
-			for _, item := range items {
-				if item = resolve(item); item.Kind != yaml.MappingNode {
-					l.errorf(item, "<< merges a mapping: write <<: *name, or <<: [*a, *b]")
-					continue
-				}
-				merged = append(merged, item)
-			}
+			merged = append(merged, mappings...)
 			continue
 		}
 		if key.Kind != yaml.ScalarNode {
@@ -801,16 +795,9 @@ func (l *loader) merged(m *yaml.Node, seen map[string]int, fn func(key, value *y
 	var inner []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		key, value := m.Content[i], resolve(m.Content[i+1])
-		if key.Kind == yaml.ScalarNode && key.Tag == "!!merge" {
-			if value.Kind == yaml.SequenceNode {
-				for _, item := range value.Content {
-					if item = resolve(item); item.Kind == yaml.MappingNode {
-						inner = append(inner, item)
-					}
-				}
-			} else if value.Kind == yaml.MappingNode {
-				inner = append(inner, value)
-			}
+		if isMerge(key) {
+			mappings, _ := mergeSources(value) // what is no mapping was reported where it was written
+			inner = append(inner, mappings...)
 			continue
 		}
 		if _, set := seen[key.Value]; set || key.Kind != yaml.ScalarNode {
@@ -822,6 +809,26 @@ func (l *loader) merged(m *yaml.Node, seen map[string]int, fn func(key, value *y
 	for _, mm := range inner {
 		l.merged(mm, seen, fn, visited, depth+1)
 	}
+}
+
+// isMerge reports whether key is YAML's merge key, <<.
+func isMerge(key *yaml.Node) bool { return key.Kind == yaml.ScalarNode && key.Tag == "!!merge" }
+
+// mergeSources returns the mappings a merge key's value names (one, or a list), and
+// the items that are no mapping.
+func mergeSources(value *yaml.Node) (mappings, bad []*yaml.Node) {
+	items := []*yaml.Node{value}
+	if value.Kind == yaml.SequenceNode {
+		items = value.Content
+	}
+	for _, item := range items {
+		if item = resolve(item); item.Kind == yaml.MappingNode {
+			mappings = append(mappings, item)
+		} else {
+			bad = append(bad, item)
+		}
+	}
+	return mappings, bad
 }
 
 // oneOf lists words as "a, b or c".

@@ -27,6 +27,10 @@ import (
 // pieceSize is the size of the companies' text parsed at once.
 const pieceSize = 64 << 10
 
+// companiesKey starts the line of companiesLineRE: most lines are told apart by it,
+// without the regular expression.
+var companiesKey = []byte("companies:")
+
 // companiesLineRE is the line that opens the companies section in block style.
 var companiesLineRE = regexp.MustCompile(`^companies:[ \t]*(#.*)?\r?$`)
 
@@ -58,7 +62,7 @@ func cutCompanies(data []byte, size int) (c cut, ok bool) {
 	bodyStart := 0
 	for start, n := 0, 1; start < len(data); n++ {
 		end := lineEnd(data, start)
-		if companiesLineRE.Match(bytes.TrimSuffix(data[start:end], []byte("\n"))) {
+		if bytes.HasPrefix(data[start:end], companiesKey) && companiesLineRE.Match(bytes.TrimSuffix(data[start:end], []byte("\n"))) {
 			if c.header > 0 {
 				return cut{}, false // twice: the whole parse says what that means
 			}

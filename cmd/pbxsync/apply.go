@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -118,6 +117,9 @@ any error; 3 when refused before any write (a stale plan file, too many deletes)
 // checkApply rejects what cannot work before anything is read: flags out of range,
 // no inventory or two, and, without --auto-approve, no terminal to ask on.
 func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
+	if _, err := compileMatch(o.match); err != nil {
+		return err
+	}
 	switch {
 	case len(o.files) > 0 && o.planFile != "":
 		return errors.New("give -f FILE or a PLANFILE, not both")
@@ -133,8 +135,6 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 		return fmt.Errorf("invalid --rate %g: 0 (no cap) or more", o.rate)
 	case o.maxDelete < 0:
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
-	case o.match != "" && !validRegexp(o.match):
-		return fmt.Errorf("invalid --match %q: not a regular expression", o.match)
 	case o.planFile != "" || o.autoApprove:
 		return nil
 	case slices.Contains(o.files, "-"):
@@ -231,10 +231,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if state, ok := strings.CutPrefix(saved, "sim:"); ok {
 		saved = "sim:" + fromPlanFile(o.planFile, state)
 	}
-	given := a.opts.url
-	if given == "" {
-		given, _ = a.lookupEnv("PBX_URL")
-	}
+	given, _ := serverURL(a.opts, a.lookupEnv)
 	if given == "" {
 		a.opts.url = saved
 	} else if !sameServer(given, saved) {
@@ -247,7 +244,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if err := sp.CheckInventory(files); err != nil { // before it is loaded: it may no longer be valid
 		return nil, fmt.Errorf("%w: %s: %w", errRefused, o.planFile, err)
 	}
-	inv, err := a.loadInventory(paths) // Check compares its hash again, before any request
+	inv, err := a.loadFiles(files, plan.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again
 	if err != nil {
 		return nil, err
 	}
@@ -278,10 +275,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 
 // serverLabel names the server for metrics: its URL's host, or sim:PATH.
 func (a *app) serverLabel() string {
-	raw := a.opts.url
-	if raw == "" {
-		raw, _ = a.lookupEnv("PBX_URL")
-	}
+	raw, _ := serverURL(a.opts, a.lookupEnv)
 	if strings.HasPrefix(raw, "sim:") {
 		return raw
 	}
@@ -289,12 +283,6 @@ func (a *app) serverLabel() string {
 		return u.Host
 	}
 	return raw
-}
-
-// validRegexp reports whether re compiles.
-func validRegexp(re string) bool {
-	_, err := regexp.Compile(re)
-	return err == nil
 }
 
 // sameServer reports whether two server URLs name one server: the same URL but for

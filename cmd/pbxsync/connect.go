@@ -49,15 +49,23 @@ func (s *server) close() error {
 // writes, such as apply, starts an empty one). Extra options (a pacer) go to the
 // client too.
 func connect(ctx context.Context, opts globalOptions, writes bool, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
-	url, from := opts.url, "--url"
-	if url == "" {
-		url, _ = lookupEnv("PBX_URL")
-		from = "PBX_URL"
-	}
+	url, from := serverURL(opts, lookupEnv)
 	if url == "" {
 		return nil, errors.New("no server: set --url or PBX_URL (or use sim:FILE for the embedded simulator)")
 	}
 	return dial(ctx, url, from, "PBX", opts, writes, lookupEnv, logger, extra...)
+}
+
+// serverURL is the server the flags and the environment name: --url, else PBX_URL;
+// from says which ("" for neither).
+func serverURL(opts globalOptions, lookupEnv func(string) (string, bool)) (url, from string) {
+	if opts.url != "" {
+		return opts.url, "--url"
+	}
+	if url, _ = lookupEnv("PBX_URL"); url != "" {
+		return url, "PBX_URL"
+	}
+	return "", ""
 }
 
 // connectSide makes the client for one side of a migration or a comparison: the

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -31,6 +30,11 @@ func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.In
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory: %w", err)
 	}
+	return a.loadFiles(files, opts)
+}
+
+// loadFiles checks an inventory's files, read already, as loadInventoryWith does.
+func (a *app) loadFiles(files []plan.File, opts plan.LoadOptions) (*plan.Inventory, error) {
 	inv, warnings, err := plan.LoadFiles(files, opts)
 	for _, w := range warnings {
 		a.diagnostic(w)
@@ -209,8 +213,8 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if o.parallelism < 1 {
 		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
 	}
-	if _, err := regexp.Compile(o.match); err != nil {
-		return fmt.Errorf("invalid --match %q: %w", o.match, err)
+	if _, err := compileMatch(o.match); err != nil {
+		return err
 	}
 	if o.maxSize < 0 || o.maxSize > 0 && o.maxSize < 1000 {
 		return fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", o.maxSize)
