@@ -187,28 +187,34 @@ func (a *app) doctor(ctx context.Context, writeTest bool) (*doctorReport, error)
 func (a *app) writeTest(ctx context.Context, srv *server, rep *doctorReport) {
 	prefix := "pbxsync_doctor_" + strings.ToLower(rand.Text()[:8]) + "_"
 	ids := []string{prefix + "a", prefix + "b", prefix + "c"}
-	var created []string
+	// Every create tried, answered or not: one whose answer an interrupt cut off
+	// may exist all the same, so the cleanup reads each back before deleting it.
+	var tried []string
 	defer func() {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		var left []string
-		for _, id := range created {
-			if err := srv.DeleteConfirmed(cleanup, id); err != nil {
+		for _, id := range tried {
+			_, exists, err := srv.Lookup(cleanup, id)
+			if err == nil && exists {
+				err = srv.DeleteConfirmed(cleanup, id)
+			}
+			if err != nil {
 				left = append(left, id)
 			}
 		}
 		if len(left) > 0 {
 			rep.add("cleanup", "failed", "could not delete the scratch companies %s: delete them by hand", strings.Join(left, ", "))
-		} else if len(created) > 0 {
+		} else if len(tried) > 0 {
 			rep.add("cleanup", "ok", "the scratch companies are deleted")
 		}
 	}()
 	for _, id := range ids {
+		tried = append(tried, id)
 		if _, err := srv.CreateConfirmed(ctx, id, "pbxsync doctor", ""); err != nil {
 			rep.add("write test", "failed", "create of %s: %v", id, err)
 			return
 		}
-		created = append(created, id)
 	}
 	if _, err := srv.Group(ctx, ids[1], ids[0]); err != nil {
 		rep.add("group mode", "failed", "group of %s into the container of %s: %v", ids[1], ids[0], err)
