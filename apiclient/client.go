@@ -39,8 +39,9 @@ type Client struct {
 	userAgent string
 	retry     RetryPolicy
 	maxBody   int64
-	retries   atomic.Int64 // requests sent again (Retries)
-	trace     *Trace       // records every exchange, redacted; nil for none
+	retries   atomic.Int64                     // requests sent again (Retries)
+	peer      atomic.Pointer[x509.Certificate] // the server's TLS certificate, once seen (PeerCertificate)
+	trace     *Trace                           // records every exchange, redacted; nil for none
 	log       *slog.Logger
 	pacer     *Pacer
 	allowHTTP bool // http:// to a host other than this machine (WithAllowHTTP)
@@ -183,6 +184,10 @@ func trimSlash(p string) string {
 // Retries returns how many requests the client has sent again after a passing
 // failure (429, 503, a lost connection) since it was made.
 func (c *Client) Retries() int { return int(c.retries.Load()) }
+
+// PeerCertificate is the certificate the server presented, verified, on the first
+// answer over https; nil before one, and for http://.
+func (c *Client) PeerCertificate() *x509.Certificate { return c.peer.Load() }
 
 // call sends one verb, retrying transient failures when the verb is safe to repeat.
 func (c *Client) call(ctx context.Context, verb, company string, req Request, safe bool) (*Response, error) {
@@ -399,6 +404,9 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 		return nil, nil, &TransportError{Verb: verb, Company: company, Transient: !permanent(err), Err: err}
 	}
 	defer hresp.Body.Close()
+	if hresp.TLS != nil && len(hresp.TLS.PeerCertificates) > 0 && c.peer.Load() == nil {
+		c.peer.Store(hresp.TLS.PeerCertificates[0])
+	}
 	if c.pacer != nil {
 		if hresp.StatusCode == http.StatusTooManyRequests || hresp.StatusCode == http.StatusServiceUnavailable {
 			c.pacer.throttled()

@@ -27,7 +27,7 @@ func (e *CleartextError) Error() string {
 // unless WithAllowHTTP was given. It decides from the URL's text alone: nothing is
 // resolved or dialled.
 func (c *Client) checkCleartext(u *url.URL) error {
-	if u.Scheme != "http" || c.allowHTTP || loopbackHost(u.Hostname()) {
+	if u.Scheme != "http" || c.allowHTTP || LoopbackHost(u.Hostname()) {
 		return nil
 	}
 	credential := "API key"
@@ -37,12 +37,12 @@ func (c *Client) checkCleartext(u *url.URL) error {
 	return &CleartextError{Host: u.Hostname(), Credential: credential}
 }
 
-// loopbackHost reports whether host, the host of a URL without its port or brackets,
+// LoopbackHost reports whether host, the host of a URL without its port or brackets,
 // names this machine by its text alone: "localhost" in any case, or an IP literal in
 // 127.0.0.0/8 or ::1 (an IPv4-mapped ::ffff:127.x.y.z included). No DNS lookup is
 // made, so a name such as localhost.example.com or 127.0.0.1.nip.io is not loopback
 // whatever it resolves to, and neither is "localhost." nor a shorthand like 127.1.
-func loopbackHost(host string) bool {
+func LoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +44,7 @@ func (r *doctorReport) failed() bool {
 
 func (a *app) newDoctorCmd() *cobra.Command {
 	var asJSON, writeTest bool
+	var companies []string
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check, read-only, what a first run against a server depends on",
@@ -55,13 +58,17 @@ requests. --write-test also creates three scratch companies (pbxsync_doctor_...)
 to learn whether group moves a company alone or its whole container, whether
 feature switches are kept for these credentials, and whether an update's answer
 shows what was written; it deletes them again, also on Ctrl-C and after an error.
+A company administrator's credentials may read only their own companies: name
+one with --company ID; --write-test then sets that company's nocallrec the other
+way, reads it back, and sets it back if the server kept it.
 Exit 0 when no check failed, 1 otherwise. With --trace FILE, what the
 server answered goes into a file to attach to a bug report.`,
 		Example: `  pbxsync doctor --url https://pbx.example.com
+  PBX_API_KEY=$TENANT_KEY pbxsync doctor --company acme_hq --write-test
   pbxsync doctor --json --trace first-contact.har`,
 		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := a.doctor(cmd.Context(), writeTest)
+			rep, err := a.doctor(cmd.Context(), writeTest, companies)
 			if err != nil {
 				return err
 			}
@@ -78,6 +85,7 @@ server answered goes into a file to attach to a bug report.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was found as one JSON document")
 	cmd.Flags().BoolVar(&writeTest, "write-test", false, "also create three scratch companies (pbxsync_doctor_...) to learn the group mode, whether feature switches are kept and whether update answers show what was written; they are deleted again, also on Ctrl-C")
+	cmd.Flags().StringArrayVar(&companies, "company", nil, "for a company administrator's credentials, which may not read every company: a company they administer (repeatable); --write-test then sets its nocallrec the other way and back, to learn whether feature switches are kept")
 	formatFlag(cmd, &asJSON)
 	return cmd
 }
@@ -92,8 +100,9 @@ func (r *doctorReport) writeText(w io.Writer) error {
 }
 
 // doctor runs the read-only checks, in order; a failed one ends the run, since the
-// later ones need it.
-func (a *app) doctor(ctx context.Context, writeTest bool) (*doctorReport, error) {
+// later ones need it. companies (--company) are read when every company cannot be:
+// the credentials of a company administrator.
+func (a *app) doctor(ctx context.Context, writeTest bool, companies []string) (*doctorReport, error) {
 	rep := &doctorReport{}
 	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
@@ -104,17 +113,34 @@ func (a *app) doctor(ctx context.Context, writeTest bool) (*doctorReport, error)
 	start := time.Now()
 	all, err := srv.ReadAll(ctx)
 	first := time.Since(start)
+	if !checkTLS(srv, err, time.Now(), rep) {
+		return rep, nil
+	}
 	switch {
+	case apiclient.IsRefused(err) && len(companies) > 0:
+		all = all[:0]
+		for _, id := range companies {
+			c, err := srv.Read(ctx, id)
+			if err != nil {
+				rep.add("credentials", "failed", "the server refused to read every company, and %s: %v", id, err)
+				return rep, nil
+			}
+			all = append(all, c)
+		}
+		rep.add("server", "ok", "%s answers the company API", srv.url)
+		rep.Role = "company_admin"
+		rep.add("credentials", "warning", "a company administrator's: %s can be read, not every company; plans read the inventory's companies one by one, cannot create or delete, leave containers alone, and the server ignores feature switches", strings.Join(companies, ", "))
 	case apiclient.IsRefused(err):
-		rep.add("credentials", "failed", "the server refused to read every company: the key or password is refused, or it is a company administrator's, which pbxsync can use only for its own companies (plan reads them one by one): %v", err)
+		rep.add("credentials", "failed", "the server refused to read every company: the key or password is refused, or it is a company administrator's, which pbxsync can use only for its own companies: then name one with --company ID: %v", err)
 		return rep, nil
 	case err != nil:
 		rep.add("server", "failed", "no answer of the API: %v", err)
 		return rep, nil
+	default:
+		rep.add("server", "ok", "%s answers the company API", srv.url)
+		rep.Role = "system_admin"
+		rep.add("credentials", "ok", "a System-Admin's: every company can be read (%s)", plural(len(all), "company", "companies"))
 	}
-	rep.add("server", "ok", "%s answers the company API", srv.url)
-	rep.Role = "system_admin"
-	rep.add("credentials", "ok", "a System-Admin's: every company can be read (%s)", plural(len(all), "company", "companies"))
 
 	fields := map[string]bool{}
 	for _, c := range all {
@@ -142,11 +168,14 @@ func (a *app) doctor(ctx context.Context, writeTest bool) (*doctorReport, error)
 		return rep, nil
 	}
 	probe := all[0].ID
-	if _, err := srv.ReadContainer(ctx, probe); err != nil {
+	if rep.Role == "company_admin" {
+		rep.add("containers", "warning", "a company administrator may not read containers: plans leave them alone")
+	} else if _, err := srv.ReadContainer(ctx, probe); err != nil {
 		rep.add("containers", "failed", "the container of %s cannot be read: %v", probe, err)
 		return rep, nil
+	} else {
+		rep.add("containers", "ok", "containers can be read")
 	}
-	rep.add("containers", "ok", "containers can be read")
 
 	// Latency: the median of five reads of one company; then batches of 1, 2, 4, 8
 	// and 16 reads at once, until the server answers 429 or slows down past twice
@@ -173,10 +202,104 @@ func (a *app) doctor(ctx context.Context, writeTest bool) (*doctorReport, error)
 	}
 	rep.SuggestedParallelism = suggested
 	rep.add("parallelism", "ok", "%d requests in flight are answered as fast as one: --parallelism %d", suggested, suggested)
-	if writeTest {
+	switch {
+	case writeTest && rep.Role == "company_admin":
+		switchTest(ctx, srv, probe, rep)
+	case writeTest:
 		a.writeTest(ctx, srv, rep)
 	}
 	return rep, nil
+}
+
+// certificateWarning is how close to its expiry a server's certificate is worth a
+// warning: a month, time enough to renew it.
+const certificateWarning = 30 * 24 * time.Hour
+
+// checkTLS adds the "tls" check from the first request's outcome: the certificate
+// the server presented (who it is for, who issued it, when it expires), plain http://,
+// or a certificate that could not be verified. It reports whether the checks can go on.
+func checkTLS(srv *server, err error, now time.Time, rep *doctorReport) bool {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		rep.add("tls", "failed", "the server's certificate is not signed by a CA this machine trusts: if a private CA signed it, name its certificate with --ca-cert FILE (%v)", err)
+		return false
+	case errors.As(err, &hostname):
+		rep.add("tls", "failed", "the server's certificate is for another name: use the URL its certificate names (%v)", err)
+		return false
+	case errors.As(err, &invalid):
+		rep.add("tls", "failed", "the server's certificate is not valid: %v", err)
+		return false
+	}
+	if srv.sim != nil {
+		rep.add("tls", "ok", "the embedded simulator: nothing crosses the network")
+		return true
+	}
+	cert := srv.PeerCertificate()
+	if cert == nil {
+		u, perr := url.Parse(srv.url)
+		switch {
+		case perr == nil && u.Scheme == "http" && apiclient.LoopbackHost(u.Hostname()):
+			rep.add("tls", "ok", "http:// to this machine: nothing crosses the network")
+		case perr == nil && u.Scheme == "http":
+			rep.add("tls", "warning", "http:// to another host (--allow-http): the credentials cross the network in the clear; use https://")
+		default:
+			rep.add("tls", "warning", "no certificate seen: the server did not answer over TLS")
+		}
+		return true
+	}
+	left := cert.NotAfter.Sub(now)
+	subject := cmp.Or(strings.Join(cert.DNSNames, ", "), cert.Subject.CommonName, "(no name)")
+	detail := fmt.Sprintf("verified; for %s, issued by %s, valid until %s", subject,
+		cmp.Or(cert.Issuer.CommonName, strings.Join(cert.Issuer.Organization, ", "), "(no name)"), cert.NotAfter.UTC().Format(time.DateOnly))
+	if left < certificateWarning {
+		rep.add("tls", "warning", "%s: it expires in %s; renew it, or every run will fail", detail, plural(int(left.Hours()/24), "day", "days"))
+	} else {
+		rep.add("tls", "ok", "%s (%s left)", detail, plural(int(left.Hours()/24), "day", "days"))
+	}
+	return true
+}
+
+// switchTest learns, for a company administrator's credentials, whether a feature
+// switch is kept: it sends nocallrec of company, the other way round, and reads the
+// company back; when the server kept it, it sends the old value again. Nothing else
+// is written, and a company administrator cannot create scratch companies.
+func switchTest(ctx context.Context, srv *server, company string, rep *doctorReport) {
+	before, err := srv.Read(ctx, company)
+	if err != nil {
+		rep.add("features", "failed", "read of %s: %v", company, err)
+		return
+	}
+	old, ok := before.Settings["nocallrec"]
+	if !ok {
+		rep.add("features", "warning", "the server does not return nocallrec of %s: a server older than 6.3.22, without feature switches", company)
+		return
+	}
+	flipped := apiclient.Bool(!apiclient.Equal("nocallrec", old, apiclient.Bool(true)))
+	if _, err := srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.Settings{"nocallrec": flipped}}); err != nil {
+		rep.add("features", "failed", "update of nocallrec of %s: %v", company, err)
+		return
+	}
+	after, err := srv.Read(ctx, company)
+	if err != nil {
+		rep.add("features", "failed", "read back of %s: %v", company, err)
+		return
+	}
+	kept := apiclient.Equal("nocallrec", after.Settings["nocallrec"], flipped)
+	rep.FeatureSwitchesKept = &kept
+	if !kept {
+		rep.add("features", "warning", "feature switches are not kept for these credentials: the server answered success and left nocallrec of %s as it was; leave feature switches out of the inventories these credentials apply", company)
+		return
+	}
+	restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if _, err := srv.Update(restore, company, apiclient.Changes{Settings: apiclient.Settings{"nocallrec": old}}); err != nil {
+		rep.add("features", "failed", "feature switches are kept, but nocallrec of %s could not be set back to %s: set it by hand: %v", company, old.JSON(), err)
+		return
+	}
+	rep.add("features", "ok", "feature switches are kept for these credentials (nocallrec of %s was set back)", company)
 }
 
 // writeTest creates three scratch companies, A, B and C, each in a container of its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -353,85 +352,4 @@ func TestCompletionOfFlagValues(t *testing.T) {
 		require.Equal(t, 0, got.code, got.stderr)
 		require.Equal(t, tc.want, got.stdout, "%v", tc.args)
 	}
-}
-
-// doctor checks a server read-only, and suggests the parallelism it takes: here one
-// that answers 429 above four requests in flight. It writes nothing.
-func TestDoctor(t *testing.T) {
-	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()),
-		pbxtest.WithFaults(pbxtest.Faults{Latency: 20 * time.Millisecond, MaxInFlight: 4}))
-	got := invoke(t, "", adminEnv(srv), "doctor", "--json")
-	require.Equal(t, 0, got.code, got.stderr)
-	var rep struct {
-		Checks               []struct{ Name, Status, Detail string }
-		Role                 string
-		SuggestedParallelism int `json:"suggested_parallelism"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(got.stdout), &rep))
-	var names []string
-	for _, c := range rep.Checks {
-		names = append(names, c.Name+" "+c.Status)
-	}
-	require.Equal(t, []string{"server ok", "credentials ok", "api version ok", "containers ok", "latency ok", "parallelism ok"}, names)
-	require.Equal(t, "system_admin", rep.Role)
-	require.Equal(t, 4, rep.SuggestedParallelism)
-	require.Zero(t, srv.Stats().TotalWrites())
-	require.Less(t, srv.Stats().TotalRequests(), 50)
-
-	got = invoke(t, "", map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": "wrong-key"}, "doctor")
-	require.Equal(t, 1, got.code)
-	require.True(t, strings.HasPrefix(got.stdout, "failed   credentials  the server refused to read every company"), got.stdout)
-	require.Contains(t, got.stderr, "doctor: a check failed")
-}
-
-// doctor --write-test tells the group modes apart with three scratch companies, sees
-// feature switches kept, and deletes the scratch companies, also when a step fails.
-func TestDoctorWriteTest(t *testing.T) {
-	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
-		srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithMode(mode))
-		before := srv.Snapshot()
-		got := invoke(t, "", adminEnv(srv), "doctor", "--write-test", "--json")
-		require.Equal(t, 0, got.code, got.stderr)
-		var rep struct {
-			GroupMode           string `json:"group_mode"`
-			FeatureSwitchesKept *bool  `json:"feature_switches_kept"`
-			Checks              []struct{ Name, Status string }
-		}
-		require.NoError(t, json.Unmarshal([]byte(got.stdout), &rep))
-		require.Equal(t, string(mode), rep.GroupMode)
-		require.NotNil(t, rep.FeatureSwitchesKept)
-		require.True(t, *rep.FeatureSwitchesKept)
-		require.Equal(t, "cleanup", rep.Checks[len(rep.Checks)-1].Name)
-		require.Equal(t, before.Companies, srv.Snapshot().Companies, "the scratch companies are gone")
-	}
-
-	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()),
-		pbxtest.WithFaults(pbxtest.Faults{Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"group"}}))
-	before := srv.Snapshot()
-	got := invoke(t, "", adminEnv(srv), "doctor", "--write-test")
-	require.Equal(t, 1, got.code)
-	require.Contains(t, got.stdout, "failed   group mode")
-	require.Contains(t, got.stdout, "ok       cleanup      the scratch companies are deleted")
-	require.Equal(t, before.Companies, srv.Snapshot().Companies)
-}
-
-// An interrupt during the write test still deletes what it created.
-func TestDoctorWriteTestInterrupted(t *testing.T) {
-	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{Latency: 30 * time.Millisecond}))
-	before := srv.Snapshot()
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() { // cancel once the first scratch company exists
-		for ctx.Err() == nil {
-			if len(srv.Snapshot().Companies) > len(before.Companies) {
-				cancel()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	var stderr lockedBuffer
-	code, _ := invokeWith(ctx, strings.NewReader(""), &stderr, adminEnv(srv), "doctor", "--write-test")
-	cancel()
-	require.Equal(t, 1, code, stderr.String())
-	require.Equal(t, before.Companies, srv.Snapshot().Companies, "the scratch companies are deleted after the interrupt")
 }
