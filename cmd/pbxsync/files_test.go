@@ -353,3 +353,60 @@ func TestCompletionOfFlagValues(t *testing.T) {
 		require.Equal(t, tc.want, got.stdout, "%v", tc.args)
 	}
 }
+
+// validate --json prints every problem in one document on stdout, nothing on stderr
+// but the final error, and exit 1; a valid inventory gives valid: true and its counts.
+func TestValidateJSON(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "version: 1\ncompanies:\n  a: {name: A, settings: {q_ringtme: 4}}\n  b: {nme: B, settings: {nm_password: \"${B_PIN}\"}}\n")
+	got := invoke(t, "", nil, "validate", "-f", bad, "--format", "json")
+	require.Equal(t, 1, got.code)
+	require.Equal(t, "pbxsync: "+bad+": 3 errors: nothing was sent to any server\n", got.stderr)
+	var doc struct {
+		FormatVersion int `json:"format_version"`
+		Valid         bool
+		Files         []string
+		Errors        []struct {
+			File         string
+			Line, Column int
+			Message      string
+		}
+		Warnings []struct{ Message string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
+	require.Equal(t, 1, doc.FormatVersion)
+	require.False(t, doc.Valid)
+	require.Equal(t, []string{bad}, doc.Files)
+	require.Len(t, doc.Errors, 3)
+	require.Equal(t, 3, doc.Errors[0].Line)
+	require.Equal(t, 27, doc.Errors[0].Column)
+	require.Equal(t, `unknown setting "q_ringtme" (did you mean "q_ringtime"?)`, doc.Errors[0].Message)
+	require.Len(t, doc.Warnings, 1, "the unset ${B_PIN} is a warning offline")
+	require.Contains(t, doc.Warnings[0].Message, "B_PIN")
+
+	good := writeFile(t, dir, "good.yaml", "version: 1\ncompanies:\n  a: {name: A}\n  b: {name: B}\ncontainers:\n  box: [a, b]\n")
+	got = invoke(t, "", nil, "validate", "-f", good, "--json")
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Empty(t, got.stderr)
+	require.JSONEq(t, `{"format_version": 1, "valid": true, "files": [`+strconvQuote(good)+`], "companies": 2, "containers": 1, "errors": [], "warnings": []}`, got.stdout)
+
+	got = invoke(t, "", nil, "validate", "-f", filepath.Join(dir, "missing.yaml"), "--json")
+	require.Equal(t, 1, got.code)
+	require.Empty(t, got.stdout, "a file that cannot be read is an error, not a document")
+}
+
+// plan -o is --out, as export's -o is.
+func TestPlanShortOut(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
+	inv := writeFile(t, t.TempDir(), "inv.yaml", "version: 1\ncompanies:\n  beta: {name: Beta, settings: {zone: Europe/Paris}}\n")
+	out := filepath.Join(t.TempDir(), "reviewed.plan")
+	got := invoke(t, "", adminEnv(srv), "plan", "-f", inv, "-o", out)
+	require.Equal(t, 0, got.code, got.stderr)
+	got = invoke(t, "", adminEnv(srv), "apply", out, "--auto-approve")
+	require.Equal(t, 0, got.code, got.stderr)
+	beta, ok := srv.Company("beta")
+	require.True(t, ok)
+	require.Equal(t, `"Europe/Paris"`, beta.Settings["zone"].JSON())
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -48,7 +49,7 @@ func (a *app) loadFiles(files []plan.File, opts plan.LoadOptions) (*plan.Invento
 		for _, f := range files {
 			names = append(names, f.Name)
 		}
-		return nil, fmt.Errorf("%s: %s: nothing was sent to any server", inventoryName(names), plural(len(invErr.Diagnostics), "error", "errors"))
+		return nil, inventoryFailed(names, len(invErr.Diagnostics))
 	}
 	return inv, err
 }
@@ -87,6 +88,11 @@ func (a *app) diagnostic(d plan.Diagnostic) {
 		log = a.logger.Warn
 	}
 	log("inventory", "file", d.File, "line", d.Line, "column", d.Column, "problem", d.Message)
+}
+
+// inventoryFailed is the error of an inventory with n problems, named on their own.
+func inventoryFailed(files []string, n int) error {
+	return fmt.Errorf("%s: %s: nothing was sent to any server", inventoryName(files), plural(n, "error", "errors"))
 }
 
 // inventoryName names an inventory in a message: its file, or how many files.
@@ -128,15 +134,27 @@ func plural(n int, one, many string) string {
 
 func (a *app) newValidateCmd() *cobra.Command {
 	var files []string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE...",
 		Short: "Check an inventory offline; no server needed",
 		Long: `Check an inventory against every rule of the format and the field table, offline.
 Every problem is reported as FILE:LINE:COLUMN: message, all at once. No secret is
-needed: a ${VAR} that is unset is a warning here, and an error for plan and apply.`,
+needed: a ${VAR} that is unset is a warning here, and an error for plan and apply.
+
+With --format json (or --json) the result is one JSON document on standard output,
+problems included: {"format_version": 1, "valid", "files", "companies", "containers",
+"errors": [{"file", "line", "column", "message"}], "warnings": [...]}. Exit 1 when
+the inventory is not valid.`,
+		Example: `  pbxsync validate -f inventory.yaml
+  pbxsync validate -f inventory/ -f profiles.yaml --json | jq '.errors[].message'`,
 		Args: noPositional,
 		RunE: func(*cobra.Command, []string) error {
-			inv, err := a.loadInventoryWith(files, plan.LoadOptions{Lookup: a.lookupEnv, Offline: true})
+			opts := plan.LoadOptions{Lookup: a.lookupEnv, Offline: true}
+			if asJSON {
+				return a.validateJSON(files, opts)
+			}
+			inv, err := a.loadInventoryWith(files, opts)
 			if err != nil {
 				return err
 			}
@@ -147,7 +165,70 @@ needed: a ${VAR} that is unset is a warning here, and an error for plan and appl
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, fileFlagUsage)
 	completeFiles(cmd, "file", "yaml", "yml")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result, problems included, as one JSON document")
+	formatFlag(cmd, &asJSON)
 	return cmd
+}
+
+// validation is what validate --json prints.
+type validation struct {
+	FormatVersion int             `json:"format_version"`
+	Valid         bool            `json:"valid"`
+	Files         []string        `json:"files"`
+	Companies     int             `json:"companies"`
+	Containers    int             `json:"containers"`
+	Errors        []jsonDiagnosis `json:"errors"`
+	Warnings      []jsonDiagnosis `json:"warnings"`
+}
+
+type jsonDiagnosis struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// validateJSON checks the inventory as validate does, and prints the result as one
+// document: the problems go into it, not to standard error. Files that cannot be
+// read are an error, as for every command.
+func (a *app) validateJSON(paths []string, opts plan.LoadOptions) error {
+	if len(paths) == 0 {
+		return errors.New("no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)")
+	}
+	files, err := plan.ReadFiles(paths, a.stdin)
+	if err != nil {
+		return fmt.Errorf("read the inventory: %w", err)
+	}
+	inv, warnings, err := plan.LoadFiles(files, opts)
+	var invErr *plan.InventoryError
+	if err != nil && !errors.As(err, &invErr) {
+		return err
+	}
+	doc := validation{FormatVersion: 1, Valid: err == nil, Errors: []jsonDiagnosis{}, Warnings: []jsonDiagnosis{}}
+	for _, f := range files {
+		doc.Files = append(doc.Files, f.Name)
+	}
+	if inv != nil {
+		doc.Companies, doc.Containers = len(inv.Companies), len(inv.Containers)
+	}
+	diagnosis := func(d plan.Diagnostic) jsonDiagnosis {
+		return jsonDiagnosis{File: d.File, Line: d.Line, Column: d.Column, Message: apiclient.Printable(d.Message)}
+	}
+	for _, w := range warnings {
+		doc.Warnings = append(doc.Warnings, diagnosis(w))
+	}
+	if invErr != nil {
+		for _, d := range invErr.Diagnostics {
+			doc.Errors = append(doc.Errors, diagnosis(d))
+		}
+	}
+	if werr := apiclient.WriteJSON(a.stdout, doc); werr != nil {
+		return werr
+	}
+	if invErr != nil {
+		return inventoryFailed(doc.Files, len(invErr.Diagnostics))
+	}
+	return nil
 }
 
 type planOptions struct {
@@ -193,7 +274,7 @@ Nothing is written to the server.`,
 	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many changes are not shown (0: no limit)")
 	f.StringVar(&o.fullPlan, "full-plan", "", "markdown: where the whole plan is, for the line of a cut plan (`TEXT`, such as a link to the job's artifacts)")
 	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")
-	f.StringVar(&o.out, "out", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
+	f.StringVarP(&o.out, "out", "o", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
