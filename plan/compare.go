@@ -115,6 +115,16 @@ func Compare(from, to Side, ids []string) []CompanyDiff {
 	return out
 }
 
+// fieldNames returns the fields that differ: the name first, then the settings in
+// name order.
+func (d CompanyDiff) fieldNames() []string {
+	names := slices.Sorted(maps.Keys(d.Fields))
+	if i := slices.Index(names, "name"); i > 0 {
+		names = append([]string{"name"}, slices.Delete(names, i, i+1)...)
+	}
+	return names
+}
+
 // compareField records the field name when it is known and differs; a field one
 // side lacks reads as null, as in a plan.
 func compareField(into map[string]FieldDiff, name string, from, to apiclient.Settings) {
@@ -236,10 +246,7 @@ func (c *Comparison) WriteText(w io.Writer, from, to string) error {
 			continue
 		}
 		fmt.Fprintf(b, "\n  ~ %s\n", apiclient.Printable(d.Company))
-		names := slices.Sorted(maps.Keys(d.Fields))
-		if i := slices.Index(names, "name"); i > 0 { // the name first, then the settings
-			names = append([]string{"name"}, slices.Delete(names, i, i+1)...)
-		}
+		names := d.fieldNames()
 		width := len("container")
 		for _, name := range names {
 			width = max(width, len(name))
@@ -329,3 +336,72 @@ func (c *Comparison) JSON(from, to string) JSONComparison {
 func (c *Comparison) WriteJSON(w io.Writer, from, to string) error {
 	return apiclient.WriteJSON(w, c.JSON(from, to))
 }
+
+// WriteMarkdown writes the differences for a ticket or a pull request, from and to
+// naming the sides: a summary line with the counts, then one collapsible section per
+// kind (only in --from, only in --to, different), the fields of a company that
+// differs as a table of its values on each side (a secret as "(sensitive) differs")
+// with its container-mates on each side; cut to opts.MaxSize, as a Markdown plan is.
+// Every text that came from a server stands in a code span, pipes escaped in a table.
+func (c *Comparison) WriteMarkdown(w io.Writer, from, to string, opts MarkdownOptions) error {
+	b := &strings.Builder{}
+	b.WriteString("### pbxsync diff\n\n")
+	if c.Equal() {
+		fmt.Fprintf(b, "**No differences: %s compared, the same on %s and %s.**\n",
+			plural(c.Compared, "company", "companies"), code(from), code(to))
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	n := c.counts()
+	fmt.Fprintf(b, "**Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.**\n",
+		code(from), code(to), n[OnlyFrom], n[OnlyTo], n[Differs], plural(c.Compared, "company", "companies"))
+	byKind := map[Difference][]CompanyDiff{}
+	for _, d := range c.Diffs {
+		byKind[d.Kind] = append(byKind[d.Kind], d)
+	}
+	only := func(kind Difference) func(int) string {
+		return func(i int) string { return "- " + code(byKind[kind][i].Company) + "\n" }
+	}
+	sections := []markdownSection{
+		{title: "Only in --from", n: n[OnlyFrom], item: only(OnlyFrom)},
+		{title: "Only in --to", n: n[OnlyTo], item: only(OnlyTo)},
+		{title: "Different", n: n[Differs], item: func(i int) string { return markdownCompanyDiff(byKind[Differs][i]) }},
+	}
+	writeMarkdownSections(b, sections, "", opts, markdownCut{
+		one: "difference", many: "differences", doc: "comparison", hint: "run pbxsync diff --format json for the whole comparison",
+	})
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// markdownCompanyDiff writes a company that differs: its id as a heading, then a
+// table of what differs, the name first, the container last.
+func markdownCompanyDiff(d CompanyDiff) string {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "#### %s\n\n| field | --from | --to |\n| --- | --- | --- |\n", code(d.Company))
+	for _, name := range d.fieldNames() {
+		f := d.Fields[name]
+		from, to := code(f.From.JSON()), code(f.To.JSON())
+		if apiclient.IsSecret(name) {
+			from, to = apiclient.Redacted+" differs", apiclient.Redacted+" differs"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", tableCell(code(name)), tableCell(from), tableCell(to))
+	}
+	if d.Mates != nil {
+		mates := func(ids []string) string {
+			shown := make([]string, len(ids))
+			for i, id := range ids {
+				shown[i] = code(id)
+			}
+			return tableCell(strings.Join(shown, ", "))
+		}
+		fmt.Fprintf(b, "| container | %s | %s |\n", mates(d.Mates[0]), mates(d.Mates[1]))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// tableCell makes Markdown, code spans included, fit in a cell of a GFM table: a
+// table splits its rows at every pipe not right after a backslash, code spans or
+// not, and then drops that backslash, so every pipe gets one.
+func tableCell(md string) string { return strings.ReplaceAll(md, "|", `\|`) }

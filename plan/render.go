@@ -245,12 +245,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 			fmt.Fprintf(&end, "- %s: %s\n", code(id), escapeMarkdown(p.NotPlanned[id]))
 		}
 	}
-	const cutRoom = 400 // the line that says what is cut, and the closing of a section
-	limit := func(extra int) bool {
-		return opts.MaxSize > 0 && b.Len()+extra+end.Len()+cutRoom > opts.MaxSize
-	}
-	shown := 0
-	cut := false
+	var sections []markdownSection
 	for _, a := range Actions {
 		var section []Change
 		for _, c := range p.Changes {
@@ -258,17 +253,68 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 				section = append(section, c)
 			}
 		}
-		if len(section) == 0 || cut {
+		sections = append(sections, markdownSection{
+			title: strings.ToUpper(string(a[:1])) + string(a[1:]),
+			n:     len(section),
+			item:  func(i int) string { return markdownChange(section[i]) },
+		})
+	}
+	writeMarkdownSections(b, sections, end.String(), opts, markdownCut{
+		one: "change", many: "changes", doc: "plan", hint: "run pbxsync plan --format json for the whole plan",
+	})
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// markdownSection is one collapsible section of a Markdown document: its title, and
+// its n items, each written only when it is shown.
+type markdownSection struct {
+	title string
+	n     int
+	item  func(i int) string
+}
+
+// markdownCut names what a cut Markdown document leaves out: its items ("change",
+// "changes"), the document ("plan"), and how to get the whole of it when
+// MarkdownOptions.FullPlan does not say where it is.
+type markdownCut struct{ one, many, doc, hint string }
+
+// writeMarkdownSections writes into b each section that has items, as <details> with
+// its count, then end. Past opts.MaxSize the items are cut: the open section closes,
+// no other opens, and a line says how many items are not shown and where the whole
+// document is. The room that line and the closing need is kept from the start, so
+// that the document fits when what comes before the sections and end do.
+func writeMarkdownSections(b *strings.Builder, sections []markdownSection, end string, opts MarkdownOptions, names markdownCut) {
+	total := 0
+	for _, s := range sections {
+		total += s.n
+	}
+	where := names.hint
+	if opts.FullPlan != "" {
+		where = "the whole " + names.doc + " is " + escapeMarkdown(opts.FullPlan)
+	}
+	cutLine := func(notShown int) string {
+		return fmt.Sprintf("\n**%s not shown**: this %s is longer than %d characters; %s.\n",
+			plural(notShown, names.one, names.many), names.doc, opts.MaxSize, where)
+	}
+	const closing = "\n</details>\n"
+	room := len(cutLine(total)) + len(closing) // at least as long as the line of any cut
+	limit := func(extra int) bool {
+		return opts.MaxSize > 0 && b.Len()+extra+len(end)+room > opts.MaxSize
+	}
+	shown, cut := 0, false
+	for _, s := range sections {
+		if s.n == 0 {
 			continue
 		}
-		open := fmt.Sprintf("\n<details><summary>%s (%d)</summary>\n\n", strings.ToUpper(string(a[:1]))+string(a[1:]), len(section))
+		open := fmt.Sprintf("\n<details><summary>%s (%d)</summary>\n\n", s.title, s.n)
 		if limit(len(open)) {
 			cut = true
-			continue
+			break
 		}
 		b.WriteString(open)
-		for _, c := range section {
-			item := markdownChange(c)
+		for i := range s.n {
+			item := s.item(i)
 			if limit(len(item)) {
 				cut = true
 				break
@@ -276,19 +322,15 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 			b.WriteString(item)
 			shown++
 		}
-		b.WriteString("\n</details>\n")
+		b.WriteString(closing)
+		if cut {
+			break
+		}
 	}
 	if cut {
-		where := "run pbxsync plan --format json for the whole plan"
-		if opts.FullPlan != "" {
-			where = "the whole plan is " + escapeMarkdown(opts.FullPlan)
-		}
-		fmt.Fprintf(b, "\n**%s not shown**: this plan is longer than %d characters; %s.\n",
-			plural(len(p.Changes)-shown, "change", "changes"), opts.MaxSize, where)
+		b.WriteString(cutLine(total - shown))
 	}
-	b.WriteString(end.String())
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteString(end)
 }
 
 // markdownChange writes one change as a list item, its fields under it.

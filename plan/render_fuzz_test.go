@@ -149,6 +149,11 @@ func fzRender(t *testing.T, x fzTexts) map[string][]byte {
 	}
 	out["markdown"] = bytes.Clone(b.Bytes())
 	b.Reset()
+	if err := p.WriteMarkdown(&b, plan.MarkdownOptions{MaxSize: 1, FullPlan: x.name}); err != nil {
+		t.Fatalf("WriteMarkdown, cut: %v", err)
+	}
+	out["markdown cut"] = bytes.Clone(b.Bytes())
+	b.Reset()
 	if err := p.WriteJSON(&b); err != nil {
 		t.Fatalf("WriteJSON: %v", err)
 	}
@@ -164,6 +169,16 @@ func fzRender(t *testing.T, x fzTexts) map[string][]byte {
 			t.Fatalf("Comparison.WriteJSON: %v", err)
 		}
 		out["comparison json"] = bytes.Clone(b.Bytes())
+		b.Reset()
+		if err := c.WriteMarkdown(&b, x.reason, x.warning, plan.MarkdownOptions{}); err != nil {
+			t.Fatalf("Comparison.WriteMarkdown: %v", err)
+		}
+		out["comparison markdown"] = bytes.Clone(b.Bytes())
+		b.Reset()
+		if err := c.WriteMarkdown(&b, x.reason, x.warning, plan.MarkdownOptions{MaxSize: 1, FullPlan: x.name}); err != nil {
+			t.Fatalf("Comparison.WriteMarkdown, cut: %v", err)
+		}
+		out["comparison markdown cut"] = bytes.Clone(b.Bytes())
 	}
 	return out
 }
@@ -203,40 +218,99 @@ func FuzzRenderers(f *testing.F) {
 				t.Errorf("%s has %d lines, %d with tame strings:\n%s", form, n, want, got[form])
 			}
 		}
-		fzRequireMarkdownContained(t, string(got["markdown"]))
+		for form, data := range got {
+			if strings.Contains(form, "markdown") {
+				fzRequireMarkdownContained(t, form, string(data))
+			}
+		}
 	})
 }
 
-// fzRequireMarkdownContained checks that each line of a Markdown plan starts as
-// WriteMarkdown writes one and that, outside code spans, a list item holds no
-// character that starts markup unless it is escaped.
-func fzRequireMarkdownContained(t *testing.T, md string) {
+// fzRequireMarkdownContained checks that each line of a Markdown plan or comparison
+// starts as WriteMarkdown writes one; that, outside code spans, a list item, a
+// heading and a bold line hold no character that starts markup unless it is escaped;
+// and that every row of a table has its three cells, none with markup outside code
+// spans.
+func fzRequireMarkdownContained(t *testing.T, form, md string) {
 	t.Helper()
-	prefixes := []string{"### pbxsync plan", "**Plan: ", "**No changes", "#### ", "- ", "  - ", "<details><summary>", "</details>"}
-	details := regexp.MustCompile(`^(<details><summary>[A-Z][a-z]+ \(\d+\)</summary>|</details>)$`)
+	prefixes := []string{"### pbxsync plan", "### pbxsync diff", "**Plan: ", "**No changes", "**No differences: ", "**Differences between ",
+		"#### ", "- ", "  - ", "| ", "<details><summary>", "</details>"}
+	cutLine := regexp.MustCompile(`^\*\*\d+ (changes?|differences?) not shown\*\*: this (plan|comparison) is longer than \d+ characters; `)
+	details := regexp.MustCompile(`^(<details><summary>([A-Z][a-z]+|Only in --from|Only in --to) \(\d+\)</summary>|</details>)$`)
 	for i, line := range strings.Split(strings.TrimSuffix(md, "\n"), "\n") {
 		if line == "" {
 			continue
 		}
-		ok := false
+		ok := cutLine.MatchString(line)
 		for _, p := range prefixes {
 			ok = ok || strings.HasPrefix(line, p)
 		}
 		if !ok || strings.HasPrefix(line, "<") && !details.MatchString(line) {
-			t.Errorf("markdown line %d does not start as the renderer writes one: %q", i+1, line)
+			t.Errorf("%s line %d does not start as the renderer writes one: %q", form, i+1, line)
 			continue
 		}
-		if !strings.HasPrefix(line, "- ") && !strings.HasPrefix(line, "  - ") {
-			continue
-		}
-		outside := fzOutsideCodeSpans(line)
-		for j := 0; j < len(outside); j++ {
-			if strings.IndexByte("<>|#`*[]_&!~", outside[j]) >= 0 && (j == 0 || outside[j-1] != '\\') {
-				t.Errorf("markdown line %d has markup %q outside a code span: %q", i+1, outside[j], line)
-				break
+		switch {
+		case strings.HasPrefix(line, "- "), strings.HasPrefix(line, "  - "):
+			fzRequireNoMarkup(t, form, i+1, line, fzOutsideCodeSpans(line))
+		case strings.HasPrefix(line, "#### "):
+			fzRequireNoMarkup(t, form, i+1, line, fzOutsideCodeSpans(strings.TrimPrefix(line, "#### ")))
+		case strings.HasPrefix(line, "**"):
+			// The renderer's bold opens the line and its first closing "**" ends it: a
+			// "**" from a string would close it early, and leave the renderer's behind.
+			outside := fzOutsideCodeSpans(strings.TrimPrefix(line, "**"))
+			before, after, closed := strings.Cut(outside, "**")
+			if !closed {
+				t.Errorf("%s line %d: bold that does not close: %q", form, i+1, line)
+			}
+			fzRequireNoMarkup(t, form, i+1, line, before+after)
+		case strings.HasPrefix(line, "| "):
+			cells := fzTableCells(line)
+			if len(cells) != 3 {
+				t.Errorf("%s line %d: a table row of %d cells, not 3: %q", form, i+1, len(cells), line)
+			}
+			for _, cell := range cells {
+				fzRequireNoMarkup(t, form, i+1, line, fzOutsideCodeSpans(cell))
 			}
 		}
 	}
+}
+
+// fzRequireNoMarkup checks that outside, a line without its code spans, holds no
+// character that starts markup unless a backslash escapes it.
+func fzRequireNoMarkup(t *testing.T, form string, n int, line, outside string) {
+	t.Helper()
+	for j := 0; j < len(outside); j++ {
+		switch {
+		case outside[j] == '\\':
+			j++ // the escaped character
+		case strings.IndexByte("<>|#`*[]_&!~", outside[j]) >= 0:
+			t.Errorf("%s line %d has markup %q outside a code span: %q", form, n, outside[j], line)
+			return
+		}
+	}
+}
+
+// fzTableCells splits a row of a GFM table into its cells as cmark-gfm does: at
+// every pipe that no backslash right before it escapes (whatever stands before that
+// backslash, code spans or not), without the pipes that open and close the row; then
+// drops the backslash before each pipe and trims the cell.
+func fzTableCells(row string) []string {
+	row = strings.TrimPrefix(row, "|")
+	var cells []string
+	start := 0
+	for i := 0; i < len(row); i++ {
+		if row[i] == '|' && (i == 0 || row[i-1] != '\\') {
+			cells = append(cells, row[start:i])
+			start = i + 1
+		}
+	}
+	if rest := row[start:]; strings.TrimSpace(rest) != "" {
+		cells = append(cells, rest)
+	}
+	for i, cell := range cells {
+		cells[i] = strings.TrimSpace(strings.ReplaceAll(cell, `\|`, "|"))
+	}
+	return cells
 }
 
 // fzOutsideCodeSpans returns line without its code spans (CommonMark: a run of n

@@ -75,7 +75,137 @@ func TestMarkdownMaxSize(t *testing.T) {
 	require.Contains(t, md, "- `newco`, named `New Co`, described `Head office`", "creates come before updates, and show their description")
 
 	b.Reset()
+	long := strings.Repeat("https://ci.example.com/artifacts/", 100) // longer than any fixed room kept for the line
+	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{MaxSize: 60_000, FullPlan: long}))
+	require.LessOrEqual(t, len(b.String()), 60_000)
+	require.Contains(t, b.String(), "; the whole plan is "+long+".\n")
+
+	b.Reset()
 	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{}))
 	require.NotContains(t, b.String(), "not shown")
 	require.Equal(t, len(p.Changes), strings.Count(b.String(), "\n- "))
+}
+
+// diffSides are two snapshots that differ in every way a comparison looks at: a
+// company on each side only, a name, a setting, a PIN, and grouping.
+func diffSides() (from, to *plan.State) {
+	str := apiclient.String
+	from = plan.NewState([]apiclient.Company{
+		{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"zone": str("US/Pacific"), "nm_password": str("31415926")}},
+		{ID: "beta", Name: "Beta"},
+		{ID: "old_only", Name: "Old"},
+	}, map[string][]string{"box": {"acme", "beta"}})
+	to = plan.NewState([]apiclient.Company{
+		{ID: "acme", Name: "Acme Inc", Settings: apiclient.Settings{"zone": str("Europe/London"), "nm_password": str("27182818")}},
+		{ID: "beta", Name: "Beta"},
+		{ID: "new_only", Name: "New"},
+	}, nil)
+	return from, to
+}
+
+func TestComparisonMarkdown(t *testing.T) {
+	from, to := diffSides()
+	c, missing := plan.CompareSnapshots(from, to, plan.CompareOptions{})
+	require.Empty(t, missing)
+	var b strings.Builder
+	require.NoError(t, c.WriteMarkdown(&b, "sim:from.yaml", "https://pbx.example.com", plan.MarkdownOptions{MaxSize: 60_000}))
+	want := "### pbxsync diff\n\n" +
+		"**Differences between `sim:from.yaml` (--from) and `https://pbx.example.com` (--to): 1 only in --from, 1 only in --to, 2 different, of 4 companies compared.**\n" +
+		"\n<details><summary>Only in --from (1)</summary>\n\n- `old_only`\n\n</details>\n" +
+		"\n<details><summary>Only in --to (1)</summary>\n\n- `new_only`\n\n</details>\n" +
+		"\n<details><summary>Different (2)</summary>\n\n" +
+		"#### `acme`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+		"| `name` | `\"Acme\"` | `\"Acme Inc\"` |\n" +
+		"| `nm_password` | (sensitive) differs | (sensitive) differs |\n" +
+		"| `zone` | `\"US/Pacific\"` | `\"Europe/London\"` |\n" +
+		"| container | `acme`, `beta` | `acme` |\n\n" +
+		"#### `beta`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+		"| container | `acme`, `beta` | `beta` |\n\n" +
+		"\n</details>\n"
+	require.Equal(t, want, b.String())
+	fzRequireMarkdownContained(t, "comparison", b.String())
+
+	b.Reset()
+	same, _ := plan.CompareSnapshots(from, from, plan.CompareOptions{})
+	require.NoError(t, same.WriteMarkdown(&b, "sim:a.yaml", "sim:b.yaml", plan.MarkdownOptions{}))
+	require.Equal(t, "### pbxsync diff\n\n**No differences: 3 companies compared, the same on `sim:a.yaml` and `sim:b.yaml`.**\n", b.String())
+}
+
+// What a server sends stays in its code span and its table cell, whatever it holds.
+func TestComparisonMarkdownHostile(t *testing.T) {
+	const id = "a|b`c\n</details>\n# x"
+	str := apiclient.String
+	from := plan.NewState([]apiclient.Company{
+		{ID: id, Name: "`|`", Settings: apiclient.Settings{"zone": str("x\\|y</details>"), "barge_pin": str("4711|`")}},
+		{ID: "only`\r\n<img src=x onerror=alert(1)>", Name: "n"},
+	}, map[string][]string{"box": {id, "only`\r\n<img src=x onerror=alert(1)>"}})
+	to := plan.NewState([]apiclient.Company{
+		{ID: id, Name: "\u202eevil\n| a | b | c |", Settings: apiclient.Settings{"zone": str("``"), "barge_pin": str("0815")}},
+	}, map[string][]string{"box": {id}})
+	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})
+	var b strings.Builder
+	require.NoError(t, c.WriteMarkdown(&b, "sim:from|`.yaml", "sim:to.yaml", plan.MarkdownOptions{}))
+	md := b.String()
+	fzRequireMarkdownContained(t, "comparison", md)
+	require.Empty(t, fzUnsafe([]byte(md)))
+	require.Equal(t, 2, strings.Count(md, "\n</details>\n"), "only the renderer's sections close:\n%s", md)
+	require.Equal(t, 2, strings.Count(md, "\n<details>"))
+	require.NotContains(t, md, "4711")
+	require.NotContains(t, md, "0815")
+	require.Contains(t, md, "- ``only`\\r\\n<img src=x onerror=alert(1)>``\n")
+	require.Contains(t, md, "#### ``a|b`c\\n</details>\\n# x``\n")
+	require.Contains(t, md, "| `name` | ``\"`\\|`\"`` | `\"\\u202eevil\\n\\| a \\| b \\| c \\|\"` |\n",
+		"pipes escaped in a cell, code spans or not; a bidi override and a line break made visible")
+	require.Contains(t, md, "| `zone` | `\"x\\\\\\|y\\u003c/details\\u003e\"` | ```\"``\"``` |\n")
+	require.Contains(t, md, "| `barge_pin` | (sensitive) differs | (sensitive) differs |\n")
+	require.Contains(t, md, "| container | ``a\\|b`c\\n</details>\\n# x``, ``only`\\r\\n<img src=x onerror=alert(1)>`` | ``a\\|b`c\\n</details>\\n# x`` |\n")
+	for _, row := range strings.Split(md, "\n") {
+		if strings.HasPrefix(row, "| ") {
+			require.Len(t, fzTableCells(row), 3, "one row, three cells: %q", row)
+		}
+	}
+}
+
+// A Markdown comparison fits where it is posted, as a Markdown plan does.
+func TestComparisonMarkdownMaxSize(t *testing.T) {
+	var fromCos, toCos []apiclient.Company
+	for i := range 2000 {
+		id := fmt.Sprintf("c%05d", i)
+		fromCos = append(fromCos, apiclient.Company{ID: id, Name: "Before " + id, Settings: apiclient.Settings{"nm_password": apiclient.String("31415926")}})
+		toCos = append(toCos, apiclient.Company{ID: id, Name: "After " + id, Settings: apiclient.Settings{"nm_password": apiclient.String("27182818")}})
+	}
+	fromCos = append(fromCos, apiclient.Company{ID: "zz_old"})
+	toCos = append(toCos, apiclient.Company{ID: "zz_new"})
+	c, _ := plan.CompareSnapshots(plan.NewState(fromCos, nil), plan.NewState(toCos, nil), plan.CompareOptions{})
+	require.Len(t, c.Diffs, 2002)
+
+	for _, tc := range []struct{ full, where string }{
+		{"", `run pbxsync diff --format json for the whole comparison\.`},
+		{"in the job's artifacts (diff.json)", `the whole comparison is in the job's artifacts \(diff\.json\)\.`},
+		{strings.Repeat("x", 2000), `the whole comparison is x+\.`}, // longer than any fixed room for the line
+	} {
+		var b strings.Builder
+		require.NoError(t, c.WriteMarkdown(&b, "sim:from.yaml", "sim:to.yaml", plan.MarkdownOptions{MaxSize: 60_000, FullPlan: tc.full}))
+		md := b.String()
+		require.LessOrEqual(t, len(md), 60_000)
+		require.Greater(t, len(md), 50_000, "the room is used")
+		require.Equal(t, strings.Count(md, "<details>"), strings.Count(md, "</details>"))
+		require.Contains(t, md, "<details><summary>Only in --from (1)</summary>\n\n- `zz_old`\n", "the sections come in order, the first one whole")
+		require.Contains(t, md, "<details><summary>Different (2000)</summary>")
+		m := regexp.MustCompile(`\n\*\*(\d+) differences not shown\*\*: this comparison is longer than 60000 characters; ` + tc.where + "\n$").FindStringSubmatch(md)
+		require.NotNil(t, m, md[len(md)-300:])
+		notShown, _ := strconv.Atoi(m[1])
+		shown := strings.Count(md, "\n- ") + strings.Count(md, "\n#### ")
+		require.Greater(t, notShown, 0)
+		require.Equal(t, len(c.Diffs), shown+notShown)
+		require.NotContains(t, md, "31415926")
+		require.NotContains(t, md, "27182818")
+		fzRequireMarkdownContained(t, "comparison", md)
+	}
+
+	var b strings.Builder
+	require.NoError(t, c.WriteMarkdown(&b, "sim:from.yaml", "sim:to.yaml", plan.MarkdownOptions{}))
+	require.NotContains(t, b.String(), "not shown")
+	require.Equal(t, 2, strings.Count(b.String(), "\n- "))
+	require.Equal(t, 2000, strings.Count(b.String(), "\n#### "))
 }

@@ -16,7 +16,9 @@ type diffOptions struct {
 	from, to    string
 	companies   []string
 	match       string
+	format      string
 	json        bool
+	maxSize     int
 	parallelism int
 }
 
@@ -34,6 +36,11 @@ API cannot read) and numeric ids are not compared.
 --company and --match choose companies on either side; the companies that share a
 container with them, on either side, come along. Nothing is written to either server.
 
+--format markdown writes the differences for a pull request or a ticket: a summary
+line, then one collapsible section per kind (only in --from, only in --to, different,
+each company's fields as a table), at most --max-size characters; past it, a line says
+how many differences are not shown.
+
 Credentials come from the environment, one set per side: PBX_FROM_API_KEY (or
 PBX_FROM_USERNAME and PBX_FROM_PASSWORD) for --from, PBX_TO_API_KEY (or PBX_TO_USERNAME
 and PBX_TO_PASSWORD) for --to. A sim:FILE side needs none.
@@ -47,7 +54,10 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
   pbxsync diff --from sim:snap.yaml --to https://pbx.example.com
 
   # For a script: one JSON document; exit 2 when they differ.
-  pbxsync diff --from sim:snap.yaml --to https://pbx.example.com --json > diff.json`,
+  pbxsync diff --from sim:snap.yaml --to https://pbx.example.com --json > diff.json
+
+  # For a pull request or a job summary: Markdown, cut to fit.
+  pbxsync diff --from sim:snap.yaml --to https://pbx.example.com --format markdown >> "$GITHUB_STEP_SUMMARY"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.diff(cmd, o) },
 	}
@@ -56,8 +66,10 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
 	f.StringVar(&o.to, "to", "", "the other server's `URL`, or sim:FILE")
 	f.StringSliceVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable)")
 	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
-	f.BoolVar(&o.json, "json", false, "print the differences as one JSON document")
-	formatFlag(cmd, &o.json)
+	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown (--json is the short form)")
+	completeValues(cmd, "format", "text", "json", "markdown")
+	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many differences are not shown (0: no limit)")
+	f.BoolVar(&o.json, "json", false, "print the differences as one JSON document (same as --format json)")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight on each server")
 	return cmd
 }
@@ -91,6 +103,17 @@ func compileMatch(expr string) (*regexp.Regexp, error) {
 }
 
 func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
+	if o.json {
+		o.format = "json"
+	}
+	switch o.format {
+	case "text", "json", "markdown":
+	default:
+		return fmt.Errorf("invalid --format %q: want text, json or markdown", o.format)
+	}
+	if o.maxSize < 0 || o.maxSize > 0 && o.maxSize < 1000 {
+		return fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", o.maxSize)
+	}
 	if err := a.checkSides(o.from, o.to); err != nil {
 		return err
 	}
@@ -134,9 +157,12 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	if len(missing) > 0 {
 		return notOn(missing, "on either server")
 	}
-	if o.json {
+	switch o.format {
+	case "json":
 		err = c.WriteJSON(a.stdout, from.url, to.url)
-	} else {
+	case "markdown":
+		err = c.WriteMarkdown(a.stdout, from.url, to.url, plan.MarkdownOptions{MaxSize: o.maxSize})
+	default:
 		err = c.WriteText(a.stdout, from.url, to.url)
 	}
 	if err != nil {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -271,6 +274,10 @@ func TestDiffErrors(t *testing.T) {
 			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_FROM_USERNAME": "alice", "PBX_TO_API_KEY": pbxtest.AdminKey},
 			"--from: two kinds of credentials: set PBX_FROM_API_KEY, or PBX_FROM_USERNAME and PBX_FROM_PASSWORD, not both", true},
 		{"invalid match", []string{"--from", from.URL, "--to", to.URL, "--match", "("}, diffEnv(), "invalid --match", true},
+		{"invalid format", []string{"--from", from.URL, "--to", to.URL, "--format", "html"}, diffEnv(),
+			`invalid --format "html": want text, json or markdown`, true},
+		{"invalid max size", []string{"--from", from.URL, "--to", to.URL, "--format", "markdown", "--max-size", "999"}, diffEnv(),
+			"invalid --max-size 999: 0 (no limit) or at least 1000", true},
 		// The cases that send requests come last: a request that the server takes after
 		// its client gave up would count in the next case.
 		{"refused credentials", []string{"--from", from.URL, "--to", to.URL},
@@ -299,6 +306,7 @@ func TestDiffHelp(t *testing.T) {
 	require.Equal(t, 0, got.code)
 	for _, want := range []string{
 		"diff --from URL --to URL", "--company ID", "--match REGEX", "--json",
+		"--format FORMAT", "text, json or markdown", "--max-size N", "--format markdown >>",
 		"PBX_FROM_API_KEY", "PBX_TO_API_KEY", "(sensitive)",
 		"0 when the two sides hold the same, 2 when they differ, 1 on an error",
 		"pbxsync diff --from sim:snap.yaml --to https://pbx.example.com",
@@ -307,4 +315,76 @@ func TestDiffHelp(t *testing.T) {
 	}
 	root := invoke(t, "", nil, "--help")
 	require.Regexp(t, `\n  diff +Compare the companies of two servers; change nothing\n`, root.stdout)
+}
+
+// diffOtherMarkdown is diff --format markdown of diffFrom and diffOther, FROM and TO
+// standing for the servers' URLs.
+const diffOtherMarkdown = "### pbxsync diff\n\n" +
+	"**Differences between `FROM` (--from) and `TO` (--to): 1 only in --from, 1 only in --to, 5 different, of 7 companies compared.**\n" +
+	"\n<details><summary>Only in --from (1)</summary>\n\n- `old_only`\n\n</details>\n" +
+	"\n<details><summary>Only in --to (1)</summary>\n\n- `new_only`\n\n</details>\n" +
+	"\n<details><summary>Different (5)</summary>\n\n" +
+	"#### `acme_hq`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+	"| `name` | `\"Acme HQ\"` | `\"Acme Head Office\"` |\n" +
+	"| `nm_password` | (sensitive) differs | (sensitive) differs |\n" +
+	"| `zone` | `\"US/Pacific\"` | `\"Europe/London\"` |\n" +
+	"| container | `acme_hq`, `acme_west` | `acme_hq`, `acme_west`, `beta` |\n\n" +
+	"#### `acme_west`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+	"| container | `acme_hq`, `acme_west` | `acme_hq`, `acme_west`, `beta` |\n\n" +
+	"#### `beta`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+	"| container | `beta` | `acme_hq`, `acme_west`, `beta` |\n\n" +
+	"#### `delta`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+	"| container | `delta`, `epsilon` | `delta` |\n\n" +
+	"#### `epsilon`\n\n| field | --from | --to |\n| --- | --- | --- |\n" +
+	"| container | `delta`, `epsilon` | `epsilon` |\n\n" +
+	"\n</details>\n"
+
+// TestDiffMarkdown compares two servers over HTTP for a pull request: a summary, a
+// section per kind, the PINs never shown; cut to --max-size with a line that counts
+// what is not shown.
+func TestDiffMarkdown(t *testing.T) {
+	from := simtest.NewServer(t, pbxtest.WithState(diffFrom()))
+	to := simtest.NewServer(t, pbxtest.WithState(diffOther()))
+	same := simtest.NewServer(t, pbxtest.WithState(diffSame()))
+
+	got := invoke(t, "", diffEnv(), "diff", "--from", from.URL, "--to", to.URL, "--format", "markdown")
+	require.Equal(t, 2, got.code, "stderr: %s", got.stderr)
+	require.Empty(t, got.stderr)
+	want := strings.NewReplacer("`FROM`", "`"+from.URL+"`", "`TO`", "`"+to.URL+"`").Replace(diffOtherMarkdown)
+	if diff := cmp.Diff(want, got.stdout); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	require.NotContains(t, got.stdout, diffPIN)
+	require.NotContains(t, got.stdout, diffOtherPIN)
+
+	asJSON := invoke(t, "", diffEnv(), "diff", "--from", from.URL, "--to", to.URL, "--format", "markdown", "--json")
+	require.Equal(t, 2, asJSON.code, "stderr: %s", asJSON.stderr)
+	require.True(t, strings.HasPrefix(asJSON.stdout, "{"), "--json is --format json, whatever --format says: %s", asJSON.stdout)
+
+	cut := invoke(t, "", diffEnv(), "diff", "--from", from.URL, "--to", to.URL, "--format", "markdown", "--max-size", "1000")
+	require.Equal(t, 2, cut.code, "stderr: %s", cut.stderr)
+	require.LessOrEqual(t, len(cut.stdout), 1000)
+	require.Less(t, len(cut.stdout), len(got.stdout))
+	require.Equal(t, strings.Count(cut.stdout, "<details>"), strings.Count(cut.stdout, "</details>"), cut.stdout)
+	m := regexp.MustCompile(`\n\*\*(\d+) differences? not shown\*\*: this comparison is longer than 1000 characters; ` +
+		`run pbxsync diff --format json for the whole comparison\.\n$`).FindStringSubmatch(cut.stdout)
+	require.NotNil(t, m, cut.stdout)
+	notShown, _ := strconv.Atoi(m[1])
+	shown := strings.Count(cut.stdout, "\n- ") + strings.Count(cut.stdout, "\n#### ")
+	require.Positive(t, notShown)
+	require.Equal(t, 7, shown+notShown, cut.stdout)
+
+	got = invoke(t, "", diffEnv(), "diff", "--from", from.URL, "--to", same.URL, "--format", "markdown")
+	require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
+	require.Equal(t, "### pbxsync diff\n\n**No differences: 6 companies compared, the same on `"+from.URL+"` and `"+same.URL+"`.**\n", got.stdout)
+
+	for _, srv := range []*simtest.Server{from, to, same} {
+		require.Zero(t, srv.Stats().TotalWrites())
+	}
+}
+
+// The shell completes diff --format with the three formats.
+func TestDiffFormatCompletion(t *testing.T) {
+	got := invoke(t, "", nil, "__complete", "diff", "--format", "")
+	require.Equal(t, "text\njson\nmarkdown\n:4\n", got.stdout)
 }

@@ -344,7 +344,7 @@ func TestCompletionOfFlagValues(t *testing.T) {
 	}{
 		{[]string{"__complete", "plan", "--format", ""}, "text\njson\nmarkdown\n:4\n"},
 		{[]string{"__complete", "apply", "--format", ""}, "text\njson\n:4\n"},
-		{[]string{"__complete", "diff", "--format", ""}, "text\njson\n:4\n"},
+		{[]string{"__complete", "diff", "--format", ""}, "text\njson\nmarkdown\n:4\n"},
 		{[]string{"__complete", "--log-level", ""}, "debug\ninfo\nwarn\nerror\n:4\n"},
 		{[]string{"__complete", "validate", "-f", ""}, "yaml\nyml\n:8\n"},
 	} {
