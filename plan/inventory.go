@@ -32,6 +32,9 @@ type Inventory struct {
 	Companies  []Company          // sorted by ID
 	Containers []Container        // in the files' order
 	Prune      *regexp.Regexp     // which absent companies --prune may delete; nil for none
+	// Places says where each company is defined (its key), by id; nil for an
+	// inventory not loaded from files.
+	Places map[string]Position
 }
 
 // Company is a company as the inventory wants it.
@@ -318,13 +321,14 @@ type draft struct {
 	profiles     []*yaml.Node // the names, in order
 }
 
-// position is a place in an inventory's files, for "first at" in messages.
-type position struct {
-	file string
-	line int
+// Position is a place in an inventory's files.
+type Position struct {
+	File         string
+	Line, Column int
 }
 
-func (p position) String() string { return fmt.Sprintf("%s:%d", p.file, p.line) }
+// String is FILE:LINE, as "first at" in messages.
+func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
 type draftContainer struct {
 	at      *yaml.Node // its label
@@ -542,7 +546,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 	}
 	names := slices.Sorted(maps.Keys(profiles))
 	var pruneAt string
-	seen := map[string]position{}
+	seen := map[string]Position{}
 	for _, d := range docs {
 		l.file = d.name
 		if d.pruneAt != nil {
@@ -565,7 +569,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 				l.errorf(&yaml.Node{Line: c.line, Column: c.column}, "company %s is defined twice: first at %s", c.ID, first)
 				continue
 			}
-			seen[c.ID] = position{d.name, c.line}
+			seen[c.ID] = Position{d.name, c.line, c.column}
 			layers := slices.Clone(base)
 			for _, name := range c.profiles {
 				p, ok := profiles[name.Value]
@@ -587,6 +591,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 		}
 		d.companies = nil
 	}
+	inv.Places = seen
 	slices.SortFunc(inv.Companies, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
 	if len(docs) == 1 && docs[0].defaults != nil {
 		inv.Defaults = docs[0].defaults.values

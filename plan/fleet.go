@@ -1,0 +1,359 @@
+package plan
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Fleet is a fleet file with each PBX's inventory loaded.
+type Fleet struct {
+	File string      // the fleet file, as named
+	Hash string      // SHA-256 (hex) over the fleet file's bytes and every PBX's inventory (its Inventory.Hash), in PBX name order
+	PBXs []*FleetPBX // sorted by name
+}
+
+// FleetPBX is one PBX of a fleet.
+type FleetPBX struct {
+	Name        string
+	URL         string     // as written, except a relative sim:PATH, made relative to the fleet file's directory (sim: + filepath.Join(dir, PATH))
+	Credentials string     // the environment variables' middle part: PBX_<Credentials>_API_KEY
+	Inventory   string     // the inventory path, joined to the fleet file's directory when relative
+	Inv         *Inventory // loaded
+	Line        int        // where the PBX is named in the fleet file
+}
+
+// Env returns the environment variable of this PBX for what ("API_KEY", "USERNAME",
+// "PASSWORD"): PBX_<Credentials>_<what>.
+func (p *FleetPBX) Env(what string) string { return "PBX_" + p.Credentials + "_" + what }
+
+// fleetKeys are the keys of a fleet file; x-... keys are ignored.
+var fleetKeys = []string{"version", "pbxs"}
+
+// fleetPBXKeys are the keys of a PBX of a fleet file; x-... keys are ignored.
+var fleetPBXKeys = []string{"url", "inventory", "credentials"}
+
+var (
+	pbxNameRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	credentialsRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+)
+
+// fleetPBX is a PBX as the fleet file writes it, with where it says what.
+type fleetPBX struct {
+	FleetPBX
+	urlAt     *yaml.Node // its url's value, nil when the url is missing or not valid
+	server    string     // the url as compared with the others: scheme and host lower-cased, no final /; sim: an absolute path
+	inventory *yaml.Node // its inventory's value, nil when missing or not valid
+}
+
+// LoadFleet reads a fleet file, data being its content, and loads each PBX's
+// inventory from disk (plan.ReadFiles of the PBX's inventory path, then LoadFiles
+// with opts). Every problem of the fleet file and of every inventory is reported at
+// once, as an *InventoryError (diagnostics FILE:LINE:COLUMN); warnings come back
+// apart, as LoadFiles does.
+//
+// Relative inventory paths and sim:PATH urls are relative to the fleet file's
+// directory. Nothing is sent anywhere: a url is checked, never connected to.
+func LoadFleet(file string, data []byte, opts LoadOptions) (*Fleet, []Diagnostic, error) {
+	l := &loader{opts: opts, file: file}
+	dir := filepath.Dir(file)
+	pbxs := l.readFleet(data, dir)
+	slices.SortStableFunc(pbxs, func(a, b *fleetPBX) int { return strings.Compare(a.Name, b.Name) })
+
+	// Each inventory, in PBX name order, loaded once however many PBXs name it. Its
+	// diagnostics name its own files: they come after the fleet file's.
+	var diags []Diagnostic
+	byPath := map[string]*Inventory{}
+	for _, p := range pbxs {
+		if p.inventory == nil {
+			continue
+		}
+		key := p.Inventory
+		if abs, err := filepath.Abs(key); err == nil {
+			key = abs
+		}
+		if inv, ok := byPath[key]; ok {
+			p.Inv = inv
+			continue
+		}
+		files, err := ReadFiles([]string{p.Inventory}, nil)
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), p.Inventory+": ")
+			l.errorf(p.inventory, "PBX %s: inventory %s: %s", p.Name, p.inventory.Value, msg)
+			byPath[key] = nil
+			continue
+		}
+		inv, warns, err := LoadFiles(files, opts)
+		var ie *InventoryError
+		switch {
+		case errors.As(err, &ie):
+			diags = append(diags, ie.Diagnostics...)
+		case err != nil:
+			l.errorf(p.inventory, "PBX %s: inventory %s: %v", p.Name, p.inventory.Value, err)
+		}
+		diags = append(diags, warns...)
+		p.Inv = inv
+		byPath[key] = inv
+	}
+	slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	diags = append(l.diags, diags...)
+
+	// A company of two PBXs, in name order: reported where the later one defines it.
+	type owner struct {
+		pbx   string
+		place Position
+	}
+	owners := map[string]owner{}
+	for _, p := range pbxs {
+		if p.Inv == nil {
+			continue
+		}
+		for _, c := range p.Inv.Companies {
+			at := p.Inv.Places[c.ID]
+			if first, dup := owners[c.ID]; dup {
+				diags = append(diags, Diagnostic{File: at.File, Line: at.Line, Column: at.Column,
+					Message: fmt.Sprintf("company %s is in the inventories of two PBXs: %s (%s) and %s", c.ID, first.pbx, first.place, p.Name)})
+				continue
+			}
+			owners[c.ID] = owner{p.Name, at}
+		}
+	}
+
+	var errs, warnings []Diagnostic
+	seen := map[Diagnostic]bool{} // a file of two inventories says its problems once
+	for _, d := range diags {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if d.Warning {
+			warnings = append(warnings, d)
+		} else {
+			errs = append(errs, d)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, warnings, &InventoryError{Diagnostics: errs}
+	}
+	fleet := &Fleet{File: file}
+	h := sha256.New()
+	fmt.Fprintf(h, "%x\n", sha256.Sum256(data))
+	for _, p := range pbxs {
+		fmt.Fprintf(h, "%s\n", p.Inv.Hash)
+		fleet.PBXs = append(fleet.PBXs, &p.FleetPBX)
+	}
+	fleet.Hash = hex.EncodeToString(h.Sum(nil))
+	return fleet, warnings, nil
+}
+
+// readFleet checks the fleet file and returns its PBXs, in the file's order, those
+// with errors included: what of them is valid is set.
+func (l *loader) readFleet(data []byte, dir string) []*fleetPBX {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		l.yamlError(data, err)
+		return nil
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		l.errorf(&next, "a second YAML document: a fleet file is one document, and this one would be ignored")
+		return nil
+	} else if !errors.Is(err, io.EOF) {
+		l.yamlError(data, err)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		l.errorf(&yaml.Node{Line: 1, Column: 1}, "the file is empty: a fleet file needs version: 1 and pbxs")
+		return nil
+	}
+	root := resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		l.errorf(root, "a fleet file must be a mapping with version and pbxs")
+		return nil
+	}
+	var version bool
+	var pbxsAt *yaml.Node
+	var pbxs []*fleetPBX
+	l.fields(root, func(key, value *yaml.Node) {
+		switch key.Value {
+		case "version":
+			version = true
+			if n, err := strconv.Atoi(value.Value); value.Kind != yaml.ScalarNode || err != nil || n != 1 {
+				l.errorf(value, "version must be 1")
+			}
+		case "pbxs":
+			pbxsAt = key
+			pbxs = l.fleetPBXs(value, dir)
+		default:
+			if !strings.HasPrefix(key.Value, "x-") {
+				l.errorf(key, "unknown key %q: want %s (x-... keys are free, for anchors)%s", key.Value, oneOf(fleetKeys), didYouMean(key.Value, fleetKeys))
+			}
+		}
+	})
+	if !version {
+		l.errorf(root, "version is missing: the first line should be version: 1")
+	}
+	if pbxsAt == nil {
+		l.errorf(root, "pbxs is missing: a fleet file names its PBXs under pbxs:")
+	}
+
+	// One server for two PBXs: reported at the later one's url.
+	servers := map[string]*fleetPBX{}
+	for _, p := range pbxs {
+		if p.urlAt == nil {
+			continue
+		}
+		if first, dup := servers[p.server]; dup {
+			l.errorf(p.urlAt, "PBXs %s (line %d) and %s (line %d) have the same url: each PBX of a fleet is a server of its own", first.Name, first.Line, p.Name, p.Line)
+			continue
+		}
+		servers[p.server] = p
+	}
+	return pbxs
+}
+
+// fleetPBXs reads the pbxs mapping.
+func (l *loader) fleetPBXs(n *yaml.Node, dir string) []*fleetPBX {
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			l.errorf(n, "pbxs is empty: a fleet file names at least one PBX")
+		} else {
+			l.errorf(n, "pbxs must be a mapping of PBX names to their url, inventory and credentials")
+		}
+		return nil
+	}
+	// A PBX named twice: said here, in words of PBXs, and left out of what fields reads.
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: n.Tag, Line: n.Line, Column: n.Column}
+	lines := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		if key.Kind == yaml.ScalarNode && !isMerge(key) {
+			if first, dup := lines[key.Value]; dup {
+				l.errorf(key, "PBX %s is defined twice: first at line %d", key.Value, first)
+				continue
+			}
+			lines[key.Value] = key.Line
+		}
+		m.Content = append(m.Content, key, n.Content[i+1])
+	}
+	var pbxs []*fleetPBX
+	l.fields(m, func(key, value *yaml.Node) {
+		pbxs = append(pbxs, l.fleetPBX(key, value, dir))
+	})
+	if len(pbxs) == 0 && len(n.Content) == 0 {
+		l.errorf(n, "pbxs is empty: a fleet file names at least one PBX")
+	}
+	return pbxs
+}
+
+// fleetPBX reads one PBX.
+func (l *loader) fleetPBX(key, value *yaml.Node, dir string) *fleetPBX {
+	p := &fleetPBX{FleetPBX: FleetPBX{Name: key.Value, Line: key.Line}}
+	if !pbxNameRE.MatchString(p.Name) {
+		l.errorf(key, "PBX name %q is not allowed: use letters, digits, _ and -, 1 to 64 characters", p.Name)
+	}
+	p.Credentials = strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))
+	if value.Kind != yaml.MappingNode {
+		l.errorf(value, "PBX %s must be a mapping with url and inventory", p.Name)
+		return p
+	}
+	var hasURL, hasInventory bool
+	l.fields(value, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "url":
+			hasURL = true
+			if s, ok := l.fleetString(p.Name, v, "url"); ok {
+				l.fleetURL(p, v, s, dir)
+			}
+		case "inventory":
+			hasInventory = true
+			s, ok := l.fleetString(p.Name, v, "inventory")
+			switch {
+			case !ok:
+			case s == "-":
+				l.errorf(v, "PBX %s: inventory - (standard input) is not allowed in a fleet file: name a file or a directory", p.Name)
+			default:
+				p.Inventory, p.inventory = s, v
+				if !filepath.IsAbs(s) {
+					p.Inventory = filepath.Join(dir, s)
+				}
+			}
+		case "credentials":
+			// Never quoted: a key pasted here by mistake stays out of the messages.
+			if s, ok := l.fleetString(p.Name, v, "credentials"); ok {
+				if !credentialsRE.MatchString(s) {
+					l.errorf(v, "PBX %s: credentials must be letters, digits and _ (1 to 64): they name the environment variables PBX_<credentials>_API_KEY, or PBX_<credentials>_USERNAME and PBX_<credentials>_PASSWORD; credentials never go in the file", p.Name)
+				} else {
+					p.Credentials = strings.ToUpper(s)
+				}
+			}
+		default:
+			if !strings.HasPrefix(k.Value, "x-") {
+				l.errorf(k, "unknown key %q in PBX %s: want %s%s", k.Value, p.Name, oneOf(fleetPBXKeys), didYouMean(k.Value, fleetPBXKeys))
+			}
+		}
+	})
+	if !hasURL {
+		l.errorf(key, "PBX %s has no url: want https://host[:port], http://host[:port] or sim:FILE", p.Name)
+	}
+	if !hasInventory {
+		l.errorf(key, "PBX %s has no inventory: want a file or a directory, relative to the fleet file", p.Name)
+	}
+	return p
+}
+
+// fleetString reads a PBX's string scalar, that must not be empty.
+func (l *loader) fleetString(pbx string, n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Value == "" {
+		l.errorf(n, "PBX %s: %s must be a non-empty string", pbx, what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+// fleetURL checks a PBX's url, as apiclient.New and --url would, and sets it. The url
+// is never quoted: it may hold a password.
+func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
+	if path, ok := strings.CutPrefix(raw, "sim:"); ok {
+		if path == "" {
+			l.errorf(n, "PBX %s: sim: needs a state file: sim:FILE", p.Name)
+			return
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+			raw = "sim:" + path
+		}
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		p.URL, p.urlAt, p.server = raw, n, "sim:"+filepath.Clean(path)
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err == nil && u.User != nil:
+		l.errorf(n, "PBX %s: url: credentials belong in the environment, not in the URL", p.Name)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		l.errorf(n, "PBX %s: url is not valid: want https://host[:port], http://host[:port] or sim:FILE", p.Name)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		l.errorf(n, "PBX %s: url takes no query or fragment", p.Name)
+	default:
+		p.URL, p.urlAt = raw, n
+		p.server = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.EscapedPath(), "/")
+	}
+}
