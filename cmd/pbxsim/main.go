@@ -40,7 +40,10 @@ State: pbxsim starts empty, or from --state FILE (the inventory format, as
 pbxsync export writes it), and writes its state back to that file after changes.
 
 Credentials: --api-key (or $PBX_API_KEY) is a System-Admin key; --user USER also
-accepts a login of USER with the password in $PBX_PASSWORD.
+accepts a login of USER with the password in $PBX_PASSWORD. --company-admin IDS
+also accepts the key in $PBX_COMPANY_ADMIN_KEY as a company administrator's of
+those companies (read and update only; feature switches silently ignored), to
+rehearse what pbxsync does with a tenant's key.
 
 Example:
   PBX_API_KEY=demo pbxsim --addr 127.0.0.1:8080 --latency 50ms --fault-rate 0.05
@@ -67,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	seed := fs.Uint64("seed", 1, "seed of the fault and jitter draws, so that a run repeats")
 	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After sent with 429 and 503")
 	maxInFlight := fs.Int("max-in-flight", 0, "answer 429 above this many requests at once (0: no limit)")
+	companyAdmin := fs.StringSlice("company-admin", nil, "also accept $PBX_COMPANY_ADMIN_KEY as a company administrator's key for these comma-separated company `IDS`")
 	statePath := fs.String("state", "", "keep the state in this inventory-format `FILE`: read at start, written after changes")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +110,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return fail("--user needs the password in PBX_PASSWORD")
 		}
 		opts = append(opts, pbxtest.WithUser(*user, password, pbxtest.SystemAdmin()))
+	}
+	if len(*companyAdmin) > 0 {
+		tenantKey := getenv("PBX_COMPANY_ADMIN_KEY")
+		if tenantKey == "" || tenantKey == key {
+			return fail("--company-admin needs the company administrator's key in PBX_COMPANY_ADMIN_KEY, other than the System-Admin's")
+		}
+		opts = append(opts, pbxtest.WithAPIKey(tenantKey, pbxtest.CompanyAdmin(*companyAdmin...)))
 	}
 	switch m := pbxtest.Mode(*mode); m {
 	case pbxtest.ModeMove, pbxtest.ModeMerge:

@@ -69,6 +69,7 @@ func TestRefusesBadFlags(t *testing.T) {
 		{"user without password", []string{"--user", "ops"}, "PBX_PASSWORD"},
 		{"extra argument", []string{"--api-key", "k", "serve"}, `unexpected argument "serve"`},
 		{"unknown flag", []string{"--api-key", "k", "--port", "80"}, "unknown flag: --port"},
+		{"company admin without a key", []string{"--api-key", "k", "--company-admin", "acme"}, "PBX_COMPANY_ADMIN_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -132,4 +133,42 @@ func TestVersionAndHelp(t *testing.T) {
 	require.Equal(t, 0, run(t.Context(), []string{"--help"}, &stdout, &stderr, noEnv))
 	require.Contains(t, stderr.String(), "      --addr string ")
 	require.Contains(t, stderr.String(), "      --version ")
+}
+
+// --company-admin accepts $PBX_COMPANY_ADMIN_KEY for the companies named: it reads
+// them, reads no other, and its feature switches are ignored.
+func TestCompanyAdminKey(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	outR, outW := io.Pipe()
+	env := func(k string) string {
+		return map[string]string{"PBX_COMPANY_ADMIN_KEY": "tenant-key"}[k]
+	}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"--addr", "127.0.0.1:0", "--api-key", "admin-key", "--company-admin", "acme,beta"}, outW, io.Discard, env)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	require.NoError(t, err)
+	url := regexp.MustCompile(`http://[0-9.:]+`).FindString(line)
+	admin, err := apiclient.New(url, apiclient.WithAPIKey("admin-key"))
+	require.NoError(t, err)
+	for _, id := range []string{"acme", "beta", "gamma"} {
+		_, err = admin.Create(ctx, id, strings.ToUpper(id), "")
+		require.NoError(t, err)
+	}
+	tenant, err := apiclient.New(url, apiclient.WithAPIKey("tenant-key"))
+	require.NoError(t, err)
+	_, err = tenant.ReadAll(ctx)
+	require.True(t, apiclient.IsRefused(err), "a company administrator may not read every company: %v", err)
+	_, err = tenant.Read(ctx, "beta")
+	require.NoError(t, err)
+	_, err = tenant.Read(ctx, "gamma")
+	require.True(t, apiclient.IsRefused(err), "nor a company it does not administer: %v", err)
+	got, err := tenant.Update(ctx, "acme", apiclient.Changes{Settings: apiclient.Settings{"nocallrec": apiclient.Bool(true)}})
+	require.NoError(t, err)
+	require.False(t, apiclient.Equal("nocallrec", got.Settings["nocallrec"], apiclient.Bool(true)), "feature switches are ignored")
+	cancel()
+	require.Equal(t, 0, <-code)
 }
