@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -20,10 +19,15 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/robfig/cron/v3"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
@@ -268,45 +272,78 @@ func TestNightly(t *testing.T) {
 	require.NoError(t, json.Unmarshal(readFile(t, flagValue(args, "--report")), &report))
 	require.True(t, report.Verified)
 	require.Equal(t, sync.JSONCounts{OK: 5}, report.Summary)
-	metrics := string(readFile(t, flagValue(args, "--metrics-file")))
-	require.Regexp(t, `\npbxsync_last_run_success\{server="[^"]+"\} 1\n`, metrics)
-	require.Regexp(t, `(?m)^pbxsync_last_run_timestamp_seconds\{server="[^"]+"\} \d+(\.\d+)?$`, metrics)
+	// The metrics file as node_exporter reads it (Prometheus' parser: parsers_test.go).
+	metrics := readMetrics(t, flagValue(args, "--metrics-file"))
+	server := map[string]string{"server": env["PBX_URL"]}
+	require.Equal(t, []promSample{{Labels: server, Value: 1}}, metrics["pbxsync_last_run_success"])
+	require.Equal(t, []promSample{{Labels: server, Value: 0}}, metrics["pbxsync_errors"])
+	require.Equal(t, []promSample{{Labels: server, Value: 0}}, metrics["pbxsync_interrupted"])
+	require.Len(t, metrics["pbxsync_last_run_timestamp_seconds"], 1)
+	ended := metrics["pbxsync_last_run_timestamp_seconds"][0]
+	require.Equal(t, server, ended.Labels)
+	require.InDelta(t, float64(time.Now().UnixMilli())/1000, ended.Value, 600, "when the run ended, in seconds since 1970")
+	ok := 0.0
+	for _, s := range metrics["pbxsync_changes"] {
+		require.Equal(t, env["PBX_URL"], s.Labels["server"])
+		if s.Labels["status"] == "ok" {
+			ok += s.Value
+		}
+	}
+	require.Equal(t, float64(report.Summary.OK), ok, "the changes made, as the report counts them")
 	res = runPbxsync(t, dir, env, "plan", "-f", flagValue(args, "-f"), "--detailed-exitcode")
 	require.Equal(t, 0, res.code, "the second night finds nothing to do: %s", res.stdout+res.stderr)
 }
 
+// TestKubernetes reads the manifests as the API server does (strictly, into the
+// Kubernetes API's types: parsers_test.go), checks what the README promises of them,
+// then applies each inventory to the simulator and runs each container's command line.
 func TestKubernetes(t *testing.T) {
-	docs := readManifests(t, "kubernetes/cronjobs.yaml")
 	secrets := map[string]map[string]string{}
-	for _, d := range readManifests(t, "kubernetes/secret.example.yaml") {
-		require.Equal(t, "Secret", d.Kind)
-		secrets[d.Metadata.Name] = d.StringData
+	for _, obj := range readKubernetes(t, "kubernetes/secret.example.yaml") {
+		s, ok := obj.(*corev1.Secret)
+		require.True(t, ok, "only Secrets in secret.example.yaml, not a %T", obj)
+		require.Equal(t, corev1.SecretTypeOpaque, s.Type)
+		require.Empty(t, s.Data, "stringData, which a person edits, not base64 data")
+		for k := range s.StringData {
+			require.Empty(t, validation.IsEnvVarName(k), "%s: %s: envFrom leaves out a key that is no variable name", s.Name, k)
+		}
+		secrets[s.Name] = s.StringData
 	}
 	configMaps := map[string]map[string]string{}
-	var cronJobs []manifest
-	for _, d := range docs {
-		switch d.Kind {
-		case "ConfigMap":
-			configMaps[d.Metadata.Name] = d.Data
-		case "CronJob":
-			cronJobs = append(cronJobs, d)
+	var cronJobs []*batchv1.CronJob
+	for _, obj := range readKubernetes(t, "kubernetes/cronjobs.yaml") {
+		switch o := obj.(type) {
+		case *corev1.ConfigMap:
+			configMaps[o.Name] = o.Data
+		case *batchv1.CronJob:
+			cronJobs = append(cronJobs, o)
 		default:
-			t.Errorf("unexpected kind %q", d.Kind)
+			t.Errorf("unexpected %T", obj)
 		}
 	}
 	require.Len(t, cronJobs, 2, "one CronJob per PBX, two shown")
 	urls := map[string]bool{}
 	for _, cj := range cronJobs {
-		t.Run(cj.Metadata.Name, func(t *testing.T) {
-			require.Equal(t, "Forbid", cj.Spec.ConcurrencyPolicy)
-			require.Len(t, strings.Fields(cj.Spec.Schedule), 5)
-			pod := cj.Spec.JobTemplate.Spec.Template.Spec
-			require.Equal(t, "Never", pod.RestartPolicy)
+		t.Run(cj.Name, func(t *testing.T) {
+			require.LessOrEqual(t, len(cj.Name), 52, "the API server refuses a CronJob name longer than 52 characters")
+			require.Equal(t, batchv1.ForbidConcurrent, cj.Spec.ConcurrencyPolicy, "never two runs against one PBX at once")
+			_, err := cron.ParseStandard(cj.Spec.Schedule) // as the API server parses it
+			require.NoError(t, err, cj.Spec.Schedule)
+			require.NotNil(t, cj.Spec.TimeZone)
+			_, err = time.LoadLocation(*cj.Spec.TimeZone)
+			require.NoError(t, err)
+			job := cj.Spec.JobTemplate.Spec
+			require.NotNil(t, job.BackoffLimit)
+			require.Zero(t, *job.BackoffLimit, "a failed run fails the Job rather than being repeated at once")
+			require.NotNil(t, job.ActiveDeadlineSeconds, "then SIGTERM: the summary is written")
+			pod := job.Template.Spec
+			require.Equal(t, corev1.RestartPolicyNever, pod.RestartPolicy)
 			require.Len(t, pod.Containers, 1)
 			ctr := pod.Containers[0]
+			require.Empty(t, ctr.Command, "the image's entrypoint is pbxsync")
 			requireFlags(t, ctr.Args, "apply", "-f", "", "--auto-approve", "--log-format", "json")
 
-			// The -f file is the ConfigMap's key, mounted where the args look for it.
+			// The -f file is the ConfigMap's key, mounted read-only where the args look for it.
 			file := flagValue(ctr.Args, "-f")
 			var inventory string
 			for _, m := range ctr.VolumeMounts {
@@ -314,7 +351,8 @@ func TestKubernetes(t *testing.T) {
 				if !ok {
 					continue
 				}
-				i := slices.IndexFunc(pod.Volumes, func(v volume) bool { return v.Name == m.Name })
+				require.True(t, m.ReadOnly, "%s is mounted read-only", m.MountPath)
+				i := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
 				require.GreaterOrEqual(t, i, 0, "volume %s", m.Name)
 				require.NotNil(t, pod.Volumes[i].ConfigMap)
 				data, ok := configMaps[pod.Volumes[i].ConfigMap.Name]
@@ -323,31 +361,38 @@ func TestKubernetes(t *testing.T) {
 			}
 			require.NotEmpty(t, inventory, "no ConfigMap holds %s", file)
 
-			// PBX_URL is set, PBX_API_KEY comes from the Secret, which holds the inventory's ${VAR}s.
+			// PBX_URL is set, PBX_API_KEY comes from the Secret, which holds the
+			// inventory's ${VAR}s; no secret is written in the manifest.
 			env := map[string]string{}
 			var secret string
 			for _, e := range ctr.Env {
-				switch {
-				case e.Name == "PBX_URL":
+				switch e.Name {
+				case "PBX_URL":
 					require.True(t, strings.HasPrefix(e.Value, "https://"), e.Value)
 					require.False(t, urls[e.Value], "one CronJob per PBX: %s twice", e.Value)
 					urls[e.Value] = true
-				case e.Name == "PBX_API_KEY":
+				case "PBX_API_KEY":
+					require.Empty(t, e.Value, "never the API key itself in the manifest")
 					require.NotNil(t, e.ValueFrom)
 					require.NotNil(t, e.ValueFrom.SecretKeyRef)
 					require.Equal(t, "PBX_API_KEY", e.ValueFrom.SecretKeyRef.Key)
+					optional := e.ValueFrom.SecretKeyRef.Optional
+					require.True(t, optional == nil || !*optional, "a Secret without the key keeps the pod from starting")
 					secret = e.ValueFrom.SecretKeyRef.Name
+				default:
+					secretName := regexp.MustCompile(`(?i)key|password|pin|token|secret`)
+					require.False(t, e.Value != "" && secretName.MatchString(e.Name), "%s: a secret belongs in the Secret, not in the manifest", e.Name)
 				}
 			}
 			require.NotEmpty(t, secret, "PBX_API_KEY from a Secret")
 			require.Contains(t, secrets, secret)
 			require.Contains(t, secrets[secret], "PBX_API_KEY")
-			require.True(t, slices.ContainsFunc(ctr.EnvFrom, func(e envFrom) bool { return e.SecretRef != nil && e.SecretRef.Name == secret }),
+			require.True(t, slices.ContainsFunc(ctr.EnvFrom, func(e corev1.EnvFromSource) bool { return e.SecretRef != nil && e.SecretRef.Name == secret }),
 				"the Secret's ${VAR}s reach the container through envFrom")
 			for k, v := range secrets[secret] {
 				env[k] = v
 			}
-			inv, diags, err := plan.Load(cj.Metadata.Name, []byte(inventory), plan.LoadOptions{Lookup: lookup(env)})
+			inv, diags, err := plan.Load(cj.Name, []byte(inventory), plan.LoadOptions{Lookup: lookup(env)})
 			require.NoError(t, err)
 			require.Empty(t, diags)
 			converge(t, client(t, simtest.NewServer(t)), inv)
@@ -818,84 +863,7 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, os.WriteFile(to, readFile(t, from), 0o600))
 }
 
-// ---- Kubernetes and GitHub Actions files, as far as the tests read them
-
-type manifest struct {
-	Kind     string `yaml:"kind"`
-	Metadata struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Data       map[string]string `yaml:"data"`
-	StringData map[string]string `yaml:"stringData"`
-	Spec       struct {
-		Schedule          string `yaml:"schedule"`
-		ConcurrencyPolicy string `yaml:"concurrencyPolicy"`
-		JobTemplate       struct {
-			Spec struct {
-				Template struct {
-					Spec podSpec `yaml:"spec"`
-				} `yaml:"template"`
-			} `yaml:"spec"`
-		} `yaml:"jobTemplate"`
-	} `yaml:"spec"`
-}
-
-type podSpec struct {
-	RestartPolicy string      `yaml:"restartPolicy"`
-	Containers    []container `yaml:"containers"`
-	Volumes       []volume    `yaml:"volumes"`
-}
-
-type container struct {
-	Args []string `yaml:"args"`
-	Env  []struct {
-		Name      string `yaml:"name"`
-		Value     string `yaml:"value"`
-		ValueFrom *struct {
-			SecretKeyRef *struct {
-				Name string `yaml:"name"`
-				Key  string `yaml:"key"`
-			} `yaml:"secretKeyRef"`
-		} `yaml:"valueFrom"`
-	} `yaml:"env"`
-	EnvFrom      []envFrom `yaml:"envFrom"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	} `yaml:"volumeMounts"`
-}
-
-type envFrom struct {
-	SecretRef *struct {
-		Name string `yaml:"name"`
-	} `yaml:"secretRef"`
-}
-
-type volume struct {
-	Name      string `yaml:"name"`
-	ConfigMap *struct {
-		Name string `yaml:"name"`
-	} `yaml:"configMap"`
-}
-
-// readManifests reads every document of a multi-document YAML file.
-func readManifests(t *testing.T, path string) []manifest {
-	t.Helper()
-	var docs []manifest
-	dec := yaml.NewDecoder(bytes.NewReader(readFile(t, path)))
-	for {
-		var d manifest
-		err := dec.Decode(&d)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err, path)
-		require.NotEmpty(t, d.Kind, "%s: a document without kind", path)
-		docs = append(docs, d)
-	}
-	require.NotEmpty(t, docs)
-	return docs
-}
+// ---- GitHub Actions files, as far as the tests read them (actionlint checks them whole: parsers_test.go)
 
 type workflow struct {
 	Name string `yaml:"name"`

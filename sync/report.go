@@ -331,33 +331,25 @@ func (r *Report) WriteSummary(w io.Writer) error {
 // (Err) or one that ended the run before or outside its changes: success is 0 and
 // pbxsync_errors at least 1 whenever the JSON result has an error.
 func (r *Report) WriteMetrics(w io.Writer, now time.Time, server string, runErr error) error {
-	b := &strings.Builder{}
-	label := `server="` + promEscape(server) + `"`
-	gauge := func(name, help string, samples ...string) {
-		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		for _, s := range samples {
-			fmt.Fprintf(b, "%s%s\n", name, s)
-		}
-	}
-	value := func(v float64) string { return "{" + label + "} " + strconv.FormatFloat(v, 'f', -1, 64) }
-	flag := func(b bool) string {
-		if b {
-			return value(1)
-		}
-		return value(0)
-	}
+	m := newMetrics(`server="` + promEscape(server) + `"`)
+	r.addMetrics(m, now, runErr)
+	_, err := io.WriteString(w, m.String())
+	return err
+}
+
+// addMetrics adds the run's samples to m, with m's labels.
+func (r *Report) addMetrics(m *metrics, now time.Time, runErr error) {
 	drift, _ := r.drift()
 	n := r.Counts()
 	problems := n.Failed + len(drift) + len(r.NotPlanned)
 	if runErr != nil && problems == 0 {
 		problems = 1
 	}
-
-	gauge("pbxsync_last_run_timestamp_seconds", "When the last pbxsync apply ended, in seconds since 1970.",
-		value(float64(now.UnixMilli())/1000))
-	gauge("pbxsync_last_run_duration_seconds", "How long the last pbxsync apply took.", value(roundSeconds(r.Duration)))
-	gauge("pbxsync_last_run_success", "1 when every change of the last apply succeeded and the server was verified, else 0.",
-		flag(runErr == nil && r.Succeeded()))
+	m.gauge("pbxsync_last_run_timestamp_seconds", "When the last pbxsync apply ended, in seconds since 1970.",
+		m.value(float64(now.UnixMilli())/1000))
+	m.gauge("pbxsync_last_run_duration_seconds", "How long the last pbxsync apply took.", m.value(roundSeconds(r.Duration)))
+	m.gauge("pbxsync_last_run_success", "1 when every change of the last apply succeeded and the server was verified, else 0.",
+		m.flag(runErr == nil && r.Succeeded()))
 	byKind := map[string]int{}
 	for _, res := range r.Outcomes() {
 		byKind[string(res.Action)+"/"+string(res.Status)]++
@@ -366,20 +358,75 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time, server string, runErr 
 	for _, a := range plan.Actions {
 		for _, s := range []Status{OK, Failed, Skipped, NotRun} {
 			status := strings.ReplaceAll(string(s), " ", "_") // as the JSON result writes it
-			changes = append(changes, fmt.Sprintf("{%s,action=%q,status=%q} %d", label, a, status, byKind[string(a)+"/"+string(s)]))
+			changes = append(changes, m.with(fmt.Sprintf("action=%q,status=%q", a, status), float64(byKind[string(a)+"/"+string(s)])))
 		}
 	}
-	gauge("pbxsync_changes", "Changes of the last apply, by action and how they ended.", changes...)
-	gauge("pbxsync_drift_fields", "Values the server did not keep although they were written with success.", value(float64(len(drift))))
-	gauge("pbxsync_errors", "Problems of the last run: failed changes, values the server did not keep, companies not planned; at least 1 whenever the run failed.", value(float64(problems)))
-	gauge("pbxsync_interrupted", "1 when the last apply was interrupted, else 0.", flag(r.Interrupted))
-	_, err := io.WriteString(w, b.String())
-	return err
+	m.gauge("pbxsync_changes", "Changes of the last apply, by action and how they ended.", changes...)
+	m.gauge("pbxsync_drift_fields", "Values the server did not keep although they were written with success.", m.value(float64(len(drift))))
+	m.gauge("pbxsync_errors", "Problems of the last run: failed changes, values the server did not keep, companies not planned; at least 1 whenever the run failed.", m.value(float64(problems)))
+	m.gauge("pbxsync_interrupted", "1 when the last apply was interrupted, else 0.", m.flag(r.Interrupted))
+}
+
+// metrics builds a file of the Prometheus text format: gauges only, since each run
+// replaces the file, each family once, in the order first added, every sample with
+// the current labels first.
+type metrics struct {
+	labels   string // name="value" pairs, escaped
+	order    []string
+	help     map[string]string
+	families map[string][]string
+}
+
+func newMetrics(labels string) *metrics {
+	return &metrics{labels: labels, help: map[string]string{}, families: map[string][]string{}}
+}
+
+// gauge adds samples to a gauge, first declared with its help.
+func (m *metrics) gauge(name, help string, samples ...string) {
+	if _, seen := m.help[name]; !seen {
+		m.order = append(m.order, name)
+		m.help[name] = help
+	}
+	m.families[name] = append(m.families[name], samples...)
+}
+
+// String is the file: each gauge's HELP and TYPE lines, then its samples.
+func (m *metrics) String() string {
+	b := &strings.Builder{}
+	for _, name := range m.order {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, m.help[name], name)
+		for _, s := range m.families[name] {
+			fmt.Fprintf(b, "%s%s\n", name, s)
+		}
+	}
+	return b.String()
+}
+
+// value is a sample with the current labels.
+func (m *metrics) value(v float64) string { return m.with("", v) }
+
+// with is a sample with the current labels and extra ones (name="value" pairs).
+func (m *metrics) with(extra string, v float64) string {
+	labels := m.labels
+	if extra != "" {
+		labels += "," + extra
+	}
+	return "{" + labels + "} " + strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// flag is a sample of 1 for true, 0 for false.
+func (m *metrics) flag(b bool) string {
+	if b {
+		return m.value(1)
+	}
+	return m.value(0)
 }
 
 // promEscape escapes a label value as Prometheus' text format wants it.
 func promEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+	// A label value must be UTF-8, or Prometheus refuses the whole file: a sim:PATH
+	// or a host of other bytes keeps its readable part.
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // roundSeconds rounds d to milliseconds.

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient"
@@ -465,4 +470,219 @@ func TestReportMetricsValues(t *testing.T) {
 			require.Contains(t, b.String(), "\npbxsync_last_run_timestamp_seconds{server=\"pbx.example.test\"} 1700000000\n")
 		})
 	}
+}
+
+// ---- the metrics as Prometheus reads them
+
+// metricNames are the families WriteMetrics writes, each a gauge.
+var metricNames = []string{
+	"pbxsync_last_run_timestamp_seconds", "pbxsync_last_run_duration_seconds", "pbxsync_last_run_success",
+	"pbxsync_changes", "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted",
+}
+
+// promFamily is a metric family as Prometheus' text parser read it.
+type promFamily struct {
+	Type    string
+	Help    string
+	Samples []promSample
+}
+
+type promSample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// parseMetrics parses text with Prometheus' own text-format parser, the one
+// node_exporter's textfile collector reads a .prom file with, under the legacy (the
+// strictest) rules for names. Beyond the parser it requires what the collector
+// requires: no sample with a timestamp; and what the format requires but the parser
+// leaves to its callers: no series twice.
+func parseMetrics(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	require.True(t, strings.HasSuffix(text, "\n"), "the last line ends")
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	require.NoError(t, err, "Prometheus' text parser:\n%s", text)
+	for name, f := range families {
+		seen := map[string]bool{}
+		for _, m := range f.GetMetric() {
+			require.Nil(t, m.TimestampMs, "%s: node_exporter's textfile collector refuses timestamps", name)
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			slices.Sort(labels)
+			series := strings.Join(labels, "\x00")
+			require.False(t, seen[series], "%s: the series %q twice", name, labels)
+			seen[series] = true
+		}
+	}
+	return families
+}
+
+// simplify turns parsed families into values cmp compares.
+func simplify(families map[string]*dto.MetricFamily) map[string]promFamily {
+	out := map[string]promFamily{}
+	for name, f := range families {
+		pf := promFamily{Type: f.GetType().String(), Help: f.GetHelp()}
+		for _, m := range f.GetMetric() {
+			s := promSample{Labels: map[string]string{}, Value: m.GetGauge().GetValue()}
+			for _, l := range m.GetLabel() {
+				s.Labels[l.GetName()] = l.GetValue()
+			}
+			pf.Samples = append(pf.Samples, s)
+		}
+		out[name] = pf
+	}
+	return out
+}
+
+// TestReportMetricsParse reads WriteMetrics' output with Prometheus' parser: the
+// families, their labels, and values that match the report.
+func TestReportMetricsParse(t *testing.T) {
+	now := time.Date(2025, 3, 1, 2, 30, 0, 250_000_000, time.UTC)
+	tests := []struct {
+		name   string
+		report *sync.Report
+		runErr error
+	}{
+		{"ok", okReport, nil},
+		{"failed and skipped", failedReport, failedReport.Err()},
+		{"interrupted", interruptedReport, interruptedReport.Err()},
+		{"repaired", repairedReport, nil},
+		{"drift", driftReport, driftReport.Err()},
+		{"not read back", unreadableReport, unreadableReport.Err()},
+		{"no changes", emptyReport, nil},
+		{"an error outside the changes", emptyReport, errors.New("read the server: connection refused")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, tt.report.WriteMetrics(&b, now, "pbx.example.test:8443", tt.runErr))
+			families := simplify(parseMetrics(t, b.String()))
+			require.ElementsMatch(t, metricNames, slices.Collect(maps.Keys(families)))
+			for name, f := range families {
+				require.Equal(t, "GAUGE", f.Type, name)
+				require.NotEmpty(t, f.Help, name)
+				require.NotEmpty(t, f.Samples, name)
+				for _, s := range f.Samples {
+					want := []string{"server"}
+					if name == "pbxsync_changes" {
+						want = []string{"action", "server", "status"}
+					}
+					require.Equal(t, want, slices.Sorted(maps.Keys(s.Labels)), name)
+					require.Equal(t, "pbx.example.test:8443", s.Labels["server"], name)
+				}
+			}
+			single := func(name string) float64 {
+				t.Helper()
+				require.Len(t, families[name].Samples, 1, name)
+				return families[name].Samples[0].Value
+			}
+			flag := func(b bool) float64 {
+				if b {
+					return 1
+				}
+				return 0
+			}
+
+			res := tt.report.JSON()
+			require.Equal(t, 1740796200.25, single("pbxsync_last_run_timestamp_seconds"))
+			require.Equal(t, res.DurationSeconds, single("pbxsync_last_run_duration_seconds"))
+			require.Equal(t, flag(tt.runErr == nil && tt.report.Succeeded()), single("pbxsync_last_run_success"))
+			require.Equal(t, flag(res.Interrupted), single("pbxsync_interrupted"))
+			require.Equal(t, float64(len(res.Drift)), single("pbxsync_drift_fields"))
+			problems := res.Summary.Failed + len(res.Drift) + len(res.NotPlanned)
+			if tt.runErr != nil {
+				problems = max(problems, 1)
+			}
+			require.Equal(t, float64(problems), single("pbxsync_errors"))
+
+			// pbxsync_changes: one series for each action and status, each the count of
+			// the result's changes, as the JSON result counts them.
+			want := map[string]float64{}
+			for _, a := range plan.Actions {
+				for _, s := range []string{"ok", "failed", "skipped", "not_run"} {
+					want[string(a)+" "+s] = 0
+				}
+			}
+			for _, c := range res.Changes {
+				want[string(c.Action)+" "+strings.ReplaceAll(string(c.Status), " ", "_")]++
+			}
+			got := map[string]float64{}
+			byStatus := map[string]float64{}
+			for _, s := range families["pbxsync_changes"].Samples {
+				got[s.Labels["action"]+" "+s.Labels["status"]] = s.Value
+				byStatus[s.Labels["status"]] += s.Value
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("pbxsync_changes by action and status (-want +got):\n%s", diff)
+			}
+			n := res.Summary
+			require.Equal(t, map[string]float64{"ok": float64(n.OK), "failed": float64(n.Failed), "skipped": float64(n.Skipped), "not_run": float64(n.NotRun)}, byStatus)
+		})
+	}
+}
+
+// TestReportMetricsServerLabel: any server name, quotes, backslashes and newlines
+// included, is one label value that Prometheus reads back as it was, and the families
+// survive a round trip through Prometheus' own writer.
+func TestReportMetricsServerLabel(t *testing.T) {
+	for _, server := range []string{
+		`pbx "east"`,
+		`sim:C:\pbx\state.yaml`,
+		`\n is not a newline`,
+		"pbx\nsecond line} 1\npbxsync_last_run_success{server=\"forged\"} 1",
+		"sim:/var/lib/pbx/zürich.yaml",
+		`\"`,
+	} {
+		t.Run(server, func(t *testing.T) {
+			var b strings.Builder
+			require.NoError(t, failedReport.WriteMetrics(&b, time.Unix(1_700_000_000, 0), server, failedReport.Err()))
+			parsed := parseMetrics(t, b.String())
+			families := simplify(parsed)
+			require.ElementsMatch(t, metricNames, slices.Collect(maps.Keys(families)))
+			for name, f := range families {
+				for _, s := range f.Samples {
+					require.Equal(t, server, s.Labels["server"], name)
+				}
+			}
+			require.Equal(t, []promSample{{Labels: map[string]string{"server": server}, Value: 0}}, families["pbxsync_last_run_success"].Samples)
+
+			var again strings.Builder
+			for _, name := range slices.Sorted(maps.Keys(parsed)) {
+				_, err := expfmt.MetricFamilyToText(&again, parsed[name])
+				require.NoError(t, err)
+			}
+			if diff := cmp.Diff(families, simplify(parseMetrics(t, again.String()))); diff != "" {
+				t.Errorf("written by Prometheus' writer and read again (-ours +round trip):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestReportMetricsParserRefuses makes sure parseMetrics would see a broken file.
+func TestReportMetricsParserRefuses(t *testing.T) {
+	var b strings.Builder
+	require.NoError(t, okReport.WriteMetrics(&b, time.Unix(1_700_000_000, 0), "pbx.example.test", nil))
+	good := b.String()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	for name, broken := range map[string]string{
+		"an unescaped quote":        strings.Replace(good, `server="pbx.example.test"`, `server="pbx"x"`, 1),
+		"a second TYPE line":        good + "# TYPE pbxsync_errors gauge\n",
+		"a value that is no number": strings.Replace(good, "} 1\n", "} yes\n", 1),
+		"a name with a dash":        strings.Replace(good, "pbxsync_errors{", "pbxsync-errors{", 1),
+	} {
+		_, err := parser.TextToMetricFamilies(strings.NewReader(broken))
+		require.Error(t, err, name)
+	}
+}
+
+// A server name that is not UTF-8 (a sim: path of other bytes) still gives a file
+// that Prometheus reads: its bytes that are not UTF-8 become U+FFFD.
+func TestReportMetricsServerNotUTF8(t *testing.T) {
+	var b strings.Builder
+	require.NoError(t, failedReport.WriteMetrics(&b, time.Unix(1_700_000_000, 0), "sim:/var/lib/z\xfcrich.yaml", failedReport.Err()))
+	families := simplify(parseMetrics(t, b.String()))
+	require.Equal(t, "sim:/var/lib/z\uFFFDrich.yaml", families["pbxsync_last_run_success"].Samples[0].Labels["server"])
 }
