@@ -186,3 +186,47 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
+
+// migrationStates are the values of a migrated company's target, in the order the
+// metrics list them.
+var migrationStates = []string{"created", "updated", "adopted-unchanged", "failed", "skipped", "not run"}
+
+// WriteMetrics writes the migration in the Prometheus text format, for
+// node_exporter's textfile collector. Its families are its own (pbxsync_migrate_...),
+// so that apply's file and migrate's can share a directory, and each sample is
+// labelled with both sides (from and to: the URLs' hosts). now is when the run ended.
+func (r MigrationReport) WriteMetrics(w io.Writer, now time.Time, from, to string) error {
+	m := newMetrics(`from="` + promEscape(from) + `",to="` + promEscape(to) + `"`)
+	byTarget := map[string]int{}
+	var verified, deleted, problems int
+	for _, c := range r.Companies {
+		byTarget[c.Target]++
+		if c.Verified {
+			verified++
+		} else {
+			problems++
+		}
+		if c.Source == "deleted" {
+			deleted++
+		}
+	}
+	if r.Error != "" && problems == 0 {
+		problems = 1
+	}
+	var targets []string
+	for _, s := range migrationStates {
+		targets = append(targets, m.with(fmt.Sprintf("target=%q", strings.ReplaceAll(s, " ", "_")), float64(byTarget[s])))
+	}
+	m.gauge("pbxsync_migrate_last_run_timestamp_seconds", "When the last pbxsync migrate ended, in seconds since 1970.",
+		m.value(float64(now.UnixMilli())/1000))
+	m.gauge("pbxsync_migrate_last_run_duration_seconds", "How long the last pbxsync migrate took.", m.value(r.DurationSeconds))
+	m.gauge("pbxsync_migrate_last_run_success", "1 when the last migrate ended without an error and every company was verified on the target, else 0.",
+		m.flag(r.Error == "" && r.Verified))
+	m.gauge("pbxsync_migrate_companies", "Companies of the last migrate, by what was done on the target.", targets...)
+	m.gauge("pbxsync_migrate_verified_companies", "Companies of the last migrate that the target holds as the source did.", m.value(float64(verified)))
+	m.gauge("pbxsync_migrate_source_deleted_companies", "Companies of the last migrate deleted from the source (--delete-source).", m.value(float64(deleted)))
+	m.gauge("pbxsync_migrate_errors", "Companies of the last migrate not verified on the target; at least 1 whenever the run failed.", m.value(float64(problems)))
+	m.gauge("pbxsync_migrate_interrupted", "1 when the last migrate was interrupted, else 0.", m.flag(r.Interrupted))
+	_, err := io.WriteString(w, m.String())
+	return err
+}

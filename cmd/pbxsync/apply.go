@@ -276,6 +276,12 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 // serverLabel names the server for metrics: its URL's host, or sim:PATH.
 func (a *app) serverLabel() string {
 	raw, _ := serverURL(a.opts, a.lookupEnv)
+	return hostLabel(raw)
+}
+
+// hostLabel is how metrics name a server: the URL's host (with its port), or
+// sim:PATH for the embedded simulator.
+func hostLabel(raw string) string {
 	if strings.HasPrefix(raw, "sim:") {
 		return raw
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -25,6 +26,7 @@ type migrateOptions struct {
 	deleteSource bool
 	maxDelete    int
 	report       string
+	metricsFile  string
 	parallelism  int
 	json         bool
 }
@@ -57,7 +59,8 @@ Standard output carries the migration report: each company with its numeric id o
 source and on the target, what was done on each side (created, updated,
 adopted-unchanged; deleted, kept) and whether it was verified; with --json one JSON
 document instead (format_version 1). --report FILE writes that document too, whatever
-the outcome. An interrupted migration (Ctrl-C: changes in flight finish, nothing new
+the outcome, and --metrics-file FILE the run's metrics for node_exporter (families
+pbxsync_migrate_..., labelled from and to). An interrupted migration (Ctrl-C: changes in flight finish, nothing new
 starts) is finished by running the same command again: its plan adopts what the first
 run created.
 
@@ -94,6 +97,7 @@ interruption; 3 when refused before any write (too many deletes).`,
 	f.BoolVar(&o.deleteSource, "delete-source", false, "once the target is verified, delete the migrated companies from the source")
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse, before any write, to delete more than `N` companies from the source (exit 3)")
 	f.StringVar(&o.report, "report", "", "also write the JSON migration report to `FILE`, even when the run fails")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus metrics of the run to `FILE` (node_exporter textfile; pbxsync_migrate_... with from and to labels), even when it fails")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight on each server")
 	f.IntVar(&o.rounds, "rounds", 3, "at most `N` repair rounds after verifying the target (0 for none)")
 	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second to the target (0: no cap); the pace halves whenever it asks to slow down")
@@ -249,6 +253,12 @@ func (a *app) finishMigration(ctx context.Context, o migrateOptions, r *migrateR
 	if o.report != "" {
 		if werr := writeFileAtomic(o.report, rep.WriteJSON); werr != nil {
 			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
+		}
+	}
+	if o.metricsFile != "" {
+		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now(), hostLabel(o.from), hostLabel(o.to)) }
+		if werr := writeFileAtomic(o.metricsFile, write); werr != nil {
+			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
 		}
 	}
 	outErr := errors.Join(outErrs...)

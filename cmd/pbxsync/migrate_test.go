@@ -269,7 +269,8 @@ func TestMigrateDeleteSource(t *testing.T) {
 			src, dst, vars := migrationServers(t, tt.targetOpts...)
 			srcNums := numsOf(src.Snapshot())
 			report := filepath.Join(t.TempDir(), "migration.json")
-			got := invoke(t, "", vars, migrateArgs(src, dst, "--auto-approve", "--delete-source", "--max-delete", tt.maxDelete, "--report", report)...)
+			metrics := filepath.Join(t.TempDir(), "migrate.prom")
+			got := invoke(t, "", vars, migrateArgs(src, dst, "--auto-approve", "--delete-source", "--max-delete", tt.maxDelete, "--report", report, "--metrics-file", metrics)...)
 			require.Equal(t, tt.wantCode, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
 
 			var left []string
@@ -283,6 +284,19 @@ func TestMigrateDeleteSource(t *testing.T) {
 			require.NoError(t, err)
 			r := readReport(t, string(data))
 			require.True(t, r.DeleteSource)
+			verified, deleted := 0, 0
+			for _, c := range r.Companies {
+				verified += map[bool]int{true: 1}[c.Verified]
+				deleted += map[bool]int{true: 1}[c.Source == "deleted"]
+			}
+			require.Equal(t, tt.wantCode == 0, verified == len(migrated) && deleted == len(migrated))
+			requireMigrateMetrics(t, metrics, hostLabel(src.URL), hostLabel(dst.URL), map[string]float64{
+				"pbxsync_migrate_last_run_success":         map[bool]float64{true: 1}[tt.wantCode == 0],
+				"pbxsync_migrate_source_deleted_companies": float64(deleted),
+				"pbxsync_migrate_verified_companies":       float64(verified),
+				"pbxsync_migrate_errors":                   float64(max(len(migrated)-verified, map[bool]int{false: 1}[tt.wantCode == 0])),
+				"pbxsync_migrate_interrupted":              0,
+			})
 			for _, c := range r.Companies {
 				require.Equal(t, tt.wantRows, c.Source, "%s", c.Company)
 				require.Equal(t, srcNums[c.Company], *c.SourceID)
@@ -345,7 +359,7 @@ func TestMigrateSourceChanged(t *testing.T) {
 	require.Contains(t, stderr.String(), "the target is verified, but 2 companies were not deleted from the source (0 failed, 2 kept)")
 	require.Regexp(t, `(?m)^  delta +\d+ +\d+ +kept +updated +yes$`, stdout)
 	require.Regexp(t, `(?m)^  acme_hq +\d+ +\d+ +deleted +updated +yes$`, stdout)
-	require.Contains(t, stdout, "  delta on the source: kept with its container: epsilon changed on the source since it was read (zone); migrate again\n")
+	require.Contains(t, stdout, "  delta on the source: kept with its container: epsilon changed on the source since it was read (zone); run again\n")
 }
 
 // TestMigrateInterrupted cancels a migration once the target has started to change,
@@ -599,4 +613,18 @@ func TestMigrateSharedContainerOnTarget(t *testing.T) {
 	if diff := cmp.Diff(want, differences); diff != "" {
 		t.Errorf("differences (-want +got):\n%s", diff)
 	}
+}
+
+// requireMigrateMetrics reads migrate's metrics file: each of want's gauges has one
+// sample, labelled with both sides, of the value wanted.
+func requireMigrateMetrics(t *testing.T, path, from, to string, want map[string]float64) {
+	t.Helper()
+	got := readMetrics(t, path)
+	for name, value := range want {
+		samples := got[name]
+		require.Len(t, samples, 1, "%s", name)
+		require.Equal(t, map[string]string{"from": from, "to": to}, samples[0].labels, "%s", name)
+		require.Equal(t, value, samples[0].value, "%s", name)
+	}
+	require.Len(t, got["pbxsync_migrate_companies"], 6, "one sample per state of the target")
 }
