@@ -613,6 +613,7 @@ func knownNames(t *testing.T, root string, pieces []docPiece) map[string]bool {
 
 	var metrics bytes.Buffer
 	require.NoError(t, (&sync.Report{}).WriteMetrics(&metrics, time.Time{}, "", nil))
+	require.NoError(t, sync.MigrationReport{}.WriteMetrics(&metrics, time.Time{}, "", ""))
 	for _, line := range strings.Split(metrics.String(), "\n") {
 		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
 			known[f[2]] = true
