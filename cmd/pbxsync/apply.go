@@ -39,6 +39,7 @@ type applyOptions struct {
 	report           string
 	metricsFile      string
 	lockFile         string
+	fleet            fleetOptions
 }
 
 func (a *app) newApplyCmd() *cobra.Command {
@@ -111,6 +112,7 @@ any error; 3 when refused before any write (a stale plan file, too many deletes)
 	f.StringVar(&o.report, "report", "", "also write the JSON result to `FILE`, even when the run fails")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus metrics of the run to `FILE` (node_exporter textfile), even when it fails")
 	f.StringVar(&o.lockFile, "lock-file", "", "hold a lock on `FILE` for the whole run; exit 1 at once when another run holds it")
+	fleetFlags(cmd, &o.fleet, true)
 	return cmd
 }
 
@@ -146,6 +148,9 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 }
 
 func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
+	if o.fleet.file != "" {
+		return a.applyFleetCmd(cmd, o)
+	}
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
 	}

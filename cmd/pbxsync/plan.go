@@ -135,6 +135,7 @@ func plural(n int, one, many string) string {
 func (a *app) newValidateCmd() *cobra.Command {
 	var files []string
 	var asJSON bool
+	var fo fleetOptions
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE...",
 		Short: "Check an inventory offline; no server needed",
@@ -150,6 +151,12 @@ the inventory is not valid.`,
   pbxsync validate -f inventory/ -f profiles.yaml --json | jq '.errors[].message'`,
 		Args: noPositional,
 		RunE: func(*cobra.Command, []string) error {
+			if fo.file != "" {
+				if err := a.checkFleet(fo, files); err != nil {
+					return err
+				}
+				return a.validateFleet(fo)
+			}
 			opts := plan.LoadOptions{Lookup: a.lookupEnv, Offline: true}
 			if asJSON {
 				return a.validateJSON(files, opts)
@@ -167,6 +174,7 @@ the inventory is not valid.`,
 	completeFiles(cmd, "file", "yaml", "yml")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result, problems included, as one JSON document")
 	formatFlag(cmd, &asJSON)
+	fleetFlags(cmd, &fo, false)
 	return cmd
 }
 
@@ -245,6 +253,7 @@ type planOptions struct {
 	parallelism      int
 	prune            bool
 	maxDelete        int
+	fleet            fleetOptions
 }
 
 func (a *app) newPlanCmd() *cobra.Command {
@@ -279,6 +288,7 @@ Nothing is written to the server.`,
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
+	fleetFlags(cmd, &o.fleet, true)
 	return cmd
 }
 
@@ -302,6 +312,15 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	}
 	if o.maxDelete < 0 {
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)
+	}
+	if o.fleet.file != "" {
+		if err := a.checkFleet(o.fleet, o.files); err != nil {
+			return err
+		}
+		if o.out != "" || len(o.companies) > 0 || o.match != "" || o.explain {
+			return errors.New("--fleet does not take --out, --company, --match or --explain yet: plan one PBX's inventory with -f for those")
+		}
+		return a.planFleet(cmd.Context(), o, o.fleet)
 	}
 	if o.out != "" && slices.Contains(o.files, "-") {
 		return errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")

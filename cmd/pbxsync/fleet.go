@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/sync"
+)
+
+// fleetOptions are the flags of a fleet run (fleet.md).
+type fleetOptions struct {
+	file           string   // --fleet
+	pbxs           []string // --pbx
+	maxMove        int      // --max-move
+	pbxParallelism int      // --pbx-parallelism
+}
+
+// fleetFlags gives cmd --fleet and --pbx, and for plan and apply (run) --max-move
+// and --pbx-parallelism.
+func fleetFlags(cmd *cobra.Command, o *fleetOptions, run bool) {
+	f := cmd.Flags()
+	f.StringVar(&o.file, "fleet", "", "a fleet `FILE`: many PBXs, each with its url, credentials and inventory (pbxsync help fleet); instead of -f and --url")
+	completeFiles(cmd, "fleet", "yaml", "yml")
+	f.StringArrayVar(&o.pbxs, "pbx", nil, "with --fleet: only this PBX `NAME` (repeatable)")
+	if run {
+		f.IntVar(&o.maxMove, "max-move", 0, "with --fleet: refuse, before any write, a plan with more than `N` moves between PBXs (exit 3)")
+		f.IntVar(&o.pbxParallelism, "pbx-parallelism", 4, "with --fleet: at most `M` PBXs worked on at once")
+	}
+}
+
+// checkFleet refuses what a fleet run cannot take: -f or --url beside --fleet, a
+// --pbx the fleet does not have (checked once loaded), bad numbers.
+func (a *app) checkFleet(o fleetOptions, files []string) error {
+	switch {
+	case len(files) > 0:
+		return errors.New("--fleet names each PBX's inventory: -f cannot be given too")
+	case a.opts.url != "":
+		return errors.New("--fleet names each PBX's url: --url cannot be given too")
+	case o.maxMove < 0:
+		return fmt.Errorf("invalid --max-move %d: 0 or more", o.maxMove)
+	case o.pbxParallelism < 1 && o.pbxParallelism != 0:
+		return fmt.Errorf("invalid --pbx-parallelism %d: at least 1", o.pbxParallelism)
+	}
+	return nil
+}
+
+// loadFleet reads and checks the fleet file and every inventory it names; problems
+// go to stderr as an inventory's do, and nothing is sent anywhere.
+func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
+	data, err := os.ReadFile(o.file)
+	if err != nil {
+		return nil, fmt.Errorf("read the fleet: %w", err)
+	}
+	fleet, warnings, err := plan.LoadFleet(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline})
+	for _, w := range warnings {
+		a.diagnostic(w)
+	}
+	var invErr *plan.InventoryError
+	if errors.As(err, &invErr) {
+		for _, d := range invErr.Diagnostics {
+			a.diagnostic(d)
+		}
+		return nil, inventoryFailed([]string{o.file}, len(invErr.Diagnostics))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range fleet.PBXs {
+		names = append(names, p.Name)
+	}
+	for _, name := range o.pbxs {
+		if !slices.Contains(names, name) {
+			msg := fmt.Sprintf("--pbx %s: the fleet %s has no such PBX (it has %s)", name, o.file, strings.Join(names, ", "))
+			if near := plan.Nearest(name, names); near != "" {
+				msg += fmt.Sprintf(": did you mean %s?", near)
+			}
+			return nil, errors.New(msg)
+		}
+	}
+	return fleet, nil
+}
+
+// chosen reports whether a PBX is in this run (--pbx, or every PBX).
+func (o fleetOptions) chosen(name string) bool {
+	return len(o.pbxs) == 0 || slices.Contains(o.pbxs, name)
+}
+
+// validateFleet is validate --fleet.
+func (a *app) validateFleet(o fleetOptions) error {
+	fleet, err := a.loadFleet(o, true)
+	if err != nil {
+		return err
+	}
+	companies := 0
+	for _, p := range fleet.PBXs {
+		if o.chosen(p.Name) {
+			companies += len(p.Inv.Companies)
+		}
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s: valid: %s, %s\n", o.file, plural(len(fleet.PBXs), "PBX", "PBXs"), plural(companies, "company", "companies"))
+	return err
+}
+
+// fleetRun is one run over a fleet: its servers, what was read, the plan.
+type fleetRun struct {
+	fleet   *plan.Fleet
+	servers map[string]*server
+	states  map[string]*plan.State
+	errs    map[string]error // the PBXs that could not be reached or read
+	plan    *plan.FleetPlan
+}
+
+// close stops the embedded simulators of the run, writing their state back.
+func (r *fleetRun) close(err error) error {
+	for _, srv := range r.servers {
+		err = closeServer(srv, err)
+	}
+	return err
+}
+
+// readFleet connects to every PBX of the fleet and reads it, at most
+// pbxParallelism at once. A PBX that cannot be reached or read is recorded as
+// failed; the others go on. PBXs left out by --pbx are read too (moves from them
+// are held, never created empty), but never planned or written.
+func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, writes bool) (*fleetRun, error) {
+	fleet, err := a.loadFleet(o, false)
+	if err != nil {
+		return nil, err
+	}
+	r := &fleetRun{fleet: fleet, servers: map[string]*server{}, states: map[string]*plan.State{}}
+	errs := map[string]error{}
+	var mu stdsync.Mutex
+	var g errgroup.Group
+	g.SetLimit(max(o.pbxParallelism, 1))
+	for _, p := range fleet.PBXs {
+		g.Go(func() error {
+			srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, writes && o.chosen(p.Name), a.lookupEnv, a.logger.With("pbx", p.Name))
+			var st *plan.State
+			if err == nil {
+				st, err = plan.ReadState(ctx, srv, p.Inv, parallelism)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if srv != nil {
+				r.servers[p.Name] = srv
+			}
+			if err != nil {
+				errs[p.Name] = err
+				return nil
+			}
+			r.states[p.Name] = st
+			return nil
+		})
+	}
+	_ = g.Wait()
+	r.errs = errs
+	if ctx.Err() != nil {
+		return r, context.Cause(ctx)
+	}
+	return r, nil
+}
+
+// planFleet is plan --fleet.
+func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (err error) {
+	r, err := a.readFleet(ctx, o, po.parallelism, false)
+	if r != nil {
+		defer func() { err = r.close(err) }()
+	}
+	fp, diffErr := a.fleetPlan(r, err, po.prune, po.maxDelete, o)
+	if fp == nil {
+		return diffErr
+	}
+	switch po.format {
+	case "json":
+		err = fp.WriteJSON(a.stdout)
+	case "markdown":
+		err = fp.WriteMarkdown(a.stdout, plan.MarkdownOptions{MaxSize: po.maxSize, FullPlan: po.fullPlan})
+	default:
+		err = fp.WriteText(a.stdout, a.colorful(a.stdout))
+	}
+	if err != nil {
+		return err
+	}
+	if diffErr != nil {
+		return diffErr
+	}
+	if err := fleetFailed(fp); err != nil {
+		return err
+	}
+	if po.detailedExitcode && (len(fp.Moves) > 0 || slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })) {
+		return errChanges
+	}
+	return nil
+}
+
+// fleetPlan plans a fleet that readFleet read; a budget exceeded comes back as a
+// refusal beside the plan, to show it first.
+func (a *app) fleetPlan(r *fleetRun, readErr error, prune bool, maxDelete int, o fleetOptions) (*plan.FleetPlan, error) {
+	if readErr != nil {
+		return nil, readErr
+	}
+	var members []plan.FleetMember
+	for _, p := range r.fleet.PBXs {
+		m := plan.FleetMember{Name: p.Name, Inv: p.Inv, State: r.states[p.Name], Left: !o.chosen(p.Name)}
+		if m.State == nil {
+			m.Err = r.errs[p.Name]
+		}
+		members = append(members, m)
+	}
+	fp, err := plan.DiffFleet(members, plan.FleetOptions{Options: plan.Options{Prune: prune, MaxDelete: maxDelete}, MaxMove: o.maxMove})
+	r.plan = fp
+	var moves *plan.MoveBudgetError
+	var deletes *plan.FleetDeleteBudgetError
+	if errors.As(err, &moves) || errors.As(err, &deletes) {
+		return fp, fmt.Errorf("%w: %w", errRefused, err)
+	}
+	return fp, err
+}
+
+// fleetFailed names the PBXs that could not be read, and the companies not planned.
+func fleetFailed(fp *plan.FleetPlan) error {
+	var parts []string
+	for _, name := range fp.Names {
+		if err := fp.Failed[name]; err != nil {
+			parts = append(parts, name+": "+err.Error())
+		}
+	}
+	if len(parts) > 0 {
+		return fmt.Errorf("%s not read: %s", plural(len(parts), "PBX", "PBXs"), strings.Join(parts, "; "))
+	}
+	for _, name := range fp.Names {
+		if p := fp.PBXs[name]; p != nil {
+			if err := p.Incomplete(); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// applyFleetCmd checks apply --fleet's flags, takes the lock, and runs it.
+func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
+	if err := a.checkFleet(o.fleet, o.files); err != nil {
+		return err
+	}
+	fo := o.fleet
+	o.fleet, o.files = fleetOptions{}, []string{"--fleet"} // the rest is apply -f's
+	switch {
+	case o.planFile != "":
+		return errors.New("give --fleet FILE or a PLANFILE, not both (saved fleet plans are not supported yet)")
+	case len(o.companies) > 0 || o.match != "":
+		return errors.New("--fleet does not take --company or --match yet: apply one PBX's inventory with -f and --url for those")
+	}
+	if err := a.checkApply(cmd, o); err != nil {
+		return err
+	}
+	if o.lockFile != "" {
+		unlock, err := lockFile(o.lockFile)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	return a.applyFleet(cmd.Context(), o, fo)
+}
+
+// applyFleet is apply --fleet: plan, show, confirm, apply every PBX, finish the
+// moves, and report.
+func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (err error) {
+	start := time.Now()
+	r, err := a.readFleet(ctx, o, ao.parallelism, true)
+	if r != nil {
+		defer func() { err = r.close(err) }()
+	}
+	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
+	if fp == nil {
+		return a.finishFleet(ctx, ao, nil, err, start)
+	}
+	if werr := fp.WriteText(a.stderr, a.colorful(a.stderr)); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return a.finishFleet(ctx, ao, nil, err, start)
+	}
+	empty := len(fp.Moves) == 0 && !slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })
+	if !empty && !ao.autoApprove {
+		if err := a.confirm(ctx); err != nil {
+			return a.finishFleet(ctx, ao, nil, err, start)
+		}
+	}
+	clients := map[string]sync.Client{}
+	for name, srv := range r.servers {
+		clients[name] = srv
+	}
+	rep := sync.ApplyFleet(ctx, clients, fp, r.states, sync.FleetApplyOptions{
+		Parallelism: ao.parallelism, PBXParallelism: o.pbxParallelism, Logger: a.logger,
+		Apply: func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *sync.Report {
+			opts := ao
+			return a.applyPlan(ctx, r.servers[pbx], inv, p, opts, apiclient.NewPacer(ao.rate))
+		},
+	})
+	rep.Servers = map[string]string{}
+	for _, p := range r.fleet.PBXs {
+		if o.chosen(p.Name) {
+			rep.Servers[p.Name] = hostLabel(p.URL)
+		}
+	}
+	runErr := rep.Err()
+	if runErr == nil {
+		runErr = fleetFailed(fp)
+	}
+	return a.finishFleet(ctx, ao, rep, runErr, start)
+}
+
+// finishFleet writes the fleet's report: a summary on stdout (or JSON), --report
+// and --metrics-file whatever happened, and returns the run's error.
+func (a *app) finishFleet(ctx context.Context, ao applyOptions, rep *sync.FleetReport, err error, start time.Time) error {
+	if rep == nil {
+		rep = &sync.FleetReport{}
+	}
+	doc := rep.JSON(time.Since(start), err)
+	var outErrs []error
+	if ao.json {
+		outErrs = append(outErrs, apiclient.WriteJSON(a.stdout, doc))
+	} else if rep.PBXs != nil {
+		outErrs = append(outErrs, rep.WriteSummary(a.stdout))
+	}
+	if ao.report != "" {
+		if werr := writeFileAtomic(ao.report, func(w io.Writer) error { return apiclient.WriteJSON(w, doc) }); werr != nil {
+			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
+		}
+	}
+	if ao.metricsFile != "" {
+		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now(), err) }
+		if werr := writeFileAtomic(ao.metricsFile, write); werr != nil {
+			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
+		}
+	}
+	if err == nil {
+		return errors.Join(outErrs...)
+	}
+	return err
+}

@@ -1,0 +1,412 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+// FleetMember is one PBX of a fleet as planning needs it: its inventory and what its
+// server holds, or the error that kept it from being read.
+type FleetMember struct {
+	Name  string
+	Inv   *Inventory
+	State *State // nil when Err is set
+	Err   error
+	// Left is true for a PBX this run leaves out (--pbx): read only so that a
+	// company moved from it is not created empty elsewhere; never planned.
+	Left bool
+}
+
+// Move is a company moved from one PBX to another (spec fleet.md): the inventory of
+// To lists it, the server of From holds it and the inventory of From does not.
+type Move struct {
+	Company  string
+	From, To string
+	// Adopt is true when To holds it already: a move interrupted after its create,
+	// which the apply on To finishes before the delete on From.
+	Adopt bool
+	// Carried is what the company takes from From: every setting of From's server that
+	// this pbxsync knows, secrets included (in memory only), under To's inventory's own.
+	Carried apiclient.Settings
+	// Fingerprint is what was read of it on From (Fingerprint): the delete on From
+	// happens only while it still matches, and a saved plan is stale when it differs.
+	Fingerprint string
+}
+
+// FleetOptions tune a fleet plan: Options apply to each PBX's plan (MaxDelete per
+// PBX, a move's final delete not counted), MaxMove to the moves of the whole fleet.
+type FleetOptions struct {
+	Options
+	MaxMove int
+}
+
+// FleetPlan is a plan for every PBX of a fleet, and the moves between them.
+type FleetPlan struct {
+	Moves []Move // sorted by company
+	// PBXs holds the plan of each PBX that could be read, by name.
+	PBXs map[string]*Plan
+	// Inventories holds what each plan was made from: the PBX's inventory, each
+	// company moved to it holding the settings it carries under its own. Apply on a
+	// PBX applies its plan with this inventory.
+	Inventories map[string]*Inventory
+	// Failed holds the PBXs that could not be read, with the error.
+	Failed map[string]error
+	// Names lists every PBX planned or failed, sorted.
+	Names []string
+}
+
+// MoveBudgetError refuses, before any write, a fleet plan with more moves than
+// --max-move allows.
+type MoveBudgetError struct {
+	Moves, Max int
+}
+
+func (e *MoveBudgetError) Error() string {
+	return fmt.Sprintf("the fleet plan moves %s, more than --max-move allows (%d)", plural(e.Moves, "company", "companies"), e.Max)
+}
+
+// FleetDeleteBudgetError is a PBX whose plan deletes more than --max-delete allows.
+type FleetDeleteBudgetError struct {
+	PBX string
+	*DeleteBudgetError
+}
+
+func (e *FleetDeleteBudgetError) Error() string { return e.PBX + ": " + e.DeleteBudgetError.Error() }
+
+// MoveOf returns the move of company id, if the plan moves it.
+func (fp *FleetPlan) MoveOf(id string) (Move, bool) {
+	i := sort.Search(len(fp.Moves), func(i int) bool { return fp.Moves[i].Company >= id })
+	if i < len(fp.Moves) && fp.Moves[i].Company == id {
+		return fp.Moves[i], true
+	}
+	return Move{}, false
+}
+
+// DiffFleet plans every PBX of a fleet and the moves between them. A company that
+// an inventory lists, that its PBX's server lacks (or holds too: a move half done),
+// and that another PBX's server holds while that PBX's inventory does not list it,
+// is moved: created on its new PBX with every setting it held (its new inventory's
+// values over them), and deleted from its old one once verified there; its old
+// PBX's plan neither deletes it (--prune) nor counts it unmanaged. A company whose
+// create could be a move from a PBX that could not be read is not planned. When
+// there are more moves than MaxMove, or a PBX's deletes exceed MaxDelete, DiffFleet
+// returns the plan and a *MoveBudgetError or *FleetDeleteBudgetError.
+func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
+	fp := &FleetPlan{PBXs: map[string]*Plan{}, Inventories: map[string]*Inventory{}, Failed: map[string]error{}}
+	listedBy := map[string]string{} // company -> the PBX whose inventory lists it
+	var unread []string
+	for _, m := range members {
+		for _, c := range m.Inv.Companies {
+			listedBy[c.ID] = m.Name
+		}
+		switch {
+		case m.Err != nil && !m.Left:
+			fp.Names = append(fp.Names, m.Name)
+			fp.Failed[m.Name] = m.Err
+			unread = append(unread, m.Name)
+		case m.Err != nil:
+			unread = append(unread, m.Name)
+		case !m.Left:
+			fp.Names = append(fp.Names, m.Name)
+		}
+	}
+	slices.Sort(fp.Names)
+
+	// held: companies whose create waits for a PBX that could not be read.
+	held := map[string]string{}
+	movedOut := map[string]map[string]bool{} // PBX -> companies moved away from it
+	for _, to := range members {
+		if to.Err != nil || to.Left {
+			continue
+		}
+		for _, want := range to.Inv.Companies {
+			_, here := to.State.Companies[want.ID]
+			var from []FleetMember
+			for _, m := range members {
+				if m.Name == to.Name || m.Err != nil {
+					continue
+				}
+				// Company-ids are unique across the fleet's inventories (LoadFleet), so
+				// m's inventory does not list it.
+				if _, there := m.State.Companies[want.ID]; there {
+					from = append(from, m)
+				}
+			}
+			switch {
+			case len(from) > 1:
+				names := make([]string, len(from))
+				for i, m := range from {
+					names[i] = m.Name
+				}
+				held[want.ID] = "not moved: the servers of " + strings.Join(names, " and ") + " both hold it; delete it from all but one"
+				continue
+			case len(from) == 0 && !here && len(unread) > 0:
+				held[want.ID] = "not created: it may be on " + strings.Join(unread, ", ") + ", which could not be read (a move); run again"
+				continue
+			case len(from) == 0:
+				continue
+			}
+			src := from[0]
+			if src.Left {
+				held[want.ID] = "not moved: it is on " + src.Name + ", which this run leaves out (--pbx): name both PBXs to move it"
+				continue
+			}
+			have := src.State.Companies[want.ID]
+			carried := apiclient.Settings{}
+			for name, v := range have.Settings {
+				if _, known := apiclient.LookupField(name); known {
+					carried[name] = v
+				}
+			}
+			fp.Moves = append(fp.Moves, Move{
+				Company: want.ID, From: src.Name, To: to.Name, Adopt: here, Carried: carried,
+				Fingerprint: Fingerprint(have, containerMembers(src.State, want.ID), Company{}),
+			})
+			if movedOut[src.Name] == nil {
+				movedOut[src.Name] = map[string]bool{}
+			}
+			movedOut[src.Name][want.ID] = true
+		}
+	}
+	slices.SortFunc(fp.Moves, func(a, b Move) int { return strings.Compare(a.Company, b.Company) })
+
+	var budgetErr error
+	for _, m := range members {
+		if m.Err != nil || m.Left {
+			continue
+		}
+		inv := withCarried(m.Inv, fp.Moves, m.Name)
+		fp.Inventories[m.Name] = inv
+		one := opts.Options
+		one.MaxDelete = len(m.State.Companies) // the budget is checked below, moves left out
+		p, err := Diff(inv, m.State, one)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		out := movedOut[m.Name]
+		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Action == Delete && out[c.Company] })
+		p.Unmanaged = slices.DeleteFunc(p.Unmanaged, func(id string) bool { return out[id] })
+		for id, why := range held {
+			if listedBy[id] == m.Name {
+				if p.NotPlanned == nil {
+					p.NotPlanned = map[string]string{}
+				}
+				p.NotPlanned[id] = why
+				p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Company == id || c.Target == id })
+			}
+		}
+		fp.PBXs[m.Name] = p
+		if n := p.Count()[Delete]; n > opts.MaxDelete && budgetErr == nil {
+			budgetErr = &FleetDeleteBudgetError{PBX: m.Name, DeleteBudgetError: &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}}
+		}
+	}
+	if len(fp.Moves) > opts.MaxMove {
+		return fp, &MoveBudgetError{Moves: len(fp.Moves), Max: opts.MaxMove}
+	}
+	return fp, budgetErr
+}
+
+// containerMembers returns the members of id's container as read, or nil.
+func containerMembers(st *State, id string) []string {
+	for _, members := range st.Containers {
+		if slices.Contains(members, id) {
+			return members
+		}
+	}
+	return nil
+}
+
+// withCarried returns inv with each company moved to pbx holding the settings it
+// carries under its own; inv itself when nothing moves to pbx.
+func withCarried(inv *Inventory, moves []Move, pbx string) *Inventory {
+	carried := map[string]Move{}
+	for _, mv := range moves {
+		if mv.To == pbx {
+			carried[mv.Company] = mv
+		}
+	}
+	if len(carried) == 0 {
+		return inv
+	}
+	out := *inv
+	out.Companies = slices.Clone(inv.Companies)
+	for i, c := range out.Companies {
+		mv, ok := carried[c.ID]
+		if !ok {
+			continue
+		}
+		settings := mv.Carried.Clone()
+		maps.Copy(settings, c.Settings)
+		c.Settings = settings
+		out.Companies[i] = c
+	}
+	return &out
+}
+
+// Summary is the fleet plan's first line: "Fleet: 3 PBXs; 2 moves; london: 1 to
+// update; paris: 2 to create." PBXs without changes are left out of it.
+func (fp *FleetPlan) Summary() string {
+	parts := []string{plural(len(fp.Names), "PBX", "PBXs"), plural(len(fp.Moves), "move", "moves")}
+	for _, name := range fp.Names {
+		switch p := fp.PBXs[name]; {
+		case fp.Failed[name] != nil:
+			parts = append(parts, name+": not read")
+		case p != nil && !p.Empty():
+			parts = append(parts, name+": "+strings.TrimSuffix(strings.TrimPrefix(p.Summary(), "Plan: "), "."))
+		}
+	}
+	return "Fleet: " + strings.Join(parts, "; ") + "."
+}
+
+// moveLine is how text and Markdown name a move.
+func moveLine(mv Move) string {
+	line := fmt.Sprintf("-> move %s from %s to %s", apiclient.Printable(mv.Company), apiclient.Printable(mv.From), apiclient.Printable(mv.To))
+	if mv.Adopt {
+		line += " (on both already: finished by the delete on " + apiclient.Printable(mv.From) + ")"
+	}
+	return line
+}
+
+// WriteText writes the fleet plan for a person: the summary, the moves with the
+// settings they carry (secrets as (sensitive)), then each PBX's plan under its name;
+// a PBX that could not be read, with why.
+func (fp *FleetPlan) WriteText(w io.Writer, color bool) error {
+	b := &strings.Builder{}
+	b.WriteString(fp.Summary() + "\n")
+	for _, mv := range fp.Moves {
+		fmt.Fprintf(b, "\n  %s\n", moveLine(mv))
+		var names []string
+		for _, name := range mv.Carried.Names() {
+			if !blank(mv.Carried[name]) {
+				names = append(names, name)
+			}
+		}
+		width := 0
+		for _, name := range names {
+			width = max(width, len(name))
+		}
+		for _, name := range names {
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried[name])))
+		}
+		if n := len(mv.Carried) - len(names); n > 0 {
+			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(n, "empty field", "empty fields"))
+		}
+	}
+	for _, name := range fp.Names {
+		fmt.Fprintf(b, "\n== %s\n", apiclient.Printable(name))
+		if err := fp.Failed[name]; err != nil {
+			fmt.Fprintf(b, "Not read: %s\n", apiclient.Printable(err.Error()))
+			continue
+		}
+		if err := fp.PBXs[name].WriteText(b, color); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JSONFleetPlan is the JSON form of a fleet plan (fleet.md).
+type JSONFleetPlan struct {
+	FormatVersion int                 `json:"format_version"`
+	Kind          string              `json:"kind"` // "fleet"
+	Moves         []JSONMove          `json:"moves"`
+	PBXs          map[string]JSONPlan `json:"pbxs"`
+	Failed        map[string]string   `json:"failed,omitempty"` // the PBXs that could not be read, with why
+	Summary       JSONFleetSummary    `json:"summary"`
+}
+
+// JSONMove is a move in a JSON fleet plan.
+type JSONMove struct {
+	Company string `json:"company"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	// Adopt is true when the new PBX holds it already (a move half done).
+	Adopt    bool                       `json:"adopt,omitempty"`
+	Settings map[string]json.RawMessage `json:"settings,omitempty"` // what it carries; secrets "(sensitive)"
+}
+
+// JSONFleetSummary counts the moves, and the changes of every PBX by action.
+type JSONFleetSummary struct {
+	PBXs   int `json:"pbxs"`
+	Failed int `json:"failed"`
+	Moves  int `json:"moves"`
+	JSONSummary
+}
+
+// JSON returns the fleet plan's JSON form.
+func (fp *FleetPlan) JSON() JSONFleetPlan {
+	doc := JSONFleetPlan{FormatVersion: FormatVersion, Kind: "fleet", Moves: []JSONMove{}, PBXs: map[string]JSONPlan{}}
+	for _, mv := range fp.Moves {
+		jm := JSONMove{Company: mv.Company, From: mv.From, To: mv.To, Adopt: mv.Adopt, Settings: map[string]json.RawMessage{}}
+		for name, v := range mv.Carried {
+			jm.Settings[name] = jsonValue(name, v)
+		}
+		doc.Moves = append(doc.Moves, jm)
+	}
+	for name, p := range fp.PBXs {
+		jp := p.JSON()
+		doc.PBXs[name] = jp
+		doc.Summary.Create += jp.Summary.Create
+		doc.Summary.Update += jp.Summary.Update
+		doc.Summary.Ungroup += jp.Summary.Ungroup
+		doc.Summary.Group += jp.Summary.Group
+		doc.Summary.Delete += jp.Summary.Delete
+	}
+	if len(fp.Failed) > 0 {
+		doc.Failed = map[string]string{}
+		for name, err := range fp.Failed {
+			doc.Failed[name] = apiclient.Printable(err.Error())
+		}
+	}
+	doc.Summary.PBXs, doc.Summary.Failed, doc.Summary.Moves = len(fp.Names), len(fp.Failed), len(fp.Moves)
+	return doc
+}
+
+// WriteJSON writes the fleet plan as one indented JSON document.
+func (fp *FleetPlan) WriteJSON(w io.Writer) error { return apiclient.WriteJSON(w, fp.JSON()) }
+
+// WriteMarkdown writes the fleet plan for a pull request: the summary and the moves,
+// then each PBX's plan (WriteMarkdown) under a heading of its own, the size limit
+// shared among them.
+func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "### pbxsync fleet plan\n\n**%s**\n", escapeMarkdown(fp.Summary()))
+	if len(fp.Moves) > 0 {
+		b.WriteString("\n#### Moves\n\n")
+		for _, mv := range fp.Moves {
+			fmt.Fprintf(b, "- move %s from %s to %s", code(mv.Company), code(mv.From), code(mv.To))
+			if mv.Adopt {
+				b.WriteString(" (on both already)")
+			}
+			b.WriteString("\n")
+		}
+	}
+	for _, name := range fp.Names {
+		fmt.Fprintf(b, "\n#### PBX %s\n\n", code(name))
+		if err := fp.Failed[name]; err != nil {
+			fmt.Fprintf(b, "Not read: %s\n", code(err.Error()))
+			continue
+		}
+		one := opts
+		if opts.MaxSize > 0 {
+			one.MaxSize = max(1000, (opts.MaxSize-b.Len())/max(1, len(fp.PBXs)))
+		}
+		if err := fp.PBXs[name].WriteMarkdown(b, one); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// blank reports whether a carried value is empty: "" or null, which a move's text
+// counts rather than lists.
+func blank(v apiclient.Value) bool { j := v.JSON(); return j == `""` || j == "null" }

@@ -1,0 +1,380 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	stdsync "sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pbxsync/pbxsync/plan"
+)
+
+// FleetApplyOptions tune ApplyFleet.
+type FleetApplyOptions struct {
+	Parallelism    int // requests in flight on each PBX
+	PBXParallelism int // PBXs worked on at once
+	// Apply applies a PBX's plan, as Apply does (the command adds its progress and
+	// logs); it is called at most once for each PBX, from PBXParallelism goroutines.
+	Apply  func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *Report
+	Logger *slog.Logger
+}
+
+// MoveResult is what became of a move.
+type MoveResult struct {
+	plan.Move
+	Status string // moved, unfinished or not started
+	Note   string // why it is unfinished or was not started
+}
+
+// The statuses of a move.
+const (
+	Moved      = "moved"
+	Unfinished = "unfinished"
+	NotStarted = "not started"
+)
+
+// FleetReport is the outcome of ApplyFleet: each PBX's apply, and each move.
+type FleetReport struct {
+	PBXs   map[string]*Report // the apply of each PBX whose plan had changes
+	Failed map[string]error   // the PBXs that could not be read, or whose apply failed: why
+	Moves  []MoveResult
+	// Servers names each PBX's server for metrics (the URL's host); set by the caller.
+	Servers map[string]string
+}
+
+// ApplyFleet applies a fleet plan: each PBX's plan, at most PBXParallelism PBXs at
+// once, a PBX's failure leaving the others alone; then each move whose new PBX holds
+// the company as planned (read back: its name, its settings and its container as
+// the new PBX's inventory says) is finished by deleting the company from its old
+// PBX, unless it changed there since it was read. A move whose new PBX did not
+// apply it, or could not verify it, stays unfinished: the company stays on its old
+// PBX, and the next run finishes the move.
+func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, snaps map[string]*plan.State, opts FleetApplyOptions) *FleetReport {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	rep := &FleetReport{PBXs: map[string]*Report{}, Failed: maps.Clone(fp.Failed)}
+	var mu stdsync.Mutex
+	var g errgroup.Group
+	g.SetLimit(max(opts.PBXParallelism, 1))
+	for _, name := range fp.Names {
+		p := fp.PBXs[name]
+		if p == nil || p.Empty() && len(p.NotPlanned) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r := opts.Apply(ctx, name, fp.Inventories[name], p)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.PBXs[name] = r
+			if err := r.Err(); err != nil {
+				rep.Failed[name] = err
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	// The moves, by the PBX they leave: each source is read again once, and its
+	// companies deleted one at a time (deleteCopies, as migrate does).
+	bySource := map[string][]plan.Move{}
+	for _, mv := range fp.Moves {
+		bySource[mv.From] = append(bySource[mv.From], mv)
+	}
+	verified := verifyMoves(ctx, servers, fp, rep, opts)
+	results := map[string]MoveResult{}
+	var wg errgroup.Group
+	wg.SetLimit(max(opts.PBXParallelism, 1))
+	for _, from := range slices.Sorted(maps.Keys(bySource)) {
+		moves := bySource[from]
+		wg.Go(func() error {
+			done := finishMoves(ctx, servers[from], snaps[from], moves, verified, opts)
+			mu.Lock()
+			defer mu.Unlock()
+			maps.Copy(results, done)
+			return nil
+		})
+	}
+	_ = wg.Wait()
+	for _, mv := range fp.Moves {
+		rep.Moves = append(rep.Moves, results[mv.Company])
+	}
+	return rep
+}
+
+// verifyMoves reads back each PBX that moves come to, and returns for each move
+// why it is not verified there ("" when it is): its new PBX holds it as its
+// inventory asks, with the settings it carried.
+func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, rep *FleetReport, opts FleetApplyOptions) map[string]string {
+	byTarget := map[string][]plan.Move{}
+	for _, mv := range fp.Moves {
+		byTarget[mv.To] = append(byTarget[mv.To], mv)
+	}
+	why := map[string]string{}
+	var mu stdsync.Mutex
+	var g errgroup.Group
+	g.SetLimit(max(opts.PBXParallelism, 1))
+	for to, moves := range byTarget {
+		g.Go(func() error {
+			notes := verifyOn(ctx, servers[to], to, fp, rep.PBXs[to], moves, opts.Parallelism)
+			mu.Lock()
+			defer mu.Unlock()
+			maps.Copy(why, notes)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return why
+}
+
+// verifyOn is verifyMoves for the moves to one PBX.
+func verifyOn(ctx context.Context, c Client, to string, fp *plan.FleetPlan, applied *Report, moves []plan.Move, parallelism int) map[string]string {
+	why := map[string]string{}
+	all := func(note string) map[string]string {
+		for _, mv := range moves {
+			why[mv.Company] = note
+		}
+		return why
+	}
+	if ctx.Err() != nil {
+		return all("interrupted before it was verified on " + to)
+	}
+	if applied != nil {
+		bad := map[string]string{}
+		for _, res := range applied.Outcomes() {
+			if res.Status != OK {
+				bad[res.Company] = fmt.Sprintf("its %s on %s %s", res.Action, to, res.Status)
+				if res.Target != "" {
+					bad[res.Target] = cmpOr(bad[res.Target], fmt.Sprintf("a group into its container on %s %s", to, res.Status))
+				}
+			}
+		}
+		for _, mv := range moves {
+			if b := bad[mv.Company]; b != "" {
+				why[mv.Company] = b
+			}
+		}
+	}
+	inv := fp.Inventories[to]
+	fresh, err := plan.ReadState(ctx, c, inv, parallelism)
+	if err != nil {
+		return all(fmt.Sprintf("%s could not be read back: %v", to, err))
+	}
+	again, err := plan.Diff(inv, fresh, plan.Options{MaxDelete: len(fresh.Companies)})
+	if err != nil {
+		return all(fmt.Sprintf("%s could not be compared: %v", to, err))
+	}
+	left := map[string][]string{}
+	for _, ch := range again.Changes {
+		for _, id := range []string{ch.Company, ch.Target} {
+			if id != "" {
+				left[id] = append(left[id], string(ch.Action))
+			}
+		}
+	}
+	for _, mv := range moves {
+		switch {
+		case why[mv.Company] != "":
+		case again.NotPlanned[mv.Company] != "":
+			why[mv.Company] = fmt.Sprintf("not verified on %s: %s", to, again.NotPlanned[mv.Company])
+		case len(left[mv.Company]) > 0:
+			why[mv.Company] = fmt.Sprintf("%s does not hold it as planned yet (%s left to do)", to, strings.Join(slices.Compact(slices.Sorted(slices.Values(left[mv.Company]))), ", "))
+		}
+	}
+	return why
+}
+
+// finishMoves deletes from their old PBX, c, the moved companies verified on their
+// new one, as migrate deletes from its source (deleteCopies), each company alone.
+func finishMoves(ctx context.Context, c Client, snap *plan.State, moves []plan.Move, notVerified map[string]string, opts FleetApplyOptions) map[string]MoveResult {
+	out := map[string]MoveResult{}
+	var groups [][]string
+	for _, mv := range moves {
+		if why := notVerified[mv.Company]; why != "" {
+			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: why + "; it stays on " + mv.From + " until a run verifies it on " + mv.To}
+			continue
+		}
+		groups = append(groups, []string{mv.Company})
+	}
+	if len(groups) == 0 {
+		return out
+	}
+	fresh, err := plan.ReadState(ctx, c, &plan.Inventory{}, opts.Parallelism)
+	if err != nil {
+		for _, g := range groups {
+			mv := moveIn(moves, g[0])
+			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: fmt.Sprintf("verified on %s, but %s could not be read again before the delete: %v", mv.To, mv.From, err)}
+		}
+		return out
+	}
+	done := deleteCopies(ctx, c, snap, fresh, groups, false, opts.Parallelism, opts.Logger)
+	for _, g := range groups {
+		mv := moveIn(moves, g[0])
+		o := done[mv.Company]
+		switch o.action {
+		case "deleted":
+			out[mv.Company] = MoveResult{Move: mv, Status: Moved}
+		default:
+			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: fmt.Sprintf("verified on %s, not deleted from %s: %s", mv.To, mv.From, o.note)}
+		}
+	}
+	return out
+}
+
+func moveIn(moves []plan.Move, id string) plan.Move {
+	i := slices.IndexFunc(moves, func(mv plan.Move) bool { return mv.Company == id })
+	return moves[i]
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Err says in one line why the fleet run did not succeed, naming each PBX that
+// failed and how many moves are unfinished; nil when it did.
+func (r *FleetReport) Err() error {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(r.Failed)) {
+		parts = append(parts, name+": "+r.Failed[name].Error())
+	}
+	var unfinished int
+	for _, m := range r.Moves {
+		if m.Status != Moved {
+			unfinished++
+		}
+	}
+	if unfinished > 0 {
+		parts = append(parts, countOf(unfinished, "move", "moves")+" unfinished: the next run finishes them")
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s", strings.Join(parts, "; "))
+}
+
+// JSONFleetResult is the fleet run's report: what apply --fleet --json prints and
+// --report writes.
+type JSONFleetResult struct {
+	FormatVersion   int                   `json:"format_version"`
+	Kind            string                `json:"kind"` // "fleet"
+	PBXs            map[string]JSONResult `json:"pbxs"` // the PBXs applied
+	Failed          map[string]string     `json:"failed"`
+	Moves           []JSONMoveResult      `json:"moves"`
+	DurationSeconds float64               `json:"duration_seconds"`
+	Error           string                `json:"error,omitempty"`
+}
+
+// JSONMoveResult is what became of a move.
+type JSONMoveResult struct {
+	Company string `json:"company"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Status  string `json:"status"` // moved, unfinished, not_started
+	Note    string `json:"note,omitempty"`
+}
+
+// JSON returns the report's JSON form; err is the run's error.
+func (r *FleetReport) JSON(duration time.Duration, err error) JSONFleetResult {
+	doc := JSONFleetResult{FormatVersion: ResultFormatVersion, Kind: "fleet", PBXs: map[string]JSONResult{}, Failed: map[string]string{},
+		Moves: []JSONMoveResult{}, DurationSeconds: roundSeconds(duration)}
+	for name, rep := range r.PBXs {
+		doc.PBXs[name] = rep.JSON()
+	}
+	for name, e := range r.Failed {
+		doc.Failed[name] = apiclient.Printable(strings.Join(strings.Fields(e.Error()), " "))
+	}
+	for _, m := range r.Moves {
+		doc.Moves = append(doc.Moves, JSONMoveResult{Company: m.Company, From: m.From, To: m.To,
+			Status: strings.ReplaceAll(m.Status, " ", "_"), Note: apiclient.Printable(m.Note)})
+	}
+	if err != nil {
+		doc.Error = apiclient.Printable(strings.Join(strings.Fields(err.Error()), " "))
+	}
+	return doc
+}
+
+// WriteSummary writes, for a person, each PBX's outcome and each move's.
+func (r *FleetReport) WriteSummary(w io.Writer) error {
+	b := &strings.Builder{}
+	names := slices.Sorted(maps.Keys(r.PBXs))
+	for _, name := range slices.Sorted(maps.Keys(r.Failed)) {
+		if _, applied := r.PBXs[name]; !applied {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		rep, applied := r.PBXs[name]
+		switch {
+		case applied:
+			n := rep.Counts()
+			verified := "verified"
+			if !rep.Succeeded() {
+				verified = "not verified"
+			}
+			fmt.Fprintf(b, "%s: %d ok, %d failed, %d skipped, %d not run; %s.\n", apiclient.Printable(name), n.OK, n.Failed, n.Skipped, n.NotRun, verified)
+		default:
+			fmt.Fprintf(b, "%s: failed: %s\n", apiclient.Printable(name), apiclient.Printable(r.Failed[name].Error()))
+		}
+	}
+	for _, m := range r.Moves {
+		line := fmt.Sprintf("move %s from %s to %s: %s", apiclient.Printable(m.Company), apiclient.Printable(m.From), apiclient.Printable(m.To), m.Status)
+		if m.Note != "" {
+			line += ": " + apiclient.Printable(m.Note)
+		}
+		b.WriteString(line + "\n")
+	}
+	if len(names) == 0 && len(r.Moves) == 0 {
+		b.WriteString("No changes on any PBX.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMetrics writes the fleet run in the Prometheus text format: each applied
+// PBX's metrics as apply writes them, labelled pbx and server, then the moves by
+// status and a gauge per PBX that failed.
+func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) error {
+	m := newMetrics("")
+	for _, name := range slices.Sorted(maps.Keys(r.PBXs)) {
+		m.labels = `pbx="` + promEscape(name) + `",server="` + promEscape(r.Servers[name]) + `"`
+		r.PBXs[name].addMetrics(m, now, r.Failed[name])
+	}
+	byStatus := map[string]int{}
+	for _, mv := range r.Moves {
+		byStatus[mv.Status]++
+	}
+	m.labels = ""
+	var moves []string
+	for _, s := range []string{Moved, Unfinished, NotStarted} {
+		moves = append(moves, fmt.Sprintf("{status=%q} %d", strings.ReplaceAll(s, " ", "_"), byStatus[s]))
+	}
+	m.gauge("pbxsync_fleet_moves", "Moves of the last fleet run, by how they ended.", moves...)
+	var failed []string
+	for _, name := range slices.Sorted(maps.Keys(r.Servers)) {
+		failed = append(failed, fmt.Sprintf(`{pbx="%s",server="%s"} %d`, promEscape(name), promEscape(r.Servers[name]), map[bool]int{true: 1}[r.Failed[name] != nil]))
+	}
+	m.gauge("pbxsync_fleet_pbx_failed", "1 for each PBX whose last fleet run failed (not read, a change failed, not verified), else 0.", failed...)
+	m.gauge("pbxsync_fleet_last_run_success", "1 when the last fleet run succeeded on every PBX and finished every move, else 0.",
+		fmt.Sprintf(" %d", map[bool]int{true: 1}[runErr == nil]))
+	m.gauge("pbxsync_fleet_last_run_timestamp_seconds", "When the last fleet run ended, in seconds since 1970.",
+		" "+strconv.FormatFloat(float64(now.UnixMilli())/1000, 'f', -1, 64))
+	_, err := io.WriteString(w, m.String())
+	return err
+}
