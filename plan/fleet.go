@@ -58,6 +58,26 @@ type fleetPBX struct {
 	inventory *yaml.Node // its inventory's value, nil when missing or not valid
 }
 
+// ReadFleetFile checks a fleet file alone, without loading its inventories (which
+// export --fleet is to write), and returns its PBXs sorted by name; every problem
+// is reported at once as an *InventoryError.
+func ReadFleetFile(file string, data []byte) ([]*FleetPBX, error) {
+	l := &loader{file: file}
+	pbxs := l.readFleet(data, filepath.Dir(file))
+	if len(l.diags) > 0 {
+		slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		return nil, &InventoryError{Diagnostics: l.diags}
+	}
+	slices.SortStableFunc(pbxs, func(a, b *fleetPBX) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]*FleetPBX, len(pbxs))
+	for i, p := range pbxs {
+		out[i] = &p.FleetPBX
+	}
+	return out, nil
+}
+
 // LoadFleet reads a fleet file, data being its content, and loads each PBX's
 // inventory from disk (plan.ReadFiles of the PBX's inventory path, then LoadFiles
 // with opts). Every problem of the fleet file and of every inventory is reported at

@@ -171,16 +171,30 @@ func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parall
 	if sp.ContainersRead != st.Grouping {
 		return nil, &StalePlanError{Reason: "the credentials read containers differently than when the plan was made"}
 	}
+	mismatched, changed := staleChanges(sp.Plan.Changes, sp.Fingerprints, fresh)
+	switch {
+	case len(changed) > 0:
+		return nil, &StalePlanError{Reason: "companies changed on the server since it was made", Companies: sortedSet(changed)}
+	case len(mismatched) > 0:
+		return nil, &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
+	}
+	return fresh, nil
+}
+
+// staleChanges compares saved changes, and the fingerprints saved with them, with a
+// fresh plan: mismatched are the companies of a saved change that the fresh plan
+// lacks or makes otherwise, of a fresh change the saved plan lacks, and of a change
+// with no fingerprint; changed, the companies that read differently now.
+func staleChanges(changes []JSONChange, fingerprints map[string]string, fresh *Plan) (mismatched, changed []string) {
 	saved := map[string]string{}
-	var mismatched, changed []string
-	for _, c := range sp.Plan.Changes {
+	for _, c := range changes {
 		k := changeKey(c)
 		if _, dup := saved[k]; dup {
 			mismatched = append(mismatched, c.Company)
 		}
 		saved[k] = canonical(c)
 		for _, id := range []string{c.Company, c.Target} {
-			if _, ok := sp.Fingerprints[id]; id != "" && !ok {
+			if _, ok := fingerprints[id]; id != "" && !ok {
 				mismatched = append(mismatched, id)
 			}
 		}
@@ -191,23 +205,17 @@ func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parall
 		}
 		delete(saved, changeKey(c))
 	}
-	for _, c := range sp.Plan.Changes {
+	for _, c := range changes {
 		if _, left := saved[changeKey(c)]; left {
 			mismatched = append(mismatched, c.Company)
 		}
 	}
 	for id, fp := range fresh.Fingerprints {
-		if sp.Fingerprints[id] != fp {
+		if fingerprints[id] != fp {
 			changed = append(changed, id)
 		}
 	}
-	switch {
-	case len(changed) > 0:
-		return nil, &StalePlanError{Reason: "companies changed on the server since it was made", Companies: sortedSet(changed)}
-	case len(mismatched) > 0:
-		return nil, &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
-	}
-	return fresh, nil
+	return mismatched, changed
 }
 
 // changeKey names a change: its action, company and target.

@@ -166,6 +166,11 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 	var rep *sync.Report
 	var err error
 	if o.planFile != "" {
+		if data, rerr := os.ReadFile(o.planFile); rerr == nil && plan.IsSavedFleet(data) {
+			return a.applySavedFleet(ctx, o, data)
+		}
+	}
+	if o.planFile != "" {
 		rep, err = a.applySaved(ctx, o)
 	} else {
 		rep, err = a.applyInventory(ctx, o)

@@ -24,6 +24,7 @@ type exportOptions struct {
 	includeSecrets bool
 	compact        bool
 	parallelism    int
+	fleet          fleetOptions
 }
 
 func (a *app) newExportCmd() *cobra.Command {
@@ -41,6 +42,10 @@ case (acme_hq's nm_password is ${ACME_HQ_NM_PASSWORD}); standard error lists the
 variables the export names, never their values. --include-secrets writes the values
 instead: -o FILE is then created with mode 0600, and standard output is refused when
 it is a terminal.
+
+--fleet FILE writes each PBX's companies into the inventory path the fleet file
+gives it, for adopting a running fleet: a directory gets companies.yaml; a path
+that already holds an inventory is refused, never overwritten.
 
 --company and --match choose companies; the companies that share a container with
 them come along, so that no container is cut in two. -o FILE is replaced atomically.
@@ -69,12 +74,16 @@ against --url sim:FILE shows the calls a real run would make, on a copy.`,
 	f.BoolVar(&o.compact, "compact", false, "write a value most companies share once, under defaults, and each company's settings only where they differ")
 	f.BoolVar(&o.includeSecrets, "include-secrets", false, "write secret values instead of ${VAR} references (-o FILE gets mode 0600)")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	fleetFlags(cmd, &o.fleet, false)
 	return cmd
 }
 
 func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 	if o.parallelism < 1 {
 		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
+	}
+	if o.fleet.file != "" {
+		return a.exportFleet(ctx, o)
 	}
 	re, err := compileMatch(o.match)
 	if err != nil {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	stdsync "sync"
@@ -198,7 +200,12 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 		return diffErr
 	}
 	if err := fleetFailed(fp); err != nil {
-		return err
+		return err // not saved either: apply would refuse it
+	}
+	if po.out != "" {
+		if err := a.saveFleetPlan(po.out, fp, r.fleet, o, po); err != nil {
+			return err
+		}
 	}
 	if po.detailedExitcode && (len(fp.Moves) > 0 || slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })) {
 		return errChanges
@@ -260,7 +267,7 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	o.fleet, o.files = fleetOptions{}, []string{"--fleet"} // the rest is apply -f's
 	switch {
 	case o.planFile != "":
-		return errors.New("give --fleet FILE or a PLANFILE, not both (saved fleet plans are not supported yet)")
+		return errors.New("give --fleet FILE or a PLANFILE, not both: a saved fleet plan names its fleet")
 	case len(o.companies) > 0 || o.match != "":
 		return errors.New("--fleet does not take --company or --match yet: apply one PBX's inventory with -f and --url for those")
 	}
@@ -277,8 +284,7 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	return a.applyFleet(cmd.Context(), o, fo)
 }
 
-// applyFleet is apply --fleet: plan, show, confirm, apply every PBX, finish the
-// moves, and report.
+// applyFleet is apply --fleet: plan, show, confirm, then executeFleet.
 func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (err error) {
 	start := time.Now()
 	r, err := a.readFleet(ctx, o, ao.parallelism, true)
@@ -295,12 +301,22 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 	if err != nil {
 		return a.finishFleet(ctx, ao, nil, err, start)
 	}
-	empty := len(fp.Moves) == 0 && !slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })
-	if !empty && !ao.autoApprove {
+	if !fleetEmpty(fp) && !ao.autoApprove {
 		if err := a.confirm(ctx); err != nil {
 			return a.finishFleet(ctx, ao, nil, err, start)
 		}
 	}
+	return a.executeFleet(ctx, ao, o, r, fp, start)
+}
+
+// fleetEmpty reports whether a fleet plan changes nothing: no move, no PBX's change.
+func fleetEmpty(fp *plan.FleetPlan) bool {
+	return len(fp.Moves) == 0 && !slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })
+}
+
+// executeFleet applies an approved fleet plan: every PBX's plan, then the moves'
+// deletes (sync.ApplyFleet), and reports.
+func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions, r *fleetRun, fp *plan.FleetPlan, start time.Time) error {
 	clients := map[string]sync.Client{}
 	for name, srv := range r.servers {
 		clients[name] = srv
@@ -308,8 +324,7 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 	rep := sync.ApplyFleet(ctx, clients, fp, r.states, sync.FleetApplyOptions{
 		Parallelism: ao.parallelism, PBXParallelism: o.pbxParallelism, Logger: a.logger,
 		Apply: func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *sync.Report {
-			opts := ao
-			return a.applyPlan(ctx, r.servers[pbx], inv, p, opts, apiclient.NewPacer(ao.rate))
+			return a.applyPlan(ctx, r.servers[pbx], inv, p, ao, apiclient.NewPacer(ao.rate))
 		},
 	})
 	rep.Servers = map[string]string{}
@@ -323,6 +338,55 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 		runErr = fleetFailed(fp)
 	}
 	return a.finishFleet(ctx, ao, rep, runErr, start)
+}
+
+// saveFleetPlan writes the fleet plan for apply PLANFILE, the fleet file named
+// relative to the plan file's folder.
+func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, o fleetOptions, po planOptions) error {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	rel, err := relativeTo(dir, o.file)
+	if err != nil {
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	opts := plan.FleetOptions{Options: plan.Options{Prune: po.prune, MaxDelete: po.maxDelete}, MaxMove: o.maxMove}
+	if err := writeFileAtomic(path, func(w io.Writer) error { return fp.Save(w, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "Saved the fleet plan to %s: apply it with pbxsync apply %s\n", path, path)
+	return nil
+}
+
+// applySavedFleet applies a fleet plan saved by plan --fleet --out, unless a fresh
+// plan of the same fleet, made with the saved options, differs from it (exit 3).
+func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte) (err error) {
+	start := time.Now()
+	sp, err := plan.ReadSavedFleet(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", ao.planFile, err)
+	}
+	o := fleetOptions{file: fromPlanFile(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
+	ao.prune, ao.maxDelete = sp.Options.Prune, sp.Options.MaxDelete
+	r, err := a.readFleet(ctx, o, ao.parallelism, true)
+	if r != nil {
+		defer func() { err = r.close(err) }()
+	}
+	if err == nil && r.fleet.Hash != sp.Fleet.SHA256 {
+		err = fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, sp.Check(r.fleet.Hash, nil))
+	}
+	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
+	if fp == nil || err != nil {
+		return a.finishFleet(ctx, ao, nil, err, start)
+	}
+	if err := sp.Check(r.fleet.Hash, fp); err != nil {
+		return a.finishFleet(ctx, ao, nil, fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, err), start)
+	}
+	if werr := fp.WriteText(a.stderr, a.colorful(a.stderr)); werr != nil {
+		return werr
+	}
+	return a.executeFleet(ctx, ao, o, r, fp, start)
 }
 
 // finishFleet writes the fleet's report: a summary on stdout (or JSON), --report
@@ -353,4 +417,107 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, rep *sync.FleetR
 		return errors.Join(outErrs...)
 	}
 	return err
+}
+
+// exportFleet is export --fleet: each chosen PBX's companies written as an inventory
+// where the fleet file says its inventory is, for adopting a running fleet. A path
+// that holds an inventory already is refused; one PBX's failure leaves the others.
+func (a *app) exportFleet(ctx context.Context, o exportOptions) error {
+	switch {
+	case o.out != "":
+		return errors.New("--fleet writes each PBX's inventory where the fleet file says: -o cannot be given too")
+	case len(o.companies) > 0 || o.match != "":
+		return errors.New("--fleet exports whole PBXs: --company and --match cannot be given too")
+	case o.includeSecrets:
+		return errors.New("--fleet writes inventories meant for git: secrets stay ${VAR} references (--include-secrets refused)")
+	}
+	if err := a.checkFleet(o.fleet, nil); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(o.fleet.file)
+	if err != nil {
+		return fmt.Errorf("read the fleet: %w", err)
+	}
+	pbxs, err := plan.ReadFleetFile(o.fleet.file, data)
+	var invErr *plan.InventoryError
+	if errors.As(err, &invErr) {
+		for _, d := range invErr.Diagnostics {
+			a.diagnostic(d)
+		}
+		return inventoryFailed([]string{o.fleet.file}, len(invErr.Diagnostics))
+	}
+	var names []string
+	for _, p := range pbxs {
+		names = append(names, p.Name)
+	}
+	for _, name := range o.fleet.pbxs {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("--pbx %s: the fleet %s has no such PBX (it has %s)", name, o.fleet.file, strings.Join(names, ", "))
+		}
+	}
+	var failed []string
+	owner := map[string]string{}
+	for _, p := range pbxs {
+		if !o.fleet.chosen(p.Name) {
+			continue
+		}
+		ids, err := a.exportPBX(ctx, p, o)
+		if err != nil {
+			failed = append(failed, p.Name+": "+err.Error())
+			continue
+		}
+		for _, id := range ids {
+			if first, dup := owner[id]; dup {
+				failed = append(failed, fmt.Sprintf("%s: company %s is on %s too: a fleet lists each company once, remove it from one inventory", p.Name, apiclient.Printable(id), first))
+			}
+			owner[id] = p.Name
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("export --fleet: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// exportPBX writes one PBX's companies where its inventory is to be, and returns
+// their ids.
+func (a *app) exportPBX(ctx context.Context, p *plan.FleetPBX, o exportOptions) (ids []string, err error) {
+	target := p.Inventory
+	if ext := filepath.Ext(target); ext != ".yaml" && ext != ".yml" {
+		target = filepath.Join(target, "companies.yaml")
+		if entries, err := filepath.Glob(filepath.Join(p.Inventory, "*.y*ml")); err == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("%s already holds an inventory (%s): export --fleet writes only new ones", p.Inventory, filepath.Base(entries[0]))
+		}
+	}
+	if _, err := os.Lstat(target); err == nil {
+		return nil, fmt.Errorf("%s exists: export --fleet writes only new inventories", target)
+	}
+	srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, false, a.lookupEnv, a.logger.With("pbx", p.Name))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = closeServer(srv, err) }()
+	snap, err := plan.ReadSnapshot(ctx, srv, o.parallelism)
+	if err != nil {
+		return nil, err
+	}
+	ids, _ = snap.SelectPresent(nil, nil)
+	variables, err := snap.SecretVariables(ids)
+	if err != nil {
+		return nil, err
+	}
+	data, err := snap.Export(plan.ExportOptions{Compact: o.compact})
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(target, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return nil, err
+	}
+	one := o
+	one.out = target
+	a.reportExport(ctx, one, len(ids), exportedContainers(snap, ids), variables)
+	return ids, nil
 }

@@ -317,8 +317,8 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		if err := a.checkFleet(o.fleet, o.files); err != nil {
 			return err
 		}
-		if o.out != "" || len(o.companies) > 0 || o.match != "" || o.explain {
-			return errors.New("--fleet does not take --out, --company, --match or --explain yet: plan one PBX's inventory with -f for those")
+		if len(o.companies) > 0 || o.match != "" || o.explain {
+			return errors.New("--fleet does not take --company, --match or --explain yet: plan one PBX's inventory with -f for those")
 		}
 		return a.planFleet(cmd.Context(), o, o.fleet)
 	}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
+	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
+)
+
+const (
+	londonPIN = "4821"
+	londonKey = "london-key-0123456789abcdef"
+	parisKey  = "paris-key-0123456789abcdef"
+	berlinKey = "berlin-key-0123456789abcdef"
+)
+
+// fleetFixture is three PBXs over HTTP, each with a key of its own, and a fleet
+// file in a temporary directory whose inventories a test writes.
+type fleetFixture struct {
+	dir                   string
+	london, paris, berlin *simtest.Server
+	env                   map[string]string
+}
+
+// newFleet starts london (acme_hq and acme_west in one container, with a PIN, a
+// field no inventory manages, and beta), paris (gamma) and berlin (delta); their
+// inventories list what each holds.
+func newFleet(t *testing.T, opts ...pbxtest.Option) *fleetFixture {
+	t.Helper()
+	london := simtest.NewServer(t, append([]pbxtest.Option{pbxtest.WithAPIKey(londonKey, pbxtest.SystemAdmin()), pbxtest.WithState(pbxtest.State{
+		Companies: []apiclient.Company{
+			co("acme_hq", "Acme HQ", "zone", "Europe/London", "nm_password", londonPIN, "vm_silent", "yes"),
+			co("acme_west", "Acme West", "q_ringtime", "25"),
+			co("beta", "Beta"),
+		},
+		Containers: map[string][]string{"acme": {"acme_hq", "acme_west"}},
+	})}, opts...)...)
+	paris := simtest.NewServer(t, append([]pbxtest.Option{pbxtest.WithAPIKey(parisKey, pbxtest.SystemAdmin()),
+		pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{co("gamma", "Gamma")}})}, opts...)...)
+	berlin := simtest.NewServer(t, append([]pbxtest.Option{pbxtest.WithAPIKey(berlinKey, pbxtest.SystemAdmin()),
+		pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{co("delta", "Delta")}})}, opts...)...)
+	f := &fleetFixture{dir: t.TempDir(), london: london, paris: paris, berlin: berlin, env: map[string]string{
+		"PBX_LONDON_API_KEY": londonKey, "PBX_PARIS_API_KEY": parisKey, "PBX_BERLIN_API_KEY": berlinKey,
+		"ACME_PIN": londonPIN,
+	}}
+	f.write(t, "fleet.yaml", "version: 1\npbxs:\n"+
+		"  london: {url: "+london.URL+", inventory: london/}\n"+
+		"  paris: {url: "+paris.URL+", inventory: paris/}\n"+
+		"  berlin: {url: "+berlin.URL+", inventory: berlin.yaml}\n")
+	f.write(t, "london/acme.yaml", "version: 1\ncompanies:\n"+
+		"  acme_hq: {name: Acme HQ, settings: {zone: Europe/London, nm_password: \"${ACME_PIN}\"}}\n"+
+		"  acme_west: {name: Acme West}\ncontainers:\n  acme: [acme_hq, acme_west]\n")
+	f.write(t, "london/beta.yaml", "version: 1\ncompanies:\n  beta: {name: Beta}\n")
+	f.write(t, "paris/gamma.yaml", "version: 1\ncompanies:\n  gamma: {name: Gamma}\n")
+	f.write(t, "berlin.yaml", "version: 1\ncompanies:\n  delta: {name: Delta}\n")
+	return f
+}
+
+func (f *fleetFixture) write(t *testing.T, name, content string) {
+	t.Helper()
+	path := filepath.Join(f.dir, name)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+}
+
+// moveAcme is the change in git that moves acme's two companies from london to
+// paris, where they join gamma's container and acme_hq gets Paris' zone.
+func (f *fleetFixture) moveAcme(t *testing.T) {
+	t.Helper()
+	require.NoError(t, os.Remove(filepath.Join(f.dir, "london/acme.yaml")))
+	f.write(t, "paris/acme.yaml", "version: 1\ncompanies:\n"+
+		"  acme_hq: {name: Acme HQ, settings: {zone: Europe/Paris, nm_password: \"${ACME_PIN}\"}}\n"+
+		"  acme_west: {name: Acme West}\ncontainers:\n  acme: [acme_hq, acme_west, gamma]\n")
+	require.NoError(t, os.Remove(filepath.Join(f.dir, "paris/gamma.yaml")))
+	f.write(t, "paris/gamma.yaml", "version: 1\ncompanies:\n  gamma: {name: Gamma}\n")
+}
+
+func (f *fleetFixture) fleetFile() string { return filepath.Join(f.dir, "fleet.yaml") }
+
+// A tenant moved in git: the plan shows the move first, --max-move 0 refuses it
+// before any write, and with a budget it is created on paris with every setting
+// london held (its PIN, a field no inventory manages) under paris' values, grouped
+// as paris says, and only then deleted from london; a second run has nothing to do.
+func TestFleetMove(t *testing.T) {
+	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
+		t.Run(string(mode), func(t *testing.T) {
+			f := newFleet(t, pbxtest.WithMode(mode))
+			got := invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve")
+			require.Equal(t, 0, got.code, got.stderr)
+			require.Contains(t, got.stdout, "No changes on any PBX.")
+
+			f.moveAcme(t)
+			got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--json")
+			require.Equal(t, 3, got.code, got.stderr)
+			var doc struct {
+				Kind  string
+				Moves []struct{ Company, From, To string }
+				PBXs  map[string]struct {
+					Changes []struct{ Action, Company string }
+				}
+				Summary struct{ Moves, Create int }
+			}
+			require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
+			require.Equal(t, "fleet", doc.Kind)
+			require.Len(t, doc.Moves, 2)
+			require.Equal(t, "acme_hq", doc.Moves[0].Company)
+			require.Equal(t, "london", doc.Moves[0].From)
+			require.Equal(t, "paris", doc.Moves[0].To)
+			require.Equal(t, 2, doc.Summary.Create)
+			require.Empty(t, doc.PBXs["london"].Changes, "london's plan neither deletes nor ungroups what moves")
+			require.NotContains(t, got.stdout, londonPIN)
+			require.Contains(t, got.stderr, "more than --max-move allows (0)")
+
+			got = invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve")
+			require.Equal(t, 3, got.code, got.stderr)
+			require.Zero(t, f.paris.Stats().TotalWrites()+f.london.Stats().TotalWrites(), "refused before any write")
+
+			report := filepath.Join(f.dir, "report.json")
+			metrics := filepath.Join(f.dir, "fleet.prom")
+			got = invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--max-move", "2", "--report", report, "--metrics-file", metrics)
+			require.Equal(t, 0, got.code, got.stderr)
+			require.Contains(t, got.stdout, "move acme_hq from london to paris: moved\n")
+			require.Contains(t, got.stdout, "move acme_west from london to paris: moved\n")
+			require.NotContains(t, got.stdout+got.stderr, londonPIN)
+
+			hq := mustCompany(t, f.paris, "acme_hq")
+			require.Equal(t, londonPIN, hq.Settings["nm_password"].Text(), "the secret came along")
+			require.Equal(t, "yes", hq.Settings["vm_silent"].Text(), "a field no inventory manages came along")
+			require.Equal(t, "Europe/Paris", hq.Settings["zone"].Text(), "paris' inventory wins")
+			require.Equal(t, `"25"`, mustCompany(t, f.paris, "acme_west").Settings["q_ringtime"].JSON())
+			_, members, _ := f.paris.ContainerOf("acme_hq")
+			require.ElementsMatch(t, []string{"acme_hq", "acme_west", "gamma"}, members)
+			for _, id := range []string{"acme_hq", "acme_west"} {
+				_, still := f.london.Company(id)
+				require.False(t, still, "%s is deleted from london", id)
+			}
+			_, ok := f.london.Company("beta")
+			require.True(t, ok)
+			require.Equal(t, 2, f.paris.Stats().Writes["create"])
+			require.Equal(t, 2, f.london.Stats().Writes["delete"])
+
+			data, err := os.ReadFile(report)
+			require.NoError(t, err)
+			require.NotContains(t, string(data), londonPIN)
+			var rep struct {
+				Kind  string
+				Moves []struct{ Company, Status string }
+			}
+			require.NoError(t, json.Unmarshal(data, &rep))
+			require.Equal(t, "fleet", rep.Kind)
+			require.Equal(t, "moved", rep.Moves[0].Status)
+			m := readMetrics(t, metrics)
+			require.Equal(t, map[string]string{"pbx": "paris", "server": hostLabel(f.paris.URL)}, m["pbxsync_last_run_success"][0].labels)
+			for _, s := range m["pbxsync_fleet_moves"] {
+				want := map[string]float64{"moved": 2}[s.labels["status"]]
+				require.Equal(t, want, s.value, s.labels["status"])
+			}
+
+			got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--detailed-exitcode")
+			require.Equal(t, 0, got.code, got.stdout+got.stderr)
+			require.True(t, strings.HasPrefix(got.stdout, "Fleet: 3 PBXs; 0 moves.\n"), got.stdout)
+		})
+	}
+}
+
+// One PBX down: the others are applied, the run ends with exit 1 naming it, and a
+// company that could be a move from it is not created empty.
+func TestFleetOnePBXDown(t *testing.T) {
+	f := newFleet(t)
+	down := httptest.NewServer(nil)
+	down.Close()
+	f.write(t, "fleet.yaml", "version: 1\npbxs:\n"+
+		"  london: {url: "+down.URL+", inventory: london/}\n"+
+		"  paris: {url: "+f.paris.URL+", inventory: paris/}\n"+
+		"  berlin: {url: "+f.berlin.URL+", inventory: berlin.yaml}\n")
+	f.moveAcme(t)
+	f.write(t, "berlin.yaml", "version: 1\ncompanies:\n  delta: {name: Delta, settings: {zone: Europe/Berlin}}\n")
+	report := filepath.Join(f.dir, "report.json")
+	got := invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--report", report)
+	require.Equal(t, 1, got.code, got.stderr)
+	require.Contains(t, got.stderr, "london: ")
+	require.Equal(t, `"Europe/Berlin"`, mustCompany(t, f.berlin, "delta").Settings["zone"].JSON(), "berlin was applied")
+	_, created := f.paris.Company("acme_hq")
+	require.False(t, created, "acme_hq may be on london, which could not be read: never created empty on paris")
+	require.Contains(t, got.stderr, "acme_hq: not created: it may be on london, which could not be read")
+	data, err := os.ReadFile(report)
+	require.NoError(t, err)
+	var rep struct{ Failed map[string]string }
+	require.NoError(t, json.Unmarshal(data, &rep))
+	require.Contains(t, rep.Failed, "london")
+}
+
+// The flags of a fleet run: no -f or --url beside --fleet, PBX_URL and PBX_API_KEY
+// of the environment ignored, a --pbx the fleet lacks named with a suggestion, and a
+// move from a PBX the run leaves out held, not made.
+func TestFleetFlags(t *testing.T) {
+	f := newFleet(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "--fleet", f.fleetFile(), "-f", "x.yaml"}, "--fleet names each PBX's inventory: -f cannot be given too"},
+		{[]string{"plan", "--fleet", f.fleetFile(), "--url", "sim:x.yaml"}, "--fleet names each PBX's url: --url cannot be given too"},
+		{[]string{"plan", "--fleet", f.fleetFile(), "--pbx", "londn"}, "--pbx londn: the fleet " + f.fleetFile() + " has no such PBX (it has berlin, london, paris): did you mean london?"},
+		{[]string{"apply", "--fleet", f.fleetFile(), "--auto-approve", "--max-move", "-1"}, "invalid --max-move -1"},
+		{[]string{"export", "--fleet", f.fleetFile(), "--include-secrets"}, "secrets stay ${VAR} references"},
+	} {
+		got := invoke(t, "", f.env, tc.args...)
+		require.Equal(t, 1, got.code, "%v", tc.args)
+		require.Contains(t, got.stderr, tc.want, "%v", tc.args)
+	}
+
+	env := map[string]string{"PBX_URL": "sim:" + filepath.Join(f.dir, "nowhere.yaml"), "PBX_API_KEY": "not-this-one"}
+	for k, v := range f.env {
+		env[k] = v
+	}
+	got := invoke(t, "", env, "plan", "--fleet", f.fleetFile())
+	require.Equal(t, 0, got.code, "PBX_URL and PBX_API_KEY are ignored with --fleet: %s", got.stderr)
+
+	f.moveAcme(t)
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--pbx", "paris", "--max-move", "5")
+	require.Equal(t, 1, got.code, got.stdout)
+	require.Contains(t, got.stdout, "acme_hq: not moved: it is on london, which this run leaves out (--pbx): name both PBXs to move it")
+	require.Contains(t, got.stdout, "Fleet: 1 PBX; 0 moves")
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--pbx", "paris", "--pbx", "london", "--max-move", "5")
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Contains(t, got.stdout, "Fleet: 2 PBXs; 2 moves")
+}
+
+// A saved fleet plan applies what was reviewed, and refuses (exit 3, nothing
+// written) once a moved company changed on its old PBX.
+func TestFleetSavedPlan(t *testing.T) {
+	f := newFleet(t)
+	f.moveAcme(t)
+	saved := filepath.Join(f.dir, "reviewed.plan")
+	got := invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--max-move", "2", "-o", saved)
+	require.Equal(t, 0, got.code, got.stderr)
+	data, err := os.ReadFile(saved)
+	require.NoError(t, err)
+	require.NotContains(t, string(data), londonPIN)
+	require.Contains(t, string(data), `"file": "fleet.yaml"`, "the fleet is named relative to the plan")
+
+	// acme_west changes on london after the review.
+	c, err := apiclient.New(f.london.URL, apiclient.WithAPIKey(londonKey))
+	require.NoError(t, err)
+	_, err = c.Update(t.Context(), "acme_west", apiclient.Changes{Settings: apiclient.Settings{"q_ringtime": apiclient.String("30")}})
+	require.NoError(t, err)
+	f.london.ResetStats()
+	got = invoke(t, "", f.env, "apply", saved)
+	require.Equal(t, 3, got.code, got.stderr)
+	require.Contains(t, got.stderr, "london:acme_west")
+	require.Zero(t, f.paris.Stats().TotalWrites()+f.london.Stats().TotalWrites())
+
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--max-move", "2", "-o", saved)
+	require.Equal(t, 0, got.code, got.stderr)
+	got = invoke(t, "", f.env, "apply", saved)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Equal(t, `"30"`, mustCompany(t, f.paris, "acme_west").Settings["q_ringtime"].JSON(), "what london held when it was planned again")
+	got = invoke(t, "", f.env, "apply", saved)
+	require.Equal(t, 3, got.code, "a plan applied is stale: %s", got.stderr)
+}
+
+// export --fleet writes each PBX's inventory where the fleet file says, which then
+// plans to nothing; it never overwrites one.
+func TestFleetExport(t *testing.T) {
+	f := newFleet(t)
+	for _, p := range []string{"london", "paris"} {
+		require.NoError(t, os.RemoveAll(filepath.Join(f.dir, p)))
+	}
+	require.NoError(t, os.Remove(filepath.Join(f.dir, "berlin.yaml")))
+	got := invoke(t, "", f.env, "export", "--fleet", f.fleetFile())
+	require.Equal(t, 0, got.code, got.stderr)
+	require.FileExists(t, filepath.Join(f.dir, "london", "companies.yaml"))
+	require.FileExists(t, filepath.Join(f.dir, "berlin.yaml"))
+	require.Contains(t, got.stderr, "ACME_HQ_NM_PASSWORD")
+	env := map[string]string{"ACME_HQ_NM_PASSWORD": londonPIN}
+	for k, v := range f.env {
+		env[k] = v
+	}
+	got = invoke(t, "", env, "plan", "--fleet", f.fleetFile(), "--detailed-exitcode")
+	require.Equal(t, 0, got.code, got.stdout+got.stderr)
+
+	got = invoke(t, "", f.env, "export", "--fleet", f.fleetFile(), "--pbx", "berlin")
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stderr, "berlin.yaml exists: export --fleet writes only new inventories")
+}

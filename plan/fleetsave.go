@@ -1,0 +1,145 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+)
+
+// SavedFleetPlan is what plan --fleet --out writes and apply PLANFILE reads: the
+// fleet plan in its JSON form, the fleet file it came from (by path and a hash that
+// covers every PBX's inventory), the PBXs of the run, and fingerprints of what was
+// read of every company a PBX's plan touches and of every moved company on its old
+// PBX. It is checked as a single saved plan is (SavedPlan.Check): a hand edit can
+// only make it refuse. It holds no secret value.
+type SavedFleetPlan struct {
+	FormatVersion int    `json:"format_version"`
+	Kind          string `json:"kind"` // "fleet"
+	Fleet         struct {
+		File   string `json:"file"` // relative to the plan file's folder
+		SHA256 string `json:"sha256"`
+	} `json:"fleet"`
+	PBXs    []string          `json:"pbxs"` // --pbx; empty for every PBX
+	Options SavedFleetOptions `json:"options"`
+	// Fingerprints holds, by PBX, the fingerprints of the companies its plan
+	// touches, and of the companies moved away from it.
+	Fingerprints map[string]map[string]string `json:"fingerprints"`
+	Plan         JSONFleetPlan                `json:"plan"`
+}
+
+// SavedFleetOptions are the options the fleet plan was made with.
+type SavedFleetOptions struct {
+	Prune     bool `json:"prune"`
+	MaxDelete int  `json:"max_delete"`
+	MaxMove   int  `json:"max_move"`
+}
+
+// Save writes the fleet plan for a later apply: file is the fleet file as apply is
+// to read it again, hash the fleet's (Fleet.Hash), pbxs the run's --pbx.
+func (fp *FleetPlan) Save(w io.Writer, file, hash string, pbxs []string, opts FleetOptions) error {
+	sp := SavedFleetPlan{FormatVersion: SavedFormatVersion, Kind: "fleet", PBXs: pbxs,
+		Options:      SavedFleetOptions{Prune: opts.Prune, MaxDelete: opts.MaxDelete, MaxMove: opts.MaxMove},
+		Fingerprints: fp.fingerprints(), Plan: fp.JSON()}
+	sp.Fleet.File, sp.Fleet.SHA256 = file, hash
+	return apiclient.WriteJSON(w, sp)
+}
+
+// fingerprints are the plan's fingerprints by PBX, the moved companies' on their old
+// PBX included.
+func (fp *FleetPlan) fingerprints() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for name, p := range fp.PBXs {
+		out[name] = maps.Clone(p.Fingerprints)
+		if out[name] == nil {
+			out[name] = map[string]string{}
+		}
+	}
+	for _, mv := range fp.Moves {
+		if out[mv.From] == nil {
+			out[mv.From] = map[string]string{}
+		}
+		out[mv.From][mv.Company] = mv.Fingerprint
+	}
+	return out
+}
+
+// IsSavedFleet reports whether a saved plan's bytes are a fleet's.
+func IsSavedFleet(data []byte) bool {
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	return json.Unmarshal(data, &head) == nil && head.Kind == "fleet"
+}
+
+// ReadSavedFleet reads a saved fleet plan, checking its format version.
+func ReadSavedFleet(r io.Reader) (*SavedFleetPlan, error) {
+	var sp SavedFleetPlan
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sp); err != nil {
+		return nil, fmt.Errorf("not a saved fleet plan: %w", err)
+	}
+	if sp.FormatVersion != SavedFormatVersion || sp.Kind != "fleet" {
+		return nil, fmt.Errorf("saved plan format %d (%q): this pbxsync reads format %d", sp.FormatVersion, sp.Kind, SavedFormatVersion)
+	}
+	return &sp, nil
+}
+
+// Check compares the saved fleet plan with a fresh one, made from the same fleet
+// (hash) with the saved options: every PBX's changes and fingerprints as
+// SavedPlan.Check does, and the moves, each with its fingerprint on its old PBX. It
+// returns a *StalePlanError naming the companies (as PBX:COMPANY) when they differ.
+func (sp *SavedFleetPlan) Check(hash string, fresh *FleetPlan) error {
+	if hash != sp.Fleet.SHA256 {
+		return &StalePlanError{Reason: "the fleet " + sp.Fleet.File + " or an inventory it names changed since the plan was made"}
+	}
+	var mismatched, changed []string
+	names := slices.Sorted(maps.Keys(sp.Plan.PBXs))
+	if !slices.Equal(names, slices.Sorted(maps.Keys(fresh.PBXs))) {
+		return &StalePlanError{Reason: "the PBXs read are not those of the plan (one could not be read?)"}
+	}
+	for _, name := range names {
+		m, c := staleChanges(sp.Plan.PBXs[name].Changes, sp.Fingerprints[name], fresh.PBXs[name])
+		for _, id := range m {
+			mismatched = append(mismatched, name+":"+id)
+		}
+		for _, id := range c {
+			changed = append(changed, name+":"+id)
+		}
+	}
+	savedMoves := map[string]string{}
+	for _, mv := range sp.Plan.Moves {
+		savedMoves[mv.Company] = canonicalMove(mv)
+	}
+	for i, mv := range fresh.JSON().Moves {
+		if savedMoves[mv.Company] != canonicalMove(mv) {
+			mismatched = append(mismatched, mv.From+":"+mv.Company)
+		}
+		delete(savedMoves, mv.Company)
+		if sp.Fingerprints[mv.From][mv.Company] != fresh.Moves[i].Fingerprint {
+			changed = append(changed, mv.From+":"+mv.Company)
+		}
+	}
+	for id := range savedMoves {
+		mismatched = append(mismatched, "move:"+id)
+	}
+	switch {
+	case len(changed) > 0:
+		return &StalePlanError{Reason: "companies changed on their PBX since it was made", Companies: sortedSet(changed)}
+	case len(mismatched) > 0:
+		return &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
+	}
+	return nil
+}
+
+func canonicalMove(mv JSONMove) string {
+	b, err := json.Marshal(mv)
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return string(b)
+}
