@@ -86,7 +86,7 @@ type DeleteBudgetError struct {
 }
 
 func (e *DeleteBudgetError) Error() string {
-	return fmt.Sprintf("the plan deletes %d companies, more than --max-delete allows (%d)", e.Deletes, e.Max)
+	return fmt.Sprintf("the plan deletes %s, more than --max-delete allows (%d)", plural(e.Deletes, "company", "companies"), e.Max)
 }
 
 // newContainer is the key of the container a planned create makes; real container
