@@ -69,7 +69,11 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 	g.SetLimit(max(opts.PBXParallelism, 1))
 	for _, name := range fp.Names {
 		p := fp.PBXs[name]
-		if p == nil || p.Empty() && len(p.NotPlanned) == 0 {
+		if p == nil {
+			continue
+		}
+		if p.Empty() && len(p.NotPlanned) == 0 {
+			rep.PBXs[name] = &Report{Verified: true} // nothing to do: listed all the same
 			continue
 		}
 		g.Go(func() error {
@@ -95,6 +99,13 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 		bySource[mv.From] = append(bySource[mv.From], mv)
 	}
 	verified := verifyMoves(ctx, servers, fp, rep, opts)
+	for _, mv := range fp.Moves { // a PBX that failed keeps its moves for a run where both succeed
+		for _, name := range []string{mv.To, mv.From} {
+			if err := rep.Failed[name]; err != nil && verified[mv.Company] == "" {
+				verified[mv.Company] = name + " did not succeed (" + err.Error() + ")"
+			}
+		}
+	}
 	results := map[string]MoveResult{}
 	var wg errgroup.Group
 	wg.SetLimit(max(opts.PBXParallelism, 1))
@@ -319,9 +330,20 @@ func (r *FleetReport) WriteSummary(w io.Writer) error {
 		}
 	}
 	slices.Sort(names)
+	quiet := len(r.Moves) == 0
+	for _, name := range names {
+		rep, applied := r.PBXs[name]
+		quiet = quiet && applied && len(rep.Results) == 0 && rep.Succeeded()
+	}
+	if quiet {
+		_, err := io.WriteString(w, "No changes on any PBX.\n")
+		return err
+	}
 	for _, name := range names {
 		rep, applied := r.PBXs[name]
 		switch {
+		case applied && len(rep.Results) == 0 && rep.Succeeded():
+			fmt.Fprintf(b, "%s: no changes.\n", apiclient.Printable(name))
 		case applied:
 			n := rep.Counts()
 			verified := "verified"
@@ -339,9 +361,6 @@ func (r *FleetReport) WriteSummary(w io.Writer) error {
 			line += ": " + apiclient.Printable(m.Note)
 		}
 		b.WriteString(line + "\n")
-	}
-	if len(names) == 0 && len(r.Moves) == 0 {
-		b.WriteString("No changes on any PBX.\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -158,7 +158,12 @@ func TestFleetMove(t *testing.T) {
 			require.Equal(t, "fleet", rep.Kind)
 			require.Equal(t, "moved", rep.Moves[0].Status)
 			m := readMetrics(t, metrics)
-			require.Equal(t, map[string]string{"pbx": "paris", "server": hostLabel(f.paris.URL)}, m["pbxsync_last_run_success"][0].labels)
+			success := map[string]float64{}
+			for _, s := range m["pbxsync_last_run_success"] {
+				require.Equal(t, hostLabel(map[string]string{"london": f.london.URL, "paris": f.paris.URL, "berlin": f.berlin.URL}[s.labels["pbx"]]), s.labels["server"])
+				success[s.labels["pbx"]] = s.value
+			}
+			require.Equal(t, map[string]float64{"london": 1, "paris": 1, "berlin": 1}, success, "every PBX has its samples, also without changes")
 			for _, s := range m["pbxsync_fleet_moves"] {
 				want := map[string]float64{"moved": 2}[s.labels["status"]]
 				require.Equal(t, want, s.value, s.labels["status"])
