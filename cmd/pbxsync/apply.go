@@ -396,7 +396,7 @@ func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p
 		pr = startProgress(a.logOut, len(p.Changes), pacer)
 		opts.OnResult = pr.record
 	} else {
-		opts.OnResult = func(r sync.Result) { a.logResult(ctx, r) }
+		opts.OnResult = func(r sync.Result) { logResult(ctx, a.logger, r) }
 	}
 	rep := sync.Apply(ctx, srv, inv, p, opts)
 	rep.Retries = srv.Retries() // the whole run's, its reads included
@@ -416,7 +416,7 @@ func (a *app) logSlowdowns(ctx context.Context, pacer *apiclient.Pacer) {
 
 // logResult logs a finished change: info when it succeeded, a warning with its
 // error when not.
-func (a *app) logResult(ctx context.Context, r sync.Result) {
+func logResult(ctx context.Context, logger *slog.Logger, r sync.Result) {
 	attrs := []slog.Attr{slog.String("action", string(r.Action)), slog.String("company", r.Company)}
 	if r.Target != "" {
 		attrs = append(attrs, slog.String("target", r.Target))
@@ -430,7 +430,7 @@ func (a *app) logResult(ctx context.Context, r sync.Result) {
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String("error", r.Message()))
 	}
-	a.logger.LogAttrs(ctx, level, "change", attrs...)
+	logger.LogAttrs(ctx, level, "change", attrs...)
 }
 
 // finishApply writes the result (stdout when a plan was applied or found empty; the

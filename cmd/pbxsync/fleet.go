@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -295,7 +296,7 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 	if fp == nil {
 		return a.finishFleet(ctx, ao, nil, err, start)
 	}
-	if werr := fp.WriteText(a.stderr, a.colorful(a.stderr)); werr != nil {
+	if werr := a.showFleetPlan(ctx, fp); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -307,6 +308,28 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 		}
 	}
 	return a.executeFleet(ctx, ao, o, r, fp, start)
+}
+
+// showFleetPlan shows the fleet plan on stderr, as text, or as log lines where the
+// logs are JSON: the summary, each move, then each PBX's plan (showPlan).
+func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
+	if a.opts.logFormat != "json" {
+		return fp.WriteText(a.stderr, a.colorful(a.stderr))
+	}
+	a.logger.LogAttrs(ctx, slog.LevelInfo, "fleet plan", slog.String("summary", fp.Summary()), slog.Int("moves", len(fp.Moves)))
+	for _, mv := range fp.Moves {
+		a.logger.LogAttrs(ctx, slog.LevelInfo, "move", slog.String("company", mv.Company), slog.String("from", mv.From), slog.String("to", mv.To), slog.Bool("adopt", mv.Adopt))
+	}
+	for _, name := range fp.Names {
+		if p := fp.PBXs[name]; p != nil {
+			one := *a
+			one.logger = a.logger.With("pbx", name)
+			if err := one.showPlan(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // fleetEmpty reports whether a fleet plan changes nothing: no move, no PBX's change.
@@ -324,7 +347,14 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 	rep := sync.ApplyFleet(ctx, clients, fp, r.states, sync.FleetApplyOptions{
 		Parallelism: ao.parallelism, PBXParallelism: o.pbxParallelism, Logger: a.logger,
 		Apply: func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *sync.Report {
-			return a.applyPlan(ctx, r.servers[pbx], inv, p, ao, apiclient.NewPacer(ao.rate))
+			// A log line per change, named by its PBX: the progress lines of several
+			// PBXs at once would fight over one terminal line.
+			srv, logger := r.servers[pbx], a.logger.With("pbx", pbx)
+			opts := sync.Options{Parallelism: ao.parallelism, Rounds: ao.rounds, ForceDescription: ao.forceDescription,
+				OnResult: func(res sync.Result) { logResult(ctx, logger, res) }}
+			rep := sync.Apply(ctx, srv, inv, p, opts)
+			rep.Retries = srv.Retries()
+			return rep
 		},
 	})
 	rep.Servers = map[string]string{}
@@ -383,7 +413,7 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 	if err := sp.Check(r.fleet.Hash, fp); err != nil {
 		return a.finishFleet(ctx, ao, nil, fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, err), start)
 	}
-	if werr := fp.WriteText(a.stderr, a.colorful(a.stderr)); werr != nil {
+	if werr := a.showFleetPlan(ctx, fp); werr != nil {
 		return werr
 	}
 	return a.executeFleet(ctx, ao, o, r, fp, start)

@@ -297,3 +297,23 @@ func TestFleetExport(t *testing.T) {
 	require.Equal(t, 1, got.code)
 	require.Contains(t, got.stderr, "berlin.yaml exists: export --fleet writes only new inventories")
 }
+
+// With --log-format json every line of a fleet run's stderr is JSON, the plan and
+// the final error included, and each change names its PBX.
+func TestFleetJSONLogs(t *testing.T) {
+	f := newFleet(t)
+	f.moveAcme(t)
+	got := invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--max-move", "2", "--log-format", "json")
+	require.Equal(t, 0, got.code, got.stderr)
+	changes := 0
+	for _, line := range lines(got.stderr) {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &entry), "not JSON: %s", line)
+		if entry["msg"] == "change" && entry["side"] == nil {
+			require.Equal(t, "paris", entry["pbx"], line)
+			changes++
+		}
+	}
+	require.Equal(t, 4, changes, "two creates and two groups on paris:\n%s", got.stderr)
+	require.Contains(t, got.stderr, `"msg":"move","company":"acme_hq","from":"london","to":"paris"`)
+}
