@@ -153,7 +153,11 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 			srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, writes && o.chosen(p.Name), a.lookupEnv, a.logger.With("pbx", p.Name))
 			var st *plan.State
 			if err == nil {
-				st, err = plan.ReadState(ctx, srv, p.Inv, parallelism)
+				inv := p.Inv
+				if !o.chosen(p.Name) {
+					inv = &plan.Inventory{} // only which companies it holds: one request
+				}
+				st, err = plan.ReadState(ctx, srv, inv, parallelism)
 			}
 			mu.Lock()
 			defer mu.Unlock()
