@@ -153,19 +153,9 @@ func LoadFleet(file string, data []byte, opts LoadOptions) (*Fleet, []Diagnostic
 		}
 	}
 
-	var errs, warnings []Diagnostic
 	seen := map[Diagnostic]bool{} // a file of two inventories says its problems once
-	for _, d := range diags {
-		if seen[d] {
-			continue
-		}
-		seen[d] = true
-		if d.Warning {
-			warnings = append(warnings, d)
-		} else {
-			errs = append(errs, d)
-		}
-	}
+	diags = slices.DeleteFunc(diags, func(d Diagnostic) bool { dup := seen[d]; seen[d] = true; return dup })
+	errs, warnings := splitDiagnostics(diags)
 	if len(errs) > 0 {
 		return nil, warnings, &InventoryError{Diagnostics: errs}
 	}

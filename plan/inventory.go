@@ -87,6 +87,18 @@ func (d Diagnostic) String() string {
 	return apiclient.Printable(fmt.Sprintf("%s:%d:%d: %s%s", d.File, d.Line, d.Column, kind, d.Message))
 }
 
+// splitDiagnostics returns the errors and the warnings of ds, each in ds' order.
+func splitDiagnostics(ds []Diagnostic) (errs, warnings []Diagnostic) {
+	for _, d := range ds {
+		if d.Warning {
+			warnings = append(warnings, d)
+		} else {
+			errs = append(errs, d)
+		}
+	}
+	return errs, warnings
+}
+
 // InventoryError lists every error found in an inventory.
 type InventoryError struct {
 	Diagnostics []Diagnostic
@@ -152,14 +164,7 @@ func loadFiles(files []File, opts LoadOptions, size int) (*Inventory, []Diagnost
 	slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
 		return cmp.Or(cmp.Compare(order[a.File], order[b.File]), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
-	var errs, warnings []Diagnostic
-	for _, d := range l.diags {
-		if d.Warning {
-			warnings = append(warnings, d)
-		} else {
-			errs = append(errs, d)
-		}
-	}
+	errs, warnings := splitDiagnostics(l.diags)
 	if len(errs) > 0 {
 		return nil, warnings, &InventoryError{Diagnostics: errs}
 	}

@@ -154,21 +154,16 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
 	}
-	if o.lockFile != "" {
-		unlock, err := lockFile(o.lockFile)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	unlock, err := lockFile(o.lockFile)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	ctx := cmd.Context()
 	start := time.Now()
 	var rep *sync.Report
-	var err error
-	if o.planFile != "" {
-		if data, rerr := os.ReadFile(o.planFile); rerr == nil && plan.IsSavedFleet(data) {
-			return a.applySavedFleet(ctx, o, data)
-		}
+	if data, rerr := os.ReadFile(o.planFile); o.planFile != "" && rerr == nil && plan.IsSavedFleet(data) {
+		return a.applySavedFleet(ctx, o, data)
 	}
 	if o.planFile != "" {
 		rep, err = a.applySaved(ctx, o)

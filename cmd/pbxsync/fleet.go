@@ -190,15 +190,7 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 	if fp == nil {
 		return diffErr
 	}
-	switch po.format {
-	case "json":
-		err = fp.WriteJSON(a.stdout)
-	case "markdown":
-		err = fp.WriteMarkdown(a.stdout, plan.MarkdownOptions{MaxSize: po.maxSize, FullPlan: po.fullPlan})
-	default:
-		err = fp.WriteText(a.stdout, a.colorful(a.stdout))
-	}
-	if err != nil {
+	if err := a.writePlan(fp, po); err != nil {
 		return err
 	}
 	if diffErr != nil {
@@ -279,13 +271,11 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
 	}
-	if o.lockFile != "" {
-		unlock, err := lockFile(o.lockFile)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	unlock, err := lockFile(o.lockFile)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	return a.applyFleet(cmd.Context(), o, fo)
 }
 

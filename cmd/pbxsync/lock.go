@@ -25,7 +25,12 @@ import (
 // A new lock file is 0600 (less the umask): flock needs no more than a descriptor
 // open for reading, so a file that others may read is a file on which any local user
 // could hold the lock and keep every run from starting.
+//
+// An empty path (no --lock-file) locks nothing.
 func lockFile(path string) (unlock func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
 	f, err := openLockFile(path)
 	if err != nil {
 		return nil, err

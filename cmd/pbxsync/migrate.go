@@ -141,13 +141,11 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 	if err := a.checkMigrate(o); err != nil {
 		return err
 	}
-	if o.lockFile != "" {
-		unlock, err := lockFile(o.lockFile)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	unlock, err := lockFile(o.lockFile)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	start := time.Now()
 	re, _ := compileMatch(o.match) // checked by checkMigrate
 	r := &migrateRun{migration: sync.NewMigration(sync.MigrateOptions{
@@ -155,7 +153,7 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 		SourceName: o.from, Logger: a.logger,
 		OnDiagnostic: a.diagnostic,
 	})}
-	err := a.runMigration(ctx, o, r)
+	err = a.runMigration(ctx, o, r)
 	return a.finishMigration(ctx, o, r, err, start)
 }
 

@@ -345,15 +345,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if p == nil {
 		return diffErr
 	}
-	switch o.format {
-	case "json":
-		err = p.WriteJSON(a.stdout)
-	case "markdown":
-		err = p.WriteMarkdown(a.stdout, plan.MarkdownOptions{MaxSize: o.maxSize, FullPlan: o.fullPlan})
-	default:
-		err = p.WriteText(a.stdout, a.colorful(a.stdout))
-	}
-	if err != nil {
+	if err := a.writePlan(p, o); err != nil {
 		return err
 	}
 	var budget *plan.DeleteBudgetError
@@ -372,6 +364,24 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		return errChanges
 	}
 	return nil
+}
+
+// planRenderer is a plan as plan prints it: one PBX's, or a fleet's.
+type planRenderer interface {
+	WriteJSON(w io.Writer) error
+	WriteMarkdown(w io.Writer, opts plan.MarkdownOptions) error
+	WriteText(w io.Writer, color bool) error
+}
+
+// writePlan prints p on stdout in the format of --format.
+func (a *app) writePlan(p planRenderer, o planOptions) error {
+	switch o.format {
+	case "json":
+		return p.WriteJSON(a.stdout)
+	case "markdown":
+		return p.WriteMarkdown(a.stdout, plan.MarkdownOptions{MaxSize: o.maxSize, FullPlan: o.fullPlan})
+	}
+	return p.WriteText(a.stdout, a.colorful(a.stdout))
 }
 
 // savePlan writes the plan for apply PLANFILE. The inventory's paths, and a sim:
