@@ -87,6 +87,13 @@ func ReadFleetFile(file string, data []byte) ([]*FleetPBX, error) {
 // Relative inventory paths and sim:PATH urls are relative to the fleet file's
 // directory. Nothing is sent anywhere: a url is checked, never connected to.
 func LoadFleet(file string, data []byte, opts LoadOptions) (*Fleet, []Diagnostic, error) {
+	return LoadFleetFor(file, data, opts, nil)
+}
+
+// LoadFleetFor is LoadFleet for a run of some PBXs (--pbx): the inventories of the
+// PBXs chosen reports false for are loaded offline (their secrets' variables need
+// not be set, since they are read, never written), and say no warning.
+func LoadFleetFor(file string, data []byte, opts LoadOptions, chosen func(pbx string) bool) (*Fleet, []Diagnostic, error) {
 	l := &loader{opts: opts, file: file}
 	dir := filepath.Dir(file)
 	pbxs := l.readFleet(data, dir)
@@ -104,6 +111,10 @@ func LoadFleet(file string, data []byte, opts LoadOptions) (*Fleet, []Diagnostic
 		if abs, err := filepath.Abs(key); err == nil {
 			key = abs
 		}
+		one := opts
+		if chosen != nil && !chosen(p.Name) {
+			one.Offline, key = true, key+"\x00offline"
+		}
 		if inv, ok := byPath[key]; ok {
 			p.Inv = inv
 			continue
@@ -115,7 +126,10 @@ func LoadFleet(file string, data []byte, opts LoadOptions) (*Fleet, []Diagnostic
 			byPath[key] = nil
 			continue
 		}
-		inv, warns, err := LoadFiles(files, opts)
+		inv, warns, err := LoadFiles(files, one)
+		if one.Offline && !opts.Offline {
+			warns = nil
+		}
 		var ie *InventoryError
 		switch {
 		case errors.As(err, &ie):

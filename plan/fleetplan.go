@@ -190,9 +190,24 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
+		// A company another PBX's inventory lists is on its way there: moved in this
+		// run, or by a run that reads both. It is never pruned here, nor unmanaged.
 		out := movedOut[m.Name]
-		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Action == Delete && out[c.Company] })
-		p.Unmanaged = slices.DeleteFunc(p.Unmanaged, func(id string) bool { return out[id] })
+		elsewhere := func(id string) bool { return out[id] || listedBy[id] != "" && listedBy[id] != m.Name }
+		waiting := slices.Clone(p.Unmanaged)
+		for _, c := range p.Changes {
+			if c.Action == Delete {
+				waiting = append(waiting, c.Company)
+			}
+		}
+		slices.Sort(waiting)
+		for _, id := range waiting {
+			if elsewhere(id) && !out[id] {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s is listed by the inventory of %s: not moved by this run; a run that names both PBXs moves it", id, listedBy[id]))
+			}
+		}
+		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Action == Delete && elsewhere(c.Company) })
+		p.Unmanaged = slices.DeleteFunc(p.Unmanaged, elsewhere)
 		for id, why := range held {
 			if listedBy[id] == m.Name {
 				if p.NotPlanned == nil {

@@ -151,3 +151,17 @@ func TestFleetPlanOutput(t *testing.T) {
 	require.Contains(t, md.String(), "- move `acme` from `london` to `paris`")
 	require.Equal(t, 1, strings.Count(md.String(), "</details>")-strings.Count(md.String(), "<details>")+1, fmt.Sprintf("no </details> from the server:\n%s", md.String()))
 }
+
+// A run that leaves out the PBX whose inventory lists a company never prunes it
+// where it is: it is waiting to move there.
+func TestDiffFleetNeverPrunesWhatMoves(t *testing.T) {
+	berlin := member(t, "berlin", "version: 1\ncompanies: {}\nprune: {match: .}\n", company("gamma", "Gamma", "nm_password", "1111"), company("stray", "Stray"))
+	london := member(t, "london", "version: 1\ncompanies:\n  gamma: {name: Gamma}\n")
+	london.Left = true
+	fp, err := plan.DiffFleet([]plan.FleetMember{berlin, london}, plan.FleetOptions{Options: plan.Options{Prune: true, MaxDelete: 5}})
+	require.NoError(t, err)
+	require.Empty(t, fp.Moves)
+	require.Equal(t, []plan.Change{{Action: plan.Delete, Company: "stray"}}, fp.PBXs["berlin"].Changes)
+	require.Empty(t, fp.PBXs["berlin"].Unmanaged)
+	require.Contains(t, fp.PBXs["berlin"].Warnings, "gamma is listed by the inventory of london: not moved by this run; a run that names both PBXs moves it")
+}

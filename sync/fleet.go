@@ -1,10 +1,10 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/pbxsync/pbxsync/apiclient"
@@ -32,15 +32,14 @@ type FleetApplyOptions struct {
 // MoveResult is what became of a move.
 type MoveResult struct {
 	plan.Move
-	Status string // moved, unfinished or not started
-	Note   string // why it is unfinished or was not started
+	Status string // moved or unfinished
+	Note   string // why it is unfinished
 }
 
 // The statuses of a move.
 const (
 	Moved      = "moved"
 	Unfinished = "unfinished"
-	NotStarted = "not started"
 )
 
 // FleetReport is the outcome of ApplyFleet: each PBX's apply, and each move.
@@ -73,7 +72,9 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 			continue
 		}
 		if p.Empty() && len(p.NotPlanned) == 0 {
+			mu.Lock()
 			rep.PBXs[name] = &Report{Verified: true} // nothing to do: listed all the same
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {
@@ -99,10 +100,14 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 		bySource[mv.From] = append(bySource[mv.From], mv)
 	}
 	verified := verifyMoves(ctx, servers, fp, rep, opts)
-	for _, mv := range fp.Moves { // a PBX that failed keeps its moves for a run where both succeed
+	// A PBX whose apply failed (a change failed, not verified, interrupted) keeps its
+	// moves for a run where both succeed; companies held elsewhere in its plan do not
+	// count against its moves.
+	for _, mv := range fp.Moves {
 		for _, name := range []string{mv.To, mv.From} {
-			if err := rep.Failed[name]; err != nil && verified[mv.Company] == "" {
-				verified[mv.Company] = name + " did not succeed (" + err.Error() + ")"
+			r := rep.PBXs[name]
+			if r != nil && (!r.Verified || r.Interrupted) && verified[mv.Company] == "" {
+				verified[mv.Company] = name + " did not succeed (" + r.Err().Error() + ")"
 			}
 		}
 	}
@@ -111,8 +116,10 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 	wg.SetLimit(max(opts.PBXParallelism, 1))
 	for _, from := range slices.Sorted(maps.Keys(bySource)) {
 		moves := bySource[from]
+		one := opts
+		one.Logger = opts.Logger.With("pbx", from)
 		wg.Go(func() error {
-			done := finishMoves(ctx, servers[from], snaps[from], moves, verified, opts)
+			done := finishMoves(ctx, servers[from], snaps[from], moves, verified, one)
 			mu.Lock()
 			defer mu.Unlock()
 			maps.Copy(results, done)
@@ -169,7 +176,7 @@ func verifyOn(ctx context.Context, c Client, to string, fp *plan.FleetPlan, appl
 			if res.Status != OK {
 				bad[res.Company] = fmt.Sprintf("its %s on %s %s", res.Action, to, res.Status)
 				if res.Target != "" {
-					bad[res.Target] = cmpOr(bad[res.Target], fmt.Sprintf("a group into its container on %s %s", to, res.Status))
+					bad[res.Target] = cmp.Or(bad[res.Target], fmt.Sprintf("a group into its container on %s %s", to, res.Status))
 				}
 			}
 		}
@@ -250,13 +257,6 @@ func moveIn(moves []plan.Move, id string) plan.Move {
 	return moves[i]
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // Err says in one line why the fleet run did not succeed, naming each PBX that
 // failed and how many moves are unfinished; nil when it did.
 func (r *FleetReport) Err() error {
@@ -296,7 +296,7 @@ type JSONMoveResult struct {
 	Company string `json:"company"`
 	From    string `json:"from"`
 	To      string `json:"to"`
-	Status  string `json:"status"` // moved, unfinished, not_started
+	Status  string `json:"status"` // moved or unfinished
 	Note    string `json:"note,omitempty"`
 }
 
@@ -366,34 +366,45 @@ func (r *FleetReport) WriteSummary(w io.Writer) error {
 	return err
 }
 
-// WriteMetrics writes the fleet run in the Prometheus text format: each applied
-// PBX's metrics as apply writes them, labelled pbx and server, then the moves by
-// status and a gauge per PBX that failed.
+// WriteMetrics writes the fleet run in the Prometheus text format, every sample
+// labelled with its PBX and server (so that the files of two runs over other PBXs
+// share a directory): each PBX's metrics as apply writes them (a PBX not read
+// counts as a failed run), whether it failed, and the moves to it by status.
 func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) error {
 	m := newMetrics("")
+	names := slices.Sorted(maps.Keys(r.Servers))
 	for _, name := range slices.Sorted(maps.Keys(r.PBXs)) {
-		m.labels = `pbx="` + promEscape(name) + `",server="` + promEscape(r.Servers[name]) + `"`
-		r.PBXs[name].addMetrics(m, now, r.Failed[name])
+		if _, ok := r.Servers[name]; !ok {
+			names = append(names, name)
+		}
 	}
-	byStatus := map[string]int{}
+	slices.Sort(names)
+	label := func(name string) string {
+		return `pbx="` + promEscape(name) + `",server="` + promEscape(r.Servers[name]) + `"`
+	}
+	for _, name := range names {
+		m.labels = label(name)
+		rep, failure := r.PBXs[name], r.Failed[name]
+		if rep == nil {
+			rep = &Report{} // not read, or the run stopped before it: no change, not verified
+			failure = cmp.Or(failure, runErr)
+		}
+		rep.addMetrics(m, now, failure)
+	}
+	byTarget := map[string]int{}
 	for _, mv := range r.Moves {
-		byStatus[mv.Status]++
+		byTarget[mv.To+"/"+mv.Status]++
 	}
-	m.labels = ""
-	var moves []string
-	for _, s := range []string{Moved, Unfinished, NotStarted} {
-		moves = append(moves, fmt.Sprintf("{status=%q} %d", strings.ReplaceAll(s, " ", "_"), byStatus[s]))
+	for _, name := range names {
+		m.labels = label(name)
+		m.gauge("pbxsync_fleet_pbx_failed", "1 when the PBX's part of the last fleet run failed (not read, a change failed, not verified), else 0.",
+			m.flag(r.Failed[name] != nil))
+		var moves []string
+		for _, s := range []string{Moved, Unfinished} {
+			moves = append(moves, m.with(fmt.Sprintf("status=%q", s), float64(byTarget[name+"/"+s])))
+		}
+		m.gauge("pbxsync_fleet_moves", "Moves to the PBX in the last fleet run, by how they ended: unfinished ones are finished by the next run.", moves...)
 	}
-	m.gauge("pbxsync_fleet_moves", "Moves of the last fleet run, by how they ended.", moves...)
-	var failed []string
-	for _, name := range slices.Sorted(maps.Keys(r.Servers)) {
-		failed = append(failed, fmt.Sprintf(`{pbx="%s",server="%s"} %d`, promEscape(name), promEscape(r.Servers[name]), map[bool]int{true: 1}[r.Failed[name] != nil]))
-	}
-	m.gauge("pbxsync_fleet_pbx_failed", "1 for each PBX whose last fleet run failed (not read, a change failed, not verified), else 0.", failed...)
-	m.gauge("pbxsync_fleet_last_run_success", "1 when the last fleet run succeeded on every PBX and finished every move, else 0.",
-		fmt.Sprintf(" %d", map[bool]int{true: 1}[runErr == nil]))
-	m.gauge("pbxsync_fleet_last_run_timestamp_seconds", "When the last fleet run ended, in seconds since 1970.",
-		" "+strconv.FormatFloat(float64(now.UnixMilli())/1000, 'f', -1, 64))
 	_, err := io.WriteString(w, m.String())
 	return err
 }

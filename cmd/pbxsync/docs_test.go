@@ -614,6 +614,7 @@ func knownNames(t *testing.T, root string, pieces []docPiece) map[string]bool {
 	var metrics bytes.Buffer
 	require.NoError(t, (&sync.Report{}).WriteMetrics(&metrics, time.Time{}, "", nil))
 	require.NoError(t, sync.MigrationReport{}.WriteMetrics(&metrics, time.Time{}, "", ""))
+	require.NoError(t, (&sync.FleetReport{Servers: map[string]string{"pbx": "host"}}).WriteMetrics(&metrics, time.Time{}, nil))
 	for _, line := range strings.Split(metrics.String(), "\n") {
 		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
 			known[f[2]] = true

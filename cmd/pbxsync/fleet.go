@@ -66,7 +66,7 @@ func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the fleet: %w", err)
 	}
-	fleet, warnings, err := plan.LoadFleet(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline})
+	fleet, warnings, err := plan.LoadFleetFor(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline}, o.chosen)
 	for _, w := range warnings {
 		a.diagnostic(w)
 	}
@@ -174,6 +174,12 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 	}
 	_ = g.Wait()
 	r.errs = errs
+	for _, p := range fleet.PBXs {
+		if err := errs[p.Name]; err != nil && !o.chosen(p.Name) {
+			a.logger.LogAttrs(ctx, slog.LevelWarn, "a PBX left out by --pbx could not be read: what may be a move from it is held",
+				slog.String("pbx", p.Name), slog.String("error", err.Error()))
+		}
+	}
 	if ctx.Err() != nil {
 		return r, context.Cause(ctx)
 	}
@@ -245,12 +251,20 @@ func fleetFailed(fp *plan.FleetPlan) error {
 	if len(parts) > 0 {
 		return fmt.Errorf("%s not read: %s", plural(len(parts), "PBX", "PBXs"), strings.Join(parts, "; "))
 	}
+	var held []string
 	for _, name := range fp.Names {
 		if p := fp.PBXs[name]; p != nil {
-			if err := p.Incomplete(); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+			for _, id := range p.NotPlannedIDs() {
+				held = append(held, fmt.Sprintf("%s: %s: %s", name, apiclient.Printable(id), p.NotPlanned[id]))
 			}
 		}
+	}
+	if n := len(held); n > 0 {
+		more := ""
+		if n > 5 {
+			held, more = held[:5], fmt.Sprintf("; and %d more (see the plan)", n-5)
+		}
+		return fmt.Errorf("%s not planned: %s%s", plural(n, "company", "companies"), strings.Join(held, "; "), more)
 	}
 	return nil
 }
@@ -288,17 +302,17 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 	}
 	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
 	if fp == nil {
-		return a.finishFleet(ctx, ao, nil, err, start)
+		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
 	if werr := a.showFleetPlan(ctx, fp); werr != nil {
 		return werr
 	}
 	if err != nil {
-		return a.finishFleet(ctx, ao, nil, err, start)
+		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
 	if !fleetEmpty(fp) && !ao.autoApprove {
 		if err := a.confirm(ctx); err != nil {
-			return a.finishFleet(ctx, ao, nil, err, start)
+			return a.finishFleet(ctx, ao, o, r, nil, err, start)
 		}
 	}
 	return a.executeFleet(ctx, ao, o, r, fp, start)
@@ -351,17 +365,11 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 			return rep
 		},
 	})
-	rep.Servers = map[string]string{}
-	for _, p := range r.fleet.PBXs {
-		if o.chosen(p.Name) {
-			rep.Servers[p.Name] = hostLabel(p.URL)
-		}
-	}
 	runErr := rep.Err()
 	if runErr == nil {
 		runErr = fleetFailed(fp)
 	}
-	return a.finishFleet(ctx, ao, rep, runErr, start)
+	return a.finishFleet(ctx, ao, o, r, rep, runErr, start)
 }
 
 // saveFleetPlan writes the fleet plan for apply PLANFILE, the fleet file named
@@ -402,10 +410,10 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 	}
 	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
 	if fp == nil || err != nil {
-		return a.finishFleet(ctx, ao, nil, err, start)
+		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
 	if err := sp.Check(r.fleet.Hash, fp); err != nil {
-		return a.finishFleet(ctx, ao, nil, fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, err), start)
+		return a.finishFleet(ctx, ao, o, r, nil, fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, err), start)
 	}
 	if werr := a.showFleetPlan(ctx, fp); werr != nil {
 		return werr
@@ -415,9 +423,17 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 
 // finishFleet writes the fleet's report: a summary on stdout (or JSON), --report
 // and --metrics-file whatever happened, and returns the run's error.
-func (a *app) finishFleet(ctx context.Context, ao applyOptions, rep *sync.FleetReport, err error, start time.Time) error {
+func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, r *fleetRun, rep *sync.FleetReport, err error, start time.Time) error {
 	if rep == nil {
 		rep = &sync.FleetReport{}
+	}
+	if r != nil && r.fleet != nil { // the metrics name every PBX of the run, applied or not
+		rep.Servers = map[string]string{}
+		for _, p := range r.fleet.PBXs {
+			if o.chosen(p.Name) {
+				rep.Servers[p.Name] = hostLabel(p.URL)
+			}
+		}
 	}
 	doc := rep.JSON(time.Since(start), err)
 	var outErrs []error

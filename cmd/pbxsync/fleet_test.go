@@ -164,9 +164,10 @@ func TestFleetMove(t *testing.T) {
 				success[s.labels["pbx"]] = s.value
 			}
 			require.Equal(t, map[string]float64{"london": 1, "paris": 1, "berlin": 1}, success, "every PBX has its samples, also without changes")
+			require.Len(t, m["pbxsync_fleet_moves"], 6, "two statuses for each of three PBXs")
 			for _, s := range m["pbxsync_fleet_moves"] {
-				want := map[string]float64{"moved": 2}[s.labels["status"]]
-				require.Equal(t, want, s.value, s.labels["status"])
+				want := map[string]float64{"paris/moved": 2}[s.labels["pbx"]+"/"+s.labels["status"]]
+				require.Equal(t, want, s.value, "%v", s.labels)
 			}
 
 			got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--detailed-exitcode")
@@ -229,6 +230,20 @@ func TestFleetFlags(t *testing.T) {
 	}
 	got := invoke(t, "", env, "plan", "--fleet", f.fleetFile())
 	require.Equal(t, 0, got.code, "PBX_URL and PBX_API_KEY are ignored with --fleet: %s", got.stderr)
+
+	// A run of some PBXs needs only their secrets: london's ${ACME_PIN} may be unset.
+	noPIN := map[string]string{}
+	for k, v := range f.env {
+		if k != "ACME_PIN" {
+			noPIN[k] = v
+		}
+	}
+	got = invoke(t, "", noPIN, "plan", "--fleet", f.fleetFile(), "--pbx", "berlin")
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Empty(t, got.stderr, "no warning about the inventories of PBXs left out")
+	got = invoke(t, "", noPIN, "plan", "--fleet", f.fleetFile(), "--pbx", "london")
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stderr, "ACME_PIN")
 
 	f.moveAcme(t)
 	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--pbx", "paris", "--max-move", "5")
