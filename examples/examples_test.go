@@ -80,6 +80,9 @@ var (
 		"quickstart/pbx.yaml",
 		"migration/source.yaml",
 		"migration/target.yaml",
+		"fleet/state/london.yaml",
+		"fleet/state/paris.yaml",
+		"fleet/state/berlin.yaml",
 	}
 	manifests = []string{ // not inventories: checked by the test of their example
 		"kubernetes/cronjobs.yaml",
@@ -97,7 +100,7 @@ func TestEveryYAMLFileIsChecked(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	want := slices.Concat(inventories, providerFiles, stateFiles, manifests)
+	want := slices.Concat(inventories, providerFiles, stateFiles, manifests, fleetFiles)
 	slices.Sort(found)
 	slices.Sort(want)
 	if diff := cmp.Diff(want, found); diff != "" {

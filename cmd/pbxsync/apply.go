@@ -45,7 +45,7 @@ type applyOptions struct {
 func (a *app) newApplyCmd() *cobra.Command {
 	var o applyOptions
 	cmd := &cobra.Command{
-		Use:   "apply (-f FILE | PLANFILE)",
+		Use:   "apply (-f FILE | PLANFILE | --fleet FILE)",
 		Short: "Apply the inventory, or a saved plan, to the server and verify the result",
 		Long: `Make the server match the inventory: read it, plan, show the plan on standard error,
 apply the changes (each once those it depends on are done, at most --parallelism at
@@ -62,6 +62,9 @@ and repair failed changes and grouping side effects, for at most --rounds rounds
                    inventory file changed since, or a company it touches changed on the
                    server; a plan made for another server is an error (exit 1). The
                    inventory is read again from the path the plan names.
+  apply --fleet F  every PBX of a fleet file, and the companies moved between them
+                   (at most --max-move): see pbxsync help fleet. A plan saved by
+                   plan --fleet F -o PLANFILE is applied as apply PLANFILE.
 
 Standard output carries the result: a summary of what succeeded, failed and was
 skipped, what the server did not keep, and whether it was verified; with --json one
@@ -73,7 +76,8 @@ another run holds --lock-file is nothing read or written.
 Exit codes: 0 when every change succeeded and the server holds the inventory; 1 when
 a change failed, the server did not keep a value, the run was interrupted (Ctrl-C:
 changes in flight finish, nothing new starts, the summary is still written), or on
-any error; 3 when refused before any write (a stale plan file, too many deletes).`,
+any error; 3 when refused before any write (a stale plan file, too many deletes or
+moves).`,
 		Example: `  # By hand: review the plan, then type yes.
   pbxsync apply -f inventory.yaml
 

@@ -932,7 +932,7 @@ func TestApplyHelp(t *testing.T) {
 	got := invoke(t, "", nil, "apply", "--help")
 	require.Equal(t, 0, got.code)
 	for _, want := range []string{
-		"apply (-f FILE | PLANFILE)",
+		"apply (-f FILE | PLANFILE | --fleet FILE)",
 		`only the answer "yes" applies`,
 		"pbxsync apply -f inventory.yaml\n",
 		"--auto-approve --log-format json",

@@ -342,8 +342,9 @@ rely on:
      --timeout reached.
   2  plan --detailed-exitcode only: success, and there are changes. diff: the two
      servers differ.
-  3  refused before any write: a stale plan file (apply PLANFILE), or more deletes
-     than --max-delete allows (plan, apply and migrate).
+  3  refused before any write: a stale plan file (apply PLANFILE), more deletes
+     than --max-delete allows (plan, apply and migrate), or with --fleet more moves
+     between PBXs than --max-move allows (plan and apply).
 
 A drift check from cron:
 
@@ -356,6 +357,139 @@ A drift check from cron:
 
 Errors go to standard error, one line each; standard output carries only the
 result.`
+
+// fleetHelp is pbxsync help fleet: the fleet file, its flags, moves, and the fleet
+// plan's JSON, as cmd/pbxsync/fleet.go, plan/fleet.go and plan/fleetplan.go do them.
+const fleetHelp = `A fleet is many PBXs kept from one repository: a fleet file names each PBX with
+its server, its credentials and its inventory, and which PBX a company lives on is
+which inventory lists it. Moving a company's entry from one PBX's inventory to
+another's moves the company, with every setting and PIN it has.
+
+  version: 1
+  pbxs:
+    london:
+      url: sim:pbx-london.yaml       # the server as --url takes it: https://...
+      credentials: LONDON            # PBX_LONDON_API_KEY: see credentials below
+      inventory: london/             # a file or a directory: pbxsync help inventory
+    paris:
+      url: sim:pbx-paris.yaml
+      inventory: paris/              # credentials: PARIS, from the name
+
+Keys
+  version      required, and 1.
+  pbxs         PBX name -> its url, inventory and credentials. A name is letters,
+               digits, _ and -.
+    url          required: https://... (http://... for this machine only, unless
+                 --allow-http), or sim:FILE, relative to the fleet file.
+    inventory    required: a file or a directory, relative to the fleet file.
+    credentials  the middle of the PBX's environment variables:
+                 PBX_<credentials>_API_KEY, or PBX_<credentials>_USERNAME and
+                 PBX_<credentials>_PASSWORD. Without it, the PBX's name upper-cased,
+                 - as _. Credentials never go in the file.
+  x-...        keys that start with x-, at the top or in a PBX, are ignored.
+
+  validate --fleet checks the fleet file and every inventory offline, and reports
+  every problem at once as FILE:LINE:COLUMN: message; also a company-id in the
+  inventories of two PBXs (both places named) and a url that two PBXs share.
+
+Commands
+  pbxsync validate --fleet fleet.yaml             offline, no secret needed
+  pbxsync plan --fleet fleet.yaml                 the moves, then each PBX's plan
+  pbxsync apply --fleet fleet.yaml --max-move 1   plan, confirm, apply, move
+  pbxsync apply --fleet fleet.yaml --pbx london   only london (see --pbx)
+  pbxsync plan --fleet fleet.yaml -o fleet.plan   save it; apply fleet.plan applies
+                                                  exactly that, or refuses (exit 3)
+  pbxsync export --fleet fleet.yaml               adopt a running fleet: each PBX's
+                                                  companies where its inventory is to be
+
+  --fleet FILE         instead of -f and --url: giving either too is an error,
+                       and PBX_URL, PBX_API_KEY and the other single-server
+                       variables are ignored.
+  --pbx NAME           (repeatable) plan and write only these PBXs. The others are
+                       still read (one request each), since a company new on a
+                       chosen PBX may be a move from them, and their inventories
+                       are loaded offline: their ${VAR}s need not be set.
+  --max-move N         (plan, apply) at most N moves; default 0. More are refused
+                       before any write, exit 3.
+  --pbx-parallelism M  (plan, apply) at most M PBXs worked on at once; default 4.
+                       --parallelism N bounds the requests in flight on each PBX.
+  --prune and --max-delete work on each PBX as for one inventory; a move's delete
+  does not count against --max-delete, and a company that another PBX's inventory
+  lists is never pruned (it waits to move there).
+
+  plan --fleet -o PLANFILE saves the fleet plan with fingerprints of what each PBX's
+  plan touches and of each moved company on its old PBX; apply PLANFILE plans again
+  and applies only when nothing differs, else refuses before any write (exit 3).
+  export --fleet writes each PBX's companies where the fleet file puts its inventory
+  (a directory gets companies.yaml), for adopting a running fleet; a path that holds
+  an inventory already is refused, never overwritten.
+
+Moves
+  A company is moved from PBX A to PBX B when B's inventory lists it, B's server
+  lacks it, and A's server holds it while A's inventory does not list it. Apply:
+    1. creates it on B with its name and every setting A holds (the fields no
+       inventory manages and the PINs too, carried in memory only), then B's
+       inventory's values, and groups it as B's inventory says;
+    2. reads B back and compares it with what A held and B's inventory asks;
+    3. only then deletes it from A.
+  When step 2 fails the company stays on A, the move is reported unfinished and the
+  run exits 1; the next run finishes it: a company both servers hold is adopted on
+  B, then deleted from A. A's plan neither deletes a moved company nor counts it
+  unmanaged; a company on A that no inventory of the fleet lists stays unmanaged.
+
+  Moves are budgeted like deletes. plan exits 3 too when they exceed --max-move, as
+  apply would refuse. A nightly run keeps the default, 0, so that a company moves
+  only in a run someone reviewed: apply --fleet FILE --max-move N, N the moves
+  reviewed.
+
+Safety
+  - One PBX that cannot be read, refuses the credentials or fails a change never
+    stops the others. A move that involves it is not finished: the company stays
+    on its old PBX until a run where both succeed. The run exits 1 and names each
+    PBX that failed; the report lists every PBX.
+  - A company an inventory adds that may be a move from a PBX that could not be
+    read, or that --pbx leaves out, is not created: the plan lists it as not planned
+    and the run exits 1. Run again once the PBX is back, or name both PBXs.
+  - A company that the servers of two PBXs hold is not moved: delete it from all
+    but one.
+
+Output
+  Text and Markdown: a summary line (Fleet: 3 PBXs; 1 move; paris: 1 to create.),
+  each move (-> move acme_paris from london to paris) with the settings it carries,
+  PINs as (sensitive), then each PBX's plan under its name. plan --json:
+
+  {
+    "format_version": 1,
+    "kind": "fleet",
+    "moves": [
+      {"company": "acme_paris", "from": "london", "to": "paris",
+       "settings": {"nm_password": "(sensitive)", "zone": "Europe/Paris"}}
+    ],
+    "pbxs": {"berlin": {...}, "london": {...}, "paris": {...}},
+    "summary": {"pbxs": 3, "failed": 0, "moves": 1,
+                "create": 1, "update": 0, "ungroup": 0, "group": 0, "delete": 0}
+  }
+
+  moves       sorted by company, each with:
+    company, from, to
+                the company, its old PBX and its new one.
+    settings    what it carries: every setting its old PBX holds.
+    adopt       true when the new PBX holds it already (a move half done); absent
+                otherwise.
+  pbxs        PBX name -> its plan, as pbxsync help plan-json says, for each PBX
+              of the run that could be read.
+  failed      only when a PBX could not be read: PBX name -> why.
+  summary     how many PBXs, how many failed, the moves, and the changes of every
+              PBX by action.
+
+  apply --json and --report FILE write {"format_version": 1, "kind": "fleet",
+  "pbxs": {NAME: the result of pbxsync help plan-json}, "failed": {NAME: why},
+  "moves": [{"company", "from", "to", "status", "note"}], "duration_seconds",
+  "error"}, status "moved" or "unfinished". --metrics-file writes apply's metrics
+  for every PBX of the run (a PBX not read, or a run refused, gives success 0), and
+  pbxsync_fleet_pbx_failed and pbxsync_fleet_moves{status} (the moves to the PBX);
+  every sample is labelled pbx and server, so that the files of runs over other
+  PBXs share a directory.`
 
 // newHelpTopics returns the reference that ships with the binary, as cobra's help
 // topics: pbxsync help TOPIC.
@@ -372,6 +506,10 @@ func newHelpTopics() []*cobra.Command {
 		Use:   "exit-codes",
 		Short: "What each exit code of pbxsync means",
 		Long:  exitCodesHelp,
+	}, {
+		Use:   "fleet",
+		Short: "Many PBXs from one repository: the fleet file, --pbx, moving companies between PBXs",
+		Long:  fleetHelp,
 	}, {
 		Use:   "security",
 		Short: "What pbxsync trusts, and how it keeps its secrets and your terminal safe",

@@ -263,7 +263,8 @@ func (a *app) newPlanCmd() *cobra.Command {
 		Short: "Read the server and show what apply would change; change nothing",
 		Long: `Read the server and show the changes that would make it match the inventory:
 creates, updates of managed fields, ungroups and groups, and with --prune deletes.
-Nothing is written to the server.`,
+Nothing is written to the server. With --fleet FILE, every PBX of a fleet and the
+companies moved between them (pbxsync help fleet).`,
 		Example: `  pbxsync plan -f inventory.yaml --url sim:state.yaml
   pbxsync plan -f inventory.yaml --json > plan.json
   pbxsync plan -f inventory.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"

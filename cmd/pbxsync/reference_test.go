@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -160,6 +162,14 @@ func TestHelpTopics(t *testing.T) {
 		{"plan-json", []string{"format_version", "(sensitive)", "apply --json", `"status"`, "--report FILE"}},
 		{"exit-codes", []string{"\n  0  success", "\n  1  an error", "\n  2  plan --detailed-exitcode only", "\n  3  refused before any write"}},
 		{"security", []string{"Not trusted"}},
+		{"fleet", []string{
+			"version: 1", "pbxs:", "url:", "credentials:", "inventory:", "sim:FILE", "x-",
+			"PBX_<credentials>_API_KEY", "PBX_<credentials>_USERNAME and PBX_<credentials>_PASSWORD", "upper-cased, - as _",
+			"--fleet FILE", "--pbx NAME", "--max-move N", "default 0", "exit 3", "--pbx-parallelism M", "default 4",
+			"1. creates it on B", "2. reads B back", "3. only then deletes it from A", "unfinished", "adopted",
+			"never stops the others", "not created", "name both PBXs",
+			`"kind": "fleet"`, `"moves": [`, `"pbxs": {`, `"summary": {`, "pbxsync help plan-json",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.topic, func(t *testing.T) {
@@ -177,7 +187,7 @@ func TestHelpTopics(t *testing.T) {
 	}
 
 	root := runCLI(t, "help")
-	for _, topic := range []string{"inventory", "plan-json", "exit-codes", "security"} {
+	for _, topic := range []string{"inventory", "plan-json", "exit-codes", "security", "fleet"} {
 		require.Contains(t, root.stdout, "\n  pbxsync "+topic+" ", "pbxsync help lists the topic %s", topic)
 	}
 }
@@ -261,4 +271,81 @@ func TestHelpPlanJSONNamesEveryKey(t *testing.T) {
 		require.Contains(t, planJSONHelp, `"`+string(a)+`"`)
 	}
 	require.Contains(t, planJSONHelp, `"`+apiclient.Redacted+`"`)
+}
+
+// TestHelpFleetExampleLoads: the fleet file at the top of pbxsync help fleet is one
+// that the loader takes, with the credentials it says.
+func TestHelpFleetExampleLoads(t *testing.T) {
+	_, rest, ok := strings.Cut(fleetHelp, "\n\n")
+	require.True(t, ok)
+	example, _, ok := strings.Cut(rest, "\n\n")
+	require.True(t, ok)
+	var src strings.Builder
+	for line := range strings.Lines(example) {
+		src.WriteString(strings.TrimPrefix(line, "  "))
+	}
+	dir := t.TempDir()
+	for _, pbx := range []string{"london", "paris"} {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, pbx), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, pbx, "companies.yaml"), []byte("version: 1\n"), 0o644))
+	}
+	fleet, warnings, err := plan.LoadFleet(filepath.Join(dir, "fleet.yaml"), []byte(src.String()), plan.LoadOptions{})
+	require.NoError(t, err, src.String())
+	require.Empty(t, warnings)
+	require.Len(t, fleet.PBXs, 2)
+	for _, p := range fleet.PBXs {
+		require.Equal(t, "PBX_"+strings.ToUpper(p.Name)+"_API_KEY", p.Env("API_KEY"), "as the comments say")
+		require.Equal(t, "sim:"+filepath.Join(dir, "pbx-"+p.Name+".yaml"), p.URL)
+	}
+}
+
+// directJSONKeys returns the JSON names of the fields of a struct type, those of an
+// embedded struct without a tag included (encoding/json flattens them).
+func directJSONKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && name == "":
+			keys = append(keys, directJSONKeys(f.Type)...)
+		case name != "" && name != "-":
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// TestHelpFleetNamesEveryKey: pbxsync help fleet describes every key of the fleet
+// plan's JSON and of apply --fleet's result, as the code writes them, down to the
+// plan of each PBX, which pbxsync help plan-json describes; and its JSON example,
+// with that plan left out, is one the fleet plan's type reads.
+func TestHelpFleetNamesEveryKey(t *testing.T) {
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[plan.JSONFleetPlan](), reflect.TypeFor[plan.JSONMove](), reflect.TypeFor[plan.JSONFleetSummary](),
+		reflect.TypeFor[sync.JSONFleetResult](), reflect.TypeFor[sync.JSONMoveResult](),
+	} {
+		keys := directJSONKeys(typ)
+		require.NotEmpty(t, keys, typ.Name())
+		for _, key := range keys {
+			require.Regexp(t, `(?m)^ +`+key+` |"`+key+`"`, fleetHelp, "help fleet describes %s's %q", typ.Name(), key)
+		}
+	}
+	require.Contains(t, fleetHelp, `"`+sync.Moved+`"`)
+	require.Contains(t, fleetHelp, `"`+sync.Unfinished+`"`)
+
+	start := strings.Index(fleetHelp, "\n  {\n")
+	end := strings.Index(fleetHelp, "\n  }\n")
+	require.True(t, start > 0 && end > start, "the JSON example")
+	example := strings.ReplaceAll(fleetHelp[start:end+4], "{...}", "{}")
+	var doc plan.JSONFleetPlan
+	dec := json.NewDecoder(strings.NewReader(example))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&doc), example)
+	require.Equal(t, plan.FormatVersion, doc.FormatVersion)
+	require.Equal(t, "fleet", doc.Kind)
+	require.Len(t, doc.Moves, 1)
+	require.Equal(t, doc.Summary.Moves, len(doc.Moves))
+	require.Equal(t, doc.Summary.PBXs, len(doc.PBXs))
+	require.JSONEq(t, `"`+apiclient.Redacted+`"`, string(doc.Moves[0].Settings["nm_password"]))
 }

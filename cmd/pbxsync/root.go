@@ -21,6 +21,8 @@ Environment:
   PBX_FROM_API_KEY, PBX_FROM_USERNAME, PBX_FROM_PASSWORD
   PBX_TO_API_KEY, PBX_TO_USERNAME, PBX_TO_PASSWORD
                  migrate and diff: the credentials of --from and of --to
+  PBX_<NAME>_API_KEY, PBX_<NAME>_USERNAME, PBX_<NAME>_PASSWORD
+                 with --fleet: the credentials of each PBX (pbxsync help fleet)
   NO_COLOR       when set, output has no colour (as --no-color, or TERM=dumb)
 
 Exit codes:
@@ -29,8 +31,8 @@ Exit codes:
      the --timeout reached
   2  plan --detailed-exitcode only: success, and there are changes; diff: the
      two servers differ
-  3  apply refused before any write: a stale plan file, or too many deletes
-     (migrate too)
+  3  apply refused before any write: a stale plan file, too many deletes
+     (migrate too), or with --fleet more moves than --max-move
 `
 
 func (a *app) newRootCmd() *cobra.Command {
