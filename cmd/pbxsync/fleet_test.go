@@ -332,3 +332,32 @@ func TestFleetJSONLogs(t *testing.T) {
 	require.Equal(t, 4, changes, "two creates and two groups on paris:\n%s", got.stderr)
 	require.Contains(t, got.stderr, `"msg":"move","company":"acme_hq","from":"london","to":"paris"`)
 }
+
+// What a move leaves on its new PBX is the old PBX's copy: diff of the old PBX as it
+// was (an export with its secrets) and the new one finds nothing, PINs, unmanaged
+// fields and grouping included, when the new inventory adds no value of its own.
+func TestFleetMoveDiffsClean(t *testing.T) {
+	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
+		t.Run(string(mode), func(t *testing.T) {
+			f := newFleet(t, pbxtest.WithMode(mode))
+			snap := filepath.Join(f.dir, "london-before.yaml")
+			env := map[string]string{"PBX_URL": f.london.URL, "PBX_API_KEY": londonKey}
+			got := invoke(t, "", env, "export", "--include-secrets", "-o", snap)
+			require.Equal(t, 0, got.code, got.stderr)
+
+			require.NoError(t, os.Remove(filepath.Join(f.dir, "london/acme.yaml")))
+			f.write(t, "paris/acme.yaml", "version: 1\ncompanies:\n"+
+				"  acme_hq: {name: Acme HQ, settings: {zone: Europe/London, nm_password: \"${ACME_PIN}\"}}\n"+
+				"  acme_west: {name: Acme West}\ncontainers:\n  acme: [acme_hq, acme_west]\n")
+			got = invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--max-move", "2")
+			require.Equal(t, 0, got.code, got.stderr)
+
+			got = invoke(t, "", map[string]string{"PBX_TO_API_KEY": parisKey}, "diff", "--from", "sim:"+snap, "--to", f.paris.URL, "--match", "^acme_")
+			require.Equal(t, 0, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
+			require.Equal(t, "No differences: 2 companies compared, the same on sim:"+snap+" and "+f.paris.URL+".\n", got.stdout)
+			got = invoke(t, "", map[string]string{"PBX_TO_API_KEY": londonKey}, "diff", "--from", "sim:"+snap, "--to", f.london.URL, "--match", "^acme_")
+			require.Equal(t, 2, got.code, "london no longer has them: %s", got.stdout)
+			require.Contains(t, got.stdout, "2 only in --from")
+		})
+	}
+}
