@@ -121,6 +121,7 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 
 	// held: companies whose create waits for a PBX that could not be read.
 	held := map[string]string{}
+	lost := map[string][]string{}            // PBX -> warnings of fields a move leaves behind
 	movedOut := map[string]map[string]bool{} // PBX -> companies moved away from it
 	for _, to := range members {
 		if to.Err != nil || to.Left {
@@ -160,10 +161,17 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 			}
 			have := src.State.Companies[want.ID]
 			carried := apiclient.Settings{}
+			var unknown []string
 			for name, v := range have.Settings {
 				if _, known := apiclient.LookupField(name); known {
 					carried[name] = v
+				} else {
+					unknown = append(unknown, name)
 				}
+			}
+			if len(unknown) > 0 {
+				slices.Sort(unknown)
+				lost[to.Name] = append(lost[to.Name], fmt.Sprintf("%s: fields this pbxsync does not know are not carried from %s: %s", want.ID, src.Name, strings.Join(unknown, ", ")))
 			}
 			fp.Moves = append(fp.Moves, Move{
 				Company: want.ID, From: src.Name, To: to.Name, Adopt: here, Carried: carried,
@@ -217,6 +225,7 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 				p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Company == id || c.Target == id })
 			}
 		}
+		p.Warnings = append(p.Warnings, lost[m.Name]...)
 		fp.PBXs[m.Name] = p
 		if n := p.Count()[Delete]; n > opts.MaxDelete && budgetErr == nil {
 			budgetErr = &FleetDeleteBudgetError{PBX: m.Name, DeleteBudgetError: &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}}

@@ -165,3 +165,16 @@ func TestDiffFleetNeverPrunesWhatMoves(t *testing.T) {
 	require.Empty(t, fp.PBXs["berlin"].Unmanaged)
 	require.Contains(t, fp.PBXs["berlin"].Warnings, "gamma is listed by the inventory of london: not moved by this run; a run that names both PBXs moves it")
 }
+
+// A field this pbxsync does not know cannot be carried: the new PBX's plan says so.
+func TestDiffFleetWarnsOfFieldsLeftBehind(t *testing.T) {
+	held := company("acme", "Acme", "zone", "Europe/London")
+	held.Settings["x_future"] = apiclient.String("42")
+	fp, err := plan.DiffFleet([]plan.FleetMember{
+		member(t, "london", "version: 1\ncompanies: {}\n", held),
+		member(t, "paris", "version: 1\ncompanies:\n  acme: {name: Acme}\n"),
+	}, plan.FleetOptions{MaxMove: 1})
+	require.NoError(t, err)
+	require.NotContains(t, fp.Moves[0].Carried, "x_future")
+	require.Equal(t, []string{"acme: fields this pbxsync does not know are not carried from london: x_future"}, fp.PBXs["paris"].Warnings)
+}
