@@ -402,9 +402,9 @@ func (fp *FleetPlan) WriteJSON(w io.Writer) error { return apiclient.WriteJSON(w
 // shared among them.
 func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "### pbxsync fleet plan\n\n**%s**\n", escapeMarkdown(fp.Summary()))
+	fmt.Fprintf(b, "## pbxsync fleet plan\n\n**%s**\n", escapeMarkdown(fp.Summary()))
 	if len(fp.Moves) > 0 {
-		b.WriteString("\n#### Moves\n\n")
+		b.WriteString("\n### Moves\n\n")
 		for _, mv := range fp.Moves {
 			fmt.Fprintf(b, "- move %s from %s to %s", code(mv.Company), code(mv.From), code(mv.To))
 			if mv.Adopt {
@@ -414,7 +414,7 @@ func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		}
 	}
 	for _, name := range fp.Names {
-		fmt.Fprintf(b, "\n#### PBX %s\n\n", code(name))
+		fmt.Fprintf(b, "\n### PBX %s\n\n", code(name))
 		if err := fp.Failed[name]; err != nil {
 			fmt.Fprintf(b, "Not read: %s\n", code(err.Error()))
 			continue
@@ -423,9 +423,11 @@ func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		if opts.MaxSize > 0 {
 			one.MaxSize = max(1000, (opts.MaxSize-b.Len())/max(1, len(fp.PBXs)))
 		}
-		if err := fp.PBXs[name].WriteMarkdown(b, one); err != nil {
+		var pbx strings.Builder
+		if err := fp.PBXs[name].WriteMarkdown(&pbx, one); err != nil {
 			return err
 		}
+		b.WriteString(strings.TrimPrefix(pbx.String(), planHeading)) // the PBX's heading stands for it
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

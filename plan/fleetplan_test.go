@@ -149,6 +149,9 @@ func TestFleetPlanOutput(t *testing.T) {
 	require.Contains(t, js.String(), `"kind": "fleet"`)
 	require.Contains(t, js.String(), `"nm_password": "(sensitive)"`)
 	require.Contains(t, md.String(), "- move `acme` from `london` to `paris`")
+	require.True(t, strings.HasPrefix(md.String(), "## pbxsync fleet plan\n\n**Fleet: 2 PBXs; 1 move; paris: 1 to create.**\n\n### Moves\n"), md.String())
+	require.Contains(t, md.String(), "### PBX `paris`\n\n**Plan: 1 to create.**")
+	require.NotContains(t, md.String(), "### pbxsync plan", "each PBX's heading stands for its plan's")
 	require.Equal(t, 1, strings.Count(md.String(), "</details>")-strings.Count(md.String(), "<details>")+1, fmt.Sprintf("no </details> from the server:\n%s", md.String()))
 }
 

@@ -219,11 +219,14 @@ type MarkdownOptions struct {
 	FullPlan string
 }
 
+// planHeading opens a Markdown plan.
+const planHeading = "### pbxsync plan\n\n"
+
 // WriteMarkdown writes the plan for a change ticket or a pull request: the summary,
 // then one collapsible section per action, cut to opts.MaxSize.
 func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "### pbxsync plan\n\n**%s**", p.Summary())
+	fmt.Fprintf(b, "%s**%s**", planHeading, p.Summary())
 	if p.Partial {
 		b.WriteString(" Partial: only the companies --company and --match chose, and their container partners.")
 	}
