@@ -127,7 +127,8 @@ func TestFleetWalkthrough(t *testing.T) {
 		"      vm_maxmsgs:   \"100\"\n",
 		"      (and 20 empty fields, carried as they are)\n",
 		"  + create acme_paris (\"Acme Paris\")\n",
-		"      vm_maxmsgs:      \"200\"\n",
+		"      vm_maxmsgs:    \"200\"\n",
+		"      (and 18 empty fields)\n",
 	} {
 		require.Contains(t, res.stdout, line)
 	}

@@ -167,13 +167,28 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 			head = m.color + head + reset
 		}
 		fmt.Fprintf(b, "\n  %s\n", head)
-		names := slices.Sorted(maps.Keys(c.Fields))
+		var names []string
+		empty := 0
+		for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+			f := c.Fields[name]
+			// A create's empty values (all of them, for a company moved with every
+			// setting) are counted, not listed; a secret is always listed, as
+			// (sensitive), so that not even its emptiness shows.
+			if c.Action == Create && blank(f.After) && f.Origin == "" && !apiclient.IsSecret(name) {
+				empty++
+				continue
+			}
+			names = append(names, name)
+		}
 		width := 0
 		for _, name := range names {
 			width = max(width, len(name))
 		}
 		for _, name := range names {
 			fmt.Fprintf(b, "      %-*s  %s\n", width+1, apiclient.Printable(name)+":", textField(c.Action, name, c.Fields[name]))
+		}
+		if empty > 0 {
+			fmt.Fprintf(b, "      (and %s)\n", plural(empty, "empty field", "empty fields"))
 		}
 	}
 	if len(p.Warnings) > 0 {

@@ -209,3 +209,36 @@ func TestComparisonMarkdownMaxSize(t *testing.T) {
 	require.Equal(t, 2, strings.Count(b.String(), "\n- "))
 	require.Equal(t, 2000, strings.Count(b.String(), "\n#### "))
 }
+
+// A create's empty values are counted, not listed, unless --explain says where one
+// was set; a secret is listed even empty, as (sensitive), so that its emptiness does
+// not show. An update lists every field.
+func TestWriteTextCountsEmptyCreateFields(t *testing.T) {
+	p := &plan.Plan{Changes: []plan.Change{
+		{Action: plan.Create, Company: "new", Name: "New", Fields: map[string]plan.FieldChange{
+			"zone":        {After: apiclient.String("Europe/Paris")},
+			"callerid":    {After: apiclient.String("")},
+			"nocallrec":   {After: apiclient.Null()},
+			"crm_url":     {After: apiclient.String(""), Origin: "inv.yaml:4"},
+			"barge_pin":   {After: apiclient.String("")},
+			"nm_password": {After: apiclient.String("4711")},
+		}},
+		{Action: plan.Update, Company: "old", Fields: map[string]plan.FieldChange{
+			"callerid": {Before: apiclient.String("-1"), After: apiclient.String("")},
+		}},
+	}}
+	var out bytes.Buffer
+	require.NoError(t, p.WriteText(&out, false))
+	require.Equal(t, `Plan: 1 to create, 1 to update.
+
+  + create new ("New")
+      barge_pin:    (sensitive)
+      crm_url:      ""   (set at inv.yaml:4)
+      nm_password:  (sensitive)
+      zone:         "Europe/Paris"
+      (and 2 empty fields)
+
+  ~ update old
+      callerid:  "-1" -> ""
+`, out.String())
+}

@@ -28,6 +28,7 @@ type fleetOptions struct {
 	pbxs           []string // --pbx
 	maxMove        int      // --max-move
 	pbxParallelism int      // --pbx-parallelism
+	explain        bool     // plan --explain: where each value was set
 }
 
 // fleetFlags gives cmd --fleet and --pbx, and for plan and apply (run) --max-move
@@ -66,7 +67,7 @@ func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the fleet: %w", err)
 	}
-	fleet, warnings, err := plan.LoadFleetFor(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline}, o.chosen)
+	fleet, warnings, err := plan.LoadFleetFor(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline, Explain: o.explain}, o.chosen)
 	for _, w := range warnings {
 		a.diagnostic(w)
 	}

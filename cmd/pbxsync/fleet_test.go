@@ -250,9 +250,13 @@ func TestFleetFlags(t *testing.T) {
 	require.Equal(t, 1, got.code, got.stdout)
 	require.Contains(t, got.stdout, "acme_hq: not moved: it is on london, which this run leaves out (--pbx): name both PBXs to move it")
 	require.Contains(t, got.stdout, "Fleet: 1 PBX; 0 moves")
-	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--pbx", "paris", "--pbx", "london", "--max-move", "5")
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--pbx", "paris", "--pbx", "london", "--max-move", "5", "--explain")
 	require.Equal(t, 0, got.code, got.stderr)
 	require.Contains(t, got.stdout, "Fleet: 2 PBXs; 2 moves")
+	require.Contains(t, got.stdout, `"Europe/Paris"   (set at `+filepath.Join(f.dir, "paris", "acme.yaml")+":3)", "--explain names the file and line of paris' own value")
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--company", "acme_hq")
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stderr, "narrow a fleet run with --pbx")
 }
 
 // A saved fleet plan applies what was reviewed, and refuses (exit 3, nothing

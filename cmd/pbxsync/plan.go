@@ -318,9 +318,10 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		if err := a.checkFleet(o.fleet, o.files); err != nil {
 			return err
 		}
-		if len(o.companies) > 0 || o.match != "" || o.explain {
-			return errors.New("--fleet does not take --company, --match or --explain yet: plan one PBX's inventory with -f for those")
+		if len(o.companies) > 0 || o.match != "" {
+			return errors.New("--fleet does not take --company or --match: narrow a fleet run with --pbx, or plan one PBX's inventory with -f and --url")
 		}
+		o.fleet.explain = o.explain
 		return a.planFleet(cmd.Context(), o, o.fleet)
 	}
 	if o.out != "" && slices.Contains(o.files, "-") {
