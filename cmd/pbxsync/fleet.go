@@ -281,7 +281,7 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	case o.planFile != "":
 		return errors.New("give --fleet FILE or a PLANFILE, not both: a saved fleet plan names its fleet")
 	case len(o.companies) > 0 || o.match != "":
-		return errors.New("--fleet does not take --company or --match yet: apply one PBX's inventory with -f and --url for those")
+		return errors.New("--fleet does not take --company or --match: narrow a fleet run with --pbx, or apply one PBX's inventory with -f and --url")
 	}
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
