@@ -5,17 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
-
-	"github.com/pbxsync/pbxsync/apiclient"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	stdsync "sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
