@@ -94,8 +94,8 @@ func ReadSavedFleet(r io.Reader) (*SavedFleetPlan, error) {
 // SavedPlan.Check does, and the moves, each with its fingerprint on its old PBX. It
 // returns a *StalePlanError naming the companies (as PBX:COMPANY) when they differ.
 func (sp *SavedFleetPlan) Check(hash string, fresh *FleetPlan) error {
-	if hash != sp.Fleet.SHA256 {
-		return &StalePlanError{Reason: "the fleet " + sp.Fleet.File + " or an inventory it names changed since the plan was made"}
+	if err := sp.CheckFleet(hash); err != nil {
+		return err
 	}
 	var mismatched, changed []string
 	names := slices.Sorted(maps.Keys(sp.Plan.PBXs))
@@ -132,6 +132,15 @@ func (sp *SavedFleetPlan) Check(hash string, fresh *FleetPlan) error {
 		return &StalePlanError{Reason: "companies changed on their PBX since it was made", Companies: sortedSet(changed)}
 	case len(mismatched) > 0:
 		return &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
+	}
+	return nil
+}
+
+// CheckFleet returns a *StalePlanError when the fleet, its hash, is not what the plan
+// was made from: the fleet file or an inventory it names changed.
+func (sp *SavedFleetPlan) CheckFleet(hash string) error {
+	if hash != sp.Fleet.SHA256 {
+		return &StalePlanError{Reason: "the fleet " + sp.Fleet.File + " or an inventory it names changed since the plan was made"}
 	}
 	return nil
 }

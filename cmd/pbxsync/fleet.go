@@ -68,21 +68,16 @@ func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
 		return nil, fmt.Errorf("read the fleet: %w", err)
 	}
 	fleet, warnings, err := plan.LoadFleetFor(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline, Explain: o.explain}, o.chosen)
-	for _, w := range warnings {
-		a.diagnostic(w)
-	}
-	var invErr *plan.InventoryError
-	if errors.As(err, &invErr) {
-		for _, d := range invErr.Diagnostics {
-			a.diagnostic(d)
-		}
-		return nil, inventoryFailed([]string{o.file}, len(invErr.Diagnostics))
-	}
-	if err != nil {
+	if err := a.inventoryProblems([]string{o.file}, warnings, err); err != nil {
 		return nil, err
 	}
+	return fleet, o.checkPBXs(fleet.PBXs)
+}
+
+// checkPBXs refuses a --pbx that the fleet does not have, with a suggestion.
+func (o fleetOptions) checkPBXs(pbxs []*plan.FleetPBX) error {
 	var names []string
-	for _, p := range fleet.PBXs {
+	for _, p := range pbxs {
 		names = append(names, p.Name)
 	}
 	for _, name := range o.pbxs {
@@ -91,10 +86,10 @@ func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
 			if near := plan.Nearest(name, names); near != "" {
 				msg += fmt.Sprintf(": did you mean %s?", near)
 			}
-			return nil, errors.New(msg)
+			return errors.New(msg)
 		}
 	}
-	return fleet, nil
+	return nil
 }
 
 // chosen reports whether a PBX is in this run (--pbx, or every PBX).
@@ -124,7 +119,6 @@ type fleetRun struct {
 	servers map[string]*server
 	states  map[string]*plan.State
 	errs    map[string]error // the PBXs that could not be reached or read
-	plan    *plan.FleetPlan
 }
 
 // close stops the embedded simulators of the run, writing their state back.
@@ -144,8 +138,7 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 	if err != nil {
 		return nil, err
 	}
-	r := &fleetRun{fleet: fleet, servers: map[string]*server{}, states: map[string]*plan.State{}}
-	errs := map[string]error{}
+	r := &fleetRun{fleet: fleet, servers: map[string]*server{}, states: map[string]*plan.State{}, errs: map[string]error{}}
 	var mu stdsync.Mutex
 	var g errgroup.Group
 	g.SetLimit(max(o.pbxParallelism, 1))
@@ -166,7 +159,7 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 				r.servers[p.Name] = srv
 			}
 			if err != nil {
-				errs[p.Name] = err
+				r.errs[p.Name] = err
 				return nil
 			}
 			r.states[p.Name] = st
@@ -174,9 +167,8 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 		})
 	}
 	_ = g.Wait()
-	r.errs = errs
 	for _, p := range fleet.PBXs {
-		if err := errs[p.Name]; err != nil && !o.chosen(p.Name) {
+		if err := r.errs[p.Name]; err != nil && !o.chosen(p.Name) {
 			a.logger.LogAttrs(ctx, slog.LevelWarn, "a PBX left out by --pbx could not be read: what may be a move from it is held",
 				slog.String("pbx", p.Name), slog.String("error", err.Error()))
 		}
@@ -211,7 +203,7 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 			return err
 		}
 	}
-	if po.detailedExitcode && (len(fp.Moves) > 0 || slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })) {
+	if po.detailedExitcode && !fleetEmpty(fp) {
 		return errChanges
 	}
 	return nil
@@ -225,14 +217,9 @@ func (a *app) fleetPlan(r *fleetRun, readErr error, prune bool, maxDelete int, o
 	}
 	var members []plan.FleetMember
 	for _, p := range r.fleet.PBXs {
-		m := plan.FleetMember{Name: p.Name, Inv: p.Inv, State: r.states[p.Name], Left: !o.chosen(p.Name)}
-		if m.State == nil {
-			m.Err = r.errs[p.Name]
-		}
-		members = append(members, m)
+		members = append(members, plan.FleetMember{Name: p.Name, Inv: p.Inv, State: r.states[p.Name], Err: r.errs[p.Name], Left: !o.chosen(p.Name)})
 	}
 	fp, err := plan.DiffFleet(members, plan.FleetOptions{Options: plan.Options{Prune: prune, MaxDelete: maxDelete}, MaxMove: o.maxMove})
-	r.plan = fp
 	var moves *plan.MoveBudgetError
 	var deletes *plan.FleetDeleteBudgetError
 	if errors.As(err, &moves) || errors.As(err, &deletes) {
@@ -406,8 +393,10 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 	if r != nil {
 		defer func() { err = r.close(err) }()
 	}
-	if err == nil && r.fleet.Hash != sp.Fleet.SHA256 {
-		err = fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, sp.Check(r.fleet.Hash, nil))
+	if err == nil {
+		if stale := sp.CheckFleet(r.fleet.Hash); stale != nil { // before a plan of files that changed
+			err = fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, stale)
+		}
 	}
 	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
 	if fp == nil || err != nil {
@@ -480,21 +469,11 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) error {
 		return fmt.Errorf("read the fleet: %w", err)
 	}
 	pbxs, err := plan.ReadFleetFile(o.fleet.file, data)
-	var invErr *plan.InventoryError
-	if errors.As(err, &invErr) {
-		for _, d := range invErr.Diagnostics {
-			a.diagnostic(d)
-		}
-		return inventoryFailed([]string{o.fleet.file}, len(invErr.Diagnostics))
+	if err := a.inventoryProblems([]string{o.fleet.file}, nil, err); err != nil {
+		return err
 	}
-	var names []string
-	for _, p := range pbxs {
-		names = append(names, p.Name)
-	}
-	for _, name := range o.fleet.pbxs {
-		if !slices.Contains(names, name) {
-			return fmt.Errorf("--pbx %s: the fleet %s has no such PBX (it has %s)", name, o.fleet.file, strings.Join(names, ", "))
-		}
+	if err := o.fleet.checkPBXs(pbxs); err != nil {
+		return err
 	}
 	var failed []string
 	owner := map[string]string{}

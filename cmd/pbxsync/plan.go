@@ -37,6 +37,20 @@ func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.In
 // loadFiles checks an inventory's files, read already, as loadInventoryWith does.
 func (a *app) loadFiles(files []plan.File, opts plan.LoadOptions) (*plan.Inventory, error) {
 	inv, warnings, err := plan.LoadFiles(files, opts)
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	if err := a.inventoryProblems(names, warnings, err); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// inventoryProblems prints the warnings and, for an *InventoryError, every problem of
+// the inventory (or fleet) that files name, and returns the run's error: one line
+// naming the files and counting the problems, or err as it is.
+func (a *app) inventoryProblems(files []string, warnings []plan.Diagnostic, err error) error {
 	for _, w := range warnings {
 		a.diagnostic(w)
 	}
@@ -45,13 +59,9 @@ func (a *app) loadFiles(files []plan.File, opts plan.LoadOptions) (*plan.Invento
 		for _, d := range invErr.Diagnostics {
 			a.diagnostic(d)
 		}
-		var names []string
-		for _, f := range files {
-			names = append(names, f.Name)
-		}
-		return nil, inventoryFailed(names, len(invErr.Diagnostics))
+		return inventoryFailed(files, len(invErr.Diagnostics))
 	}
-	return inv, err
+	return err
 }
 
 // noPositional is the Args of a command that takes none: a file given without -f
