@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -444,45 +443,12 @@ func (a *app) finishApply(ctx context.Context, o applyOptions, rep *sync.Report,
 	if err == nil {
 		err = rep.Err()
 	}
-	result := rep.JSON()
-	if err != nil {
-		result.Error = strings.Join(strings.Fields(err.Error()), " ")
-	}
-	var outErrs []error
-	if applied {
-		if o.json {
-			outErrs = append(outErrs, result.WriteJSON(a.stdout))
-		} else {
-			outErrs = append(outErrs, rep.WriteSummary(a.stdout))
-		}
-	}
-	if o.report != "" {
-		if werr := writeFileAtomic(o.report, result.WriteJSON); werr != nil {
-			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
-		}
-	}
-	if o.metricsFile != "" {
-		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now(), a.serverLabel(), err) }
-		if werr := writeFileAtomic(o.metricsFile, write); werr != nil {
-			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
-		}
-	}
-	outErr := errors.Join(outErrs...)
-	if err == nil {
-		return outErr
-	}
-	if outErr != nil {
-		a.logger.LogAttrs(ctx, slog.LevelError, "writing the result", slog.String("error", outErr.Error()))
-	}
-	return err
+	return a.outputs(o.json, o.report, o.metricsFile).Write(ctx, rep.Outcome(a.serverLabel(), err), applied, err)
 }
 
-// writeFileAtomic replaces path with what write writes, with mode 0644 for a new
-// file (an existing one keeps its mode, see writeFileAtomicMode): into a temporary
-// file in the same directory, renamed over path once complete, so that a reader such
-// as node_exporter sees the old file or the new one, never half of one.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	return writeFileAtomicMode(path, 0o644, write)
+// outputs are where a run's result goes: stdout, --report and --metrics-file.
+func (a *app) outputs(json bool, report, metrics string) sync.Outputs {
+	return sync.Outputs{Stdout: a.stdout, JSON: json, Report: report, Metrics: metrics, Logger: a.logger}
 }
 
 // terminal reports whether f is a terminal: for a file, whether its descriptor answers

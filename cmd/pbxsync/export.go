@@ -7,14 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/sync"
 )
 
 type exportOptions struct {
@@ -128,7 +127,7 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 		if o.includeSecrets {
 			perm = 0o600
 		}
-		if err := writeFileAtomicMode(o.out, perm, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		if err := sync.WriteFileAtomicMode(o.out, perm, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 			return fmt.Errorf("-o: %w", err)
 		}
 	}
@@ -185,45 +184,4 @@ func exportedContainers(snap *plan.State, selected []string) int {
 		}
 	}
 	return n
-}
-
-// writeFileAtomicMode replaces path atomically with what write writes. A new file
-// gets perm. A regular file that is replaced keeps its permission bits (a report
-// someone made 0600 stays 0600), except that a private perm, one with nothing for
-// group and others (an export with secrets), is a ceiling: the result is never wider,
-// whatever the old file allowed. The temporary file is created 0600, so a file meant
-// to be 0600 never exists with a wider mode.
-//
-// When path is a symbolic link, the rename replaces the link itself with a regular
-// file of mode perm: the file it pointed to is neither written nor read (not even for
-// its mode), so a link planted at the path cannot make pbxsync write elsewhere.
-func writeFileAtomicMode(path string, perm fs.FileMode, write func(io.Writer) error) error {
-	mode := perm
-	if old, err := os.Lstat(path); err == nil && old.Mode().IsRegular() {
-		mode = old.Mode().Perm()
-		if perm&0o077 == 0 {
-			mode &= perm
-		}
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
 }

@@ -372,7 +372,7 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, 
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	opts := plan.FleetOptions{Options: plan.Options{Prune: po.prune, MaxDelete: po.maxDelete}, MaxMove: o.maxMove}
-	if err := writeFileAtomic(path, func(w io.Writer) error { return fp.Save(w, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
+	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return fp.Save(w, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "Saved the fleet plan to %s: apply it with pbxsync apply %s\n", path, path)
@@ -425,28 +425,8 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, 
 			}
 		}
 	}
-	doc := rep.JSON(time.Since(start), err)
-	var outErrs []error
-	if ao.json {
-		outErrs = append(outErrs, apiclient.WriteJSON(a.stdout, doc))
-	} else if rep.PBXs != nil {
-		outErrs = append(outErrs, rep.WriteSummary(a.stdout))
-	}
-	if ao.report != "" {
-		if werr := writeFileAtomic(ao.report, func(w io.Writer) error { return apiclient.WriteJSON(w, doc) }); werr != nil {
-			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
-		}
-	}
-	if ao.metricsFile != "" {
-		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now(), err) }
-		if werr := writeFileAtomic(ao.metricsFile, write); werr != nil {
-			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
-		}
-	}
-	if err == nil {
-		return errors.Join(outErrs...)
-	}
-	return err
+	shown := ao.json || rep.PBXs != nil
+	return a.outputs(ao.json, ao.report, ao.metricsFile).Write(ctx, rep.Outcome(time.Since(start), err), shown, err)
 }
 
 // exportFleet is export --fleet: each chosen PBX's companies written as an inventory
@@ -533,7 +513,7 @@ func (a *app) exportPBX(ctx context.Context, p *plan.FleetPBX, o exportOptions) 
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(target, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+	if err := sync.WriteFileAtomic(target, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return nil, err
 	}
 	one := o

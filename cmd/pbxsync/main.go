@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/sync"
 )
 
 func main() {
@@ -115,7 +116,7 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	cmd, err := root.ExecuteContextC(ctx)
 	err = a.timedOut(cmd, err)
 	if a.opts.recorder != nil { // whatever happened: a failed run is what a bug report is about
-		if werr := writeFileAtomicMode(a.opts.trace, 0o600, a.opts.recorder.WriteHAR); werr != nil && err == nil {
+		if werr := sync.WriteFileAtomicMode(a.opts.trace, 0o600, a.opts.recorder.WriteHAR); werr != nil && err == nil {
 			err = fmt.Errorf("--trace: %w", werr)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -240,31 +239,6 @@ func (a *app) finishMigration(ctx context.Context, o migrateOptions, r *migrateR
 		to = r.to.url
 	}
 	rep := r.migration.Report(from, to, ctx.Err() != nil, time.Since(start), err)
-	var outErrs []error
-	if r.approved {
-		if o.json {
-			outErrs = append(outErrs, rep.WriteJSON(a.stdout))
-		} else {
-			outErrs = append(outErrs, r.migration.WriteSummary(a.stdout, rep))
-		}
-	}
-	if o.report != "" {
-		if werr := writeFileAtomic(o.report, rep.WriteJSON); werr != nil {
-			outErrs = append(outErrs, fmt.Errorf("--report: %w", werr))
-		}
-	}
-	if o.metricsFile != "" {
-		write := func(w io.Writer) error { return rep.WriteMetrics(w, time.Now(), hostLabel(o.from), hostLabel(o.to)) }
-		if werr := writeFileAtomic(o.metricsFile, write); werr != nil {
-			outErrs = append(outErrs, fmt.Errorf("--metrics-file: %w", werr))
-		}
-	}
-	outErr := errors.Join(outErrs...)
-	if err == nil {
-		return outErr
-	}
-	if outErr != nil {
-		a.logger.LogAttrs(ctx, slog.LevelError, "writing the result", slog.String("error", outErr.Error()))
-	}
-	return err
+	out := r.migration.Outcome(rep, hostLabel(o.from), hostLabel(o.to))
+	return a.outputs(o.json, o.report, o.metricsFile).Write(ctx, out, r.approved, err)
 }

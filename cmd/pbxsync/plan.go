@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/sync"
 )
 
 // loadInventory reads and checks the inventory that -f names (files, directories,
@@ -422,7 +423,7 @@ func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inven
 		}
 		server = "sim:" + r
 	}
-	if err := writeFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, inv, rel, opts) }); err != nil {
+	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, inv, rel, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s\n", path, path)

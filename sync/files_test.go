@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package sync
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// writeString is a write func for writeFileAtomic that also records the mode of the
+// writeString is a write func for WriteFileAtomic that also records the mode of the
 // temporary file while it is being written.
 func writeString(s string, tempMode *fs.FileMode) func(io.Writer) error {
 	return func(w io.Writer) error {
@@ -55,7 +55,7 @@ func TestWriteFileAtomicModes(t *testing.T) {
 				require.NoError(t, os.Chmod(path, tt.oldMode))
 			}
 			var tempMode fs.FileMode
-			require.NoError(t, writeFileAtomicMode(path, tt.perm, writeString("new", &tempMode)))
+			require.NoError(t, WriteFileAtomicMode(path, tt.perm, writeString("new", &tempMode)))
 			require.Equal(t, fs.FileMode(0o600), tempMode, "the temporary file is 0600 while it is written")
 
 			fi, err := os.Lstat(path)
@@ -73,10 +73,10 @@ func TestWriteFileAtomicModes(t *testing.T) {
 func TestWriteFileAtomicKeepsModeOnRewrite(t *testing.T) {
 	// What apply --report does night after night: the mode an operator chose stays.
 	path := filepath.Join(t.TempDir(), "report.json")
-	require.NoError(t, writeFileAtomic(path, writeString("1", nil)))
+	require.NoError(t, WriteFileAtomic(path, writeString("1", nil)))
 	require.NoError(t, os.Chmod(path, 0o600))
 	for _, content := range []string{"2", "3"} {
-		require.NoError(t, writeFileAtomic(path, writeString(content, nil)))
+		require.NoError(t, WriteFileAtomic(path, writeString(content, nil)))
 		fi, err := os.Stat(path)
 		require.NoError(t, err)
 		require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
@@ -93,7 +93,7 @@ func TestWriteFileAtomicSymlink(t *testing.T) {
 			link := filepath.Join(dir, "out")
 			require.NoError(t, os.Symlink(target, link))
 
-			require.NoError(t, writeFileAtomicMode(link, perm, writeString("new", nil)))
+			require.NoError(t, WriteFileAtomicMode(link, perm, writeString("new", nil)))
 
 			fi, err := os.Lstat(link)
 			require.NoError(t, err)
@@ -114,7 +114,7 @@ func TestWriteFileAtomicFailureKeepsOld(t *testing.T) {
 	path := filepath.Join(dir, "out")
 	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
 	boom := errors.New("boom")
-	err := writeFileAtomicMode(path, 0o644, func(w io.Writer) error {
+	err := WriteFileAtomicMode(path, 0o644, func(w io.Writer) error {
 		_, _ = io.WriteString(w, "half")
 		return boom
 	})
