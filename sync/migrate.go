@@ -112,6 +112,9 @@ func (e *SourceDeleteBudgetError) Error() string {
 		countOf(e.Deletes, "company", "companies"), e.Max)
 }
 
+// RefusedBeforeAnyWrite makes the error a plan.Refusal: exit 3.
+func (*SourceDeleteBudgetError) RefusedBeforeAnyWrite() {}
+
 // Budget returns a *SourceDeleteBudgetError when the prepared migration would delete
 // more companies from the source than MaxDelete allows, nil otherwise.
 func (m *Migration) Budget() error {

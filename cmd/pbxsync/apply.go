@@ -201,10 +201,6 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 	if err := a.showPlan(ctx, p); err != nil {
 		return nil, err
 	}
-	var budget *plan.DeleteBudgetError
-	if errors.As(diffErr, &budget) {
-		return nil, fmt.Errorf("%w: %w", errRefused, budget)
-	}
 	if diffErr != nil {
 		return nil, diffErr
 	}
@@ -243,14 +239,14 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if given == "" {
 		a.opts.url = saved
 	} else if !sameServer(given, saved) {
-		return nil, fmt.Errorf("%w: the plan %s was made for %s, not %s: plan again against this server", errRefused, o.planFile, saved, given)
+		return nil, &plan.OtherServerError{PlanFile: o.planFile, MadeFor: saved, Given: given}
 	}
 	files, err := plan.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
 	}
 	if err := sp.CheckInventory(files); err != nil { // before it is loaded: it may no longer be valid
-		return nil, fmt.Errorf("%w: %s: %w", errRefused, o.planFile, err)
+		return nil, fmt.Errorf("%s: %w", o.planFile, err)
 	}
 	inv, err := a.loadFiles(files, plan.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again
 	if err != nil {
@@ -264,11 +260,9 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	defer func() { err = closeServer(srv, err) }()
 	defer a.logSlowdowns(ctx, pacer)
 	p, err := sp.Check(ctx, srv, inv, o.parallelism)
-	var stale *plan.StalePlanError
-	var budget *plan.DeleteBudgetError
 	switch {
-	case errors.As(err, &stale), errors.As(err, &budget):
-		return nil, fmt.Errorf("%w: %s: %w", errRefused, o.planFile, err)
+	case refused(err):
+		return nil, fmt.Errorf("%s: %w", o.planFile, err)
 	case err != nil:
 		return nil, err
 	}
@@ -443,7 +437,7 @@ func (a *app) finishApply(ctx context.Context, o applyOptions, rep *sync.Report,
 	if err == nil {
 		err = rep.Err()
 	}
-	return a.outputs(o.json, o.report, o.metricsFile).Write(ctx, rep.Outcome(a.serverLabel(), err), applied, err)
+	return a.outputs(o.json, o.report, o.metricsFile).Write(ctx, rep.Outcome(a.serverLabel(), shown(err)), applied, err)
 }
 
 // outputs are where a run's result goes: stdout, --report and --metrics-file.

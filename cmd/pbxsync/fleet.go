@@ -219,13 +219,7 @@ func (a *app) fleetPlan(r *fleetRun, readErr error, prune bool, maxDelete int, o
 	for _, p := range r.fleet.PBXs {
 		members = append(members, plan.FleetMember{Name: p.Name, Inv: p.Inv, State: r.states[p.Name], Err: r.errs[p.Name], Left: !o.chosen(p.Name)})
 	}
-	fp, err := plan.DiffFleet(members, plan.FleetOptions{Options: plan.Options{Prune: prune, MaxDelete: maxDelete}, MaxMove: o.maxMove})
-	var moves *plan.MoveBudgetError
-	var deletes *plan.FleetDeleteBudgetError
-	if errors.As(err, &moves) || errors.As(err, &deletes) {
-		return fp, fmt.Errorf("%w: %w", errRefused, err)
-	}
-	return fp, err
+	return plan.DiffFleet(members, plan.FleetOptions{Options: plan.Options{Prune: prune, MaxDelete: maxDelete}, MaxMove: o.maxMove})
 }
 
 // fleetFailed names the PBXs that could not be read, and the companies not planned.
@@ -395,7 +389,7 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 	}
 	if err == nil {
 		if stale := sp.CheckFleet(r.fleet.Hash); stale != nil { // before a plan of files that changed
-			err = fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, stale)
+			err = fmt.Errorf("%s: %w", ao.planFile, stale)
 		}
 	}
 	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
@@ -403,7 +397,7 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
 	if err := sp.Check(r.fleet.Hash, fp); err != nil {
-		return a.finishFleet(ctx, ao, o, r, nil, fmt.Errorf("%w: %s: %w", errRefused, ao.planFile, err), start)
+		return a.finishFleet(ctx, ao, o, r, nil, fmt.Errorf("%s: %w", ao.planFile, err), start)
 	}
 	if werr := a.showFleetPlan(ctx, fp); werr != nil {
 		return werr
@@ -425,8 +419,8 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, 
 			}
 		}
 	}
-	shown := ao.json || rep.PBXs != nil
-	return a.outputs(ao.json, ao.report, ao.metricsFile).Write(ctx, rep.Outcome(time.Since(start), err), shown, err)
+	show := ao.json || rep.PBXs != nil
+	return a.outputs(ao.json, ao.report, ao.metricsFile).Write(ctx, rep.Outcome(time.Since(start), shown(err)), show, err)
 }
 
 // exportFleet is export --fleet: each chosen PBX's companies written as an inventory

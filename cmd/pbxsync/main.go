@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -39,27 +40,40 @@ func main() {
 	os.Exit(code)
 }
 
-var (
-	// errChanges ends plan --detailed-exitcode when there are changes: exit 2, and
-	// nothing is printed, since it is not a failure.
-	errChanges = errors.New("there are changes")
-	// errRefused is wrapped by the reasons apply refuses before any write (a stale plan
-	// file, the delete budget exceeded): exit 3.
-	errRefused = errors.New("refused before any write")
-)
+// errChanges ends plan --detailed-exitcode and diff when there are changes: exit 2,
+// and nothing is printed, since it is not a failure.
+var errChanges = errors.New("there are changes")
 
-// exitCode is the one place where an error becomes an exit code (spec/cli.md).
+// exitCode is the one place where an error becomes an exit code (spec/cli.md): 3 for
+// a plan.Refusal, whichever package found it.
 func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, errChanges):
 		return 2
-	case errors.Is(err, errRefused):
+	case refused(err):
 		return 3
 	default:
 		return 1
 	}
+}
+
+// refused reports whether err refuses the run before any write (exit 3).
+func refused(err error) bool {
+	var r plan.Refusal
+	return errors.As(err, &r)
+}
+
+// refusedPrefix leads the message of a refusal, on stderr and in reports.
+const refusedPrefix = "refused before any write: "
+
+// shown is err as a person and a report read it: a refusal says so first.
+func shown(err error) error {
+	if err == nil || !refused(err) || strings.HasPrefix(err.Error(), refusedPrefix) {
+		return err
+	}
+	return fmt.Errorf("%s%w", refusedPrefix, err)
 }
 
 // globalOptions are the flags that every command takes.
@@ -121,6 +135,7 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 		}
 	}
 	code := exitCode(err)
+	err = shown(err)
 	if err != nil && !errors.Is(err, errChanges) {
 		// The error may quote a server (its message, a company-id): printable.
 		msg := apiclient.Printable(strings.Join(strings.Fields(err.Error()), " "))
@@ -170,7 +185,7 @@ func (a *app) timedOut(cmd *cobra.Command, err error) error {
 	defer a.stopDeadline()
 	var te *timeoutError
 	switch {
-	case err == nil, errors.Is(err, errChanges), errors.Is(err, errRefused), errors.As(err, &te):
+	case err == nil, errors.Is(err, errChanges), refused(err), errors.As(err, &te):
 		return err
 	case cmd == nil || !errors.As(context.Cause(cmd.Context()), &te):
 		return err // the deadline did not pass

@@ -184,7 +184,7 @@ func (a *app) runMigration(ctx context.Context, o migrateOptions, r *migrateRun)
 		return err
 	}
 	if err := m.Budget(); err != nil {
-		return fmt.Errorf("%w: %w", errRefused, err)
+		return err
 	}
 	if (!m.Plan().Empty() || o.deleteSource) && !o.autoApprove {
 		if err := a.confirm(ctx); err != nil {
@@ -238,7 +238,7 @@ func (a *app) finishMigration(ctx context.Context, o migrateOptions, r *migrateR
 	if r.to != nil {
 		to = r.to.url
 	}
-	rep := r.migration.Report(from, to, ctx.Err() != nil, time.Since(start), err)
+	rep := r.migration.Report(from, to, ctx.Err() != nil, time.Since(start), shown(err))
 	out := r.migration.Outcome(rep, hostLabel(o.from), hostLabel(o.to))
 	return a.outputs(o.json, o.report, o.metricsFile).Write(ctx, out, r.approved, err)
 }

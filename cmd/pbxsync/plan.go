@@ -361,9 +361,8 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if err := a.writePlan(p, o); err != nil {
 		return err
 	}
-	var budget *plan.DeleteBudgetError
-	if errors.As(diffErr, &budget) {
-		return fmt.Errorf("%w: %w", errRefused, budget)
+	if refused(diffErr) {
+		return diffErr
 	}
 	if err := p.Incomplete(); err != nil {
 		return err // not saved either: apply would refuse it

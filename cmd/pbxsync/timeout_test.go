@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/plan"
 )
 
 // silentServer listens on a loopback port, accepts every connection and never
@@ -178,8 +180,8 @@ func TestTimeoutMessage(t *testing.T) {
 			return errors.New("interrupted: 3 changes not run, run apply again to finish")
 		}, result{code: 1, stderr: "pbxsync: the run took longer than --timeout 50ms: interrupted: 3 changes not run, run apply again to finish\n"}},
 		{"refused", func(context.Context) error {
-			return fmt.Errorf("%w: too many deletes", errRefused)
-		}, result{code: 3, stderr: "pbxsync: refused before any write: too many deletes\n"}}, // decided on what was read, whole
+			return &plan.DeleteBudgetError{Deletes: 2, Max: 1}
+		}, result{code: 3, stderr: "pbxsync: refused before any write: the plan deletes 2 companies, more than --max-delete allows (1)\n"}}, // decided on what was read, whole
 		{"changes", func(context.Context) error { return errChanges }, result{code: 2}},
 		{"success", func(context.Context) error { return nil }, result{code: 0}},
 	}
