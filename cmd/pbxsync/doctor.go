@@ -1,46 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
-	"net/url"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/sync"
 )
-
-// doctorReport is what doctor found, as --json prints it (cli.md "First contact").
-type doctorReport struct {
-	Checks               []doctorCheck `json:"checks"`
-	Role                 string        `json:"role,omitempty"`
-	GroupMode            string        `json:"group_mode,omitempty"`            // --write-test: move or merge
-	FeatureSwitchesKept  *bool         `json:"feature_switches_kept,omitempty"` // --write-test
-	SuggestedParallelism int           `json:"suggested_parallelism,omitempty"`
-}
-
-type doctorCheck struct {
-	Name   string `json:"name"`
-	Status string `json:"status"` // ok, warning or failed
-	Detail string `json:"detail"`
-}
-
-func (r *doctorReport) add(name, status, format string, args ...any) {
-	r.Checks = append(r.Checks, doctorCheck{Name: name, Status: status, Detail: apiclient.Printable(fmt.Sprintf(format, args...))})
-}
-
-func (r *doctorReport) failed() bool {
-	return slices.ContainsFunc(r.Checks, func(c doctorCheck) bool { return c.Status == "failed" })
-}
 
 func (a *app) newDoctorCmd() *cobra.Command {
 	var asJSON, writeTest bool
@@ -68,16 +36,16 @@ server answered goes into a file to attach to a bug report.`,
   pbxsync doctor --json --trace first-contact.har`,
 		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := a.doctor(cmd.Context(), writeTest, companies)
+			rep, err := a.doctor(cmd.Context(), sync.DoctorOptions{WriteTest: writeTest, Companies: companies})
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				err = apiclient.WriteJSON(a.stdout, rep)
 			} else {
-				err = rep.writeText(a.stdout)
+				err = rep.WriteText(a.stdout)
 			}
-			if err == nil && rep.failed() {
+			if err == nil && rep.Failed() {
 				err = errors.New("doctor: a check failed")
 			}
 			return err
@@ -90,319 +58,13 @@ server answered goes into a file to attach to a bug report.`,
 	return cmd
 }
 
-func (r *doctorReport) writeText(w io.Writer) error {
-	var b strings.Builder
-	for _, c := range r.Checks {
-		fmt.Fprintf(&b, "%-8s %-12s %s\n", c.Status, c.Name, c.Detail)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// doctor runs the read-only checks, in order; a failed one ends the run, since the
-// later ones need it. companies (--company) are read when every company cannot be:
-// the credentials of a company administrator.
-func (a *app) doctor(ctx context.Context, writeTest bool, companies []string) (*doctorReport, error) {
-	rep := &doctorReport{}
+// doctor connects to the server of the flags and runs doctor's checks on it.
+func (a *app) doctor(ctx context.Context, opts sync.DoctorOptions) (*sync.DoctorReport, error) {
 	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.close()
-
-	start := time.Now()
-	all, err := srv.ReadAll(ctx)
-	first := time.Since(start)
-	if !checkTLS(srv, err, time.Now(), rep) {
-		return rep, nil
-	}
-	switch {
-	case apiclient.IsRefused(err) && len(companies) > 0:
-		all = all[:0]
-		for _, id := range companies {
-			c, err := srv.Read(ctx, id)
-			if err != nil {
-				rep.add("credentials", "failed", "the server refused to read every company, and %s: %v", id, err)
-				return rep, nil
-			}
-			all = append(all, c)
-		}
-		rep.add("server", "ok", "%s answers the company API", srv.url)
-		rep.Role = "company_admin"
-		rep.add("credentials", "warning", "a company administrator's: %s can be read, not every company; plans read the inventory's companies one by one, cannot create or delete, leave containers alone, and the server ignores feature switches", strings.Join(companies, ", "))
-	case apiclient.IsRefused(err):
-		rep.add("credentials", "failed", "the server refused to read every company: the key or password is refused, or it is a company administrator's, which pbxsync can use only for its own companies: then name one with --company ID: %v", err)
-		return rep, nil
-	case err != nil:
-		rep.add("server", "failed", "no answer of the API: %v", err)
-		return rep, nil
-	default:
-		rep.add("server", "ok", "%s answers the company API", srv.url)
-		rep.Role = "system_admin"
-		rep.add("credentials", "ok", "a System-Admin's: every company can be read (%s)", plural(len(all), "company", "companies"))
-	}
-
-	fields := map[string]bool{}
-	for _, c := range all {
-		for name := range c.Settings {
-			fields[name] = true
-		}
-	}
-	var missing []string
-	for _, f := range apiclient.Fields() {
-		if !fields[f.Name] {
-			missing = append(missing, f.Name+" (since "+cmp.Or(f.Since, "every version")+")")
-		}
-	}
-	switch {
-	case len(all) == 0:
-		rep.add("api version", "warning", "the server holds no company, so its fields tell nothing of its version")
-	case len(missing) == 0:
-		rep.add("api version", "ok", "every field of the table is returned: 6.5, or a version as new")
-	default:
-		rep.add("api version", "warning", "fields not returned: %s: an older server, whose plans leave them alone", strings.Join(missing, ", "))
-	}
-
-	if len(all) == 0 {
-		rep.add("containers", "warning", "no company to read a container of")
-		return rep, nil
-	}
-	probe := all[0].ID
-	if rep.Role == "company_admin" {
-		rep.add("containers", "warning", "a company administrator may not read containers: plans leave them alone")
-	} else if _, err := srv.ReadContainer(ctx, probe); err != nil {
-		rep.add("containers", "failed", "the container of %s cannot be read: %v", probe, err)
-		return rep, nil
-	} else {
-		rep.add("containers", "ok", "containers can be read")
-	}
-
-	// Latency: the median of five reads of one company; then batches of 1, 2, 4, 8
-	// and 16 reads at once, until the server answers 429 or slows down past twice
-	// that latency.
-	var one []time.Duration
-	for range 5 {
-		t := time.Now()
-		if _, err := srv.Read(ctx, probe); err != nil {
-			rep.add("latency", "failed", "a read of %s failed: %v", probe, err)
-			return rep, nil
-		}
-		one = append(one, time.Since(t))
-	}
-	slices.Sort(one)
-	base := one[len(one)/2]
-	rep.add("latency", "ok", "a read takes %s (the read of every company took %s)", roundTime(base), roundTime(first))
-	suggested := 1
-	for _, n := range []int{2, 4, 8, 16} {
-		took, limited := burst(ctx, srv, probe, n)
-		if limited || took > 2*base+5*time.Millisecond {
-			break
-		}
-		suggested = n
-	}
-	rep.SuggestedParallelism = suggested
-	rep.add("parallelism", "ok", "%d requests in flight are answered as fast as one: --parallelism %d", suggested, suggested)
-	switch {
-	case writeTest && rep.Role == "company_admin":
-		switchTest(ctx, srv, probe, rep)
-	case writeTest:
-		a.writeTest(ctx, srv, rep)
-	}
-	return rep, nil
-}
-
-// certificateWarning is how close to its expiry a server's certificate is worth a
-// warning: a month, time enough to renew it.
-const certificateWarning = 30 * 24 * time.Hour
-
-// checkTLS adds the "tls" check from the first request's outcome: the certificate
-// the server presented (who it is for, who issued it, when it expires), plain http://,
-// or a certificate that could not be verified. It reports whether the checks can go on.
-func checkTLS(srv *server, err error, now time.Time, rep *doctorReport) bool {
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	var hostname x509.HostnameError
-	switch {
-	case errors.As(err, &unknown):
-		rep.add("tls", "failed", "the server's certificate is not signed by a CA this machine trusts: if a private CA signed it, name its certificate with --ca-cert FILE (%v)", err)
-		return false
-	case errors.As(err, &hostname):
-		rep.add("tls", "failed", "the server's certificate is for another name: use the URL its certificate names (%v)", err)
-		return false
-	case errors.As(err, &invalid):
-		rep.add("tls", "failed", "the server's certificate is not valid: %v", err)
-		return false
-	}
-	if srv.sim != nil {
-		rep.add("tls", "ok", "the embedded simulator: nothing crosses the network")
-		return true
-	}
-	cert := srv.PeerCertificate()
-	if cert == nil {
-		u, perr := url.Parse(srv.url)
-		switch {
-		case perr == nil && u.Scheme == "http" && apiclient.LoopbackHost(u.Hostname()):
-			rep.add("tls", "ok", "http:// to this machine: nothing crosses the network")
-		case perr == nil && u.Scheme == "http":
-			rep.add("tls", "warning", "http:// to another host (--allow-http): the credentials cross the network in the clear; use https://")
-		default:
-			rep.add("tls", "warning", "no certificate seen: the server did not answer over TLS")
-		}
-		return true
-	}
-	left := cert.NotAfter.Sub(now)
-	subject := cmp.Or(strings.Join(cert.DNSNames, ", "), cert.Subject.CommonName, "(no name)")
-	detail := fmt.Sprintf("verified; for %s, issued by %s, valid until %s", subject,
-		cmp.Or(cert.Issuer.CommonName, strings.Join(cert.Issuer.Organization, ", "), "(no name)"), cert.NotAfter.UTC().Format(time.DateOnly))
-	if left < certificateWarning {
-		rep.add("tls", "warning", "%s: it expires in %s; renew it, or every run will fail", detail, plural(int(left.Hours()/24), "day", "days"))
-	} else {
-		rep.add("tls", "ok", "%s (%s left)", detail, plural(int(left.Hours()/24), "day", "days"))
-	}
-	return true
-}
-
-// switchTest learns, for a company administrator's credentials, whether a feature
-// switch is kept: it sends nocallrec of company, the other way round, and reads the
-// company back; when the server kept it, it sends the old value again. Nothing else
-// is written, and a company administrator cannot create scratch companies.
-func switchTest(ctx context.Context, srv *server, company string, rep *doctorReport) {
-	before, err := srv.Read(ctx, company)
-	if err != nil {
-		rep.add("features", "failed", "read of %s: %v", company, err)
-		return
-	}
-	old, ok := before.Settings["nocallrec"]
-	if !ok {
-		rep.add("features", "warning", "the server does not return nocallrec of %s: a server older than 6.3.22, without feature switches", company)
-		return
-	}
-	flipped := apiclient.Bool(!apiclient.Equal("nocallrec", old, apiclient.Bool(true)))
-	if _, err := srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.Settings{"nocallrec": flipped}}); err != nil {
-		rep.add("features", "failed", "update of nocallrec of %s: %v", company, err)
-		return
-	}
-	after, err := srv.Read(ctx, company)
-	if err != nil {
-		rep.add("features", "failed", "read back of %s: %v", company, err)
-		return
-	}
-	kept := apiclient.Equal("nocallrec", after.Settings["nocallrec"], flipped)
-	rep.FeatureSwitchesKept = &kept
-	if !kept {
-		rep.add("features", "warning", "feature switches are not kept for these credentials: the server answered success and left nocallrec of %s as it was; leave feature switches out of the inventories these credentials apply", company)
-		return
-	}
-	restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	if _, err := srv.Update(restore, company, apiclient.Changes{Settings: apiclient.Settings{"nocallrec": old}}); err != nil {
-		rep.add("features", "failed", "feature switches are kept, but nocallrec of %s could not be set back to %s: set it by hand: %v", company, old.JSON(), err)
-		return
-	}
-	rep.add("features", "ok", "feature switches are kept for these credentials (nocallrec of %s was set back)", company)
-}
-
-// writeTest creates three scratch companies, A, B and C, each in a container of its
-// own; groups B into A's container, then A into C's: a server that moves a company
-// alone leaves B behind, one that moves whole containers takes B along. It sets a
-// feature switch and a setting on A and reads the update's answer. The companies are
-// deleted at the end whatever happened, on a context of their own when ctx is done.
-func (a *app) writeTest(ctx context.Context, srv *server, rep *doctorReport) {
-	prefix := "pbxsync_doctor_" + strings.ToLower(rand.Text()[:8]) + "_"
-	ids := []string{prefix + "a", prefix + "b", prefix + "c"}
-	// Every create tried, answered or not: one whose answer an interrupt cut off
-	// may exist all the same, so the cleanup reads each back before deleting it.
-	var tried []string
-	defer func() {
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		var left []string
-		for _, id := range tried {
-			_, exists, err := srv.Lookup(cleanup, id)
-			if err == nil && exists {
-				err = srv.DeleteConfirmed(cleanup, id)
-			}
-			if err != nil {
-				left = append(left, id)
-			}
-		}
-		if len(left) > 0 {
-			rep.add("cleanup", "failed", "could not delete the scratch companies %s: delete them by hand", strings.Join(left, ", "))
-		} else if len(tried) > 0 {
-			rep.add("cleanup", "ok", "the scratch companies are deleted")
-		}
-	}()
-	for _, id := range ids {
-		tried = append(tried, id)
-		if _, err := srv.CreateConfirmed(ctx, id, "pbxsync doctor", ""); err != nil {
-			rep.add("write test", "failed", "create of %s: %v", id, err)
-			return
-		}
-	}
-	if _, err := srv.Group(ctx, ids[1], ids[0]); err != nil {
-		rep.add("group mode", "failed", "group of %s into the container of %s: %v", ids[1], ids[0], err)
-		return
-	}
-	if _, err := srv.Group(ctx, ids[0], ids[2]); err != nil {
-		rep.add("group mode", "failed", "group of %s into the container of %s: %v", ids[0], ids[2], err)
-		return
-	}
-	box, err := srv.ReadContainer(ctx, ids[2])
-	if err != nil {
-		rep.add("group mode", "failed", "read back the container of %s: %v", ids[2], err)
-		return
-	}
-	rep.GroupMode = "move"
-	if slices.Contains(box.MemberIDs(), ids[1]) {
-		rep.GroupMode = "merge"
-	}
-	rep.add("group mode", "ok", "group moves %s (pbxsync plans for either)", map[string]string{"move": "the company alone", "merge": "its whole container"}[rep.GroupMode])
-
-	want := apiclient.Settings{"nocallrec": apiclient.Bool(true), "vm_silent": apiclient.String("yes")}
-	got, err := srv.Update(ctx, ids[0], apiclient.Changes{Settings: want})
-	if err != nil {
-		rep.add("update", "failed", "update of %s: %v", ids[0], err)
-		return
-	}
-	if apiclient.Equal("vm_silent", got.Settings["vm_silent"], want["vm_silent"]) {
-		rep.add("update", "ok", "an update's answer shows what was written: verification needs no read")
-	} else {
-		rep.add("update", "warning", "an update's answer does not show what was written (vm_silent: %s): verification will report drift", got.Settings["vm_silent"].JSON())
-	}
-	kept := apiclient.Equal("nocallrec", got.Settings["nocallrec"], want["nocallrec"])
-	rep.FeatureSwitchesKept = &kept
-	if kept {
-		rep.add("features", "ok", "feature switches are kept for these credentials")
-	} else {
-		rep.add("features", "warning", "a feature switch (nocallrec) was not kept: these credentials may not set them; leave feature switches out of the inventory, or use a System-Admin key")
-	}
-}
-
-// burst sends n reads of id at once, and returns the slowest's time, and whether the
-// server asked to slow down.
-func burst(ctx context.Context, srv *server, id string, n int) (time.Duration, bool) {
-	times := make([]time.Duration, n)
-	limited := make([]bool, n)
-	var g errgroup.Group
-	for i := range n {
-		g.Go(func() error {
-			t := time.Now()
-			_, err := srv.Read(ctx, id)
-			times[i] = time.Since(t)
-			var te *apiclient.TransportError
-			limited[i] = errors.As(err, &te) && (te.Status == 429 || te.Status == 503) || srv.Retries() > 0
-			return nil
-		})
-	}
-	_ = g.Wait()
-	return slices.Max(times), slices.Contains(limited, true)
-}
-
-// roundTime rounds a duration to what a person reads: milliseconds, or tens of
-// microseconds below ten milliseconds (a simulator on this machine).
-func roundTime(d time.Duration) time.Duration {
-	if d < 10*time.Millisecond {
-		return d.Round(10 * time.Microsecond)
-	}
-	return d.Round(time.Millisecond)
+	opts.URL, opts.Simulated = srv.url, srv.sim != nil
+	return sync.Doctor(ctx, srv, opts), nil
 }
