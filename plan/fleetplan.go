@@ -436,3 +436,38 @@ func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 // blank reports whether a carried value is empty: "" or null, which a move's text
 // counts rather than lists.
 func blank(v apiclient.Value) bool { j := v.JSON(); return j == `""` || j == "null" }
+
+// Empty reports whether the fleet plan changes nothing: no move, no PBX's change.
+func (fp *FleetPlan) Empty() bool {
+	return len(fp.Moves) == 0 && !slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })
+}
+
+// Incomplete names the PBXs that could not be read, and the companies not planned;
+// nil when the plan leaves nothing out.
+func (fp *FleetPlan) Incomplete() error {
+	var parts []string
+	for _, name := range fp.Names {
+		if err := fp.Failed[name]; err != nil {
+			parts = append(parts, name+": "+err.Error())
+		}
+	}
+	if len(parts) > 0 {
+		return fmt.Errorf("%s not read: %s", plural(len(parts), "PBX", "PBXs"), strings.Join(parts, "; "))
+	}
+	var held []string
+	for _, name := range fp.Names {
+		if p := fp.PBXs[name]; p != nil {
+			for _, id := range p.NotPlannedIDs() {
+				held = append(held, fmt.Sprintf("%s: %s: %s", name, apiclient.Printable(id), p.NotPlanned[id]))
+			}
+		}
+	}
+	if n := len(held); n > 0 {
+		more := ""
+		if n > 5 {
+			held, more = held[:5], fmt.Sprintf("; and %d more (see the plan)", n-5)
+		}
+		return fmt.Errorf("%s not planned: %s%s", plural(n, "company", "companies"), strings.Join(held, "; "), more)
+	}
+	return nil
+}

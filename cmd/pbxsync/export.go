@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -96,30 +95,13 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 		return err
 	}
 	defer func() { err = closeServer(srv, err) }()
-	snap, err := plan.ReadSnapshot(ctx, srv, o.parallelism)
+	e, err := sync.Export(ctx, srv, sync.ExportOptions{Companies: o.companies, Match: re, IncludeSecrets: o.includeSecrets,
+		Compact: o.compact, Parallelism: o.parallelism})
 	if err != nil {
 		return err
 	}
-	selected, missing := snap.SelectPresent(o.companies, re)
-	if len(missing) > 0 {
-		return notOn(missing, "on the server")
-	}
-	if len(selected) == 0 && re != nil {
-		return fmt.Errorf("nothing to export: --match %q matches no company on the server", o.match)
-	}
-	var variables []string
-	if !o.includeSecrets {
-		if variables, err = snap.SecretVariables(selected); err != nil {
-			return err
-		}
-	}
-	opts := plan.ExportOptions{Companies: o.companies, Match: re, IncludeSecrets: o.includeSecrets, Compact: o.compact}
-	data, err := snap.Export(opts)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
 	if o.out == "" {
-		if _, err := a.stdout.Write(data); err != nil {
+		if _, err := a.stdout.Write(e.Data); err != nil {
 			return err
 		}
 	} else {
@@ -127,25 +109,26 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 		if o.includeSecrets {
 			perm = 0o600
 		}
-		if err := sync.WriteFileAtomicMode(o.out, perm, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		if err := sync.WriteFileAtomicMode(o.out, perm, func(w io.Writer) error { _, err := w.Write(e.Data); return err }); err != nil {
 			return fmt.Errorf("-o: %w", err)
 		}
 	}
-	a.reportExport(ctx, o, len(selected), exportedContainers(snap, selected), variables)
+	a.reportExport(ctx, o.out, o.includeSecrets, e)
 	return nil
 }
 
 // reportExport tells on stderr what was exported and which variables the export
 // names (never their values), or that it holds secrets in plain text.
-func (a *app) reportExport(ctx context.Context, o exportOptions, companies, containers int, variables []string) {
+func (a *app) reportExport(ctx context.Context, out string, includeSecrets bool, e *sync.Exported) {
+	companies, containers, variables := e.Companies, e.Containers, e.Variables
 	where := "standard output"
-	if o.out != "" {
-		where = o.out
+	if out != "" {
+		where = out
 	}
 	if a.opts.logFormat == "json" {
 		a.logger.LogAttrs(ctx, slog.LevelInfo, "exported", slog.String("to", where), slog.Int("companies", companies),
 			slog.Int("containers", containers), slog.Any("variables", variables))
-		if o.includeSecrets {
+		if includeSecrets {
 			a.logger.LogAttrs(ctx, slog.LevelWarn, "the export holds secret values in plain text", slog.String("to", where))
 		}
 		return
@@ -153,9 +136,9 @@ func (a *app) reportExport(ctx context.Context, o exportOptions, companies, cont
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "Exported %s and %s to %s.\n", plural(companies, "company", "companies"), plural(containers, "container", "containers"), where)
 	switch {
-	case o.includeSecrets && o.out != "":
-		fmt.Fprintf(b, "Warning: %s holds secret values in plain text (mode 0600): keep it private, and out of git.\n", o.out)
-	case o.includeSecrets:
+	case includeSecrets && out != "":
+		fmt.Fprintf(b, "Warning: %s holds secret values in plain text (mode 0600): keep it private, and out of git.\n", out)
+	case includeSecrets:
 		b.WriteString("Warning: the export holds secret values in plain text: keep it private, and out of git.\n")
 	case len(variables) > 0:
 		these := "these variables"
@@ -168,20 +151,4 @@ func (a *app) reportExport(ctx context.Context, o exportOptions, companies, cont
 		}
 	}
 	_, _ = io.WriteString(a.stderr, b.String())
-}
-
-// exportedContainers counts the containers of two or more that an export of selected
-// holds.
-func exportedContainers(snap *plan.State, selected []string) int {
-	chosen := map[string]bool{}
-	for _, id := range selected {
-		chosen[id] = true
-	}
-	n := 0
-	for _, members := range snap.Containers {
-		if len(members) > 1 && chosen[members[0]] {
-			n++
-		}
-	}
-	return n
 }

@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -113,12 +111,12 @@ func (a *app) validateFleet(o fleetOptions) error {
 	return err
 }
 
-// fleetRun is one run over a fleet: its servers, what was read, the plan.
+// fleetRun is one run over a fleet: what sync.ReadFleet read, and the servers it
+// connected to, which close closes.
 type fleetRun struct {
-	fleet   *plan.Fleet
+	*sync.FleetRun
+	mu      stdsync.Mutex
 	servers map[string]*server
-	states  map[string]*plan.State
-	errs    map[string]error // the PBXs that could not be reached or read
 }
 
 // close stops the embedded simulators of the run, writing their state back.
@@ -129,54 +127,26 @@ func (r *fleetRun) close(err error) error {
 	return err
 }
 
-// readFleet connects to every PBX of the fleet and reads it, at most
-// pbxParallelism at once. A PBX that cannot be reached or read is recorded as
-// failed; the others go on. PBXs left out by --pbx are read too (moves from them
-// are held, never created empty), but never planned or written.
+// readFleet loads the fleet, connects to every PBX and reads it (sync.ReadFleet).
 func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, writes bool) (*fleetRun, error) {
 	fleet, err := a.loadFleet(o, false)
 	if err != nil {
 		return nil, err
 	}
-	r := &fleetRun{fleet: fleet, servers: map[string]*server{}, states: map[string]*plan.State{}, errs: map[string]error{}}
-	var mu stdsync.Mutex
-	var g errgroup.Group
-	g.SetLimit(max(o.pbxParallelism, 1))
-	for _, p := range fleet.PBXs {
-		g.Go(func() error {
-			srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, writes && o.chosen(p.Name), a.lookupEnv, a.logger.With("pbx", p.Name))
-			var st *plan.State
-			if err == nil {
-				inv := p.Inv
-				if !o.chosen(p.Name) {
-					inv = &plan.Inventory{} // only which companies it holds: one request
-				}
-				st, err = plan.ReadState(ctx, srv, inv, parallelism)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if srv != nil {
-				r.servers[p.Name] = srv
-			}
-			if err != nil {
-				r.errs[p.Name] = err
-				return nil
-			}
-			r.states[p.Name] = st
-			return nil
-		})
-	}
-	_ = g.Wait()
-	for _, p := range fleet.PBXs {
-		if err := r.errs[p.Name]; err != nil && !o.chosen(p.Name) {
-			a.logger.LogAttrs(ctx, slog.LevelWarn, "a PBX left out by --pbx could not be read: what may be a move from it is held",
-				slog.String("pbx", p.Name), slog.String("error", err.Error()))
+	r := &fleetRun{servers: map[string]*server{}}
+	dial := func(ctx context.Context, p *plan.FleetPBX, writes bool) (sync.Client, error) {
+		srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, writes, a.lookupEnv, a.logger.With("pbx", p.Name))
+		if err != nil {
+			return nil, err
 		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.servers[p.Name] = srv
+		return srv, nil
 	}
-	if ctx.Err() != nil {
-		return r, context.Cause(ctx)
-	}
-	return r, nil
+	r.FleetRun, err = sync.ReadFleet(ctx, fleet, dial, sync.FleetReadOptions{Chosen: o.chosen, Parallelism: parallelism,
+		PBXParallelism: o.pbxParallelism, Writes: writes, Logger: a.logger})
+	return r, err
 }
 
 // planFleet is plan --fleet.
@@ -185,7 +155,7 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 	if r != nil {
 		defer func() { err = r.close(err) }()
 	}
-	fp, diffErr := a.fleetPlan(r, err, po.prune, po.maxDelete, o)
+	fp, diffErr := fleetPlan(r, err, po.prune, po.maxDelete, o)
 	if fp == nil {
 		return diffErr
 	}
@@ -195,15 +165,15 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 	if diffErr != nil {
 		return diffErr
 	}
-	if err := fleetFailed(fp); err != nil {
+	if err := fp.Incomplete(); err != nil {
 		return err // not saved either: apply would refuse it
 	}
 	if po.out != "" {
-		if err := a.saveFleetPlan(po.out, fp, r.fleet, o, po); err != nil {
+		if err := a.saveFleetPlan(po.out, fp, r.Fleet, o, po); err != nil {
 			return err
 		}
 	}
-	if po.detailedExitcode && !fleetEmpty(fp) {
+	if po.detailedExitcode && !fp.Empty() {
 		return errChanges
 	}
 	return nil
@@ -211,44 +181,11 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 
 // fleetPlan plans a fleet that readFleet read; a budget exceeded comes back as a
 // refusal beside the plan, to show it first.
-func (a *app) fleetPlan(r *fleetRun, readErr error, prune bool, maxDelete int, o fleetOptions) (*plan.FleetPlan, error) {
+func fleetPlan(r *fleetRun, readErr error, prune bool, maxDelete int, o fleetOptions) (*plan.FleetPlan, error) {
 	if readErr != nil {
 		return nil, readErr
 	}
-	var members []plan.FleetMember
-	for _, p := range r.fleet.PBXs {
-		members = append(members, plan.FleetMember{Name: p.Name, Inv: p.Inv, State: r.states[p.Name], Err: r.errs[p.Name], Left: !o.chosen(p.Name)})
-	}
-	return plan.DiffFleet(members, plan.FleetOptions{Options: plan.Options{Prune: prune, MaxDelete: maxDelete}, MaxMove: o.maxMove})
-}
-
-// fleetFailed names the PBXs that could not be read, and the companies not planned.
-func fleetFailed(fp *plan.FleetPlan) error {
-	var parts []string
-	for _, name := range fp.Names {
-		if err := fp.Failed[name]; err != nil {
-			parts = append(parts, name+": "+err.Error())
-		}
-	}
-	if len(parts) > 0 {
-		return fmt.Errorf("%s not read: %s", plural(len(parts), "PBX", "PBXs"), strings.Join(parts, "; "))
-	}
-	var held []string
-	for _, name := range fp.Names {
-		if p := fp.PBXs[name]; p != nil {
-			for _, id := range p.NotPlannedIDs() {
-				held = append(held, fmt.Sprintf("%s: %s: %s", name, apiclient.Printable(id), p.NotPlanned[id]))
-			}
-		}
-	}
-	if n := len(held); n > 0 {
-		more := ""
-		if n > 5 {
-			held, more = held[:5], fmt.Sprintf("; and %d more (see the plan)", n-5)
-		}
-		return fmt.Errorf("%s not planned: %s%s", plural(n, "company", "companies"), strings.Join(held, "; "), more)
-	}
-	return nil
+	return r.Plan(plan.FleetOptions{Options: plan.Options{Prune: prune, MaxDelete: maxDelete}, MaxMove: o.maxMove})
 }
 
 // applyFleetCmd checks apply --fleet's flags, takes the lock, and runs it.
@@ -282,7 +219,7 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 	if r != nil {
 		defer func() { err = r.close(err) }()
 	}
-	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
+	fp, err := fleetPlan(r, err, ao.prune, ao.maxDelete, o)
 	if fp == nil {
 		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
@@ -292,7 +229,7 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 	if err != nil {
 		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
-	if !fleetEmpty(fp) && !ao.autoApprove {
+	if !fp.Empty() && !ao.autoApprove {
 		if err := a.confirm(ctx); err != nil {
 			return a.finishFleet(ctx, ao, o, r, nil, err, start)
 		}
@@ -322,19 +259,10 @@ func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
 	return nil
 }
 
-// fleetEmpty reports whether a fleet plan changes nothing: no move, no PBX's change.
-func fleetEmpty(fp *plan.FleetPlan) bool {
-	return len(fp.Moves) == 0 && !slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })
-}
-
 // executeFleet applies an approved fleet plan: every PBX's plan, then the moves'
 // deletes (sync.ApplyFleet), and reports.
 func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions, r *fleetRun, fp *plan.FleetPlan, start time.Time) error {
-	clients := map[string]sync.Client{}
-	for name, srv := range r.servers {
-		clients[name] = srv
-	}
-	rep := sync.ApplyFleet(ctx, clients, fp, r.states, sync.FleetApplyOptions{
+	rep := sync.ApplyFleet(ctx, r.Clients, fp, r.States, sync.FleetApplyOptions{
 		Parallelism: ao.parallelism, PBXParallelism: o.pbxParallelism, Logger: a.logger,
 		Apply: func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *sync.Report {
 			// A log line per change, named by its PBX: the progress lines of several
@@ -349,7 +277,7 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 	})
 	runErr := rep.Err()
 	if runErr == nil {
-		runErr = fleetFailed(fp)
+		runErr = fp.Incomplete()
 	}
 	return a.finishFleet(ctx, ao, o, r, rep, runErr, start)
 }
@@ -388,15 +316,15 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 		defer func() { err = r.close(err) }()
 	}
 	if err == nil {
-		if stale := sp.CheckFleet(r.fleet.Hash); stale != nil { // before a plan of files that changed
+		if stale := sp.CheckFleet(r.Fleet.Hash); stale != nil { // before a plan of files that changed
 			err = fmt.Errorf("%s: %w", ao.planFile, stale)
 		}
 	}
-	fp, err := a.fleetPlan(r, err, ao.prune, ao.maxDelete, o)
+	fp, err := fleetPlan(r, err, ao.prune, ao.maxDelete, o)
 	if fp == nil || err != nil {
 		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
-	if err := sp.Check(r.fleet.Hash, fp); err != nil {
+	if err := sp.Check(r.Fleet.Hash, fp); err != nil {
 		return a.finishFleet(ctx, ao, o, r, nil, fmt.Errorf("%s: %w", ao.planFile, err), start)
 	}
 	if werr := a.showFleetPlan(ctx, fp); werr != nil {
@@ -411,13 +339,8 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, 
 	if rep == nil {
 		rep = &sync.FleetReport{}
 	}
-	if r != nil && r.fleet != nil { // the metrics name every PBX of the run, applied or not
-		rep.Servers = map[string]string{}
-		for _, p := range r.fleet.PBXs {
-			if o.chosen(p.Name) {
-				rep.Servers[p.Name] = hostLabel(p.URL)
-			}
-		}
+	if r != nil && r.FleetRun != nil { // the metrics name every PBX of the run, applied or not
+		rep.Servers = r.Servers(hostLabel)
 	}
 	show := ao.json || rep.PBXs != nil
 	return a.outputs(ao.json, ao.report, ao.metricsFile).Write(ctx, rep.Outcome(time.Since(start), shown(err)), show, err)
@@ -426,7 +349,7 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, 
 // exportFleet is export --fleet: each chosen PBX's companies written as an inventory
 // where the fleet file says its inventory is, for adopting a running fleet. A path
 // that holds an inventory already is refused; one PBX's failure leaves the others.
-func (a *app) exportFleet(ctx context.Context, o exportOptions) error {
+func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 	switch {
 	case o.out != "":
 		return errors.New("--fleet writes each PBX's inventory where the fleet file says: -o cannot be given too")
@@ -449,69 +372,20 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) error {
 	if err := o.fleet.checkPBXs(pbxs); err != nil {
 		return err
 	}
-	var failed []string
-	owner := map[string]string{}
-	for _, p := range pbxs {
-		if !o.fleet.chosen(p.Name) {
-			continue
+	var servers []*server
+	defer func() {
+		for _, srv := range servers {
+			err = closeServer(srv, err)
 		}
-		ids, err := a.exportPBX(ctx, p, o)
+	}()
+	dial := func(ctx context.Context, p *plan.FleetPBX, _ bool) (sync.Client, error) {
+		srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, false, a.lookupEnv, a.logger.With("pbx", p.Name))
 		if err != nil {
-			failed = append(failed, p.Name+": "+err.Error())
-			continue
+			return nil, err
 		}
-		for _, id := range ids {
-			if first, dup := owner[id]; dup {
-				failed = append(failed, fmt.Sprintf("%s: company %s is on %s too: a fleet lists each company once, remove it from one inventory", p.Name, apiclient.Printable(id), first))
-			}
-			owner[id] = p.Name
-		}
+		servers = append(servers, srv)
+		return srv, nil
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("export --fleet: %s", strings.Join(failed, "; "))
-	}
-	return nil
-}
-
-// exportPBX writes one PBX's companies where its inventory is to be, and returns
-// their ids.
-func (a *app) exportPBX(ctx context.Context, p *plan.FleetPBX, o exportOptions) (ids []string, err error) {
-	target := p.Inventory
-	if ext := filepath.Ext(target); ext != ".yaml" && ext != ".yml" {
-		target = filepath.Join(target, "companies.yaml")
-		if entries, err := filepath.Glob(filepath.Join(p.Inventory, "*.y*ml")); err == nil && len(entries) > 0 {
-			return nil, fmt.Errorf("%s already holds an inventory (%s): export --fleet writes only new ones", p.Inventory, filepath.Base(entries[0]))
-		}
-	}
-	if _, err := os.Lstat(target); err == nil {
-		return nil, fmt.Errorf("%s exists: export --fleet writes only new inventories", target)
-	}
-	srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, false, a.lookupEnv, a.logger.With("pbx", p.Name))
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = closeServer(srv, err) }()
-	snap, err := plan.ReadSnapshot(ctx, srv, o.parallelism)
-	if err != nil {
-		return nil, err
-	}
-	ids, _ = snap.SelectPresent(nil, nil)
-	variables, err := snap.SecretVariables(ids)
-	if err != nil {
-		return nil, err
-	}
-	data, err := snap.Export(plan.ExportOptions{Compact: o.compact})
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return nil, err
-	}
-	if err := sync.WriteFileAtomic(target, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return nil, err
-	}
-	one := o
-	one.out = target
-	a.reportExport(ctx, one, len(ids), exportedContainers(snap, ids), variables)
-	return ids, nil
+	return sync.ExportFleet(ctx, pbxs, dial, sync.FleetExportOptions{Chosen: o.fleet.chosen, Parallelism: o.parallelism, Compact: o.compact,
+		Exported: func(ctx context.Context, _, path string, e *sync.Exported) { a.reportExport(ctx, path, false, e) }})
 }
