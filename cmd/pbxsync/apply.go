@@ -157,7 +157,7 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
 	}
-	unlock, err := lockFile(o.lockFile)
+	unlock, err := sync.LockFile(o.lockFile)
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,7 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
 	}
-	unlock, err := lockFile(o.lockFile)
+	unlock, err := sync.LockFile(o.lockFile)
 	if err != nil {
 		return err
 	}

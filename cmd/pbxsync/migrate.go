@@ -140,7 +140,7 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 	if err := a.checkMigrate(o); err != nil {
 		return err
 	}
-	unlock, err := lockFile(o.lockFile)
+	unlock, err := sync.LockFile(o.lockFile)
 	if err != nil {
 		return err
 	}

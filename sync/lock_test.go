@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package sync
 
 import (
 	"io/fs"
@@ -52,7 +52,7 @@ func TestLockFileRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "pbxsync.lock")
 			check := tt.setup(t, path)
-			unlock, err := lockFile(path)
+			unlock, err := LockFile(path)
 			require.ErrorContains(t, err, tt.wantErr)
 			require.ErrorContains(t, err, "--lock-file "+path)
 			require.Nil(t, unlock)
@@ -84,7 +84,7 @@ func TestLockFileContent(t *testing.T) {
 				require.NoError(t, os.WriteFile(path, []byte(*tt.old), 0o644))
 				require.NoError(t, os.Chmod(path, 0o644)) // whatever the umask
 			}
-			unlock, err := lockFile(path)
+			unlock, err := LockFile(path)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, readString(t, path))
 			fi, err := os.Stat(path)
@@ -96,12 +96,12 @@ func TestLockFileContent(t *testing.T) {
 			}
 
 			// The lock is held whatever the content.
-			_, err = lockFile(path)
+			_, err = LockFile(path)
 			require.EqualError(t, err, "another pbxsync run holds "+path)
 			require.Equal(t, tt.want, readString(t, path), "a refused run writes nothing")
 
 			unlock()
-			again, err := lockFile(path)
+			again, err := LockFile(path)
 			require.NoError(t, err, "the lock is free once let go")
 			again()
 		})
@@ -116,7 +116,7 @@ func TestLockFileHardLink(t *testing.T) {
 	path := filepath.Join(dir, "pbxsync.lock")
 	require.NoError(t, os.Link(elsewhere, path))
 
-	unlock, err := lockFile(path)
+	unlock, err := LockFile(path)
 	require.NoError(t, err)
 	defer unlock()
 	require.Equal(t, "12345\n", readString(t, elsewhere))
@@ -131,7 +131,7 @@ func TestLockFileHeldByAnotherProcess(t *testing.T) {
 	defer held.Close()
 	require.NoError(t, syscall.Flock(int(held.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
 
-	unlock, err := lockFile(path)
+	unlock, err := LockFile(path)
 	require.EqualError(t, err, "another pbxsync run holds "+path)
 	require.Nil(t, unlock)
 	require.Equal(t, "4242\n", readString(t, path), "the holder's PID stays")

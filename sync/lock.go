@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package sync
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive lock on path (created when missing) without waiting:
+// LockFile takes an exclusive lock on path (created when missing) without waiting:
 // when another process holds it, it fails at once. The lock lasts until unlock, or
 // until the process ends, however it ends. The file is left in place: removing it
 // would let two runs lock two different files of one name.
@@ -27,7 +27,7 @@ import (
 // could hold the lock and keep every run from starting.
 //
 // An empty path (no --lock-file) locks nothing.
-func lockFile(path string) (unlock func(), err error) {
+func LockFile(path string) (unlock func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}

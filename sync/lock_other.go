@@ -1,11 +1,11 @@
 //go:build !unix
 
-package main
+package sync
 
 import "errors"
 
-// lockFile is not available where flock(2) is not.
-func lockFile(path string) (func(), error) {
+// LockFile is not available where flock(2) is not.
+func LockFile(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
 	}
