@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
@@ -22,10 +17,8 @@ import (
 // simulator whose state close writes back.
 type server struct {
 	*apiclient.Client
-	url     string // as the user named it
-	sim     *pbxtest.Server
-	simPath string
-	stop    func()
+	url string // as the user named it
+	sim *pbxtest.Running
 }
 
 // close stops an embedded simulator and writes its state back when it changed.
@@ -33,14 +26,7 @@ func (s *server) close() error {
 	if s.sim == nil {
 		return nil
 	}
-	s.stop()
-	if s.sim.Stats().TotalWrites() == 0 {
-		return nil
-	}
-	if err := pbxtest.WriteStateFile(s.simPath, s.sim.Snapshot()); err != nil {
-		return fmt.Errorf("save the simulator's state: %w", err)
-	}
-	return nil
+	return s.sim.Close()
 }
 
 // connect makes the client for the server that the flags and the environment name.
@@ -124,51 +110,22 @@ func dial(ctx context.Context, url, from, prefix string, opts globalOptions, wri
 	return &server{Client: c, url: url}, nil
 }
 
-// startSim serves the simulator on a loopback port, seeded from the state file. A
-// missing file is an error for a command that only reads, so that a mistyped path
-// never plans against an empty server; a command that writes starts it empty, and
-// says so.
+// startSim serves the simulator of the state file path on a loopback port
+// (pbxtest.ServeFile), and makes its client.
 func startSim(ctx context.Context, path string, writes bool, logger *slog.Logger, clientOpts []apiclient.Option) (*server, error) {
-	if path == "" {
-		return nil, errors.New("sim: needs a state file: sim:FILE")
-	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		if !writes {
-			return nil, fmt.Errorf("sim:%s: no such state file: this command only reads, and would see an empty server (apply starts one)", path)
-		}
-		if err := pbxtest.WriteStateFile(path, pbxtest.State{}); err != nil {
-			return nil, fmt.Errorf("simulator state: %w", err)
-		}
-		if logger != nil {
-			logger.Info("started an empty simulator: its state file did not exist", "file", path)
-		}
-	}
-	st, err := pbxtest.ReadStateFile(path)
+	sim, err := pbxtest.ServeFile(ctx, path, writes)
 	if err != nil {
-		return nil, fmt.Errorf("simulator state: %w", err)
-	}
-	key := rand.Text()
-	sim := pbxtest.New(pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()), pbxtest.WithState(st))
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("start the simulator: %w", err)
-	}
-	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = hs.Serve(ln)
-	}()
-	stop := func() {
-		_ = hs.Close()
-		<-done
-	}
-	c, err := apiclient.New("http://"+ln.Addr().String(), append(clientOpts, apiclient.WithAPIKey(key))...)
-	if err != nil {
-		stop()
 		return nil, err
 	}
-	return &server{Client: c, url: "sim:" + path, sim: sim, simPath: path, stop: stop}, nil
+	if sim.Created && logger != nil {
+		logger.Info("started an empty simulator: its state file did not exist", "file", path)
+	}
+	c, err := apiclient.New(sim.URL, append(clientOpts, apiclient.WithAPIKey(sim.Key))...)
+	if err != nil {
+		_ = sim.Close()
+		return nil, err
+	}
+	return &server{Client: c, url: "sim:" + path, sim: sim}, nil
 }
 
 // credentials picks the one way to authenticate that the environment variables of
