@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pbxsync/pbxsync/apiclient"
 )
 
 // Fleet is a fleet file with each PBX's inventory loaded.
@@ -365,7 +367,7 @@ func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
-		p.URL, p.urlAt, p.server = raw, n, "sim:"+filepath.Clean(path)
+		p.URL, p.urlAt, p.server = raw, n, apiclient.ServerKey(raw)
 		return
 	}
 	u, err := url.Parse(raw)
@@ -378,6 +380,6 @@ func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
 		l.errorf(n, "PBX %s: url takes no query or fragment", p.Name)
 	default:
 		p.URL, p.urlAt = raw, n
-		p.server = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.EscapedPath(), "/")
+		p.server = apiclient.ServerKey(raw)
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -238,7 +236,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	given, _ := serverURL(a.opts, a.lookupEnv)
 	if given == "" {
 		a.opts.url = saved
-	} else if !sameServer(given, saved) {
+	} else if !apiclient.SameServer(given, saved) {
 		return nil, &plan.OtherServerError{PlanFile: o.planFile, MadeFor: saved, Given: given}
 	}
 	files, err := plan.ReadFiles(paths, a.stdin)
@@ -278,32 +276,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 // serverLabel names the server for metrics: its URL's host, or sim:PATH.
 func (a *app) serverLabel() string {
 	raw, _ := serverURL(a.opts, a.lookupEnv)
-	return hostLabel(raw)
-}
-
-// hostLabel is how metrics name a server: the URL's host (with its port), or
-// sim:PATH for the embedded simulator.
-func hostLabel(raw string) string {
-	if strings.HasPrefix(raw, "sim:") {
-		return raw
-	}
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return raw
-}
-
-// sameServer reports whether two server URLs name one server: the same URL but for
-// a final /, or the same simulator state file.
-func sameServer(a, b string) bool {
-	sa, simA := strings.CutPrefix(a, "sim:")
-	sb, simB := strings.CutPrefix(b, "sim:")
-	if simA || simB {
-		absA, errA := filepath.Abs(sa)
-		absB, errB := filepath.Abs(sb)
-		return simA && simB && errA == nil && errB == nil && absA == absB
-	}
-	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
+	return apiclient.ServerLabel(raw)
 }
 
 func readSavedPlan(path string) (*plan.SavedPlan, error) {

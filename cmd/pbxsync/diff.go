@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 )
 
@@ -84,7 +85,7 @@ func (a *app) checkSides(from, to string) error {
 		return errors.New("no source: pass --from URL (or sim:FILE)")
 	case to == "":
 		return errors.New("no target: pass --to URL (or sim:FILE)")
-	case strings.TrimRight(from, "/") == strings.TrimRight(to, "/"):
+	case apiclient.SameServer(from, to):
 		return fmt.Errorf("--from and --to name the same server, %s", from)
 	}
 	return nil

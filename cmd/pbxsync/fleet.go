@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
@@ -340,7 +341,7 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, 
 		rep = &sync.FleetReport{}
 	}
 	if r != nil && r.FleetRun != nil { // the metrics name every PBX of the run, applied or not
-		rep.Servers = r.Servers(hostLabel)
+		rep.Servers = r.Servers(apiclient.ServerLabel)
 	}
 	show := ao.json || rep.PBXs != nil
 	return a.outputs(ao.json, ao.report, ao.metricsFile).Write(ctx, rep.Outcome(time.Since(start), shown(err)), show, err)

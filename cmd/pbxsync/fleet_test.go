@@ -160,7 +160,7 @@ func TestFleetMove(t *testing.T) {
 			m := readMetrics(t, metrics)
 			success := map[string]float64{}
 			for _, s := range m["pbxsync_last_run_success"] {
-				require.Equal(t, hostLabel(map[string]string{"london": f.london.URL, "paris": f.paris.URL, "berlin": f.berlin.URL}[s.labels["pbx"]]), s.labels["server"])
+				require.Equal(t, apiclient.ServerLabel(map[string]string{"london": f.london.URL, "paris": f.paris.URL, "berlin": f.berlin.URL}[s.labels["pbx"]]), s.labels["server"])
 				success[s.labels["pbx"]] = s.value
 			}
 			require.Equal(t, map[string]float64{"london": 1, "paris": 1, "berlin": 1}, success, "every PBX has its samples, also without changes")

@@ -239,6 +239,6 @@ func (a *app) finishMigration(ctx context.Context, o migrateOptions, r *migrateR
 		to = r.to.url
 	}
 	rep := r.migration.Report(from, to, ctx.Err() != nil, time.Since(start), shown(err))
-	out := r.migration.Outcome(rep, hostLabel(o.from), hostLabel(o.to))
+	out := r.migration.Outcome(rep, apiclient.ServerLabel(o.from), apiclient.ServerLabel(o.to))
 	return a.outputs(o.json, o.report, o.metricsFile).Write(ctx, out, r.approved, err)
 }

@@ -290,7 +290,7 @@ func TestMigrateDeleteSource(t *testing.T) {
 				deleted += map[bool]int{true: 1}[c.Source == "deleted"]
 			}
 			require.Equal(t, tt.wantCode == 0, verified == len(migrated) && deleted == len(migrated))
-			requireMigrateMetrics(t, metrics, hostLabel(src.URL), hostLabel(dst.URL), map[string]float64{
+			requireMigrateMetrics(t, metrics, apiclient.ServerLabel(src.URL), apiclient.ServerLabel(dst.URL), map[string]float64{
 				"pbxsync_migrate_last_run_success":         map[bool]float64{true: 1}[tt.wantCode == 0],
 				"pbxsync_migrate_source_deleted_companies": float64(deleted),
 				"pbxsync_migrate_verified_companies":       float64(verified),
