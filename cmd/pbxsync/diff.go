@@ -65,8 +65,7 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "one server's `URL`, or sim:FILE")
 	f.StringVar(&o.to, "to", "", "the other server's `URL`, or sim:FILE")
-	f.StringSliceVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable)")
-	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
+	selectionFlags(cmd, &o.companies, &o.match, "")
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown (--json is the short form)")
 	completeValues(cmd, "format", "text", "json", "markdown")
 	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many differences are not shown (0: no limit)")
@@ -89,6 +88,15 @@ func (a *app) checkSides(from, to string) error {
 		return fmt.Errorf("--from and --to name the same server, %s", from)
 	}
 	return nil
+}
+
+// selectionFlags gives cmd --company and --match, the same on every command that
+// chooses companies: --company is repeatable and takes comma-separated ids (a
+// company-id has no comma); more says what else the choice means.
+func selectionFlags(cmd *cobra.Command, companies *[]string, match *string, more string) {
+	f := cmd.Flags()
+	f.StringSliceVar(companies, "company", nil, "only this company `ID` and its container partners (repeatable, or comma-separated)"+more)
+	f.StringVar(match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
 }
 
 // compileMatch compiles --match; "" is no filter.

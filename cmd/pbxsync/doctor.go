@@ -53,7 +53,7 @@ server answered goes into a file to attach to a bug report.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was found as one JSON document")
 	cmd.Flags().BoolVar(&writeTest, "write-test", false, "also create three scratch companies (pbxsync_doctor_...) to learn the group mode, whether feature switches are kept and whether update answers show what was written; they are deleted again, also on Ctrl-C")
-	cmd.Flags().StringArrayVar(&companies, "company", nil, "for a company administrator's credentials, which may not read every company: a company they administer (repeatable); --write-test then sets its nocallrec the other way and back, to learn whether feature switches are kept")
+	cmd.Flags().StringSliceVar(&companies, "company", nil, "for a company administrator's credentials, which may not read every company: a company they administer (repeatable); --write-test then sets its nocallrec the other way and back, to learn whether feature switches are kept")
 	formatFlag(cmd, &asJSON)
 	return cmd
 }

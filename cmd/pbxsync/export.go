@@ -67,8 +67,7 @@ against --url sim:FILE shows the calls a real run would make, on a copy.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.out, "out", "o", "", "write to `FILE` (replaced atomically) instead of standard output")
-	f.StringSliceVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable)")
-	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
+	selectionFlags(cmd, &o.companies, &o.match, "")
 	f.BoolVar(&o.compact, "compact", false, "write a value most companies share once, under defaults, and each company's settings only where they differ")
 	f.BoolVar(&o.includeSecrets, "include-secrets", false, "write secret values instead of ${VAR} references (-o FILE gets mode 0600)")
 	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -316,4 +317,21 @@ func TestConnectCACert(t *testing.T) {
 	require.Equal(t, testKey, <-keys)
 	require.NotEmpty(t, log.String(), "the logger was not passed to the client")
 	require.NotContains(t, log.String(), testKey)
+}
+
+// TestCompanyFlagOneType: every command that takes --company reads it alike,
+// repeated or comma-separated.
+func TestCompanyFlagOneType(t *testing.T) {
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, lookupEnv: env(nil)}
+	root := a.newRootCmd()
+	for _, name := range []string{"plan", "apply", "export", "migrate", "diff", "doctor"} {
+		t.Run(name, func(t *testing.T) {
+			cmd, _, err := root.Find([]string{name})
+			require.NoError(t, err)
+			require.NoError(t, cmd.ParseFlags([]string{"--company", "acme_hq,beta", "--company", "solo"}))
+			got, err := cmd.Flags().GetStringSlice("company")
+			require.NoError(t, err)
+			require.Equal(t, []string{"acme_hq", "beta", "solo"}, got)
+		})
+	}
 }

@@ -286,8 +286,7 @@ companies moved between them (pbxsync help fleet).`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "file", "f", nil, fileFlagUsage)
-	f.StringArrayVar(&o.companies, "company", nil, "only this company `ID` and its container partners (repeatable); the plan says it is partial")
-	f.StringVar(&o.match, "match", "", "only companies whose id matches `REGEX`, and their container partners")
+	selectionFlags(cmd, &o.companies, &o.match, "; the plan says it is partial")
 	f.BoolVar(&o.explain, "explain", false, "say for each changed value the file and line that set it")
 	f.StringVar(&o.format, "format", "text", "output `FORMAT`: text, json or markdown")
 	completeValues(cmd, "format", "text", "json", "markdown")
