@@ -219,18 +219,11 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if err != nil {
 		return nil, err
 	}
-	paths := sp.Inventory.Paths()
-	if len(paths) == 0 || slices.Contains(paths, "<stdin>") || slices.Contains(paths, "-") {
-		return nil, fmt.Errorf("the plan %s was made from an inventory on standard input, which cannot be read again: plan with -f FILE", o.planFile)
-	}
-	for i, p := range paths {
-		paths[i] = fromPlanFile(o.planFile, p)
-	}
 	// The server is the plan's: named by the plan file when --url and PBX_URL are
 	// not given, and any other one refused before a request is sent.
-	saved := sp.Server
-	if state, ok := strings.CutPrefix(saved, "sim:"); ok {
-		saved = "sim:" + fromPlanFile(o.planFile, state)
+	paths, saved, err := sp.Sources(o.planFile)
+	if err != nil {
+		return nil, err
 	}
 	given, _ := serverURL(a.opts, a.lookupEnv)
 	if given == "" {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	stdsync "sync"
@@ -286,11 +285,7 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 // saveFleetPlan writes the fleet plan for apply PLANFILE, the fleet file named
 // relative to the plan file's folder.
 func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, o fleetOptions, po planOptions) error {
-	dir, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("save the plan: %w", err)
-	}
-	rel, err := relativeTo(dir, o.file)
+	rel, err := plan.RelativeTo(path, o.file)
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
@@ -310,7 +305,7 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ao.planFile, err)
 	}
-	o := fleetOptions{file: fromPlanFile(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
+	o := fleetOptions{file: plan.FromPlanFile(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
 	ao.prune, ao.maxDelete = sp.Options.Prune, sp.Options.MaxDelete
 	r, err := a.readFleet(ctx, o, ao.parallelism, true)
 	if r != nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -395,58 +394,18 @@ func (a *app) writePlan(p planRenderer, o planOptions) error {
 	return p.WriteText(a.stdout, a.colorful(a.stdout))
 }
 
-// savePlan writes the plan for apply PLANFILE. The inventory's paths, and a sim:
-// server's state file, are kept relative to the plan file's folder, so that a
-// repository checked out elsewhere (a CI job's artifact) applies it as it is.
+// savePlan writes the plan for apply PLANFILE, with the paths it records relative
+// to its folder (plan.PlanFilePaths).
 func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, sources []string, opts plan.Options) error {
-	dir, err := filepath.Abs(filepath.Dir(path))
+	rel, server, err := plan.PlanFilePaths(path, sources, server)
+	if err == nil {
+		err = sync.WriteFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, inv, rel, opts) })
+	}
 	if err != nil {
-		return fmt.Errorf("save the plan: %w", err)
-	}
-	var rel []string
-	for _, src := range sources {
-		if src == "-" {
-			return errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")
-		}
-		r, err := relativeTo(dir, src)
-		if err != nil {
-			return fmt.Errorf("save the plan: %w", err)
-		}
-		rel = append(rel, r)
-	}
-	if state, ok := strings.CutPrefix(server, "sim:"); ok {
-		r, err := relativeTo(dir, state)
-		if err != nil {
-			return fmt.Errorf("save the plan: %w", err)
-		}
-		server = "sim:" + r
-	}
-	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, inv, rel, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s\n", path, path)
 	return nil
-}
-
-// relativeTo writes path relative to dir, with forward slashes.
-func relativeTo(dir, path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	rel, err := filepath.Rel(dir, abs)
-	if err != nil {
-		return "", err
-	}
-	return filepath.ToSlash(rel), nil
-}
-
-// fromPlanFile resolves a path that a plan file keeps relative to its folder.
-func fromPlanFile(planFile, path string) string {
-	if path = filepath.FromSlash(path); filepath.IsAbs(path) {
-		return path // a plan saved before paths were relative
-	}
-	return filepath.Join(filepath.Dir(planFile), path)
 }
 
 // colorful reports whether output to w gets colour: w is a terminal, and neither
