@@ -103,7 +103,7 @@ moves).`,
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking; needed when standard input is not a terminal")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON document")
 	formatFlag(cmd, &o.json)
-	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	parallelismFlag(cmd, &o.parallelism, false)
 	f.IntVar(&o.rounds, "rounds", 3, "at most `N` repair rounds after verification (0 for none)")
 	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second (0: no cap); the pace halves whenever the server asks to slow down")
 	f.BoolVar(&o.forceDescription, "force-description", false, "also write each updated company's description from the inventory")
@@ -129,8 +129,6 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 		return errors.New("no inventory: pass -f FILE, or a PLANFILE saved by plan --out")
 	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete") || cmd.Flags().Changed("company") || cmd.Flags().Changed("match")):
 		return errors.New("--prune, --max-delete, --company and --match are part of a saved plan: plan again to change them")
-	case o.parallelism < 1:
-		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
 	case o.rounds < 0:
 		return fmt.Errorf("invalid --rounds %d: 0 or more", o.rounds)
 	case o.rate < 0:

@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/sync"
 )
 
 type diffOptions struct {
@@ -70,7 +70,7 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
 	completeValues(cmd, "format", "text", "json", "markdown")
 	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many differences are not shown (0: no limit)")
 	f.BoolVar(&o.json, "json", false, "print the differences as one JSON document (same as --format json)")
-	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight on each server")
+	parallelismFlag(cmd, &o.parallelism, true)
 	return cmd
 }
 
@@ -112,22 +112,13 @@ func compileMatch(expr string) (*regexp.Regexp, error) {
 }
 
 func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
-	if o.json {
-		o.format = "json"
-	}
-	switch o.format {
-	case "text", "json", "markdown":
-	default:
-		return fmt.Errorf("invalid --format %q: want text, json or markdown", o.format)
-	}
-	if o.maxSize < 0 || o.maxSize > 0 && o.maxSize < 1000 {
-		return fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", o.maxSize)
-	}
-	if err := a.checkSides(o.from, o.to); err != nil {
+	format, err := planFormat(o.format, o.json, o.maxSize)
+	if err != nil {
 		return err
 	}
-	if o.parallelism < 1 {
-		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
+	o.format = format
+	if err := a.checkSides(o.from, o.to); err != nil {
+		return err
 	}
 	re, err := compileMatch(o.match)
 	if err != nil {
@@ -145,26 +136,9 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	}
 	defer func() { err = closeServer(to, err) }()
 
-	var fromSnap, toSnap *plan.State
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		if fromSnap, err = plan.ReadSnapshot(gctx, from, o.parallelism); err != nil {
-			return fmt.Errorf("read --from: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() (err error) {
-		if toSnap, err = plan.ReadSnapshot(gctx, to, o.parallelism); err != nil {
-			return fmt.Errorf("read --to: %w", err)
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	c, err := sync.Compare(ctx, from, to, o.parallelism, plan.CompareOptions{Companies: o.companies, Match: re})
+	if err != nil {
 		return err
-	}
-	c, missing := plan.CompareSnapshots(fromSnap, toSnap, plan.CompareOptions{Companies: o.companies, Match: re})
-	if len(missing) > 0 {
-		return notOn(missing, "on either server")
 	}
 	switch o.format {
 	case "json":
@@ -182,7 +156,3 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	}
 	return nil
 }
-
-// notOn is the error for companies named with --company that are not where they
-// should be, all named at once.
-func notOn(ids []string, where string) error { return plan.NotFound(ids, where) }

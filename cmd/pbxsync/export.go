@@ -70,15 +70,12 @@ against --url sim:FILE shows the calls a real run would make, on a copy.`,
 	selectionFlags(cmd, &o.companies, &o.match, "")
 	f.BoolVar(&o.compact, "compact", false, "write a value most companies share once, under defaults, and each company's settings only where they differ")
 	f.BoolVar(&o.includeSecrets, "include-secrets", false, "write secret values instead of ${VAR} references (-o FILE gets mode 0600)")
-	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	parallelismFlag(cmd, &o.parallelism, false)
 	fleetFlags(cmd, &o.fleet, false)
 	return cmd
 }
 
 func (a *app) export(ctx context.Context, o exportOptions) (err error) {
-	if o.parallelism < 1 {
-		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
-	}
 	if o.fleet.file != "" {
 		return a.exportFleet(ctx, o)
 	}

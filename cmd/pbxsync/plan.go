@@ -188,24 +188,6 @@ the inventory is not valid.`,
 	return cmd
 }
 
-// validation is what validate --json prints.
-type validation struct {
-	FormatVersion int             `json:"format_version"`
-	Valid         bool            `json:"valid"`
-	Files         []string        `json:"files"`
-	Companies     int             `json:"companies"`
-	Containers    int             `json:"containers"`
-	Errors        []jsonDiagnosis `json:"errors"`
-	Warnings      []jsonDiagnosis `json:"warnings"`
-}
-
-type jsonDiagnosis struct {
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Message string `json:"message"`
-}
-
 // validateJSON checks the inventory as validate does, and prints the result as one
 // document: the problems go into it, not to standard error. Files that cannot be
 // read are an error, as for every command.
@@ -222,24 +204,7 @@ func (a *app) validateJSON(paths []string, opts plan.LoadOptions) error {
 	if err != nil && !errors.As(err, &invErr) {
 		return err
 	}
-	doc := validation{FormatVersion: 1, Valid: err == nil, Errors: []jsonDiagnosis{}, Warnings: []jsonDiagnosis{}}
-	for _, f := range files {
-		doc.Files = append(doc.Files, f.Name)
-	}
-	if inv != nil {
-		doc.Companies, doc.Containers = len(inv.Companies), len(inv.Containers)
-	}
-	diagnosis := func(d plan.Diagnostic) jsonDiagnosis {
-		return jsonDiagnosis{File: d.File, Line: d.Line, Column: d.Column, Message: apiclient.Printable(d.Message)}
-	}
-	for _, w := range warnings {
-		doc.Warnings = append(doc.Warnings, diagnosis(w))
-	}
-	if invErr != nil {
-		for _, d := range invErr.Diagnostics {
-			doc.Errors = append(doc.Errors, diagnosis(d))
-		}
-	}
+	doc := plan.NewValidation(files, inv, warnings, invErr)
 	if werr := apiclient.WriteJSON(a.stdout, doc); werr != nil {
 		return werr
 	}
@@ -295,7 +260,7 @@ companies moved between them (pbxsync help fleet).`,
 	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")
 	f.StringVarP(&o.out, "out", "o", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
-	f.IntVar(&o.parallelism, "parallelism", 8, "at most `N` requests in flight at once")
+	parallelismFlag(cmd, &o.parallelism, false)
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
 	fleetFlags(cmd, &o.fleet, true)
@@ -303,22 +268,13 @@ companies moved between them (pbxsync help fleet).`,
 }
 
 func (a *app) plan(cmd *cobra.Command, o planOptions) error {
-	if o.json {
-		o.format = "json"
-	}
-	switch o.format {
-	case "text", "json", "markdown":
-	default:
-		return fmt.Errorf("invalid --format %q: want text, json or markdown", o.format)
-	}
-	if o.parallelism < 1 {
-		return fmt.Errorf("invalid --parallelism %d: at least 1", o.parallelism)
-	}
-	if _, err := compileMatch(o.match); err != nil {
+	format, err := planFormat(o.format, o.json, o.maxSize)
+	if err != nil {
 		return err
 	}
-	if o.maxSize < 0 || o.maxSize > 0 && o.maxSize < 1000 {
-		return fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", o.maxSize)
+	o.format = format
+	if _, err := compileMatch(o.match); err != nil {
+		return err
 	}
 	if o.maxDelete < 0 {
 		return fmt.Errorf("invalid --max-delete %d: 0 or more", o.maxDelete)

@@ -92,6 +92,40 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	return root
 }
 
+// parallelismFlag gives cmd --parallelism N (default 8), checked before the command
+// runs: at least 1. perServer says that each server of the command gets N.
+func parallelismFlag(cmd *cobra.Command, n *int, perServer bool) {
+	usage := "at most `N` requests in flight at once"
+	if perServer {
+		usage = "at most `N` requests in flight on each server"
+	}
+	cmd.Flags().IntVar(n, "parallelism", 8, usage)
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if *n < 1 {
+			return fmt.Errorf("invalid --parallelism %d: at least 1", *n)
+		}
+		return run(c, args)
+	}
+}
+
+// planFormat checks plan's and diff's --format (text, json or markdown; --json sets
+// json) and --max-size, and returns the format.
+func planFormat(format string, json bool, maxSize int) (string, error) {
+	if json {
+		format = "json"
+	}
+	switch format {
+	case "text", "json", "markdown":
+	default:
+		return "", fmt.Errorf("invalid --format %q: want text, json or markdown", format)
+	}
+	if maxSize < 0 || maxSize > 0 && maxSize < 1000 {
+		return "", fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", maxSize)
+	}
+	return format, nil
+}
+
 // completeValues makes the shell complete a flag of cmd with one of values.
 func completeValues(cmd *cobra.Command, flag string, values ...string) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
