@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
@@ -85,7 +83,7 @@ func dial(ctx context.Context, url, from, prefix string, opts globalOptions, wri
 	if path, ok := strings.CutPrefix(url, "sim:"); ok {
 		return startSim(ctx, path, writes, logger, clientOpts)
 	}
-	auth, err := credentials(prefix, getenv)
+	auth, err := apiclient.CredentialsFrom(prefix, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +92,7 @@ func dial(ctx context.Context, url, from, prefix string, opts globalOptions, wri
 		clientOpts = append(clientOpts, apiclient.WithAllowHTTP())
 	}
 	if opts.caCert != "" {
-		pool, err := loadCA(opts.caCert)
+		pool, err := apiclient.LoadCA(opts.caCert)
 		if err != nil {
 			return nil, err
 		}
@@ -126,37 +124,4 @@ func startSim(ctx context.Context, path string, writes bool, logger *slog.Logger
 		return nil, err
 	}
 	return &server{Client: c, url: "sim:" + path, sim: sim}, nil
-}
-
-// credentials picks the one way to authenticate that the environment variables of
-// prefix give (PBX: PBX_API_KEY, or PBX_USERNAME with PBX_PASSWORD). Its errors
-// name the variables, never their values.
-func credentials(prefix string, getenv func(string) string) (apiclient.Option, error) {
-	keyVar, userVar, passwordVar := prefix+"_API_KEY", prefix+"_USERNAME", prefix+"_PASSWORD"
-	key, user, password := getenv(keyVar), getenv(userVar), getenv(passwordVar)
-	switch {
-	case key != "" && (user != "" || password != ""):
-		return nil, fmt.Errorf("two kinds of credentials: set %s, or %s and %s, not both", keyVar, userVar, passwordVar)
-	case key != "":
-		return apiclient.WithAPIKey(key), nil
-	case user != "" && password == "":
-		return nil, fmt.Errorf("%s is set without %s", userVar, passwordVar)
-	case user == "" && password != "":
-		return nil, fmt.Errorf("%s is set without %s", passwordVar, userVar)
-	case user != "":
-		return apiclient.WithLogin(user, password), nil
-	}
-	return nil, fmt.Errorf("no credentials: set %s, or %s and %s", keyVar, userVar, passwordVar)
-}
-
-func loadCA(file string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("--ca-cert: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in the file", file)
-	}
-	return pool, nil
 }
