@@ -145,14 +145,19 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 	return nil
 }
 
+// checkAndLock checks apply's flags (checkApply) and takes --lock-file.
+func (a *app) checkAndLock(cmd *cobra.Command, o applyOptions) (unlock func(), err error) {
+	if err := a.checkApply(cmd, o); err != nil {
+		return nil, err
+	}
+	return sync.LockFile(o.lockFile)
+}
+
 func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 	if o.fleet.file != "" {
 		return a.applyFleetCmd(cmd, o)
 	}
-	if err := a.checkApply(cmd, o); err != nil {
-		return err
-	}
-	unlock, err := sync.LockFile(o.lockFile)
+	unlock, err := a.checkAndLock(cmd, o)
 	if err != nil {
 		return err
 	}
@@ -178,8 +183,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 	if err != nil {
 		return nil, err
 	}
-	pacer := apiclient.NewPacer(o.rate)
-	srv, err := connect(ctx, a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	srv, pacer, err := a.connectToWrite(ctx, o.rate)
 	if err != nil {
 		return nil, err
 	}
@@ -240,8 +244,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if err != nil {
 		return nil, err
 	}
-	pacer := apiclient.NewPacer(o.rate)
-	srv, err := connect(ctx, a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	srv, pacer, err := a.connectToWrite(ctx, o.rate)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +264,14 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
 	}
 	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
+}
+
+// connectToWrite connects to the server of the flags for a command that writes, at
+// most rate requests a second (--rate; 0 for no cap).
+func (a *app) connectToWrite(ctx context.Context, rate float64) (*server, *apiclient.Pacer, error) {
+	pacer := apiclient.NewPacer(rate)
+	srv, err := connect(ctx, a.opts, true, a.lookupEnv, a.logger, apiclient.WithPacer(pacer))
+	return srv, pacer, err
 }
 
 // serverLabel names the server for metrics: its URL's host, or sim:PATH.

@@ -201,10 +201,7 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	case len(o.companies) > 0 || o.match != "":
 		return errors.New("--fleet does not take --company or --match: narrow a fleet run with --pbx, or apply one PBX's inventory with -f and --url")
 	}
-	if err := a.checkApply(cmd, o); err != nil {
-		return err
-	}
-	unlock, err := sync.LockFile(o.lockFile)
+	unlock, err := a.checkAndLock(cmd, o)
 	if err != nil {
 		return err
 	}
