@@ -67,9 +67,7 @@ func ReadFleetFile(file string, data []byte) ([]*FleetPBX, error) {
 	l := &loader{file: file}
 	pbxs := l.readFleet(data, filepath.Dir(file))
 	if len(l.diags) > 0 {
-		slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
+		sortByLine(l.diags)
 		return nil, &InventoryError{Diagnostics: l.diags}
 	}
 	slices.SortStableFunc(pbxs, func(a, b *fleetPBX) int { return strings.Compare(a.Name, b.Name) })
@@ -97,77 +95,12 @@ func LoadFleet(file string, data []byte, opts LoadOptions) (*Fleet, []Diagnostic
 // not be set, since they are read, never written), and say no warning.
 func LoadFleetFor(file string, data []byte, opts LoadOptions, chosen func(pbx string) bool) (*Fleet, []Diagnostic, error) {
 	l := &loader{opts: opts, file: file}
-	dir := filepath.Dir(file)
-	pbxs := l.readFleet(data, dir)
+	pbxs := l.readFleet(data, filepath.Dir(file))
 	slices.SortStableFunc(pbxs, func(a, b *fleetPBX) int { return strings.Compare(a.Name, b.Name) })
-
-	// Each inventory, in PBX name order, loaded once however many PBXs name it. Its
-	// diagnostics name its own files: they come after the fleet file's.
-	var diags []Diagnostic
-	byPath := map[string]*Inventory{}
-	for _, p := range pbxs {
-		if p.inventory == nil {
-			continue
-		}
-		key := p.Inventory
-		if abs, err := filepath.Abs(key); err == nil {
-			key = abs
-		}
-		one := opts
-		if chosen != nil && !chosen(p.Name) {
-			one.Offline, key = true, key+"\x00offline"
-		}
-		if inv, ok := byPath[key]; ok {
-			p.Inv = inv
-			continue
-		}
-		files, err := ReadFiles([]string{p.Inventory}, nil)
-		if err != nil {
-			msg := strings.TrimPrefix(err.Error(), p.Inventory+": ")
-			l.errorf(p.inventory, "PBX %s: inventory %s: %s", p.Name, p.inventory.Value, msg)
-			byPath[key] = nil
-			continue
-		}
-		inv, warns, err := LoadFiles(files, one)
-		if one.Offline && !opts.Offline {
-			warns = nil
-		}
-		var ie *InventoryError
-		switch {
-		case errors.As(err, &ie):
-			diags = append(diags, ie.Diagnostics...)
-		case err != nil:
-			l.errorf(p.inventory, "PBX %s: inventory %s: %v", p.Name, p.inventory.Value, err)
-		}
-		diags = append(diags, warns...)
-		p.Inv = inv
-		byPath[key] = inv
-	}
-	slices.SortStableFunc(l.diags, func(a, b Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-	})
-	diags = append(l.diags, diags...)
-
-	// A company of two PBXs, in name order: reported where the later one defines it.
-	type owner struct {
-		pbx   string
-		place Position
-	}
-	owners := map[string]owner{}
-	for _, p := range pbxs {
-		if p.Inv == nil {
-			continue
-		}
-		for _, c := range p.Inv.Companies {
-			at := p.Inv.Places[c.ID]
-			if first, dup := owners[c.ID]; dup {
-				diags = append(diags, Diagnostic{File: at.File, Line: at.Line, Column: at.Column,
-					Message: fmt.Sprintf("company %s is in the inventories of two PBXs: %s (%s) and %s", c.ID, first.pbx, first.place, p.Name)})
-				continue
-			}
-			owners[c.ID] = owner{p.Name, at}
-		}
-	}
+	invDiags := l.loadFleetInventories(pbxs, chosen)
+	sortByLine(l.diags)
+	diags := append(l.diags, invDiags...)
+	diags = append(diags, companiesOfTwoPBXs(pbxs)...)
 
 	seen := map[Diagnostic]bool{} // a file of two inventories says its problems once
 	diags = slices.DeleteFunc(diags, func(d Diagnostic) bool { dup := seen[d]; seen[d] = true; return dup })
@@ -184,6 +117,88 @@ func LoadFleetFor(file string, data []byte, opts LoadOptions, chosen func(pbx st
 	}
 	fleet.Hash = hex.EncodeToString(h.Sum(nil))
 	return fleet, warnings, nil
+}
+
+// loadFleetInventories loads each PBX's inventory, in the order of pbxs, once however
+// many PBXs name it, and returns its diagnostics, which name its own files. The
+// inventory of a PBX chosen reports false for is loaded offline and says no warning.
+// A problem reaching an inventory is the loader's own, at the fleet file's line.
+func (l *loader) loadFleetInventories(pbxs []*fleetPBX, chosen func(pbx string) bool) []Diagnostic {
+	var diags []Diagnostic
+	byPath := map[string]*Inventory{}
+	for _, p := range pbxs {
+		if p.inventory == nil {
+			continue
+		}
+		key := p.Inventory
+		if abs, err := filepath.Abs(key); err == nil {
+			key = abs
+		}
+		one := l.opts
+		if chosen != nil && !chosen(p.Name) {
+			one.Offline, key = true, key+"\x00offline"
+		}
+		if inv, ok := byPath[key]; ok {
+			p.Inv = inv
+			continue
+		}
+		files, err := ReadFiles([]string{p.Inventory}, nil)
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), p.Inventory+": ")
+			l.errorf(p.inventory, "PBX %s: inventory %s: %s", p.Name, p.inventory.Value, msg)
+			byPath[key] = nil
+			continue
+		}
+		inv, warns, err := LoadFiles(files, one)
+		if one.Offline && !l.opts.Offline {
+			warns = nil
+		}
+		var ie *InventoryError
+		switch {
+		case errors.As(err, &ie):
+			diags = append(diags, ie.Diagnostics...)
+		case err != nil:
+			l.errorf(p.inventory, "PBX %s: inventory %s: %v", p.Name, p.inventory.Value, err)
+		}
+		diags = append(diags, warns...)
+		p.Inv = inv
+		byPath[key] = inv
+	}
+	return diags
+}
+
+// companiesOfTwoPBXs reports each company that the inventories of two PBXs define,
+// where the later one (in name order) defines it.
+func companiesOfTwoPBXs(pbxs []*fleetPBX) []Diagnostic {
+	type owner struct {
+		pbx   string
+		place Position
+	}
+	var diags []Diagnostic
+	owners := map[string]owner{}
+	for _, p := range pbxs {
+		if p.Inv == nil {
+			continue
+		}
+		for _, c := range p.Inv.Companies {
+			at := p.Inv.Places[c.ID]
+			if first, dup := owners[c.ID]; dup {
+				diags = append(diags, Diagnostic{File: at.File, Line: at.Line, Column: at.Column,
+					Message: fmt.Sprintf("company %s is in the inventories of two PBXs: %s (%s) and %s", c.ID, first.pbx, first.place, p.Name)})
+				continue
+			}
+			owners[c.ID] = owner{p.Name, at}
+		}
+	}
+	return diags
+}
+
+// sortByLine sorts the diagnostics of one file by where they are, keeping the order
+// of those at one place.
+func sortByLine(diags []Diagnostic) {
+	slices.SortStableFunc(diags, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
 }
 
 // readFleet checks the fleet file and returns its PBXs, in the file's order, those

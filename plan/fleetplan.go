@@ -99,90 +99,16 @@ func (fp *FleetPlan) MoveOf(id string) (Move, bool) {
 // there are more moves than MaxMove, or a PBX's deletes exceed MaxDelete, DiffFleet
 // returns the plan and a *MoveBudgetError or *FleetDeleteBudgetError.
 func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
-	fp := &FleetPlan{PBXs: map[string]*Plan{}, Inventories: map[string]*Inventory{}, Failed: map[string]error{}}
-	listedBy := map[string]string{} // company -> the PBX whose inventory lists it
-	var unread []string
-	for _, m := range members {
-		for _, c := range m.Inv.Companies {
-			listedBy[c.ID] = m.Name
-		}
-		switch {
-		case m.Err != nil && !m.Left:
-			fp.Names = append(fp.Names, m.Name)
-			fp.Failed[m.Name] = m.Err
-			unread = append(unread, m.Name)
-		case m.Err != nil:
-			unread = append(unread, m.Name)
-		case !m.Left:
-			fp.Names = append(fp.Names, m.Name)
-		}
-	}
-	slices.Sort(fp.Names)
-
-	// held: companies whose create waits for a PBX that could not be read.
-	held := map[string]string{}
-	lost := map[string][]string{}            // PBX -> warnings of fields a move leaves behind
-	movedOut := map[string]map[string]bool{} // PBX -> companies moved away from it
+	d := newFleetDiff(members)
 	for _, to := range members {
 		if to.Err != nil || to.Left {
 			continue
 		}
 		for _, want := range to.Inv.Companies {
-			_, here := to.State.Companies[want.ID]
-			var from []FleetMember
-			for _, m := range members {
-				if m.Name == to.Name || m.Err != nil {
-					continue
-				}
-				// Company-ids are unique across the fleet's inventories (LoadFleet), so
-				// m's inventory does not list it.
-				if _, there := m.State.Companies[want.ID]; there {
-					from = append(from, m)
-				}
-			}
-			switch {
-			case len(from) > 1:
-				names := make([]string, len(from))
-				for i, m := range from {
-					names[i] = m.Name
-				}
-				held[want.ID] = "not moved: the servers of " + strings.Join(names, " and ") + " both hold it; delete it from all but one"
-				continue
-			case len(from) == 0 && !here && len(unread) > 0:
-				held[want.ID] = "not created: it may be on " + strings.Join(unread, ", ") + ", which could not be read (a move); run again"
-				continue
-			case len(from) == 0:
-				continue
-			}
-			src := from[0]
-			if src.Left {
-				held[want.ID] = "not moved: it is on " + src.Name + ", which this run leaves out (--pbx): name both PBXs to move it"
-				continue
-			}
-			have := src.State.Companies[want.ID]
-			carried := apiclient.Settings{}
-			var unknown []string
-			for name, v := range have.Settings {
-				if _, known := apiclient.LookupField(name); known {
-					carried[name] = v
-				} else {
-					unknown = append(unknown, name)
-				}
-			}
-			if len(unknown) > 0 {
-				slices.Sort(unknown)
-				lost[to.Name] = append(lost[to.Name], fmt.Sprintf("%s: fields this pbxsync does not know are not carried from %s: %s", want.ID, src.Name, strings.Join(unknown, ", ")))
-			}
-			fp.Moves = append(fp.Moves, Move{
-				Company: want.ID, From: src.Name, To: to.Name, Adopt: here, Carried: carried,
-				Fingerprint: Fingerprint(have, containerMembers(src.State, want.ID), Company{}),
-			})
-			if movedOut[src.Name] == nil {
-				movedOut[src.Name] = map[string]bool{}
-			}
-			movedOut[src.Name][want.ID] = true
+			d.move(to, want.ID)
 		}
 	}
+	fp := d.fp
 	slices.SortFunc(fp.Moves, func(a, b Move) int { return strings.Compare(a.Company, b.Company) })
 
 	var budgetErr error
@@ -190,42 +116,10 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 		if m.Err != nil || m.Left {
 			continue
 		}
-		inv := withCarried(m.Inv, fp.Moves, m.Name)
-		fp.Inventories[m.Name] = inv
-		one := opts.Options
-		one.MaxDelete = len(m.State.Companies) // the budget is checked below, moves left out
-		p, err := Diff(inv, m.State, one)
+		p, err := d.planPBX(m, opts.Options)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name, err)
 		}
-		// A company another PBX's inventory lists is on its way there: moved in this
-		// run, or by a run that reads both. It is never pruned here, nor unmanaged.
-		out := movedOut[m.Name]
-		elsewhere := func(id string) bool { return out[id] || listedBy[id] != "" && listedBy[id] != m.Name }
-		waiting := slices.Clone(p.Unmanaged)
-		for _, c := range p.Changes {
-			if c.Action == Delete {
-				waiting = append(waiting, c.Company)
-			}
-		}
-		slices.Sort(waiting)
-		for _, id := range waiting {
-			if elsewhere(id) && !out[id] {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%s is listed by the inventory of %s: not moved by this run; a run that names both PBXs moves it", id, listedBy[id]))
-			}
-		}
-		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Action == Delete && elsewhere(c.Company) })
-		p.Unmanaged = slices.DeleteFunc(p.Unmanaged, elsewhere)
-		for id, why := range held {
-			if listedBy[id] == m.Name {
-				if p.NotPlanned == nil {
-					p.NotPlanned = map[string]string{}
-				}
-				p.NotPlanned[id] = why
-				p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Company == id || c.Target == id })
-			}
-		}
-		p.Warnings = append(p.Warnings, lost[m.Name]...)
 		fp.PBXs[m.Name] = p
 		if n := p.Count()[Delete]; n > opts.MaxDelete && budgetErr == nil {
 			budgetErr = &FleetDeleteBudgetError{PBX: m.Name, DeleteBudgetError: &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}}
@@ -235,6 +129,159 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 		return fp, &MoveBudgetError{Moves: len(fp.Moves), Max: opts.MaxMove}
 	}
 	return fp, budgetErr
+}
+
+// fleetDiff is what DiffFleet learns of the fleet while it finds the moves, and then
+// plans each PBX with.
+type fleetDiff struct {
+	fp       *FleetPlan
+	members  []FleetMember
+	listedBy map[string]string          // company -> the PBX whose inventory lists it
+	unread   []string                   // the PBXs that could not be read, left out or not
+	held     map[string]string          // company -> why its create waits (Plan.NotPlanned)
+	lost     map[string][]string        // PBX -> warnings of fields a move leaves behind
+	movedOut map[string]map[string]bool // PBX -> companies moved away from it
+}
+
+// newFleetDiff indexes the fleet's inventories and records the PBXs that could not
+// be read.
+func newFleetDiff(members []FleetMember) *fleetDiff {
+	d := &fleetDiff{
+		fp:       &FleetPlan{PBXs: map[string]*Plan{}, Inventories: map[string]*Inventory{}, Failed: map[string]error{}},
+		members:  members,
+		listedBy: map[string]string{},
+		held:     map[string]string{},
+		lost:     map[string][]string{},
+		movedOut: map[string]map[string]bool{},
+	}
+	for _, m := range members {
+		for _, c := range m.Inv.Companies {
+			d.listedBy[c.ID] = m.Name
+		}
+		switch {
+		case m.Err != nil && !m.Left:
+			d.fp.Names = append(d.fp.Names, m.Name)
+			d.fp.Failed[m.Name] = m.Err
+			d.unread = append(d.unread, m.Name)
+		case m.Err != nil:
+			d.unread = append(d.unread, m.Name)
+		case !m.Left:
+			d.fp.Names = append(d.fp.Names, m.Name)
+		}
+	}
+	slices.Sort(d.fp.Names)
+	return d
+}
+
+// move plans the move of company id to PBX to when another PBX's server holds it, or
+// holds its create back when that server is ambiguous, unread or left out.
+func (d *fleetDiff) move(to FleetMember, id string) {
+	_, here := to.State.Companies[id]
+	from := d.holders(id, to.Name)
+	switch {
+	case len(from) > 1:
+		names := make([]string, len(from))
+		for i, m := range from {
+			names[i] = m.Name
+		}
+		d.held[id] = "not moved: the servers of " + strings.Join(names, " and ") + " both hold it; delete it from all but one"
+		return
+	case len(from) == 0 && !here && len(d.unread) > 0:
+		d.held[id] = "not created: it may be on " + strings.Join(d.unread, ", ") + ", which could not be read (a move); run again"
+		return
+	case len(from) == 0:
+		return
+	}
+	src := from[0]
+	if src.Left {
+		d.held[id] = "not moved: it is on " + src.Name + ", which this run leaves out (--pbx): name both PBXs to move it"
+		return
+	}
+	have := src.State.Companies[id]
+	carried, unknown := carry(have.Settings)
+	if len(unknown) > 0 {
+		d.lost[to.Name] = append(d.lost[to.Name], fmt.Sprintf("%s: fields this pbxsync does not know are not carried from %s: %s", id, src.Name, strings.Join(unknown, ", ")))
+	}
+	d.fp.Moves = append(d.fp.Moves, Move{
+		Company: id, From: src.Name, To: to.Name, Adopt: here, Carried: carried,
+		Fingerprint: Fingerprint(have, containerMembers(src.State, id), Company{}),
+	})
+	if d.movedOut[src.Name] == nil {
+		d.movedOut[src.Name] = map[string]bool{}
+	}
+	d.movedOut[src.Name][id] = true
+}
+
+// holders returns the PBXs other than to whose servers were read and hold company id.
+// Company-ids are unique across the fleet's inventories (LoadFleet), so none of their
+// inventories lists it.
+func (d *fleetDiff) holders(id, to string) []FleetMember {
+	var from []FleetMember
+	for _, m := range d.members {
+		if m.Name == to || m.Err != nil {
+			continue
+		}
+		if _, there := m.State.Companies[id]; there {
+			from = append(from, m)
+		}
+	}
+	return from
+}
+
+// carry splits what a moved company holds into the settings it takes along, the ones
+// this pbxsync knows, and the names of the others, sorted.
+func carry(have apiclient.Settings) (carried apiclient.Settings, unknown []string) {
+	carried = apiclient.Settings{}
+	for name, v := range have {
+		if _, known := apiclient.LookupField(name); known {
+			carried[name] = v
+		} else {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return carried, unknown
+}
+
+// planPBX plans PBX m with the companies moved to it. A company another PBX's inventory
+// lists is on its way there: moved in this run, or by a run that reads both. It is
+// never pruned here, nor unmanaged. The MaxDelete of opts is left to the caller,
+// which checks it with the moves left out.
+func (d *fleetDiff) planPBX(m FleetMember, opts Options) (*Plan, error) {
+	inv := withCarried(m.Inv, d.fp.Moves, m.Name)
+	d.fp.Inventories[m.Name] = inv
+	opts.MaxDelete = len(m.State.Companies)
+	p, err := Diff(inv, m.State, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := d.movedOut[m.Name]
+	elsewhere := func(id string) bool { return out[id] || d.listedBy[id] != "" && d.listedBy[id] != m.Name }
+	waiting := slices.Clone(p.Unmanaged)
+	for _, c := range p.Changes {
+		if c.Action == Delete {
+			waiting = append(waiting, c.Company)
+		}
+	}
+	slices.Sort(waiting)
+	for _, id := range waiting {
+		if elsewhere(id) && !out[id] {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is listed by the inventory of %s: not moved by this run; a run that names both PBXs moves it", id, d.listedBy[id]))
+		}
+	}
+	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Action == Delete && elsewhere(c.Company) })
+	p.Unmanaged = slices.DeleteFunc(p.Unmanaged, elsewhere)
+	for id, why := range d.held {
+		if d.listedBy[id] == m.Name {
+			if p.NotPlanned == nil {
+				p.NotPlanned = map[string]string{}
+			}
+			p.NotPlanned[id] = why
+			p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return c.Company == id || c.Target == id })
+		}
+	}
+	p.Warnings = append(p.Warnings, d.lost[m.Name]...)
+	return p, nil
 }
 
 // containerMembers returns the members of id's container as read, or nil.

@@ -70,7 +70,16 @@ type grouping struct {
 
 func newGrouping(current map[string][]string, desired [][]string, managed func(string) bool) *grouping {
 	g := &grouping{}
+	index := g.indexCompanies(current, desired, managed)
+	g.indexContainers(current, index)
+	g.indexGroups(desired, index)
+	g.sizeClasses()
+	return g
+}
 
+// indexCompanies numbers every company named in current or desired, in name order,
+// and returns each name's number.
+func (g *grouping) indexCompanies(current map[string][]string, desired [][]string, managed func(string) bool) map[string]int {
 	total := 0
 	for _, ms := range current {
 		total += len(ms)
@@ -78,47 +87,47 @@ func newGrouping(current map[string][]string, desired [][]string, managed func(s
 	for _, ms := range desired {
 		total += len(ms)
 	}
-	seen := make(map[string]int, total)
+	index := make(map[string]int, total)
 	for _, ms := range current {
 		for _, id := range ms {
-			seen[id] = 0
+			index[id] = 0
 		}
 	}
 	for _, ms := range desired {
 		for _, id := range ms {
-			seen[id] = 0
+			index[id] = 0
 		}
 	}
-	g.names = make([]string, 0, len(seen))
-	for id := range seen {
+	g.names = make([]string, 0, len(index))
+	for id := range index {
 		g.names = append(g.names, id)
 	}
 	slices.Sort(g.names)
+	g.unmanaged = make([]bool, len(g.names))
 	for i, id := range g.names {
-		seen[id] = i
-	}
-	n := len(g.names)
-	g.unmanaged = make([]bool, n)
-	for i, id := range g.names {
+		index[id] = i
 		g.unmanaged[i] = !managed(id)
 	}
+	return index
+}
 
-	// Containers, each company in the first container (by name) that lists it.
+// indexContainers numbers the containers in name order and puts each company in the
+// first container (by name) that lists it. A desired company missing from current is
+// alone, as a company to be created is.
+func (g *grouping) indexContainers(current map[string][]string, index map[string]int) {
+	n := len(g.names)
 	g.ctrNames = make([]string, 0, len(current)+1)
 	for name := range current {
 		g.ctrNames = append(g.ctrNames, name)
 	}
 	slices.Sort(g.ctrNames)
-	g.container = make([]int, n)
-	for i := range g.container {
-		g.container[i] = -1
-	}
+	g.container = filled(n, -1)
 	g.members = make([][]int, len(g.ctrNames))
 	flat := make([]int, 0, n)
 	for c, name := range g.ctrNames {
 		start := len(flat)
 		for _, id := range current[name] {
-			if i := seen[id]; g.container[i] == -1 {
+			if i := index[id]; g.container[i] == -1 {
 				g.container[i] = c
 				flat = append(flat, i)
 			}
@@ -126,7 +135,6 @@ func newGrouping(current map[string][]string, desired [][]string, managed func(s
 		slices.Sort(flat[start:])
 		g.members[c] = flat[start:len(flat):len(flat)]
 	}
-	// A desired company missing from current is alone, as a company to be created is.
 	for i, id := range g.names {
 		if g.container[i] == -1 {
 			g.container[i] = len(g.ctrNames)
@@ -134,18 +142,19 @@ func newGrouping(current map[string][]string, desired [][]string, managed func(s
 			g.members = append(g.members, []int{i})
 		}
 	}
+}
 
-	// Desired groups of managed companies; a company listed twice counts in its first group.
-	g.group = make([]int, n)
-	for i := range g.group {
-		g.group[i] = -1
-	}
-	flat = make([]int, 0, n)
+// indexGroups keeps the desired groups of managed companies, ordered by their first
+// member; a company listed twice counts in its first group.
+func (g *grouping) indexGroups(desired [][]string, index map[string]int) {
+	n := len(g.names)
+	g.group = filled(n, -1)
+	flat := make([]int, 0, n)
 	g.groups = make([][]int, 0, len(desired))
 	for _, ms := range desired {
 		start := len(flat)
 		for _, id := range ms {
-			if i := seen[id]; !g.unmanaged[i] && g.group[i] == -1 {
+			if i := index[id]; !g.unmanaged[i] && g.group[i] == -1 {
 				g.group[i] = -2
 				flat = append(flat, i)
 			}
@@ -161,7 +170,11 @@ func newGrouping(current map[string][]string, desired [][]string, managed func(s
 			g.group[i] = k
 		}
 	}
+}
 
+// sizeClasses records, for each container, whether it holds a company never moved and
+// the size of its largest class.
+func (g *grouping) sizeClasses() {
 	g.count = make([]int, len(g.groups)+1)
 	g.anchored = make([]bool, len(g.ctrNames))
 	g.largest = make([]int, len(g.ctrNames))
@@ -175,7 +188,15 @@ func newGrouping(current map[string][]string, desired [][]string, managed func(s
 			}
 		})
 	}
-	return g
+}
+
+// filled returns n copies of v.
+func filled(n, v int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }
 
 // forClasses calls f once for each desired group (-1: the companies never moved) that
@@ -199,16 +220,35 @@ func (g *grouping) forClasses(ms []int, f func(k, size int)) {
 func (g *grouping) assign() {
 	nG, nC := len(g.groups), len(g.ctrNames)
 	g.target = make([]int, nG)
-	g.keeper = make([]int, nC)
-	for c := range g.keeper {
-		g.keeper[c] = -1
-	}
+	g.keeper = filled(nC, -1)
 	if nG == 0 {
 		return
 	}
+	m := newMatching(g.edges(), nC)
+	for k := range nG {
+		m.augment(k)
+	}
+	for k, j := range m.colOf {
+		g.target[k] = -1
+		if j < nC {
+			g.target[k] = j
+			g.keeper[j] = k
+		}
+	}
+}
 
-	// Edges, as compressed rows: group k's candidates are col[start[k]:start[k+1]].
-	// A weight is ops saved, then companies kept in place: (saved, kept) in one number.
+// edgeRows is the matching's edges as compressed rows: group k's candidate
+// containers are col[start[k]:start[k+1]], each with its cost.
+type edgeRows struct {
+	start []int
+	col   []int
+	cost  []int64
+}
+
+// edges lists, for each group, the containers worth keeping. A cost is minus the
+// weight: ops saved, then companies kept in place, as (saved, kept) in one number.
+func (g *grouping) edges() edgeRows {
+	nG := len(g.groups)
 	movable := 0
 	for _, k := range g.group {
 		if k >= 0 {
@@ -220,7 +260,7 @@ func (g *grouping) assign() {
 		k, c int
 		cost int64
 	}
-	var edges []edge
+	var list []edge
 	for c, ms := range g.members {
 		g.forClasses(ms, func(k, size int) {
 			if k < 0 {
@@ -231,119 +271,141 @@ func (g *grouping) assign() {
 				saved -= g.largest[c]
 			}
 			if saved >= 0 {
-				edges = append(edges, edge{k, c, -(int64(saved)*big + int64(size))})
+				list = append(list, edge{k, c, -(int64(saved)*big + int64(size))})
 			}
 		})
 	}
-	start := make([]int, nG+1)
-	for _, e := range edges {
-		start[e.k+1]++
+	e := edgeRows{
+		start: make([]int, nG+1),
+		col:   make([]int, len(list)),
+		cost:  make([]int64, len(list)),
+	}
+	for _, ed := range list {
+		e.start[ed.k+1]++
 	}
 	for k := range nG {
-		start[k+1] += start[k]
+		e.start[k+1] += e.start[k]
 	}
-	col := make([]int, len(edges))
-	cost := make([]int64, len(edges))
-	fill := slices.Clone(start[:nG])
-	for _, e := range edges {
-		col[fill[e.k]], cost[fill[e.k]] = e.c, e.cost
-		fill[e.k]++
+	fill := slices.Clone(e.start[:nG])
+	for _, ed := range list {
+		e.col[fill[ed.k]], e.cost[fill[ed.k]] = ed.c, ed.cost
+		fill[ed.k]++
 	}
+	return e
+}
 
-	// Columns 0..nC-1 are containers; column nC+k is group k's fresh container.
+// matching is the state of the assignment between augmentations. Rows are groups;
+// columns 0..nC-1 are containers and column nC+k is group k's fresh container.
+// Reduced costs (cost - u[row] - v[col]) stay >= 0, and a free column keeps v = 0,
+// so the nearest free column in reduced costs is the cheapest in real ones.
+type matching struct {
+	edgeRows
+	nC    int
+	u, v  []int64
+	rowOf []int // by column: the row matched to it, or -1
+	colOf []int // by row: the column matched to it
+
+	// One search's scratch, reset by augment for the next.
+	dist                       []int64 // by column; unreached until reached
+	hops                       []int   // by column: ties go to the path that displaces fewer groups
+	pred                       []int   // by column: the row it was reached from
+	done                       []bool  // by column: its distance is final
+	rowDist                    []int64 // by row: its distance when reached
+	touched, finished, reached []int
+	h                          distHeap
+}
+
+const unreached = math.MaxInt64
+
+func newMatching(e edgeRows, nC int) *matching {
+	nG := len(e.start) - 1
 	nCol := nC + nG
-	// Reduced costs (cost - u[row] - v[col]) stay >= 0, and a free column keeps v = 0,
-	// so the nearest free column in reduced costs is the cheapest in real ones.
-	u := make([]int64, nG)
-	v := make([]int64, nCol)
-	for k := range nG {
-		for e := start[k]; e < start[k+1]; e++ {
-			u[k] = min(u[k], cost[e])
-		}
-	}
-	rowOf := make([]int, nCol) // the row matched to a column, or -1
-	for j := range rowOf {
-		rowOf[j] = -1
-	}
-	colOf := make([]int, nG)
-
-	const inf = math.MaxInt64
-	dist := make([]int64, nCol)
-	for j := range dist {
-		dist[j] = inf
-	}
-	hops := make([]int, nCol) // ties go to the path that displaces fewer groups
-	pred := make([]int, nCol)
-	done := make([]bool, nCol)
-	var touched, finished, reached []int
-	rowDist := make([]int64, nG)
-	var h distHeap
-
-	relax := func(r int, d int64, n int) {
-		rowDist[r] = d
-		reached = append(reached, r)
-		try := func(j int, c int64) {
-			if done[j] {
-				return
-			}
-			if nd := d + c - u[r] - v[j]; nd < dist[j] || nd == dist[j] && n+1 < hops[j] {
-				if dist[j] == inf {
-					touched = append(touched, j)
-				}
-				dist[j], hops[j], pred[j] = nd, n+1, r
-				h.push(nd, n+1, j)
-			}
-		}
-		for e := start[r]; e < start[r+1]; e++ {
-			try(col[e], cost[e])
-		}
-		try(nC+r, 0)
+	m := &matching{
+		edgeRows: e,
+		nC:       nC,
+		u:        make([]int64, nG),
+		v:        make([]int64, nCol),
+		rowOf:    filled(nCol, -1),
+		colOf:    make([]int, nG),
+		dist:     make([]int64, nCol),
+		hops:     make([]int, nCol),
+		pred:     make([]int, nCol),
+		done:     make([]bool, nCol),
+		rowDist:  make([]int64, nG),
 	}
 	for k := range nG {
-		relax(k, 0, 0)
-		free := -1
-		for free == -1 {
-			d, n, j := h.pop()
-			if done[j] || d != dist[j] || n != hops[j] {
-				continue
-			}
-			done[j] = true
-			finished = append(finished, j)
-			if rowOf[j] == -1 {
-				free = j
-				break
-			}
-			relax(rowOf[j], d, n)
+		for i := e.start[k]; i < e.start[k+1]; i++ {
+			m.u[k] = min(m.u[k], e.cost[i])
 		}
-		best := dist[free]
-		for _, j := range finished {
-			v[j] -= best - dist[j]
-		}
-		for _, r := range reached {
-			u[r] += best - rowDist[r]
-		}
-		for j := free; ; {
-			r := pred[j]
-			prev := colOf[r]
-			rowOf[j], colOf[r] = r, j
-			if r == k {
-				break
-			}
-			j = prev
-		}
-		for _, j := range touched {
-			dist[j], done[j] = inf, false
-		}
-		touched, finished, reached = touched[:0], finished[:0], reached[:0]
-		h = h[:0]
 	}
+	for j := range m.dist {
+		m.dist[j] = unreached
+	}
+	return m
+}
 
-	for k, j := range colOf {
-		g.target[k] = -1
-		if j < nC {
-			g.target[k] = j
-			g.keeper[j] = k
+// augment matches row k: it finds the nearest free column, updates the potentials and
+// flips the path to it.
+func (m *matching) augment(k int) {
+	m.relax(k, 0, 0)
+	free := -1
+	for free == -1 {
+		d, n, j := m.h.pop()
+		if m.done[j] || d != m.dist[j] || n != m.hops[j] {
+			continue
 		}
+		m.done[j] = true
+		m.finished = append(m.finished, j)
+		if m.rowOf[j] == -1 {
+			free = j
+			break
+		}
+		m.relax(m.rowOf[j], d, n)
+	}
+	best := m.dist[free]
+	for _, j := range m.finished {
+		m.v[j] -= best - m.dist[j]
+	}
+	for _, r := range m.reached {
+		m.u[r] += best - m.rowDist[r]
+	}
+	for j := free; ; {
+		r := m.pred[j]
+		prev := m.colOf[r]
+		m.rowOf[j], m.colOf[r] = r, j
+		if r == k {
+			break
+		}
+		j = prev
+	}
+	for _, j := range m.touched {
+		m.dist[j], m.done[j] = unreached, false
+	}
+	m.touched, m.finished, m.reached = m.touched[:0], m.finished[:0], m.reached[:0]
+	m.h = m.h[:0]
+}
+
+// relax reaches row r at distance d after n hops and offers each of its columns.
+func (m *matching) relax(r int, d int64, n int) {
+	m.rowDist[r] = d
+	m.reached = append(m.reached, r)
+	for i := m.start[r]; i < m.start[r+1]; i++ {
+		m.try(r, d, n, m.col[i], m.cost[i])
+	}
+	m.try(r, d, n, m.nC+r, 0)
+}
+
+// try reaches column j from row r through an edge of cost c, if that is nearer.
+func (m *matching) try(r int, d int64, n, j int, c int64) {
+	if m.done[j] {
+		return
+	}
+	if nd := d + c - m.u[r] - m.v[j]; nd < m.dist[j] || nd == m.dist[j] && n+1 < m.hops[j] {
+		if m.dist[j] == unreached {
+			m.touched = append(m.touched, j)
+		}
+		m.dist[j], m.hops[j], m.pred[j] = nd, n+1, r
+		m.h.push(nd, n+1, j)
 	}
 }
 

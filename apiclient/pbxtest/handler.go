@@ -158,31 +158,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	var req apiclient.Request
-	if body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes)); err != nil || json.Unmarshal(body, &req) != nil {
-		req = apiclient.Request{} // a body that cannot be parsed counts as {}
-	}
-	var subject string // the company the request is about, for the log
-	if req.Scope != nil {
-		subject = req.Scope.Company
-	} else if verb == "create" {
-		_ = json.Unmarshal(req.Values["company"], &subject)
-	}
-
-	s.mu.Lock()
-	count(&s.stats.Requests, verb)
-	s.inFlight++
-	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
-	overloaded := s.faults.MaxInFlight > 0 && s.inFlight > s.faults.MaxInFlight
-	fault, delay := s.faults.draw(verb)
-	if overloaded {
-		fault = Fault429
-	}
-	if fault != "" {
-		count(&s.stats.Faults, fault)
-	}
-	retryAfter := strconv.Itoa(int((s.faults.RetryAfter + time.Second - 1) / time.Second))
-	s.mu.Unlock()
+	req, subject := readRequest(w, r, verb)
+	fault, delay, retryAfter := s.admit(verb)
 	var released sync.Once
 	release := func() { // before a drop too, since the client may retry at once
 		released.Do(func() {
@@ -198,28 +175,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("verb", verb), slog.String("company", subject),
 			slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
 	}()
-	if !overloaded && !pause(r.Context(), delay) {
+	if !pause(r.Context(), delay) {
 		outcome = "client gone"
 		return
 	}
-
-	switch fault {
-	case Fault500:
-		http.Error(w, "internal server error", http.StatusInternalServerError)
+	if answerFault(w, fault, retryAfter) {
 		return
-	case Fault503, Fault429:
-		w.Header().Set("Retry-After", retryAfter)
-		code, _ := strconv.Atoi(string(fault))
-		http.Error(w, http.StatusText(code), code)
-		return
-	case FaultFail:
-		writeJSON(w, []byte(`{"result":"fail","message":"temporarily unavailable, try again"}`), nil)
-		return
-	case FaultHTML:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<html><head><title>Gateway</title></head><body><h1>Please wait</h1></body></html>\n")
-		return
-	case FaultDropBefore:
+	}
+	if fault == FaultDropBefore {
 		release()
 		drop(w)
 		return
@@ -238,6 +201,60 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, body, cookie)
 	}
+}
+
+// readRequest decodes the request's body, {} when it cannot be parsed, and returns it
+// with the company it is about, for the log.
+func readRequest(w http.ResponseWriter, r *http.Request, verb string) (req apiclient.Request, subject string) {
+	if body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes)); err != nil || json.Unmarshal(body, &req) != nil {
+		req = apiclient.Request{}
+	}
+	if req.Scope != nil {
+		subject = req.Scope.Company
+	} else if verb == "create" {
+		_ = json.Unmarshal(req.Values["company"], &subject)
+	}
+	return req, subject
+}
+
+// admit counts a request in and draws its fault ("" for none) and delay, with the
+// Retry-After to send: an overloaded server answers 429 at once. The caller counts
+// the request out.
+func (s *Server) admit(verb string) (fault Fault, delay time.Duration, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	count(&s.stats.Requests, verb)
+	s.inFlight++
+	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+	fault, delay = s.faults.draw(verb)
+	if s.faults.MaxInFlight > 0 && s.inFlight > s.faults.MaxInFlight {
+		fault, delay = Fault429, 0
+	}
+	if fault != "" {
+		count(&s.stats.Faults, fault)
+	}
+	return fault, delay, strconv.Itoa(int((s.faults.RetryAfter + time.Second - 1) / time.Second))
+}
+
+// answerFault answers a fault that comes instead of serving the request, and reports
+// whether it did.
+func answerFault(w http.ResponseWriter, fault Fault, retryAfter string) bool {
+	switch fault {
+	case Fault500:
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+	case Fault503, Fault429:
+		w.Header().Set("Retry-After", retryAfter)
+		code, _ := strconv.Atoi(string(fault))
+		http.Error(w, http.StatusText(code), code)
+	case FaultFail:
+		writeJSON(w, []byte(`{"result":"fail","message":"temporarily unavailable, try again"}`), nil)
+	case FaultHTML:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<html><head><title>Gateway</title></head><body><h1>Please wait</h1></body></html>\n")
+	default:
+		return false
+	}
+	return true
 }
 
 // serve runs the request and returns the answer's body, a session cookie for a

@@ -116,6 +116,14 @@ func (s *Server) lookup(id string) (*company, string) {
 	return c, ""
 }
 
+// administered returns company id, when role administers it, or a fail message.
+func (s *Server) administered(role Role, id string) (*company, string) {
+	if !role.administers(id) {
+		return nil, fmt.Sprintf("permission denied for company %q", id)
+	}
+	return s.lookup(id)
+}
+
 func (s *Server) read(role Role, scope apiclient.Scope) answer {
 	if scope.Company == "" {
 		if !role.Admin {
@@ -127,10 +135,7 @@ func (s *Server) read(role Role, scope apiclient.Scope) answer {
 		}
 		return answer{values: values}
 	}
-	if !role.administers(scope.Company) {
-		return failf("permission denied for company %q", scope.Company)
-	}
-	c, fail := s.lookup(scope.Company)
+	c, fail := s.administered(role, scope.Company)
 	if fail != "" {
 		return answer{fail: fail}
 	}
@@ -141,10 +146,7 @@ func (s *Server) update(role Role, scope apiclient.Scope, values map[string]json
 	if scope.Company == "" {
 		return failf("scope must name a company")
 	}
-	if !role.administers(scope.Company) {
-		return failf("permission denied for company %q", scope.Company)
-	}
-	c, fail := s.lookup(scope.Company)
+	c, fail := s.administered(role, scope.Company)
 	if fail != "" {
 		return answer{fail: fail}
 	}

@@ -52,27 +52,7 @@ Flags:
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("pbxsim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	apiKey := fs.String("api-key", "", "System-Admin API key (default $PBX_API_KEY)")
-	user := fs.String("user", "", "also accept a login of this System-Admin user, password from $PBX_PASSWORD")
-	mode := fs.String("mode", "move", "what group does: move (the mover alone) or merge (its whole container)")
-	version := fs.String("server-version", "6.5", "the API version to simulate; older ones lack newer fields")
-	latency := fs.Duration("latency", 0, "delay added to every request")
-	jitter := fs.Duration("jitter", 0, "a further random delay, up to this")
-	faultRate := fs.Float64("fault-rate", 0, "share of requests (0 to 1) that get a fault")
-	faultKinds := fs.String("faults", "", "comma-separated kinds of fault to inject (default all): "+kindList())
-	seed := fs.Uint64("seed", 1, "seed of the fault and jitter draws, so that a run repeats")
-	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After sent with 429 and 503")
-	maxInFlight := fs.Int("max-in-flight", 0, "answer 429 above this many requests at once (0: no limit)")
-	companyAdmin := fs.StringSlice("company-admin", nil, "also accept $PBX_COMPANY_ADMIN_KEY as a company administrator's key for these comma-separated company `IDS`")
-	statePath := fs.String("state", "", "keep the state in this inventory-format `FILE`: read at start, written after changes")
-	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs, o := newFlagSet(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -80,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "pbxsim: %v (see --help)\n", err)
 		return 1
 	}
-	if *showVersion {
+	if o.showVersion {
 		fmt.Fprintf(stdout, "pbxsim %s (%s %s/%s)\n", apiclient.BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	}
@@ -91,80 +71,156 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q (see --help)", fs.Arg(0))
 	}
+	simOpts, err := o.simOptions(getenv, stderr)
+	if err != nil {
+		return fail("%v", err)
+	}
+	sim := pbxtest.New(simOpts...)
 
-	opts := []pbxtest.Option{pbxtest.WithVersion(*version),
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fail("%v", err)
+	}
+	fmt.Fprintf(stdout, "pbxsim: serving the PBX company API at http://%s (mode %s); Ctrl-C stops it\n", ln.Addr(), o.mode)
+	if err := serve(ctx, ln, sim, o.statePath, stderr); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
+
+// options are pbxsim's flags.
+type options struct {
+	addr, apiKey, user, mode, version string
+	latency, jitter, retryAfter       time.Duration
+	faultRate                         float64
+	faultKinds                        string
+	seed                              uint64
+	maxInFlight                       int
+	companyAdmin                      []string
+	statePath                         string
+	showVersion                       bool
+}
+
+// newFlagSet returns pbxsim's flags, set into the options it returns as they parse.
+func newFlagSet(stderr io.Writer) (*flag.FlagSet, *options) {
+	o := &options{}
+	fs := flag.NewFlagSet("pbxsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	fs.StringVar(&o.apiKey, "api-key", "", "System-Admin API key (default $PBX_API_KEY)")
+	fs.StringVar(&o.user, "user", "", "also accept a login of this System-Admin user, password from $PBX_PASSWORD")
+	fs.StringVar(&o.mode, "mode", "move", "what group does: move (the mover alone) or merge (its whole container)")
+	fs.StringVar(&o.version, "server-version", "6.5", "the API version to simulate; older ones lack newer fields")
+	fs.DurationVar(&o.latency, "latency", 0, "delay added to every request")
+	fs.DurationVar(&o.jitter, "jitter", 0, "a further random delay, up to this")
+	fs.Float64Var(&o.faultRate, "fault-rate", 0, "share of requests (0 to 1) that get a fault")
+	fs.StringVar(&o.faultKinds, "faults", "", "comma-separated kinds of fault to inject (default all): "+kindList())
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the fault and jitter draws, so that a run repeats")
+	fs.DurationVar(&o.retryAfter, "retry-after", time.Second, "Retry-After sent with 429 and 503")
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "answer 429 above this many requests at once (0: no limit)")
+	fs.StringSliceVar(&o.companyAdmin, "company-admin", nil, "also accept $PBX_COMPANY_ADMIN_KEY as a company administrator's key for these comma-separated company `IDS`")
+	fs.StringVar(&o.statePath, "state", "", "keep the state in this inventory-format `FILE`: read at start, written after changes")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	return fs, o
+}
+
+// simOptions checks the options and turns them into the simulator's, logging to stderr.
+func (o *options) simOptions(getenv func(string) string, stderr io.Writer) ([]pbxtest.Option, error) {
+	opts := []pbxtest.Option{pbxtest.WithVersion(o.version),
 		pbxtest.WithLogger(slog.New(slog.NewTextHandler(stderr, nil)))}
-	key := *apiKey
+	creds, err := o.credentials(getenv)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, creds...)
+	switch m := pbxtest.Mode(o.mode); m {
+	case pbxtest.ModeMove, pbxtest.ModeMerge:
+		opts = append(opts, pbxtest.WithMode(m))
+	default:
+		return nil, fmt.Errorf("--mode must be move or merge, not %q", o.mode)
+	}
+	faults, err := o.faults()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, pbxtest.WithFaults(faults))
+	if o.statePath != "" {
+		st, err := pbxtest.ReadStateFile(o.statePath)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, pbxtest.WithState(st))
+	}
+	return opts, nil
+}
+
+// credentials returns the keys and the login the simulator accepts: the flags', with
+// the keys and the password from the environment.
+func (o *options) credentials(getenv func(string) string) ([]pbxtest.Option, error) {
+	var opts []pbxtest.Option
+	key := o.apiKey
 	if key == "" {
 		key = getenv("PBX_API_KEY")
 	}
-	if key == "" && *user == "" {
-		return fail("no credentials to accept: pass --api-key KEY or set PBX_API_KEY (and/or --user USER with PBX_PASSWORD)")
+	if key == "" && o.user == "" {
+		return nil, errors.New("no credentials to accept: pass --api-key KEY or set PBX_API_KEY (and/or --user USER with PBX_PASSWORD)")
 	}
 	if key != "" {
 		opts = append(opts, pbxtest.WithAPIKey(key, pbxtest.SystemAdmin()))
 	}
-	if *user != "" {
+	if o.user != "" {
 		password := getenv("PBX_PASSWORD")
 		if password == "" {
-			return fail("--user needs the password in PBX_PASSWORD")
+			return nil, errors.New("--user needs the password in PBX_PASSWORD")
 		}
-		opts = append(opts, pbxtest.WithUser(*user, password, pbxtest.SystemAdmin()))
+		opts = append(opts, pbxtest.WithUser(o.user, password, pbxtest.SystemAdmin()))
 	}
-	if len(*companyAdmin) > 0 {
+	if len(o.companyAdmin) > 0 {
 		tenantKey := getenv("PBX_COMPANY_ADMIN_KEY")
 		if tenantKey == "" || tenantKey == key {
-			return fail("--company-admin needs the company administrator's key in PBX_COMPANY_ADMIN_KEY, other than the System-Admin's")
+			return nil, errors.New("--company-admin needs the company administrator's key in PBX_COMPANY_ADMIN_KEY, other than the System-Admin's")
 		}
-		opts = append(opts, pbxtest.WithAPIKey(tenantKey, pbxtest.CompanyAdmin(*companyAdmin...)))
+		opts = append(opts, pbxtest.WithAPIKey(tenantKey, pbxtest.CompanyAdmin(o.companyAdmin...)))
 	}
-	switch m := pbxtest.Mode(*mode); m {
-	case pbxtest.ModeMove, pbxtest.ModeMerge:
-		opts = append(opts, pbxtest.WithMode(m))
-	default:
-		return fail("--mode must be move or merge, not %q", *mode)
-	}
-	if *faultRate < 0 || *faultRate > 1 {
-		return fail("--fault-rate must be between 0 and 1")
+	return opts, nil
+}
+
+// faults returns the faults, latency and limits the flags ask for.
+func (o *options) faults() (pbxtest.Faults, error) {
+	if o.faultRate < 0 || o.faultRate > 1 {
+		return pbxtest.Faults{}, errors.New("--fault-rate must be between 0 and 1")
 	}
 	var kinds []pbxtest.Fault
-	if *faultKinds != "" {
-		for _, k := range strings.Split(*faultKinds, ",") {
+	if o.faultKinds != "" {
+		for _, k := range strings.Split(o.faultKinds, ",") {
 			k := pbxtest.Fault(strings.TrimSpace(k))
 			if !slices.Contains(pbxtest.AllFaults(), k) {
-				return fail("unknown fault %q: want some of %s", k, kindList())
+				return pbxtest.Faults{}, fmt.Errorf("unknown fault %q: want some of %s", k, kindList())
 			}
 			kinds = append(kinds, k)
 		}
 	}
-	opts = append(opts, pbxtest.WithFaults(pbxtest.Faults{
-		Seed: *seed, Latency: *latency, Jitter: *jitter, Rates: pbxtest.SpreadRate(*faultRate, kinds...),
-		RetryAfter: *retryAfter, MaxInFlight: *maxInFlight,
-	}))
+	return pbxtest.Faults{
+		Seed: o.seed, Latency: o.latency, Jitter: o.jitter, Rates: pbxtest.SpreadRate(o.faultRate, kinds...),
+		RetryAfter: o.retryAfter, MaxInFlight: o.maxInFlight,
+	}, nil
+}
 
-	if *statePath != "" {
-		st, err := pbxtest.ReadStateFile(*statePath)
-		if err != nil {
-			return fail("%v", err)
-		}
-		opts = append(opts, pbxtest.WithState(st))
-	}
-	sim := pbxtest.New(opts...)
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fail("%v", err)
-	}
+// serve serves sim on ln until ctx ends, then shuts the server down. With a statePath,
+// it saves the state there each second after changes, and once more at the end.
+func serve(ctx context.Context, ln net.Listener, sim *pbxtest.Server, statePath string, stderr io.Writer) error {
 	hs := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "pbxsim: serving the PBX company API at http://%s (mode %s); Ctrl-C stops it\n", ln.Addr(), *mode)
-
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	saved := 0 // writes as of the last save
 	save := func() error {
-		if n := sim.Stats().TotalWrites(); *statePath != "" && n != saved {
+		if n := sim.Stats().TotalWrites(); statePath != "" && n != saved {
 			saved = n
-			return pbxtest.WriteStateFile(*statePath, sim.Snapshot())
+			return pbxtest.WriteStateFile(statePath, sim.Snapshot())
 		}
 		return nil
 	}
@@ -174,7 +230,7 @@ loop:
 	for {
 		select {
 		case err := <-served:
-			return fail("%v", err)
+			return err
 		case <-tick.C:
 			if err := save(); err != nil {
 				fmt.Fprintf(stderr, "pbxsim: save the state: %v\n", err)
@@ -186,13 +242,13 @@ loop:
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(shutdown); err != nil {
-		return fail("shutdown: %v", err)
+		return fmt.Errorf("shutdown: %w", err)
 	}
 	<-served
 	if err := save(); err != nil {
-		return fail("save the state: %v", err)
+		return fmt.Errorf("save the state: %w", err)
 	}
-	return 0
+	return nil
 }
 
 func kindList() string {
