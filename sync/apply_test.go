@@ -176,9 +176,9 @@ func TestApplyQuickstartConverges(t *testing.T) {
 			require.NoError(t, err)
 			before := srv.Snapshot()
 
-			inv, p := planFor(t, c, string(inventory))
+			_, p := planFor(t, c, string(inventory))
 			require.False(t, p.Empty())
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 3})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 3})
 			for _, r := range report.Results {
 				require.Equal(t, sync.OK, r.Status, "%s %s: %v", r.Action, r.Company, r.Err)
 			}
@@ -331,7 +331,7 @@ func TestApplyConvergesOnRichScenario(t *testing.T) {
 				require.Positive(t, p.Count()[a], "the plan has a %s: %v", a, p.Changes)
 			}
 
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 3})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 3})
 			require.Empty(t, failures(report.Results))
 			require.True(t, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
 			require.Zero(t, report.Rounds, "the plan reaches the grouping on its first round")
@@ -391,7 +391,7 @@ companies:
 			require.Len(t, p.Changes, 1)
 			require.Nil(t, p.ContainerOf, "a company administrator reads no containers")
 
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 2, Rounds: 2})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 2})
 			require.Empty(t, failures(report.Results), "the update answered success")
 			require.False(t, report.Verified)
 			want := []sync.Drift{{Company: "tenant1", Field: tt.field,
@@ -475,7 +475,7 @@ prune:
 			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
 			srv.SetFaults(tt.faults)
 
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 0})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 0})
 			require.Len(t, report.Results, len(p.Changes), "every change has one result")
 			if d := cmp.Diff(tt.want, statuses(report.Results)); d != "" {
 				t.Errorf("statuses (-want +got):\n%s", d)
@@ -508,7 +508,7 @@ func TestApplyVerifiedWhenARepairRoundMendsAFailure(t *testing.T) {
 	// The create's update is refused, until the create has reported.
 	srv.SetFaults(pbxtest.Faults{Seed: 1, Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"update"}})
 	heal := func(sync.Result) { srv.SetFaults(pbxtest.Faults{}) }
-	report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 2, Rounds: 1, OnResult: heal})
+	report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 1, OnResult: heal})
 
 	got := make([]string, len(report.Results))
 	for i, r := range report.Results {
@@ -545,7 +545,7 @@ prune:
 			require.Equal(t, map[plan.Action]int{plan.Update: 40, plan.Create: 1, plan.Group: 2, plan.Delete: 1}, p.Count())
 
 			srv.ResetStats()
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4})
 			require.True(t, report.Verified, "drift %v unresolved %v failures %v", report.Drift, report.Unresolved, failures(report.Results))
 			reads := map[string]int{"read": srv.Stats().Requests["read"], "readContainer": srv.Stats().Requests["readContainer"]}
 			// One read: the deleted company looked up. Two containers: those of the two
