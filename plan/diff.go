@@ -191,11 +191,12 @@ func (p *Plan) diffGrouping(inv *Inventory, st *State) (mates map[string][]strin
 	var desired [][]string
 	mates = map[string][]string{}
 	for _, c := range inv.Containers {
-		for _, id := range c.Members {
-			mates[id] = c.Members
+		members := slices.Clone(c.Members) // the plan's own: it outlives the inventory
+		for _, id := range members {
+			mates[id] = members
 		}
-		if _, held := p.NotPlanned[c.Members[0]]; !held { // a held company's partners are held too
-			desired = append(desired, c.Members)
+		if _, held := p.NotPlanned[members[0]]; !held { // a held company's partners are held too
+			desired = append(desired, members)
 		}
 	}
 	for _, want := range inv.Companies {
