@@ -191,12 +191,11 @@ func (p *Plan) diffGrouping(inv *Inventory, st *State) (mates map[string][]strin
 	var desired [][]string
 	mates = map[string][]string{}
 	for _, c := range inv.Containers {
-		members := slices.Clone(c.Members) // the plan's own: it outlives the inventory
-		for _, id := range members {
-			mates[id] = members
+		for _, id := range c.Members {
+			mates[id] = c.Members
 		}
-		if _, held := p.NotPlanned[members[0]]; !held { // a held company's partners are held too
-			desired = append(desired, members)
+		if _, held := p.NotPlanned[c.Members[0]]; !held { // a held company's partners are held too
+			desired = append(desired, c.Members)
 		}
 	}
 	for _, want := range inv.Companies {
@@ -227,12 +226,11 @@ func containersByCompany(containers map[string][]string) map[string][]string {
 	return of
 }
 
-// desiredGrouping returns the inventory's grouping (mates, by company) of the
-// companies whose containers changes may touch: the companies that a group, an
-// ungroup or a create names, and, transitively, the members of their desired
-// containers and of their containers as read (containerOf), whom a server that
-// moves whole containers moves along. Verification reads back no company beyond
-// these.
+// desiredGrouping returns the inventory's grouping of the companies whose
+// containers changes may touch: the companies that a group, an ungroup or a create
+// names, and, transitively, the members of their desired containers and of their
+// containers as read (containerOf), whom a server that moves whole containers
+// moves along. Verification reads back no company beyond these.
 func desiredGrouping(inv *Inventory, mates, containerOf map[string][]string, changes []Change) DesiredGrouping {
 	desired := DesiredGrouping{}
 	seen := map[string]bool{}
@@ -260,6 +258,15 @@ func desiredGrouping(inv *Inventory, mates, containerOf map[string][]string, cha
 		}
 		for _, m := range containerOf[id] {
 			visit(m)
+		}
+	}
+	copies := map[string][]string{} // by first member: the plan's own, unchanged by changes to the inventory
+	for id, members := range desired {
+		if len(members) > 0 {
+			if copies[members[0]] == nil {
+				copies[members[0]] = slices.Clone(members)
+			}
+			desired[id] = copies[members[0]]
 		}
 	}
 	return desired
