@@ -677,7 +677,7 @@ func converge(t *testing.T, c *apiclient.Client, inv *plan.Inventory) *plan.Plan
 	t.Helper()
 	p := planOf(t, c, inv)
 	require.False(t, p.Empty(), "the example has something to apply")
-	rep := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 3})
+	rep := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 3})
 	require.NoError(t, rep.Err())
 	require.True(t, rep.Succeeded())
 	again := planOf(t, c, inv)

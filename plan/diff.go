@@ -96,69 +96,15 @@ const newContainer = "+new:"
 // Diff computes the changes that make the server's state match the inventory: creates,
 // updates of managed fields, ungroups and groups, and with opts.Prune deletes. When
 // there are more deletes than opts.MaxDelete it returns the plan and a
-// *DeleteBudgetError.
+// *DeleteBudgetError. The plan carries what apply writes, and what verification
+// compares with, so that neither reads the inventory again.
 func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 	p := &Plan{NotPlanned: notPlanned(inv, st)}
-	managed := make(map[string]bool, len(inv.Companies))
-	for _, want := range inv.Companies {
-		managed[want.ID] = true
-		if _, held := p.NotPlanned[want.ID]; held {
-			continue
-		}
-		have, exists := st.Companies[want.ID]
-		if !exists {
-			fields := make(map[string]FieldChange, len(want.Settings))
-			for name, v := range want.Settings {
-				fields[name] = FieldChange{Before: apiclient.Null(), After: v, Origin: want.Origin[name]}
-			}
-			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Description: want.Description, Fields: fields})
-			continue
-		}
-		if fields := fieldChanges(want, have); len(fields) > 0 {
-			p.Changes = append(p.Changes, Change{Action: Update, Company: want.ID, Fields: fields})
-		}
-	}
-
-	for _, id := range slices.Sorted(maps.Keys(st.Companies)) {
-		if managed[id] {
-			continue
-		}
-		if opts.Prune && inv.Prune != nil && inv.Prune.MatchString(id) {
-			p.Changes = append(p.Changes, Change{Action: Delete, Company: id})
-			continue // deleted, not left alone
-		}
-		p.Unmanaged = append(p.Unmanaged, id)
-	}
-	if opts.Prune && inv.Prune == nil {
-		p.Warnings = append(p.Warnings, "--prune deletes nothing: the inventory has no prune.match")
-	}
-
+	p.diffCompanies(inv, st)
+	p.diffUnmanaged(inv, st, opts.Prune)
+	var mates map[string][]string
 	if st.Grouping {
-		current := maps.Clone(st.Containers)
-		var desired [][]string
-		grouped := map[string]bool{}
-		for _, c := range inv.Containers {
-			for _, id := range c.Members {
-				grouped[id] = true
-			}
-			if _, held := p.NotPlanned[c.Members[0]]; !held { // a held company's partners are held too
-				desired = append(desired, c.Members)
-			}
-		}
-		for _, want := range inv.Companies {
-			if _, held := p.NotPlanned[want.ID]; held {
-				continue // in no desired group: never moved
-			}
-			if _, exists := st.Companies[want.ID]; !exists {
-				current[newContainer+want.ID] = []string{want.ID}
-			}
-			if !grouped[want.ID] {
-				desired = append(desired, []string{want.ID})
-			}
-		}
-		changes, warnings := planGrouping(current, desired, func(id string) bool { return managed[id] })
-		p.Changes = append(p.Changes, changes...)
-		p.Warnings = append(p.Warnings, warnings...)
+		mates = p.diffGrouping(inv, st)
 	} else {
 		p.Warnings = append(p.Warnings, "containers not checked: these credentials may not read them (a company administrator's)")
 		if n := p.Count()[Create]; n > 0 {
@@ -176,14 +122,10 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		maps.DeleteFunc(p.NotPlanned, func(id, _ string) bool { return !chosen[id] })
 	}
 	SortChanges(p.Changes)
-	containerOf := map[string][]string{}
-	for _, members := range st.Containers {
-		for _, id := range members {
-			containerOf[id] = members
-		}
-	}
+	containerOf := containersByCompany(st.Containers)
 	if st.Grouping {
 		p.ContainerOf = containerOf
+		p.Desired = desiredGrouping(inv, mates, containerOf, p.Changes)
 	}
 	p.Fingerprints = map[string]string{}
 	for _, id := range p.Touched() {
@@ -199,6 +141,164 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 		return p, &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}
 	}
 	return p, nil
+}
+
+// diffCompanies plans the creates of the inventory's companies the server lacks, and
+// the updates of those it holds otherwise; not those of companies not planned.
+func (p *Plan) diffCompanies(inv *Inventory, st *State) {
+	for _, want := range inv.Companies {
+		if _, held := p.NotPlanned[want.ID]; held {
+			continue
+		}
+		have, exists := st.Companies[want.ID]
+		if !exists {
+			fields := make(map[string]FieldChange, len(want.Settings))
+			for name, v := range want.Settings {
+				fields[name] = FieldChange{Before: apiclient.Null(), After: v, Origin: want.Origin[name]}
+			}
+			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Description: want.Description, Fields: fields})
+			continue
+		}
+		if fields := fieldChanges(want, have); len(fields) > 0 {
+			p.Changes = append(p.Changes, Change{Action: Update, Company: want.ID, ForcedDescription: want.Description, Fields: fields})
+		}
+	}
+}
+
+// diffUnmanaged lists the server's companies that the inventory does not name, and
+// with prune plans the deletes of those prune.match selects instead.
+func (p *Plan) diffUnmanaged(inv *Inventory, st *State, prune bool) {
+	for _, id := range slices.Sorted(maps.Keys(st.Companies)) {
+		if _, managed := inv.Company(id); managed {
+			continue
+		}
+		if prune && inv.Prune != nil && inv.Prune.MatchString(id) {
+			p.Changes = append(p.Changes, Change{Action: Delete, Company: id})
+			continue // deleted, not left alone
+		}
+		p.Unmanaged = append(p.Unmanaged, id)
+	}
+	if prune && inv.Prune == nil {
+		p.Warnings = append(p.Warnings, "--prune deletes nothing: the inventory has no prune.match")
+	}
+}
+
+// diffGrouping plans the ungroups and groups that put the inventory's companies in
+// the containers it asks for. A company not planned is in no desired group: it is
+// never moved. It returns the members of each desired container, by company.
+func (p *Plan) diffGrouping(inv *Inventory, st *State) (mates map[string][]string) {
+	current := maps.Clone(st.Containers)
+	var desired [][]string
+	mates = map[string][]string{}
+	for _, c := range inv.Containers {
+		for _, id := range c.Members {
+			mates[id] = c.Members
+		}
+		if _, held := p.NotPlanned[c.Members[0]]; !held { // a held company's partners are held too
+			desired = append(desired, c.Members)
+		}
+	}
+	for _, want := range inv.Companies {
+		if _, held := p.NotPlanned[want.ID]; held {
+			continue
+		}
+		if _, exists := st.Companies[want.ID]; !exists {
+			current[newContainer+want.ID] = []string{want.ID}
+		}
+		if mates[want.ID] == nil {
+			desired = append(desired, []string{want.ID})
+		}
+	}
+	changes, warnings := planGrouping(current, desired, func(id string) bool { _, managed := inv.Company(id); return managed })
+	p.Changes = append(p.Changes, changes...)
+	p.Warnings = append(p.Warnings, warnings...)
+	return mates
+}
+
+// containersByCompany returns the members of each container, by company.
+func containersByCompany(containers map[string][]string) map[string][]string {
+	of := map[string][]string{}
+	for _, members := range containers {
+		for _, id := range members {
+			of[id] = members
+		}
+	}
+	return of
+}
+
+// desiredGrouping returns the inventory's grouping of the companies whose
+// containers changes may touch: the companies that a group, an ungroup or a create
+// names, and, transitively, the members of their desired containers and of their
+// containers as read (containerOf), whom a server that moves whole containers
+// moves along. Verification reads back no company beyond these.
+func desiredGrouping(inv *Inventory, mates, containerOf map[string][]string, changes []Change) DesiredGrouping {
+	desired := DesiredGrouping{}
+	seen := map[string]bool{}
+	var queue []string
+	visit := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			queue = append(queue, id)
+		}
+	}
+	for _, ch := range changes {
+		if ch.Action == Group || ch.Action == Ungroup || ch.Action == Create {
+			visit(ch.Company)
+			visit(ch.Target)
+		}
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if _, managed := inv.Company(id); managed {
+			desired[id] = mates[id]
+		}
+		for _, m := range mates[id] {
+			visit(m)
+		}
+		for _, m := range containerOf[id] {
+			visit(m)
+		}
+	}
+	copies := map[string][]string{} // by first member: the plan's own, unchanged by changes to the inventory
+	for id, members := range desired {
+		if len(members) > 0 {
+			if copies[members[0]] == nil {
+				copies[members[0]] = slices.Clone(members)
+			}
+			desired[id] = copies[members[0]]
+		}
+	}
+	return desired
+}
+
+// Replan plans again the ungroups and groups that give the companies of scope that
+// d holds their desired containers, from st: their containers as read back, where a
+// company st lacks is absent and would be created alone. It returns the changes in
+// plan order, and the members of each container read, by company.
+func (d DesiredGrouping) Replan(st *State, scope map[string]bool) ([]Change, map[string][]string) {
+	current := maps.Clone(st.Containers)
+	var desired [][]string
+	first := map[string]bool{} // the desired containers listed, by their first member
+	for _, id := range slices.Sorted(maps.Keys(scope)) {
+		members, managed := d[id]
+		if !managed {
+			continue
+		}
+		if _, exists := st.Companies[id]; !exists {
+			current[newContainer+id] = []string{id}
+		}
+		switch {
+		case len(members) == 0:
+			desired = append(desired, []string{id})
+		case !first[members[0]]:
+			first[members[0]] = true
+			desired = append(desired, members)
+		}
+	}
+	changes, _ := planGrouping(current, desired, func(id string) bool { _, managed := d[id]; return managed && scope[id] })
+	SortChanges(changes)
+	return changes, containersByCompany(st.Containers)
 }
 
 // SortChanges puts changes in plan order: by action as Actions lists them (deletes on

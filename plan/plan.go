@@ -37,15 +37,40 @@ type FieldChange struct {
 	Origin string
 }
 
-// Change is one planned change.
+// Change is one planned change. It carries every value apply sends, secrets
+// included: those stay in memory, since renderers and saved plans show a secret
+// as (sensitive).
 type Change struct {
 	Action  Action
 	Company string
 	Name    string // create: the new company's name
 	// Description is what a create sends as the new company's description.
 	Description string
-	Target      string                 // group: the company whose container the mover joins
-	Fields      map[string]FieldChange // update: the fields that change ("name" included); create: its settings
+	// ForcedDescription is, for an update, the inventory's description: what the
+	// update sends with --force-description (a description is never read back).
+	ForcedDescription string
+	Target            string                 // group: the company whose container the mover joins
+	Fields            map[string]FieldChange // update: the fields that change ("name" included); create: its settings
+}
+
+// Settings returns what a create or an update writes to the settings: the After
+// of each field, the name aside.
+func (c Change) Settings() apiclient.Settings {
+	s := make(apiclient.Settings, len(c.Fields))
+	for name, f := range c.Fields {
+		if name != "name" {
+			s[name] = f.After
+		}
+	}
+	return s
+}
+
+// NewName returns the name an update writes, "" when it leaves the name alone.
+func (c Change) NewName() string {
+	if f, ok := c.Fields["name"]; ok {
+		return f.After.Text()
+	}
+	return ""
 }
 
 // Plan is what apply would do, and what a person reviews.
@@ -67,7 +92,17 @@ type Plan struct {
 	// read: apply orders a group after the ungroups of the mover's container-mates.
 	// It is nil when the containers could not be read (a company administrator).
 	ContainerOf map[string][]string
+	// Desired is the grouping the inventory asks for the companies whose containers
+	// the plan touches: what verification plans grouping again from. Nil when the
+	// containers could not be read.
+	Desired DesiredGrouping
 }
+
+// DesiredGrouping holds, for each managed company whose container a plan's grouping
+// changes or creates may touch, the members of the container the inventory puts it
+// in; nil for a company the inventory puts in no container. A company it lacks is
+// either not managed or out of the plan's reach.
+type DesiredGrouping map[string][]string
 
 // Count returns the number of changes of each action.
 func (p *Plan) Count() map[Action]int {

@@ -64,7 +64,7 @@ type Drift struct {
 // Report is the outcome of Apply.
 type Report struct {
 	Results     []Result
-	Verified    bool    // the server holds what the inventory asks, as read back
+	Verified    bool    // the server holds what the plan wrote, as read back
 	Drift       []Drift // what the server did not keep
 	VerifyError error   // why the server could not be read back, if it could not
 	Unresolved  []plan.Change
@@ -97,12 +97,13 @@ type Options struct {
 }
 
 // Apply executes p against c: each change once its dependencies are done, at most
-// opts.Parallelism at a time, then verifies what the server kept against inv (from
-// the answers of the writes, and the containers that grouping touched: see verify),
-// and repairs what can be repaired (grouping side effects, failed changes) for at
-// most opts.Rounds rounds. When ctx is cancelled it starts nothing new, lets the
-// changes in flight finish (within opts.Grace, none past a deadline) and reports.
-func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opts Options) *Report {
+// opts.Parallelism at a time, with the values it carries; then it verifies what the
+// server kept against what the plan wrote (from the answers of the writes, and the
+// containers that grouping touched: see verify), and repairs what can be repaired
+// (grouping side effects, failed changes) for at most opts.Rounds rounds. When ctx
+// is cancelled it starts nothing new, lets the changes in flight finish (within
+// opts.Grace, none past a deadline) and reports.
+func Apply(ctx context.Context, c Client, p *plan.Plan, opts Options) *Report {
 	opts.Parallelism = max(opts.Parallelism, 1)
 	if opts.Grace <= 0 {
 		opts.Grace = 15 * time.Second
@@ -117,7 +118,7 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 
 	changes, containerOf := p.Changes, p.ContainerOf
 	for round := 0; ; round++ {
-		results := run(ctx, c, inv, changes, containerOf, opts, round)
+		results := run(ctx, c, changes, containerOf, opts, round)
 		r.Results = append(r.Results, results...)
 		for _, res := range results {
 			if apiclient.IsFatal(res.Err) && r.Fatal == nil {
@@ -127,7 +128,7 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 		if ctx.Err() != nil || r.Fatal != nil { // the deferred func marks the interruption
 			return r
 		}
-		v, err := verify(ctx, c, inv, p, r.Results, opts.Parallelism)
+		v, err := verify(ctx, c, p, r.Results, opts.Parallelism)
 		if ctx.Err() != nil {
 			return r
 		}
@@ -161,7 +162,7 @@ func Apply(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, opt
 func key(c plan.Change) string { return string(c.Action) + " " + c.Company + " " + c.Target }
 
 // run executes changes in dependency order and returns their results in order.
-func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Change, containerOf map[string][]string, opts Options, round int) []Result {
+func run(ctx context.Context, c Client, changes []plan.Change, containerOf map[string][]string, opts Options, round int) []Result {
 	n := len(changes)
 	results := make([]Result, n)
 	deps := dependencies(changes, containerOf)
@@ -212,7 +213,7 @@ func run(ctx context.Context, c Client, inv *plan.Inventory, changes []plan.Chan
 					finished <- i
 					return nil
 				}
-				results[i].Status, results[i].kept, results[i].Err = execute(work, c, inv, changes[i], opts)
+				results[i].Status, results[i].kept, results[i].Err = execute(work, c, changes[i], opts)
 				if apiclient.IsFatal(results[i].Err) {
 					stopped.Store(true)
 				}
@@ -305,33 +306,26 @@ func dependencies(changes []plan.Change, containerOf map[string][]string) [][]in
 	return deps
 }
 
-// execute makes one change. For an update, and a create with settings, it returns
-// the company as the server answered after the change.
-func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change, opts Options) (Status, *apiclient.Company, error) {
-	want, _ := inv.Company(ch.Company)
+// execute makes one change, with the values it carries. For an update, and a
+// create with settings, it returns the company as the server answered after the
+// change.
+func execute(ctx context.Context, c Client, ch plan.Change, opts Options) (Status, *apiclient.Company, error) {
 	var err error
 	var kept apiclient.Company
 	switch ch.Action {
 	case plan.Create:
-		if kept, err = c.CreateConfirmed(ctx, ch.Company, want.Name, want.Description); err == nil && len(want.Settings) > 0 {
+		if kept, err = c.CreateConfirmed(ctx, ch.Company, ch.Name, ch.Description); err == nil && len(ch.Fields) > 0 {
 			var settled apiclient.Company
-			if settled, err = c.Update(ctx, ch.Company, apiclient.Changes{Settings: want.Settings}); err != nil {
+			if settled, err = c.Update(ctx, ch.Company, apiclient.Changes{Settings: ch.Settings()}); err != nil {
 				// It exists: a repair round updates its settings instead of creating it.
 				return Failed, &kept, fmt.Errorf("created, but its settings were not written: %w", err)
 			}
 			kept = settled
 		}
 	case plan.Update:
-		changes := apiclient.Changes{Settings: apiclient.Settings{}}
-		for name := range ch.Fields {
-			if name == "name" {
-				changes.Name = want.Name
-				continue
-			}
-			changes.Settings[name] = want.Settings[name] // from the inventory: secrets included
-		}
+		changes := apiclient.Changes{Name: ch.NewName(), Settings: ch.Settings()}
 		if opts.ForceDescription {
-			changes.Description = &want.Description
+			changes.Description = &ch.ForcedDescription
 		}
 		kept, err = c.Update(ctx, ch.Company, changes)
 	case plan.Ungroup:

@@ -176,9 +176,9 @@ func TestApplyQuickstartConverges(t *testing.T) {
 			require.NoError(t, err)
 			before := srv.Snapshot()
 
-			inv, p := planFor(t, c, string(inventory))
+			_, p := planFor(t, c, string(inventory))
 			require.False(t, p.Empty())
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 3})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 3})
 			for _, r := range report.Results {
 				require.Equal(t, sync.OK, r.Status, "%s %s: %v", r.Action, r.Company, r.Err)
 			}
@@ -331,7 +331,7 @@ func TestApplyConvergesOnRichScenario(t *testing.T) {
 				require.Positive(t, p.Count()[a], "the plan has a %s: %v", a, p.Changes)
 			}
 
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 3})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 3})
 			require.Empty(t, failures(report.Results))
 			require.True(t, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
 			require.Zero(t, report.Rounds, "the plan reaches the grouping on its first round")
@@ -391,7 +391,7 @@ companies:
 			require.Len(t, p.Changes, 1)
 			require.Nil(t, p.ContainerOf, "a company administrator reads no containers")
 
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 2, Rounds: 2})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 2})
 			require.Empty(t, failures(report.Results), "the update answered success")
 			require.False(t, report.Verified)
 			want := []sync.Drift{{Company: "tenant1", Field: tt.field,
@@ -475,7 +475,7 @@ prune:
 			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
 			srv.SetFaults(tt.faults)
 
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4, Rounds: 0})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 0})
 			require.Len(t, report.Results, len(p.Changes), "every change has one result")
 			if d := cmp.Diff(tt.want, statuses(report.Results)); d != "" {
 				t.Errorf("statuses (-want +got):\n%s", d)
@@ -508,7 +508,7 @@ func TestApplyVerifiedWhenARepairRoundMendsAFailure(t *testing.T) {
 	// The create's update is refused, until the create has reported.
 	srv.SetFaults(pbxtest.Faults{Seed: 1, Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"update"}})
 	heal := func(sync.Result) { srv.SetFaults(pbxtest.Faults{}) }
-	report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 2, Rounds: 1, OnResult: heal})
+	report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 1, OnResult: heal})
 
 	got := make([]string, len(report.Results))
 	for i, r := range report.Results {
@@ -545,7 +545,7 @@ prune:
 			require.Equal(t, map[plan.Action]int{plan.Update: 40, plan.Create: 1, plan.Group: 2, plan.Delete: 1}, p.Count())
 
 			srv.ResetStats()
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 4})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4})
 			require.True(t, report.Verified, "drift %v unresolved %v failures %v", report.Drift, report.Unresolved, failures(report.Results))
 			reads := map[string]int{"read": srv.Stats().Requests["read"], "readContainer": srv.Stats().Requests["readContainer"]}
 			// One read: the deleted company looked up. Two containers: those of the two
@@ -555,4 +555,84 @@ prune:
 			require.True(t, again.Empty(), "%v", again.Changes)
 		})
 	}
+}
+
+// TestApplyWritesThePlan: apply sends the values the plan carries, secrets and the
+// description of --force-description included, and groups as the plan says, even
+// when the inventory it was planned from has changed since: apply does not read it.
+func TestApplyWritesThePlan(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
+		company("a", "A Old", "zone", "Europe/London", "nm_password", "1111"),
+		company("b", "B"),
+		company("c", "C"),
+	}, Containers: map[string][]string{"a": {"a", "c"}}}))
+	c := newClient(t, srv.URL, pbxtest.AdminKey)
+	pins := map[string]string{"A_PIN": "4711", "N_PIN": "2468"}
+	inv := load(t, `version: 1
+companies:
+  a:
+    name: A New
+    description: Head office
+    settings: {zone: US/Pacific, nm_password: "${A_PIN}"}
+  b: {name: B}
+  c: {name: C}
+  n:
+    name: N
+    description: Branch
+    settings: {zone: Europe/Berlin, ivr_password: "${N_PIN}"}
+containers:
+  ab: [a, b]
+`, func(k string) (string, bool) { v, ok := pins[k]; return v, ok })
+	p := diff(t, c, inv, 2, plan.Options{})
+	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to ungroup, 1 to group.", p.Summary())
+
+	// The inventory changes in place after planning: other names, descriptions,
+	// settings and grouping.
+	other := load(t, "version: 1\ncompanies:\n  x: {name: X, settings: {zone: Asia/Tokyo, nm_password: \"9999\"}}\n", noEnv)
+	for i := range inv.Companies {
+		inv.Companies[i].Name, inv.Companies[i].Description = "Changed", "Changed"
+		inv.Companies[i].Settings = other.Companies[0].Settings
+	}
+	inv.Containers[0].Members[1] = "c"
+
+	report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 2, ForceDescription: true})
+	require.Empty(t, failures(report.Results))
+	require.True(t, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
+
+	for _, w := range []struct{ id, name, description, zone, pinField, pin string }{
+		{"a", "A New", "Head office", `"US/Pacific"`, "nm_password", `"4711"`},
+		{"n", "N", "Branch", `"Europe/Berlin"`, "ivr_password", `"2468"`},
+	} {
+		got, ok := srv.Company(w.id)
+		require.True(t, ok, w.id)
+		require.Equal(t, w.name, got.Name)
+		require.Equal(t, w.description, srv.Description(w.id), "the description of %s", w.id)
+		require.Equal(t, w.zone, got.Settings["zone"].JSON(), "the zone of %s", w.id)
+		require.Equal(t, w.pin, got.Settings[w.pinField].JSON(), "the PIN of %s", w.id)
+	}
+	require.Equal(t, [][]string{{"a", "b"}, {"c"}, {"n"}}, partition(srv.Snapshot()))
+}
+
+// TestApplyVerifiesWhatThePlanWrote: a value the server did not keep is drift, as
+// compared with what the plan wrote, even when the inventory now asks for what the
+// server kept.
+func TestApplyVerifiesWhatThePlanWrote(t *testing.T) {
+	const key = "tenant-admin-key" // a company administrator's update of a feature switch keeps nothing
+	srv := simtest.NewServer(t,
+		pbxtest.WithAPIKey(key, pbxtest.CompanyAdmin("tenant1")),
+		pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{company("tenant1", "Tenant One", "nocallrec", false)}}))
+	c := newClient(t, srv.URL, key)
+	inv := load(t, "version: 1\ncompanies:\n  tenant1: {name: Tenant One, settings: {zone: US/Pacific, nocallrec: true}}\n", noEnv)
+	p := diff(t, c, inv, 2, plan.Options{})
+	require.Len(t, p.Changes, 1)
+
+	kept := load(t, "version: 1\ncompanies:\n  tenant1: {name: Tenant One, settings: {zone: US/Pacific, nocallrec: false}}\n", noEnv)
+	inv.Companies[0].Settings = kept.Companies[0].Settings
+
+	report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 2})
+	require.Empty(t, failures(report.Results), "the update answered success")
+	want := []sync.Drift{{Company: "tenant1", Field: "nocallrec",
+		Want: apiclient.Display("nocallrec", apiclient.Bool(true)), Got: apiclient.Display("nocallrec", apiclient.Bool(false))}}
+	require.Empty(t, cmp.Diff(want, report.Drift), "drift (-want +got)")
+	require.False(t, report.Verified)
 }

@@ -41,7 +41,7 @@ func BenchmarkApplyLoad(b *testing.B) {
 		planned := time.Since(start)
 		require.Equal(b, n, p.Count()[plan.Update])
 		planRequests := srv.Stats().TotalRequests()
-		report := sync.Apply(b.Context(), c, inv, p, sync.Options{Parallelism: parallelism})
+		report := sync.Apply(b.Context(), c, p, sync.Options{Parallelism: parallelism})
 		require.True(b, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
 		return planned, time.Since(start), srv.Stats().TotalRequests() - planRequests - n
 	}

@@ -63,7 +63,7 @@ func TestApplyBoundsRequestsInFlight(t *testing.T) {
 			require.Equal(t, tt.parallelism, srv.Stats().MaxInFlight, "reading the state")
 
 			srv.ResetStats()
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: tt.parallelism, Rounds: 3})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: tt.parallelism, Rounds: 3})
 			require.True(t, report.Verified, "drift %v unresolved %v failures %v", report.Drift, report.Unresolved, failures(report.Results))
 			require.Equal(t, tt.parallelism, srv.Stats().MaxInFlight, "applying and verifying")
 		})
@@ -112,7 +112,7 @@ func TestApplyStopsWhenCancelled(t *testing.T) {
 				})
 			}}
 			done := make(chan *sync.Report)
-			go func() { done <- sync.Apply(ctx, c, inv, p, opts) }()
+			go func() { done <- sync.Apply(ctx, c, p, opts) }()
 			<-first
 			cancel()
 			report := <-done
@@ -305,7 +305,7 @@ containers:
 
 			srv.SetFaults(pbxtest.Faults{Seed: seed, Latency: time.Millisecond, Jitter: 30 * time.Millisecond})
 			rec := newRecorder(c)
-			report := sync.Apply(t.Context(), rec, inv, p, sync.Options{Parallelism: 8, Rounds: 3})
+			report := sync.Apply(t.Context(), rec, p, sync.Options{Parallelism: 8, Rounds: 3})
 			require.Empty(t, failures(report.Results))
 			require.True(t, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
 			require.Zero(t, report.Rounds, "right on the first round")

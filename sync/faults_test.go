@@ -95,7 +95,7 @@ func TestApplyConvergesUnderTransientFaults(t *testing.T) {
 
 				srv.ResetStats()
 				srv.SetFaults(pbxtest.Faults{Seed: seed, Rates: pbxtest.SpreadRate(0.3, kinds...)})
-				report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 8, Rounds: 3})
+				report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 8, Rounds: 3})
 				srv.SetFaults(pbxtest.Faults{})
 				require.NotZero(t, srv.Stats().Faults, "faults were injected")
 
@@ -125,10 +125,10 @@ func TestApplyConvergesWhenAnswersAreLostAfterCommit(t *testing.T) {
 				p := diff(t, c, inv, 8, opts)
 				srv.SetFaults(pbxtest.Faults{Seed: seed, Rates: map[pbxtest.Fault]float64{pbxtest.FaultDropAfter: 0.5}, Verbs: allWrites})
 
-				reports := []*sync.Report{sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 8})}
+				reports := []*sync.Report{sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 8})}
 				if !reports[0].Verified {
 					rerun := diff(t, c, inv, 8, opts)
-					reports = append(reports, sync.Apply(t.Context(), c, inv, rerun, sync.Options{Parallelism: 8}))
+					reports = append(reports, sync.Apply(t.Context(), c, rerun, sync.Options{Parallelism: 8}))
 				}
 				require.NotZero(t, srv.Stats().Faults[pbxtest.FaultDropAfter], "answers were lost")
 				requireNoDoubleCreate(t, srv, sc.creates, reports...)
@@ -171,7 +171,7 @@ func TestApplyDoesNotTakeARefusedReadBackForAbsence(t *testing.T) {
 
 			srv.ResetStats()
 			srv.SetFaults(pbxtest.Faults{Seed: 1, Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{tt.verb}})
-			report := sync.Apply(t.Context(), c, inv, p, sync.Options{Parallelism: 2, Rounds: 2})
+			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 2, Rounds: 2})
 			require.Zero(t, srv.Stats().Requests[tt.verb], "updates are verified from their answers, with no read")
 			require.Zero(t, srv.Stats().Requests["create"], "no create of a company that exists: %v", failures(report.Results))
 			for _, r := range report.Results {

@@ -24,7 +24,7 @@ type FleetApplyOptions struct {
 	PBXParallelism int // PBXs worked on at once
 	// Apply applies a PBX's plan, as Apply does (the command adds its progress and
 	// logs); it is called at most once for each PBX, from PBXParallelism goroutines.
-	Apply  func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *Report
+	Apply  func(ctx context.Context, pbx string, p *plan.Plan) *Report
 	Logger *slog.Logger
 }
 
@@ -80,7 +80,7 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 			if ctx.Err() != nil {
 				return nil
 			}
-			r := opts.Apply(ctx, name, fp.Inventories[name], p)
+			r := opts.Apply(ctx, name, p)
 			mu.Lock()
 			defer mu.Unlock()
 			rep.PBXs[name] = r

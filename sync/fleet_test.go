@@ -81,11 +81,11 @@ func runFleetRound(t testing.TB, ctx context.Context, pbxs []fleetPBX, opts ...p
 	var applied []string
 	rep := sync.ApplyFleet(ctx, servers, fp, snaps, sync.FleetApplyOptions{
 		Parallelism: 4, PBXParallelism: 4,
-		Apply: func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *sync.Report {
+		Apply: func(ctx context.Context, pbx string, p *plan.Plan) *sync.Report {
 			mu.Lock()
 			applied = append(applied, pbx)
 			mu.Unlock()
-			return sync.Apply(ctx, servers[pbx], inv, p, sync.Options{Parallelism: 4, Rounds: 3})
+			return sync.Apply(ctx, servers[pbx], p, sync.Options{Parallelism: 4, Rounds: 3})
 		},
 	})
 	slices.Sort(applied)

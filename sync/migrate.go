@@ -45,7 +45,7 @@ type MigrateOptions struct {
 }
 
 // ApplyFunc applies a plan on the target, as Apply does.
-type ApplyFunc func(ctx context.Context, inv *plan.Inventory, p *plan.Plan) *Report
+type ApplyFunc func(ctx context.Context, p *plan.Plan) *Report
 
 // Migration copies companies from one server to another: Prepare reads both sides
 // and plans on the target; once the plan is approved, Execute applies it, verifies
@@ -233,7 +233,7 @@ func (m *Migration) inventory(ctx context.Context) (*plan.Inventory, error) {
 // source.
 func (m *Migration) Execute(ctx context.Context, apply ApplyFunc) (err error) {
 	if !m.plan.Empty() {
-		m.applied = apply(ctx, m.inv, m.plan)
+		m.applied = apply(ctx, m.plan)
 	}
 	if ctx.Err() != nil {
 		return m.interrupted()

@@ -125,7 +125,7 @@ func TestExportRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			tp, err := plan.Diff(inv, tst, plan.Options{})
 			require.NoError(t, err)
-			report := sync.Apply(t.Context(), tc, inv, tp, sync.Options{Parallelism: 4, Rounds: 2})
+			report := sync.Apply(t.Context(), tc, tp, sync.Options{Parallelism: 4, Rounds: 2})
 			require.True(t, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
 
 			wantNames, wantSettings, wantGroups := view(t, source)

@@ -38,7 +38,7 @@ type verification struct {
 //
 // Deletes are never planned again from what was read: a repair round deletes only
 // what the reviewed plan named (spec/cli.md, "Saved plans").
-func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, results []Result, parallelism int) (verification, error) {
+func verify(ctx context.Context, c Client, p *plan.Plan, results []Result, parallelism int) (verification, error) {
 	outcomes := (&Report{Results: results}).Outcomes()
 	var v verification
 	created := map[string]bool{} // companies created with success in some round
@@ -62,7 +62,7 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, re
 			deleted[res.Company] = true
 		}
 	}
-	v.drift = drift(inv, results)
+	v.drift = drift(results)
 
 	retried, exist, err := settleCreates(ctx, c, failedCreates, done, parallelism)
 	if err != nil {
@@ -94,7 +94,7 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, re
 
 	if p.ContainerOf != nil {
 		absent := func(id string) bool { return deleted[id] || (p.Fingerprints[id] == plan.Absent && !created[id]) }
-		groups, containerOf, err := regroup(ctx, c, inv, outcomes, absent, parallelism)
+		groups, containerOf, err := regroup(ctx, c, p.Desired, outcomes, absent, parallelism)
 		if err != nil {
 			return v, err
 		}
@@ -104,43 +104,42 @@ func verify(ctx context.Context, c Client, inv *plan.Inventory, p *plan.Plan, re
 	return v, nil
 }
 
-// drift compares the last answer of each company's successful writes with what was
-// written: a field (or the name) that the answer does not show was not kept.
-func drift(inv *plan.Inventory, results []Result) []Drift {
+// drift compares the last answer of each company's successful writes with what
+// they wrote: a field (or the name) that the answer does not show was not kept.
+func drift(results []Result) []Drift {
 	kept := map[string]Result{} // company -> its last successful write with an answer
 	var order []string
+	written := map[string]map[string]apiclient.Value{} // company -> fields written with success
 	for _, res := range results {
-		if res.Status != OK || res.kept == nil {
+		if res.Status != OK {
 			continue
 		}
-		if _, seen := kept[res.Company]; !seen {
-			order = append(order, res.Company)
-		}
-		kept[res.Company] = res
-	}
-	written := map[string]map[string]bool{} // company -> fields written with success
-	for _, res := range results {
-		if res.Status == OK && (res.Action == plan.Update || res.Action == plan.Create) {
-			if written[res.Company] == nil {
-				written[res.Company] = map[string]bool{}
+		if res.kept != nil {
+			if _, seen := kept[res.Company]; !seen {
+				order = append(order, res.Company)
 			}
-			for name := range res.Fields {
-				written[res.Company][name] = true
+			kept[res.Company] = res
+		}
+		if res.Action == plan.Update || res.Action == plan.Create {
+			if written[res.Company] == nil {
+				written[res.Company] = map[string]apiclient.Value{}
+			}
+			for name, f := range res.Fields {
+				written[res.Company][name] = f.After
 			}
 		}
 	}
 	var out []Drift
 	for _, id := range order {
-		want, _ := inv.Company(id)
 		got := *kept[id].kept
 		for _, name := range slices.Sorted(maps.Keys(written[id])) {
+			want := written[id][name]
 			switch {
-			case name == "name" && got.Name != want.Name:
+			case name == "name" && got.Name != want.Text():
+				out = append(out, Drift{Company: id, Field: name, Want: want.JSON(), Got: apiclient.String(got.Name).JSON()})
+			case name != "name" && !apiclient.Equal(name, got.Settings[name], want):
 				out = append(out, Drift{Company: id, Field: name,
-					Want: apiclient.String(want.Name).JSON(), Got: apiclient.String(got.Name).JSON()})
-			case name != "name" && !apiclient.Equal(name, got.Settings[name], want.Settings[name]):
-				out = append(out, Drift{Company: id, Field: name,
-					Want: apiclient.Display(name, want.Settings[name]), Got: apiclient.Display(name, got.Settings[name])})
+					Want: apiclient.Display(name, want), Got: apiclient.Display(name, got.Settings[name])})
 			}
 		}
 	}
@@ -169,7 +168,7 @@ func settleCreates(ctx context.Context, c Client, failed []Result, done map[stri
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			update := plan.Change{Action: plan.Update, Company: res.Company, Fields: res.Fields}
+			update := plan.Change{Action: plan.Update, Company: res.Company, ForcedDescription: res.Description, Fields: res.Fields}
 			switch {
 			case !there:
 				retry = append(retry, res.Change)
@@ -212,47 +211,108 @@ func lookUpDeleted(ctx context.Context, c Client, p *plan.Plan, deleted map[stri
 	return again, g.Wait()
 }
 
-// regroup reads back the containers that the grouping changes touched and plans their
-// grouping again. It returns the groups and ungroups still to make, and the containers
-// read, by company.
-func regroup(ctx context.Context, c Client, inv *plan.Inventory, outcomes []Result, absent func(string) bool, parallelism int) ([]plan.Change, map[string][]string, error) {
-	mates := map[string][]string{} // desired group-mates, by company
-	for _, box := range inv.Containers {
-		for _, id := range box.Members {
-			mates[id] = box.Members
-		}
-	}
-	scope := map[string]bool{}
-	var queue []string
-	add := func(id string) {
-		if scope[id] {
-			return
-		}
-		scope[id] = true // planned over, so that a desired group keeps all its members
-		if !absent(id) {
-			queue = append(queue, id) // and read, when it is there to read
-		}
-	}
+// regroup reads back the containers that the grouping changes touched and plans
+// their grouping again, from the plan's desired grouping. It returns the groups and
+// ungroups still to make, and the containers read, by company.
+func regroup(ctx context.Context, c Client, desired plan.DesiredGrouping, outcomes []Result, absent func(string) bool, parallelism int) ([]plan.Change, map[string][]string, error) {
+	rb := &readBack{desired: desired, absent: absent, scope: map[string]bool{}}
 	for _, res := range outcomes {
 		if res.Action == plan.Group || res.Action == plan.Ungroup || res.Action == plan.Create {
 			for _, id := range []string{res.Target, res.Company} {
-				if id == "" {
-					continue
-				}
-				add(id)
-				for _, m := range mates[id] {
-					add(m)
+				if id != "" {
+					rb.add(id)
 				}
 			}
 		}
 	}
-	// One company of each desired group first (a group's target, where its mover
-	// should now be), the others once those answers are in: most are covered by then.
+	st, err := rb.read(ctx, c, parallelism)
+	if err != nil {
+		return nil, nil, err
+	}
+	again, containerOf := desired.Replan(st, rb.scope)
+	var groups []plan.Change
+	for _, ch := range again {
+		_, moverRead := st.Companies[ch.Company]
+		_, targetRead := st.Companies[ch.Target]
+		if moverRead && (ch.Target == "" || targetRead) {
+			groups = append(groups, ch)
+		}
+	}
+	return groups, containerOf, nil
+}
+
+// readBack is what regroup reads: the companies whose grouping it plans again
+// (scope), and those of them whose containers are still to read (queue).
+type readBack struct {
+	desired plan.DesiredGrouping
+	absent  func(string) bool // deleted, or never created
+	scope   map[string]bool
+	queue   []string
+}
+
+// add puts id and its desired mates in scope, so that a desired group keeps all its
+// members, and queues those that are there to read.
+func (rb *readBack) add(id string) {
+	for _, m := range append([]string{id}, rb.desired[id]...) {
+		if rb.scope[m] {
+			continue
+		}
+		rb.scope[m] = true
+		if !rb.absent(m) {
+			rb.queue = append(rb.queue, m)
+		}
+	}
+}
+
+// read reads the containers of the companies queued, then of the managed companies
+// found in them, until it finds no new one, and returns what it read: the companies
+// read (each by its id alone) and their containers.
+func (rb *readBack) read(ctx context.Context, c Client, parallelism int) (*plan.State, error) {
+	// The companies to read exist (they are not absent): what ReadContainers needs to
+	// know of them before their containers tell the rest.
+	st := plan.NewState(nil, nil)
+	for id := range rb.scope {
+		if !rb.absent(id) {
+			st.Companies[id] = apiclient.Company{ID: id}
+		}
+	}
+	waves := rb.firstWaves()
+	for len(waves) > 0 {
+		if err := readContainers(ctx, c, st, parallelism, waves); err != nil {
+			return nil, err
+		}
+		// A server that moves whole containers may have moved a managed company into
+		// a container read: its own desired mates are read next.
+		rb.queue = nil
+		for _, members := range st.Containers {
+			for _, id := range members {
+				if _, managed := rb.desired[id]; managed {
+					rb.add(id)
+				}
+			}
+		}
+		for _, id := range rb.queue {
+			if _, known := st.Companies[id]; !known {
+				st.Companies[id] = apiclient.Company{ID: id}
+			}
+		}
+		waves = nil
+		if len(rb.queue) > 0 {
+			waves = [][]string{rb.queue}
+		}
+	}
+	return st, nil
+}
+
+// firstWaves splits the queue in two: one company of each desired group first (a
+// group's target, where its mover should now be), the others once those answers are
+// in: most are covered by then.
+func (rb *readBack) firstWaves() [][]string {
 	var first, rest []string
-	for _, id := range queue {
+	for _, id := range rb.queue {
 		lead := id
-		if ms := mates[id]; len(ms) > 0 {
-			lead = ms[slices.IndexFunc(ms, func(m string) bool { return scope[m] && !absent(m) })]
+		if ms := rb.desired[id]; len(ms) > 0 {
+			lead = ms[slices.IndexFunc(ms, func(m string) bool { return rb.scope[m] && !rb.absent(m) })]
 		}
 		if lead == id {
 			first = append(first, id)
@@ -260,77 +320,26 @@ func regroup(ctx context.Context, c Client, inv *plan.Inventory, outcomes []Resu
 			rest = append(rest, id)
 		}
 	}
+	return [][]string{first, rest}
+}
 
-	// The companies to read exist (they are not absent): what ReadContainers needs to
-	// know of them before their containers tell the rest.
-	st := plan.NewState(nil, nil)
-	for id := range scope {
-		if !absent(id) {
-			st.Companies[id] = apiclient.Company{ID: id}
+// readContainers reads the containers of waves into st. The companies read exist
+// (they were just written, or read): a container that could not be read is asked
+// for again, twice, before verification gives up.
+func readContainers(ctx context.Context, c Client, st *plan.State, parallelism int, waves [][]string) error {
+	if err := plan.ReadContainers(ctx, c, st, parallelism, waves...); err != nil {
+		return err
+	}
+	for try := 0; try < 2 && len(st.Unread) > 0; try++ {
+		unread := slices.Sorted(maps.Keys(st.Unread))
+		clear(st.Unread)
+		if err := plan.ReadContainers(ctx, c, st, parallelism, unread); err != nil {
+			return err
 		}
 	}
-	waves := [][]string{first, rest}
-	for len(waves) > 0 {
-		if err := plan.ReadContainers(ctx, c, st, parallelism, waves...); err != nil {
-			return nil, nil, err
-		}
-		// The companies read exist (they were just written, or read): a container that
-		// could not be read is asked for again, twice, before verification gives up.
-		for try := 0; try < 2 && len(st.Unread) > 0; try++ {
-			unread := slices.Sorted(maps.Keys(st.Unread))
-			clear(st.Unread)
-			if err := plan.ReadContainers(ctx, c, st, parallelism, unread); err != nil {
-				return nil, nil, err
-			}
-		}
-		if len(st.Unread) > 0 {
-			id := slices.Min(slices.Collect(maps.Keys(st.Unread)))
-			return nil, nil, fmt.Errorf("read back the container of %q: %w", id, st.Unread[id])
-		}
-		// A server that moves whole containers may have moved a managed company into
-		// a container read: its own desired mates are read next.
-		queue = nil
-		for _, members := range st.Containers {
-			for _, id := range members {
-				if _, managed := inv.Company(id); managed {
-					add(id)
-					for _, mate := range mates[id] {
-						add(mate)
-					}
-				}
-			}
-		}
-		for _, id := range queue {
-			if _, known := st.Companies[id]; !known {
-				st.Companies[id] = apiclient.Company{ID: id}
-			}
-		}
-		waves = nil
-		if len(queue) > 0 {
-			waves = [][]string{queue}
-		}
+	if len(st.Unread) > 0 {
+		id := slices.Min(slices.Collect(maps.Keys(st.Unread)))
+		return fmt.Errorf("read back the container of %q: %w", id, st.Unread[id])
 	}
-
-	sub := *inv
-	sub.Prune = nil
-	sub.Companies = slices.DeleteFunc(slices.Clone(inv.Companies), func(co plan.Company) bool { return !scope[co.ID] })
-	sub.Containers = slices.DeleteFunc(slices.Clone(inv.Containers), func(box plan.Container) bool {
-		return !slices.ContainsFunc(box.Members, func(id string) bool { return scope[id] })
-	})
-	again, err := plan.Diff(&sub, st, plan.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	var groups []plan.Change
-	for _, ch := range again.Changes {
-		if ch.Action != plan.Group && ch.Action != plan.Ungroup {
-			continue // fields are checked from the answers; creates are tried again as they were
-		}
-		_, moverRead := st.Companies[ch.Company]
-		_, targetRead := st.Companies[ch.Target]
-		if moverRead && (ch.Target == "" || targetRead) {
-			groups = append(groups, ch)
-		}
-	}
-	return groups, again.ContainerOf, nil
+	return nil
 }

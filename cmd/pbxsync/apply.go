@@ -211,7 +211,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 			return nil, err
 		}
 	}
-	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
+	return a.applyPlan(ctx, srv, p, o, pacer), nil
 }
 
 // applySaved applies a plan saved by plan --out, unless it is stale: made from an
@@ -263,7 +263,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report,
 	if p.Empty() {
 		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
 	}
-	return a.applyPlan(ctx, srv, inv, p, o, pacer), nil
+	return a.applyPlan(ctx, srv, p, o, pacer), nil
 }
 
 // connectToWrite connects to the server of the flags for a command that writes, at
@@ -355,7 +355,7 @@ func (a *app) confirm(ctx context.Context) error {
 
 // applyPlan applies p, showing progress on a terminal and a log line per change
 // elsewhere.
-func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p *plan.Plan, o applyOptions, pacer *apiclient.Pacer) *sync.Report {
+func (a *app) applyPlan(ctx context.Context, srv *server, p *plan.Plan, o applyOptions, pacer *apiclient.Pacer) *sync.Report {
 	opts := sync.Options{Parallelism: o.parallelism, Rounds: o.rounds, ForceDescription: o.forceDescription}
 	var pr *progress
 	if terminal(a.stderr) {
@@ -364,7 +364,7 @@ func (a *app) applyPlan(ctx context.Context, srv *server, inv *plan.Inventory, p
 	} else {
 		opts.OnResult = func(r sync.Result) { logResult(ctx, a.logger, r) }
 	}
-	rep := sync.Apply(ctx, srv, inv, p, opts)
+	rep := sync.Apply(ctx, srv, p, opts)
 	rep.Retries = srv.Retries() // the whole run's, its reads included
 	if pr != nil {
 		pr.end()

@@ -261,13 +261,13 @@ func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
 func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions, r *fleetRun, fp *plan.FleetPlan, start time.Time) error {
 	rep := sync.ApplyFleet(ctx, r.Clients, fp, r.States, sync.FleetApplyOptions{
 		Parallelism: ao.parallelism, PBXParallelism: o.pbxParallelism, Logger: a.logger,
-		Apply: func(ctx context.Context, pbx string, inv *plan.Inventory, p *plan.Plan) *sync.Report {
+		Apply: func(ctx context.Context, pbx string, p *plan.Plan) *sync.Report {
 			// A log line per change, named by its PBX: the progress lines of several
 			// PBXs at once would fight over one terminal line.
 			srv, logger := r.servers[pbx], a.logger.With("pbx", pbx)
 			opts := sync.Options{Parallelism: ao.parallelism, Rounds: ao.rounds, ForceDescription: ao.forceDescription,
 				OnResult: func(res sync.Result) { logResult(ctx, logger, res) }}
-			rep := sync.Apply(ctx, srv, inv, p, opts)
+			rep := sync.Apply(ctx, srv, p, opts)
 			rep.Retries = srv.Retries()
 			return rep
 		},

@@ -189,8 +189,8 @@ func (a *app) runMigration(ctx context.Context, o migrateOptions, r *migrateRun)
 		}
 	}
 	r.approved = true
-	return m.Execute(ctx, func(ctx context.Context, inv *plan.Inventory, p *plan.Plan) *sync.Report {
-		return a.applyPlan(ctx, r.to, inv, p, applyOptions{parallelism: o.parallelism, rounds: o.rounds}, pacer)
+	return m.Execute(ctx, func(ctx context.Context, p *plan.Plan) *sync.Report {
+		return a.applyPlan(ctx, r.to, p, applyOptions{parallelism: o.parallelism, rounds: o.rounds}, pacer)
 	})
 }
 
