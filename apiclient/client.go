@@ -1,6 +1,3 @@
-// Package apiclient speaks the PBX company API of version 6.5 (spec/api.md): one method
-// per verb, typed results, the field table, errors by type and retries for the verbs
-// that are safe to repeat.
 package apiclient
 
 import (

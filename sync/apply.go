@@ -1,6 +1,3 @@
-// Package sync applies a plan to a PBX: changes in dependency order with bounded
-// concurrency, one failure never stopping the others, then a verification of what
-// the server kept and a bounded number of repair rounds.
 package sync
 
 import (

@@ -1,5 +1,10 @@
 // Command pbxsync keeps the companies (tenants) of a multi-tenant PBX in line with a
 // YAML inventory kept in git.
+//
+// This package is the command line only: flags into options, one call into plan or
+// sync, what is printed (plans on standard output or error, logs, progress, prompts),
+// the help, and the exit code, decided in one place (exitCode). Engines that read or
+// write a server live in sync, decisions in plan.
 package main
 
 import (
