@@ -379,9 +379,6 @@ func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
 			path = filepath.Join(dir, path)
 			raw = "sim:" + path
 		}
-		if abs, err := filepath.Abs(path); err == nil {
-			path = abs
-		}
 		p.URL, p.urlAt, p.server = raw, n, apiclient.ServerKey(raw)
 		return
 	}
