@@ -381,7 +381,7 @@ func runHostile(t *testing.T, vars map[string]string, files map[string]string, a
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, lookup)
+	code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, lookup, fastRetries)
 	r := hostileRun{code: code, outputs: map[string]string{"stdout": stdout.String(), "stderr": stderr.String()}}
 	for name, path := range files {
 		data, err := os.ReadFile(path)

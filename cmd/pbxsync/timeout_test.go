@@ -66,7 +66,7 @@ func runBounded(t *testing.T, vars map[string]string, args ...string) outcome {
 	done := make(chan outcome, 1)
 	go func() {
 		var stdout, stderr bytes.Buffer
-		code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, env(vars))
+		code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, env(vars), fastRetries)
 		done <- outcome{code, stdout.String(), stderr.String()}
 	}()
 	select {
