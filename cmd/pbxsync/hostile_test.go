@@ -601,6 +601,7 @@ func outsideCodeSpans(line string) string {
 }
 
 func TestHostileServerOutputs(t *testing.T) {
+	t.Parallel()
 	full := hostileOptions{rewrite: true, names: true, echo: true, failContainerOf: "delta"}
 	readable := hostileOptions{rewrite: true, names: true, echo: true} // export and diff need every container
 	tests := []struct {
@@ -746,6 +747,7 @@ func TestHostileServerOutputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := tt.run(t, t.TempDir())
 			if os.Getenv("HOSTILE_DUMP") != "" {
 				t.Logf("%s", r)

@@ -87,6 +87,7 @@ companies:
 `
 
 func TestTimeoutPlan(t *testing.T) {
+	t.Parallel()
 	url, accepted := silentServer(t)
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", timeoutInventory)
 
@@ -106,6 +107,7 @@ func TestTimeoutPlan(t *testing.T) {
 }
 
 func TestTimeoutApply(t *testing.T) {
+	t.Parallel()
 	url, _ := silentServer(t)
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.yaml", timeoutInventory)
@@ -163,6 +165,7 @@ func TestTimeoutFlag(t *testing.T) {
 // ones do: with the context's cause in their error's chain, or with an error of their
 // own (a cancelled prompt), which gets the reason in front. Each says it once.
 func TestTimeoutMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  func(ctx context.Context) error
@@ -185,6 +188,7 @@ func TestTimeoutMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: env(nil)}
 			root := a.newRootCmd()
