@@ -244,6 +244,7 @@ func TestLoadFilesSameAsOneFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50,000 companies take seconds: left out under -short")
 	}
+	t.Parallel()
 	tree, single := splitInventory(20, 25, 100)
 	root := writeTree(t, tree)
 	var dirs []string
