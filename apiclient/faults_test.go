@@ -78,10 +78,12 @@ const faultSeed = 6
 var droppySeeds = []uint64{1, 3, 6, 8}
 
 func TestSafeVerbsRetryTransientFaults(t *testing.T) {
+	t.Parallel()
 	const calls = 6
 	for _, v := range safeVerbs {
 		for _, fault := range transientFaults {
 			t.Run(v.verb+"/"+string(fault)+"/recovers", func(t *testing.T) {
+				t.Parallel()
 				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Seed: faultSeed, Verbs: []string{v.verb}, Rates: map[pbxtest.Fault]float64{fault: 0.5},
 				}))
@@ -97,6 +99,7 @@ func TestSafeVerbsRetryTransientFaults(t *testing.T) {
 			})
 
 			t.Run(v.verb+"/"+string(fault)+"/gives up", func(t *testing.T) {
+				t.Parallel()
 				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Verbs: []string{v.verb}, Rates: map[pbxtest.Fault]float64{fault: 1},
 				}))
@@ -125,6 +128,7 @@ func TestSafeVerbsRetryTransientFaults(t *testing.T) {
 			}, "temporarily unavailable, try again"},
 		} {
 			t.Run(v.verb+"/"+string(tc.fault)+"/not retried", func(t *testing.T) {
+				t.Parallel()
 				srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 					Verbs: []string{v.verb}, Rates: map[pbxtest.Fault]float64{tc.fault: 1},
 				}))
@@ -362,11 +366,13 @@ func TestDeleteConfirmed(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	patient := fastRetries
 	patient.MaxRetryAfter = time.Hour
 
 	for _, fault := range []pbxtest.Fault{pbxtest.Fault429, pbxtest.Fault503} {
 		t.Run(string(fault)+" is waited for until the deadline", func(t *testing.T) {
+			t.Parallel()
 			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 				Rates: map[pbxtest.Fault]float64{fault: 1}, RetryAfter: 30 * time.Second,
 			}))
@@ -380,6 +386,7 @@ func TestRetryAfter(t *testing.T) {
 		})
 
 		t.Run(string(fault)+" without Retry-After backs off briefly", func(t *testing.T) {
+			t.Parallel()
 			srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 				Rates: map[pbxtest.Fault]float64{fault: 1},
 			}))
@@ -395,6 +402,7 @@ func TestRetryAfter(t *testing.T) {
 	}
 
 	t.Run("MaxRetryAfter cuts a long Retry-After", func(t *testing.T) {
+		t.Parallel()
 		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
 			Rates: map[pbxtest.Fault]float64{pbxtest.Fault429: 1}, RetryAfter: 30 * time.Second,
 		}))
@@ -414,6 +422,7 @@ func TestRetryAfter(t *testing.T) {
 	})
 
 	t.Run("a Retry-After never shortens the backoff", func(t *testing.T) {
+		t.Parallel()
 		// A policy that leaves MaxRetryAfter zero must not make a server that asks
 		// for 30 s be tried again at once, faster than one that asks for nothing.
 		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{
@@ -430,6 +439,7 @@ func TestRetryAfter(t *testing.T) {
 	})
 
 	t.Run("cancelling ends the wait", func(t *testing.T) {
+		t.Parallel()
 		// The server asks for an hour; the guard below is ten seconds, so a wait
 		// that ignores the cancellation cannot pass by chance.
 		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithFaults(pbxtest.Faults{

@@ -71,10 +71,12 @@ var secretRefRE = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
 // one ${VAR} (the loader puts the variable's value through Normalize), and a zone
 // field any string (a schema cannot know which time zones exist).
 func TestFieldJSONSchema(t *testing.T) {
+	t.Parallel()
 	values := schemaValues()
 	cases := fieldCases()
 	for _, f := range apiclient.Fields() {
 		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
 			sch := compileFieldSchema(t, f)
 			valid := func(v apiclient.Value) bool {
 				doc, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(v.JSON())))

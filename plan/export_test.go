@@ -102,6 +102,7 @@ func trickySnapshot(r *rand.Rand) *State {
 // reader, as the snapshot's companies, values (kind and text), secrets as ${VAR}
 // unless asked for, and containers; unknown fields as comments only.
 func TestExportReadsBack(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(40) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			snap := trickySnapshot(rand.New(rand.NewPCG(seed, 11)))

@@ -355,6 +355,7 @@ type groupingStep struct {
 // it must reach the desired grouping without moving an unmanaged company, warn where
 // it should, and, up to five companies, be as short as the brute force's.
 func TestPlanGroupingProperties(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for iter := range 10000 {
 		n := 1 + rng.IntN(6)
@@ -437,6 +438,7 @@ func TestPlanGroupingProperties(t *testing.T) {
 // force: no other choice of the containers the groups keep gives fewer changes, or as
 // few with more companies kept in place.
 func TestPlanGroupingAssignment(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	for iter := range 2000 {
 		n := 6 + rng.IntN(7)

@@ -175,6 +175,7 @@ func TestLoadCutsWhereYAMLAgrees(t *testing.T) {
 // same inventory and diagnostics as the file parsed whole, errors of late pieces at
 // their lines, duplicates found across pieces.
 func TestLoadInPiecesLarge(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("version: 1\ndefaults: &d\n  zone: Europe/London\ncompanies:\n")
 	line := 5

@@ -29,12 +29,12 @@ containers:
 func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
 	t.Helper()
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
-		{ID: "a", Name: "A", Settings: apiclient.Settings{"nm_password": apiclient.String("1111")}},
+		{ID: "a", Name: "A", Settings: apiclient.Settings{"nm_password": apiclient.String("11112222")}},
 		{ID: "b", Name: "B"}, {ID: "other", Name: "Other"},
 	}}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
-	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "4711"})})
+	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "47110815"})})
 	require.NoError(t, err)
 	st, err := plan.ReadState(t.Context(), c, inv, 2)
 	require.NoError(t, err)
@@ -42,8 +42,8 @@ func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventor
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, p.Save(&buf, srv.URL, inv, []string{"inventory.yaml"}, plan.Options{}))
-	require.NotContains(t, buf.String(), "4711")
-	require.NotContains(t, buf.String(), "1111")
+	require.NotContains(t, buf.String(), "47110815")
+	require.NotContains(t, buf.String(), "11112222")
 	sp, err := plan.ReadSaved(&buf)
 	require.NoError(t, err)
 	return srv, c, inv, sp
@@ -58,7 +58,7 @@ func TestSavedPlanFresh(t *testing.T) {
 	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to group.", p.Summary())
 	for _, ch := range p.Changes {
 		if ch.Action == plan.Update {
-			require.Equal(t, `"4711"`, ch.Fields["nm_password"].After.JSON(), "secrets come from the inventory again")
+			require.Equal(t, `"47110815"`, ch.Fields["nm_password"].After.JSON(), "secrets come from the inventory again")
 		}
 	}
 }
@@ -129,7 +129,7 @@ func TestSavedPlanTampered(t *testing.T) {
 
 func TestSavedPlanOtherInventory(t *testing.T) {
 	_, c, _, sp := savedPlan(t)
-	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "4711"})})
+	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "47110815"})})
 	require.NoError(t, err)
 	_, err = sp.Check(t.Context(), c, other, 2)
 	var stale *plan.StalePlanError

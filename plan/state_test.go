@@ -104,6 +104,7 @@ func (u *unreadable) ReadContainer(ctx context.Context, id string) (apiclient.Co
 // A container that cannot be read leaves only its companies out of the plan (and
 // those the inventory groups with them), instead of ending the run.
 func TestReadStateUnreadableContainer(t *testing.T) {
+	t.Parallel()
 	const inventory = `version: 1
 companies:
   a: {name: A, settings: {zone: US/Pacific}}
@@ -160,6 +161,7 @@ containers:
 // of all companies and one readContainer for each container that holds a managed
 // company, whatever the parallelism.
 func TestReadStateReadsTheMinimum(t *testing.T) {
+	t.Parallel()
 	var inv strings.Builder
 	inv.WriteString("version: 1\ncompanies:\n")
 	var containers strings.Builder
@@ -204,6 +206,7 @@ func TestReadStateReadsTheMinimum(t *testing.T) {
 // ReadSnapshot reads every container, each once but where one spans two of the runs
 // its goroutines read: at most 1 + containers + parallelism-1 requests.
 func TestReadSnapshotReadsEachContainerOnce(t *testing.T) {
+	t.Parallel()
 	st := pbxtest.State{Containers: map[string][]string{}}
 	for i := range 400 {
 		id := fmt.Sprintf("c%04d", i)

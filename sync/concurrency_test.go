@@ -38,6 +38,7 @@ func updates(n int) scenario {
 // have more requests in flight than the parallelism, and reach it when there is
 // enough work.
 func TestApplyBoundsRequestsInFlight(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		sc          scenario
@@ -205,6 +206,7 @@ func (r *recorder) CreateConfirmed(ctx context.Context, id, name, description st
 // the ungroups of the mover's container-mates have ended, so that it moves no one who
 // should stay; the grouping is right on the first round, whatever the latency.
 func TestApplyGroupsAfterTheUngroupsTheyNeed(t *testing.T) {
+	t.Parallel()
 	state := pbxtest.State{
 		Companies: []apiclient.Company{
 			company("a1", "A1"), company("a2", "A2"), company("b1", "B1"),

@@ -78,6 +78,7 @@ func requireNoDoubleCreate(t *testing.T, srv *simtest.Server, creates int, repor
 // TestApplyConvergesUnderTransientFaults: with 30% of all requests failing in every
 // transient way, repair rounds converge, and no company is created twice.
 func TestApplyConvergesUnderTransientFaults(t *testing.T) {
+	t.Parallel()
 	sc := manyChanges(20)
 	kinds := []pbxtest.Fault{pbxtest.Fault503, pbxtest.Fault429, pbxtest.FaultHTML, pbxtest.FaultTruncated,
 		pbxtest.FaultDropBefore, pbxtest.FaultDropAfter, pbxtest.FaultFail}
@@ -113,6 +114,7 @@ func TestApplyConvergesUnderTransientFaults(t *testing.T) {
 // and their answers lost, one rerun on a fresh plan is enough, and no company is
 // created twice or reported as already existing.
 func TestApplyConvergesWhenAnswersAreLostAfterCommit(t *testing.T) {
+	t.Parallel()
 	sc := manyChanges(20)
 	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
 		for seed := uint64(1); seed <= 4; seed++ {

@@ -524,6 +524,7 @@ var interruptions = []interruption{
 // round has nothing to do. The cut is an interrupt (the changes in flight finish)
 // or a deadline (they are abandoned), in both group modes.
 func TestFleetMovesSurviveInterruption(t *testing.T) {
+	t.Parallel()
 	londonState, parisState := moveFleetStates()
 	londonInv := load(t, moveFleetLondon, noEnv)
 	parisInv := load(t, moveFleetParis(), parisEnv)

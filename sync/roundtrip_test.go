@@ -89,6 +89,7 @@ func view(t *testing.T, srv *simtest.Server) (map[string]string, map[string]map[
 }
 
 func TestExportRoundTrip(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(25) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			source := simtest.NewServer(t, pbxtest.WithState(randomState(rand.New(rand.NewPCG(seed, 7)))))

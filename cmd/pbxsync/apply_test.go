@@ -70,7 +70,7 @@ func (ttyWriter) Stat() (os.FileInfo, error) { return ttyInfo{}, nil }
 func invokeWith(ctx context.Context, stdin io.Reader, stderr io.Writer, vars map[string]string, args ...string) (int, string) {
 	var stdout bytes.Buffer
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	code := run(ctx, args, stdin, &stdout, stderr, lookup)
+	code := run(ctx, args, stdin, &stdout, stderr, lookup, fastRetries)
 	return code, stdout.String()
 }
 

@@ -72,7 +72,7 @@ func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptio
 // reported as the value of from (a flag, PBX_URL), unless from is "".
 func dial(ctx context.Context, url, from, prefix string, opts globalOptions, writes bool, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
-	var clientOpts []apiclient.Option
+	clientOpts := append([]apiclient.Option(nil), opts.clientOptions...)
 	if logger != nil {
 		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
 	}

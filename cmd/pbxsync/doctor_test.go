@@ -89,6 +89,7 @@ func TestDoctorWriteTest(t *testing.T) {
 
 // An interrupt during the write test still deletes what it created.
 func TestDoctorWriteTestInterrupted(t *testing.T) {
+	t.Parallel()
 	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithFaults(pbxtest.Faults{Latency: 30 * time.Millisecond}))
 	before := srv.Snapshot()
 	ctx, cancel := context.WithCancel(t.Context())

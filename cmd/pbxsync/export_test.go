@@ -242,14 +242,14 @@ func TestExportToTerminalRefusesSecrets(t *testing.T) {
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	var stdout lockedBuffer
 	var stderr bytes.Buffer
-	code := run(t.Context(), []string{"export", "--include-secrets"}, strings.NewReader(""), ttyWriter{&stdout}, &stderr, lookup)
+	code := run(t.Context(), []string{"export", "--include-secrets"}, strings.NewReader(""), ttyWriter{&stdout}, &stderr, lookup, fastRetries)
 	require.Equal(t, 1, code)
 	require.Empty(t, stdout.String())
 	requireOneErrorLine(t, stderr.String(), "--include-secrets would print secret values on the terminal: write them to a file with -o FILE (mode 0600)")
 	require.Zero(t, srv.Stats().TotalRequests(), "refused before reading the server")
 
 	// Without secrets, a terminal is fine.
-	code = run(t.Context(), []string{"export"}, strings.NewReader(""), ttyWriter{&stdout}, &stderr, lookup)
+	code = run(t.Context(), []string{"export"}, strings.NewReader(""), ttyWriter{&stdout}, &stderr, lookup, fastRetries)
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	require.Contains(t, stdout.String(), "${ACME_HQ_NM_PASSWORD}")
 }

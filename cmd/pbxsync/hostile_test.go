@@ -381,7 +381,7 @@ func runHostile(t *testing.T, vars map[string]string, files map[string]string, a
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, lookup)
+	code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, lookup, fastRetries)
 	r := hostileRun{code: code, outputs: map[string]string{"stdout": stdout.String(), "stderr": stderr.String()}}
 	for name, path := range files {
 		data, err := os.ReadFile(path)
@@ -601,6 +601,7 @@ func outsideCodeSpans(line string) string {
 }
 
 func TestHostileServerOutputs(t *testing.T) {
+	t.Parallel()
 	full := hostileOptions{rewrite: true, names: true, echo: true, failContainerOf: "delta"}
 	readable := hostileOptions{rewrite: true, names: true, echo: true} // export and diff need every container
 	tests := []struct {
@@ -746,6 +747,7 @@ func TestHostileServerOutputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := tt.run(t, t.TempDir())
 			if os.Getenv("HOSTILE_DUMP") != "" {
 				t.Logf("%s", r)

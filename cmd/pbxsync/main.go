@@ -92,6 +92,9 @@ type globalOptions struct {
 	trace     string           // write every request and answer, redacted, to this HAR file
 	recorder  *apiclient.Trace // made for --trace once the flags are read; nil without
 	timeout   time.Duration    // a deadline for the whole run; 0 for none
+	// clientOptions go to every client of the run, before the command's own: a test
+	// gives a retry policy that does not wait through real backoff.
+	clientOptions []apiclient.Option
 }
 
 // timeoutError is the cause of the run's context when --timeout passes. It is also a
@@ -123,8 +126,11 @@ type app struct {
 	stopDeadline context.CancelFunc
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+// run runs pbxsync with args; clientOpts go to every client it makes (see
+// globalOptions.clientOptions).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), clientOpts ...apiclient.Option) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, logOut: &logLines{w: stderr}}
+	a.opts.clientOptions = clientOpts
 	return a.execute(ctx, a.newRootCmd(), args)
 }
 

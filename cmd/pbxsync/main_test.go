@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
@@ -24,6 +25,13 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
+
+// fastRetries is the retry policy of every client that a test's run makes: the
+// attempts of the default, with waits of milliseconds, so that a test of a failing
+// server does not sleep through real backoff.
+var fastRetries = apiclient.WithRetryPolicy(apiclient.RetryPolicy{
+	Attempts: apiclient.DefaultRetryPolicy.Attempts, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond, MaxRetryAfter: 10 * time.Millisecond,
+})
 
 func env(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
@@ -37,7 +45,7 @@ type result struct {
 func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, env(nil))
+	code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr, env(nil), fastRetries)
 	return result{code, stdout.String(), stderr.String()}
 }
 

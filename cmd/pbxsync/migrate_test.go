@@ -365,6 +365,7 @@ func TestMigrateSourceChanged(t *testing.T) {
 // TestMigrateInterrupted cancels a migration once the target has started to change,
 // then runs it again: the second run adopts what the first created and finishes.
 func TestMigrateInterrupted(t *testing.T) {
+	t.Parallel()
 	src, dst, vars := migrationServers(t, pbxtest.WithFaults(pbxtest.Faults{Latency: 100 * time.Millisecond}))
 	report := filepath.Join(t.TempDir(), "migration.json")
 	args := migrateArgs(src, dst, "--auto-approve", "--delete-source", "--max-delete", "5", "--parallelism", "1", "--report", report)

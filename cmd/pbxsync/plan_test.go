@@ -35,7 +35,7 @@ func invoke(t *testing.T, stdin string, vars map[string]string, args ...string) 
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	code := run(t.Context(), args, strings.NewReader(stdin), &stdout, &stderr, lookup)
+	code := run(t.Context(), args, strings.NewReader(stdin), &stdout, &stderr, lookup, fastRetries)
 	return outcome{code, stdout.String(), stderr.String()}
 }
 

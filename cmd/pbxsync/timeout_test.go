@@ -68,7 +68,7 @@ func runBounded(t *testing.T, vars map[string]string, args ...string) outcome {
 	done := make(chan outcome, 1)
 	go func() {
 		var stdout, stderr bytes.Buffer
-		code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, env(vars))
+		code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, env(vars), fastRetries)
 		done <- outcome{code, stdout.String(), stderr.String()}
 	}()
 	select {
@@ -89,6 +89,7 @@ companies:
 `
 
 func TestTimeoutPlan(t *testing.T) {
+	t.Parallel()
 	url, accepted := silentServer(t)
 	inv := writeFile(t, t.TempDir(), "inventory.yaml", timeoutInventory)
 
@@ -108,6 +109,7 @@ func TestTimeoutPlan(t *testing.T) {
 }
 
 func TestTimeoutApply(t *testing.T) {
+	t.Parallel()
 	url, _ := silentServer(t)
 	dir := t.TempDir()
 	inv := writeFile(t, dir, "inventory.yaml", timeoutInventory)
@@ -165,6 +167,7 @@ func TestTimeoutFlag(t *testing.T) {
 // ones do: with the context's cause in their error's chain, or with an error of their
 // own (a cancelled prompt), which gets the reason in front. Each says it once.
 func TestTimeoutMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  func(ctx context.Context) error
@@ -187,6 +190,7 @@ func TestTimeoutMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var stdout, stderr bytes.Buffer
 			a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: env(nil)}
 			root := a.newRootCmd()

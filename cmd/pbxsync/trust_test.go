@@ -313,6 +313,7 @@ func TestSessionExpiryRenewedOnce(t *testing.T) {
 // not show after every retry leaves its companies out of the plan and the apply; the
 // rest is applied, the plan and the report name what was left out, and the run exits 1.
 func TestUnreadableContainerAffectsOnlyItsCompanies(t *testing.T) {
+	t.Parallel()
 	st := pbxtest.State{Companies: []apiclient.Company{
 		{ID: "ok_a", Name: "OK A"}, {ID: "ok_b", Name: "OK B"}, {ID: "stuck", Name: "Stuck"},
 	}}
