@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	stdsync "sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,10 +22,6 @@ type Source interface {
 	plan.Reader
 	DeleteConfirmed(ctx context.Context, id string) error
 }
-
-// deleteGrace is how long the deletes of a container group that has started go on
-// after an interrupt, so that a group is not left half deleted.
-const deleteGrace = 15 * time.Second
 
 // MigrateOptions tune a migration.
 type MigrateOptions struct {
@@ -64,12 +59,6 @@ type Migration struct {
 	diffs    map[string]plan.CompanyDiff
 	compared bool                     // the target was read back and compared with the source
 	source   map[string]sourceOutcome // what became of each company on the source
-}
-
-// sourceOutcome is what became of a company on the source.
-type sourceOutcome struct {
-	action string // deleted, kept or failed
-	note   string
 }
 
 // NewMigration returns a migration, not started: its report says so.
@@ -291,33 +280,26 @@ func (m *Migration) notVerified() error {
 }
 
 // deleteFromSource deletes the migrated companies from the source, one container
-// group at a time (deleteCopies), and says what was kept.
+// group at a time (a transfer that carries containers), and says what was kept.
 func (m *Migration) deleteFromSource(ctx context.Context) error {
-	fresh, err := plan.ReadState(ctx, m.from, m.inv, m.opts.Parallelism)
+	// No company is unverified: Execute comes here only once the target, read back,
+	// holds every migrated company as the source's snapshot does.
+	t := transfer{
+		source: m.from, snapshot: m.snap, reread: m.inv, copies: m.selected,
+		containers: carryContainers, parallelism: m.opts.Parallelism, logger: m.opts.Logger,
+	}
+	outcomes, err := t.run(ctx)
 	if err != nil {
 		return fmt.Errorf("read the source again before deleting: %w", err)
 	}
-	view := plan.SideOf(m.snap)
-	var groups [][]string
-	grouped := map[string]bool{}
-	for _, id := range m.selected {
-		if grouped[id] {
-			continue
-		}
-		members := view.Mates(id)
-		for _, member := range members {
-			grouped[member] = true
-		}
-		groups = append(groups, members)
-	}
-	maps.Copy(m.source, deleteCopies(ctx, m.from, m.snap, fresh, groups, true, m.opts.Parallelism, m.opts.Logger))
+	maps.Copy(m.source, outcomes)
 
 	var kept, failed int
 	for _, id := range m.selected {
 		switch m.source[id].action {
-		case "kept":
+		case sourceKept:
 			kept++
-		case "failed":
+		case sourceFailed:
 			failed++
 		}
 	}
