@@ -9,9 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	stdsync "sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
@@ -312,90 +309,4 @@ func (m *Migration) deleteFromSource(ctx context.Context) error {
 			countOf(kept+failed, "company was", "companies were"), failed, kept)
 	}
 	return nil
-}
-
-// deleteCopies deletes companies, whose copies elsewhere are verified, from the
-// server they were copied from: one group at a time (a container's members for
-// migrate, each company alone for a fleet's moves), at most parallelism groups at
-// once. fresh is the source read again just before: a group in which a company
-// changed since snap was read (its name, its settings, and with mates whom it shares
-// a container with) is kept, since its change would be lost. A group whose deletes
-// started is finished (within deleteGrace) after an interrupt, and stops at its
-// first failure: a group half deleted would be copied apart by a later run. It
-// returns what became of each company of the groups.
-func deleteCopies(ctx context.Context, from Source, snap, fresh *plan.State, groups [][]string, mates bool, parallelism int, logger *slog.Logger) map[string]sourceOutcome {
-	var ids []string
-	for _, members := range groups {
-		ids = append(ids, members...)
-	}
-	changed := map[string]string{}
-	for _, d := range plan.Compare(plan.SideOf(snap), plan.SideOf(fresh), ids) {
-		switch {
-		case d.Kind == plan.OnlyFrom:
-			changed[d.Company] = "is no longer on the source"
-		case !mates && len(d.Fields) == 0:
-			// only its container differs: a fleet's other changes may regroup it
-		default:
-			changed[d.Company] = "changed on the source since it was read (" + strings.Join(d.What(), ", ") + ")"
-		}
-	}
-
-	work, stopWork := graceful(ctx, deleteGrace) // a deadline (--timeout) ends them at once
-	defer stopWork()
-
-	var mu stdsync.Mutex
-	outcomes := map[string]sourceOutcome{}
-	record := func(id, action, note string) {
-		mu.Lock()
-		defer mu.Unlock()
-		outcomes[id] = sourceOutcome{action: action, note: note}
-	}
-	var g errgroup.Group
-	g.SetLimit(max(parallelism, 1))
-	for _, members := range groups {
-		why := ""
-		for _, id := range members {
-			if changed[id] != "" {
-				why = fmt.Sprintf("kept: %s %s; run again", id, changed[id])
-				if len(members) > 1 {
-					why = "kept with its container: " + strings.TrimPrefix(why, "kept: ")
-				}
-				break
-			}
-		}
-		if why != "" {
-			for _, id := range members {
-				record(id, "kept", why)
-			}
-			continue
-		}
-		g.Go(func() error {
-			if ctx.Err() != nil { // interrupted while it waited for a slot
-				for _, id := range members {
-					record(id, "kept", "interrupted before it was deleted")
-				}
-				return nil
-			}
-			failed := ""
-			for _, id := range members {
-				if failed != "" {
-					record(id, "kept", "not deleted: the delete of "+failed+" failed")
-					continue
-				}
-				err := from.DeleteConfirmed(work, id)
-				attrs := []slog.Attr{slog.String("action", "delete"), slog.String("company", id), slog.String("side", "source")}
-				if err != nil {
-					failed = id
-					record(id, "failed", err.Error())
-					logger.LogAttrs(ctx, slog.LevelWarn, "change", append(attrs, slog.String("status", string(Failed)), slog.String("error", err.Error()))...)
-					continue
-				}
-				record(id, "deleted", "")
-				logger.LogAttrs(ctx, slog.LevelInfo, "change", append(attrs, slog.String("status", string(OK)))...)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	return outcomes
 }

@@ -128,24 +128,22 @@ func (t *transfer) groups() [][]string {
 	for _, id := range t.copies {
 		copied[id] = true
 	}
-	view := plan.SideOf(t.snapshot)
+	together := func(id string) []string { return []string{id} }
+	if t.containers == carryContainers {
+		together = plan.SideOf(t.snapshot).Mates
+	}
 	var groups [][]string
 	grouped := map[string]bool{}
 	for _, id := range t.copies {
 		if grouped[id] {
 			continue
 		}
-		group := []string{id}
-		if t.containers == carryContainers {
-			group = nil
-			for _, member := range view.Mates(id) {
-				if copied[member] {
-					group = append(group, member)
-				}
+		var group []string
+		for _, member := range together(id) {
+			if copied[member] {
+				group = append(group, member)
+				grouped[member] = true
 			}
-		}
-		for _, member := range group {
-			grouped[member] = true
 		}
 		groups = append(groups, group)
 	}
