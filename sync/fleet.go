@@ -98,18 +98,7 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 	for _, mv := range fp.Moves {
 		bySource[mv.From] = append(bySource[mv.From], mv)
 	}
-	verified := verifyMoves(ctx, servers, fp, rep, opts)
-	// A PBX whose apply failed (a change failed, not verified, interrupted) keeps its
-	// moves for a run where both succeed; companies held elsewhere in its plan do not
-	// count against its moves.
-	for _, mv := range fp.Moves {
-		for _, name := range []string{mv.To, mv.From} {
-			r := rep.PBXs[name]
-			if r != nil && (!r.Verified || r.Interrupted) && verified[mv.Company] == "" {
-				verified[mv.Company] = name + " did not succeed (" + r.Err().Error() + ")"
-			}
-		}
-	}
+	notVerified := verifyMoves(ctx, servers, fp, rep, opts)
 	results := map[string]MoveResult{}
 	var wg errgroup.Group
 	wg.SetLimit(max(opts.PBXParallelism, 1))
@@ -118,7 +107,7 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 		one := opts
 		one.Logger = opts.Logger.With("pbx", from)
 		wg.Go(func() error {
-			done := finishMoves(ctx, servers[from], snaps[from], moves, verified, one)
+			done := finishMoves(ctx, servers[from], snaps[from], moves, notVerified, one)
 			mu.Lock()
 			defer mu.Unlock()
 			maps.Copy(results, done)
@@ -133,8 +122,8 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 }
 
 // verifyMoves reads back each PBX that moves come to, and returns for each move
-// why it is not verified there ("" when it is): its new PBX holds it as its
-// inventory asks, with the settings it carried.
+// why it is not verified ("" when it is): its new PBX holds it as its inventory
+// asks, with the settings it carried, and the applies of both its PBXs succeeded.
 func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, rep *FleetReport, opts FleetApplyOptions) map[string]string {
 	byTarget := map[string][]plan.Move{}
 	for _, mv := range fp.Moves {
@@ -154,6 +143,17 @@ func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetP
 		})
 	}
 	_ = g.Wait()
+	// A PBX whose apply failed (a change failed, not verified, interrupted) keeps its
+	// moves for a run where both succeed; companies held elsewhere in its plan do not
+	// count against its moves.
+	for _, mv := range fp.Moves {
+		for _, name := range []string{mv.To, mv.From} {
+			r := rep.PBXs[name]
+			if r != nil && (!r.Verified || r.Interrupted) && why[mv.Company] == "" {
+				why[mv.Company] = name + " did not succeed (" + r.Err().Error() + ")"
+			}
+		}
+	}
 	return why
 }
 

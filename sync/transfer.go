@@ -105,19 +105,19 @@ func (t *transfer) run(ctx context.Context) (map[string]sourceOutcome, error) {
 		return out, err
 	}
 	changed := t.changedSince(fresh, ids)
-	var doomed [][]string
+	var toDelete [][]string
 	for _, group := range verified {
 		id, why := firstNamed(group, changed)
 		switch {
 		case why == "":
-			doomed = append(doomed, group)
+			toDelete = append(toDelete, group)
 		case len(group) > 1:
 			keep(out, group, true, fmt.Sprintf("kept with its container: %s %s; run again", id, why))
 		default:
 			keep(out, group, true, fmt.Sprintf("kept: %s %s; run again", id, why))
 		}
 	}
-	t.deleteGroups(ctx, doomed, out)
+	t.deleteGroups(ctx, toDelete, out)
 	return out, nil
 }
 

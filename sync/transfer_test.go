@@ -71,22 +71,22 @@ func leftOn(srv *simtest.Server) []string {
 	return ids
 }
 
-// TestTransfer runs a transfer of a1 and a2 (one container), b and c, under each
-// container policy: a copy not verified, or changed on the source since its
-// snapshot, is kept (with its container when the copies carry containers), the
-// others are deleted; a container's change keeps a company only when containers
-// are carried; a company not copied is never deleted.
-func TestTransfer(t *testing.T) {
+// transferCase is a transfer of TestTransfer and what it must do.
+type transferCase struct {
+	name       string
+	containers containerPolicy
+	copies     []string // transferCopies when empty
+	// companiesOnly reads the source again without its containers, as a fleet does.
+	companiesOnly bool
+	unverified    map[string]string // the caller's verification
+	// meanwhile changes the source after its snapshot.
+	meanwhile func(context.Context, *apiclient.Client) error
+	want      map[string]sourceOutcome
+}
+
+func transferCases() []transferCase {
 	const notVerified = "its update on the target failed"
-	tests := []struct {
-		name          string
-		containers    containerPolicy
-		copies        []string          // transferCopies when empty
-		companiesOnly bool              // the source is read again without its containers, as a fleet does
-		unverified    map[string]string // the caller's verification
-		meanwhile     func(context.Context, *apiclient.Client) error
-		want          map[string]sourceOutcome
-	}{
+	return []transferCase{
 		{name: "carried: verified and unchanged, all deleted", containers: carryContainers,
 			want: map[string]sourceOutcome{"a1": deletedOutcome(), "a2": deletedOutcome(), "b": deletedOutcome(), "c": deletedOutcome()}},
 		{name: "carried: a container-mate not copied is not deleted", containers: carryContainers, copies: []string{"a1", "b", "c"},
@@ -139,7 +139,15 @@ func TestTransfer(t *testing.T) {
 				"b": keptOutcome(true, "kept: b is no longer on the source; run again"),
 			}},
 	}
-	for _, tt := range tests {
+}
+
+// TestTransfer runs a transfer of a1 and a2 (one container), b and c, under each
+// container policy: a copy not verified, or changed on the source since its
+// snapshot, is kept (with its container when the copies carry containers), the
+// others are deleted; a container's change keeps a company only when containers
+// are carried; a company not copied is never deleted.
+func TestTransfer(t *testing.T) {
+	for _, tt := range transferCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, c, snap := transferSource(t)
