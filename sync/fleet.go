@@ -92,24 +92,13 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 	}
 	_ = g.Wait()
 
-	// The moves, by the PBX they leave: each source is read again once, and its
-	// companies deleted one at a time (deleteCopies, as migrate does).
+	// The moves, by the PBX they leave: a transfer from each (finishMoves) reads it
+	// again once and deletes its companies one at a time.
 	bySource := map[string][]plan.Move{}
 	for _, mv := range fp.Moves {
 		bySource[mv.From] = append(bySource[mv.From], mv)
 	}
-	verified := verifyMoves(ctx, servers, fp, rep, opts)
-	// A PBX whose apply failed (a change failed, not verified, interrupted) keeps its
-	// moves for a run where both succeed; companies held elsewhere in its plan do not
-	// count against its moves.
-	for _, mv := range fp.Moves {
-		for _, name := range []string{mv.To, mv.From} {
-			r := rep.PBXs[name]
-			if r != nil && (!r.Verified || r.Interrupted) && verified[mv.Company] == "" {
-				verified[mv.Company] = name + " did not succeed (" + r.Err().Error() + ")"
-			}
-		}
-	}
+	notVerified := verifyMoves(ctx, servers, fp, rep, opts)
 	results := map[string]MoveResult{}
 	var wg errgroup.Group
 	wg.SetLimit(max(opts.PBXParallelism, 1))
@@ -118,7 +107,7 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 		one := opts
 		one.Logger = opts.Logger.With("pbx", from)
 		wg.Go(func() error {
-			done := finishMoves(ctx, servers[from], snaps[from], moves, verified, one)
+			done := finishMoves(ctx, servers[from], snaps[from], moves, notVerified, one)
 			mu.Lock()
 			defer mu.Unlock()
 			maps.Copy(results, done)
@@ -133,8 +122,8 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 }
 
 // verifyMoves reads back each PBX that moves come to, and returns for each move
-// why it is not verified there ("" when it is): its new PBX holds it as its
-// inventory asks, with the settings it carried.
+// why it is not verified ("" when it is): its new PBX holds it as its inventory
+// asks, with the settings it carried, and the applies of both its PBXs succeeded.
 func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, rep *FleetReport, opts FleetApplyOptions) map[string]string {
 	byTarget := map[string][]plan.Move{}
 	for _, mv := range fp.Moves {
@@ -154,6 +143,17 @@ func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetP
 		})
 	}
 	_ = g.Wait()
+	// A PBX whose apply failed (a change failed, not verified, interrupted) keeps its
+	// moves for a run where both succeed; companies held elsewhere in its plan do not
+	// count against its moves.
+	for _, mv := range fp.Moves {
+		for _, name := range []string{mv.To, mv.From} {
+			r := rep.PBXs[name]
+			if r != nil && (!r.Verified || r.Interrupted) && why[mv.Company] == "" {
+				why[mv.Company] = name + " did not succeed (" + r.Err().Error() + ")"
+			}
+		}
+	}
 	return why
 }
 
@@ -215,45 +215,33 @@ func verifyOn(ctx context.Context, c Client, to string, fp *plan.FleetPlan, appl
 }
 
 // finishMoves deletes from their old PBX, c, the moved companies verified on their
-// new one, as migrate deletes from its source (deleteCopies), each company alone.
+// new one (a transfer that leaves containers to c's inventory), and says what
+// became of each move.
 func finishMoves(ctx context.Context, c Client, snap *plan.State, moves []plan.Move, notVerified map[string]string, opts FleetApplyOptions) map[string]MoveResult {
-	out := map[string]MoveResult{}
-	var groups [][]string
+	t := transfer{
+		source: c, snapshot: snap,
+		reread:     &plan.Inventory{}, // its companies only: containers are left
+		unverified: notVerified, containers: leaveContainers, parallelism: opts.Parallelism, logger: opts.Logger,
+	}
 	for _, mv := range moves {
-		if why := notVerified[mv.Company]; why != "" {
-			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: why + "; it stays on " + mv.From + " until a run verifies it on " + mv.To}
-			continue
-		}
-		groups = append(groups, []string{mv.Company})
+		t.copies = append(t.copies, mv.Company)
 	}
-	if len(groups) == 0 {
-		return out
-	}
-	fresh, err := plan.ReadState(ctx, c, &plan.Inventory{}, opts.Parallelism)
-	if err != nil {
-		for _, g := range groups {
-			mv := moveIn(moves, g[0])
-			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: fmt.Sprintf("verified on %s, but %s could not be read again before the delete: %v", mv.To, mv.From, err)}
-		}
-		return out
-	}
-	done := deleteCopies(ctx, c, snap, fresh, groups, false, opts.Parallelism, opts.Logger)
-	for _, g := range groups {
-		mv := moveIn(moves, g[0])
+	done, err := t.run(ctx)
+	out := map[string]MoveResult{}
+	for _, mv := range moves {
 		o := done[mv.Company]
-		switch o.action {
-		case "deleted":
+		switch {
+		case o.action == sourceDeleted:
 			out[mv.Company] = MoveResult{Move: mv, Status: Moved}
+		case !o.verified:
+			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: o.note + "; it stays on " + mv.From + " until a run verifies it on " + mv.To}
+		case err != nil:
+			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: fmt.Sprintf("verified on %s, but %s could not be read again before the delete: %v", mv.To, mv.From, err)}
 		default:
 			out[mv.Company] = MoveResult{Move: mv, Status: Unfinished, Note: fmt.Sprintf("verified on %s, not deleted from %s: %s", mv.To, mv.From, o.note)}
 		}
 	}
 	return out
-}
-
-func moveIn(moves []plan.Move, id string) plan.Move {
-	i := slices.IndexFunc(moves, func(mv plan.Move) bool { return mv.Company == id })
-	return moves[i]
 }
 
 // Err says in one line why the fleet run did not succeed, naming each PBX that

@@ -9,10 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	stdsync "sync"
-	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
@@ -23,10 +19,6 @@ type Source interface {
 	plan.Reader
 	DeleteConfirmed(ctx context.Context, id string) error
 }
-
-// deleteGrace is how long the deletes of a container group that has started go on
-// after an interrupt, so that a group is not left half deleted.
-const deleteGrace = 15 * time.Second
 
 // MigrateOptions tune a migration.
 type MigrateOptions struct {
@@ -64,12 +56,6 @@ type Migration struct {
 	diffs    map[string]plan.CompanyDiff
 	compared bool                     // the target was read back and compared with the source
 	source   map[string]sourceOutcome // what became of each company on the source
-}
-
-// sourceOutcome is what became of a company on the source.
-type sourceOutcome struct {
-	action string // deleted, kept or failed
-	note   string
 }
 
 // NewMigration returns a migration, not started: its report says so.
@@ -291,33 +277,26 @@ func (m *Migration) notVerified() error {
 }
 
 // deleteFromSource deletes the migrated companies from the source, one container
-// group at a time (deleteCopies), and says what was kept.
+// group at a time (a transfer that carries containers), and says what was kept.
 func (m *Migration) deleteFromSource(ctx context.Context) error {
-	fresh, err := plan.ReadState(ctx, m.from, m.inv, m.opts.Parallelism)
+	// No company is unverified: Execute comes here only once the target, read back,
+	// holds every migrated company as the source's snapshot does.
+	t := transfer{
+		source: m.from, snapshot: m.snap, reread: m.inv, copies: m.selected,
+		containers: carryContainers, parallelism: m.opts.Parallelism, logger: m.opts.Logger,
+	}
+	outcomes, err := t.run(ctx)
 	if err != nil {
 		return fmt.Errorf("read the source again before deleting: %w", err)
 	}
-	view := plan.SideOf(m.snap)
-	var groups [][]string
-	grouped := map[string]bool{}
-	for _, id := range m.selected {
-		if grouped[id] {
-			continue
-		}
-		members := view.Mates(id)
-		for _, member := range members {
-			grouped[member] = true
-		}
-		groups = append(groups, members)
-	}
-	maps.Copy(m.source, deleteCopies(ctx, m.from, m.snap, fresh, groups, true, m.opts.Parallelism, m.opts.Logger))
+	maps.Copy(m.source, outcomes)
 
 	var kept, failed int
 	for _, id := range m.selected {
 		switch m.source[id].action {
-		case "kept":
+		case sourceKept:
 			kept++
-		case "failed":
+		case sourceFailed:
 			failed++
 		}
 	}
@@ -330,90 +309,4 @@ func (m *Migration) deleteFromSource(ctx context.Context) error {
 			countOf(kept+failed, "company was", "companies were"), failed, kept)
 	}
 	return nil
-}
-
-// deleteCopies deletes companies, whose copies elsewhere are verified, from the
-// server they were copied from: one group at a time (a container's members for
-// migrate, each company alone for a fleet's moves), at most parallelism groups at
-// once. fresh is the source read again just before: a group in which a company
-// changed since snap was read (its name, its settings, and with mates whom it shares
-// a container with) is kept, since its change would be lost. A group whose deletes
-// started is finished (within deleteGrace) after an interrupt, and stops at its
-// first failure: a group half deleted would be copied apart by a later run. It
-// returns what became of each company of the groups.
-func deleteCopies(ctx context.Context, from Source, snap, fresh *plan.State, groups [][]string, mates bool, parallelism int, logger *slog.Logger) map[string]sourceOutcome {
-	var ids []string
-	for _, members := range groups {
-		ids = append(ids, members...)
-	}
-	changed := map[string]string{}
-	for _, d := range plan.Compare(plan.SideOf(snap), plan.SideOf(fresh), ids) {
-		switch {
-		case d.Kind == plan.OnlyFrom:
-			changed[d.Company] = "is no longer on the source"
-		case !mates && len(d.Fields) == 0:
-			// only its container differs: a fleet's other changes may regroup it
-		default:
-			changed[d.Company] = "changed on the source since it was read (" + strings.Join(d.What(), ", ") + ")"
-		}
-	}
-
-	work, stopWork := graceful(ctx, deleteGrace) // a deadline (--timeout) ends them at once
-	defer stopWork()
-
-	var mu stdsync.Mutex
-	outcomes := map[string]sourceOutcome{}
-	record := func(id, action, note string) {
-		mu.Lock()
-		defer mu.Unlock()
-		outcomes[id] = sourceOutcome{action: action, note: note}
-	}
-	var g errgroup.Group
-	g.SetLimit(max(parallelism, 1))
-	for _, members := range groups {
-		why := ""
-		for _, id := range members {
-			if changed[id] != "" {
-				why = fmt.Sprintf("kept: %s %s; run again", id, changed[id])
-				if len(members) > 1 {
-					why = "kept with its container: " + strings.TrimPrefix(why, "kept: ")
-				}
-				break
-			}
-		}
-		if why != "" {
-			for _, id := range members {
-				record(id, "kept", why)
-			}
-			continue
-		}
-		g.Go(func() error {
-			if ctx.Err() != nil { // interrupted while it waited for a slot
-				for _, id := range members {
-					record(id, "kept", "interrupted before it was deleted")
-				}
-				return nil
-			}
-			failed := ""
-			for _, id := range members {
-				if failed != "" {
-					record(id, "kept", "not deleted: the delete of "+failed+" failed")
-					continue
-				}
-				err := from.DeleteConfirmed(work, id)
-				attrs := []slog.Attr{slog.String("action", "delete"), slog.String("company", id), slog.String("side", "source")}
-				if err != nil {
-					failed = id
-					record(id, "failed", err.Error())
-					logger.LogAttrs(ctx, slog.LevelWarn, "change", append(attrs, slog.String("status", string(Failed)), slog.String("error", err.Error()))...)
-					continue
-				}
-				record(id, "deleted", "")
-				logger.LogAttrs(ctx, slog.LevelInfo, "change", append(attrs, slog.String("status", string(OK)))...)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	return outcomes
 }
