@@ -65,7 +65,7 @@ type Field struct {
 }
 
 // fields is the field table of spec/api.md, in its order. A new field is one row.
-var fields = []Field{
+var fields = [...]Field{
 	{Name: "record", Type: TypeInteger, Allowed: "a bit mask, 0 or more",
 		Description: "Default call-recording options, as a bit mask.", check: numRange, min: 0, max: 1<<31 - 1},
 	{Name: "nm_password", Allowed: `"" or digits`, Secret: true,
@@ -123,7 +123,7 @@ var fields = []Field{
 }
 
 // Fields returns the field table, in the order of spec/api.md.
-func Fields() []Field { return slices.Clone(fields) }
+func Fields() []Field { return slices.Clone(fields[:]) }
 
 // fieldIndex finds a row of the field table by name.
 var fieldIndex = func() map[string]int {
@@ -221,15 +221,20 @@ func (f Field) Normalize(v Value) (Value, error) {
 		}
 		return String(text), nil
 	case wordEnum:
-		if !slices.Contains(f.enum, text) {
+		i := slices.Index(f.enum, text)
+		if i < 0 {
 			return bad("%q is not allowed", text)
 		}
-		return String(text), nil
+		return String(f.enum[i]), nil // the table's copy, which every company shares
 	case zoneName:
-		if text != "" && !isZone(text) {
+		if text == "" {
+			return String(""), nil
+		}
+		name, ok := zone(text)
+		if !ok {
 			return bad("%q is not a time zone", text)
 		}
-		return String(text), nil
+		return String(name), nil
 	case letterSet:
 		for i, r := range text {
 			if !strings.ContainsRune(f.enum[0], r) {
@@ -254,8 +259,12 @@ func (f Field) Normalize(v Value) (Value, error) {
 	if f.check == numRange && (n < f.min || n > f.max) {
 		return bad("%s is out of range", canon)
 	}
-	if f.check == numEnum && !slices.Contains(f.enum, canon) {
-		return bad("%s is not allowed", canon)
+	if f.check == numEnum {
+		i := slices.Index(f.enum, canon)
+		if i < 0 {
+			return bad("%s is not allowed", canon)
+		}
+		canon = f.enum[i] // the table's copy, which every company shares
 	}
 	if f.Type == TypeInteger {
 		return Int(n), nil
@@ -299,19 +308,24 @@ func sortedLetters(s string) string {
 	return string(r)
 }
 
-// zones remembers which names are time zones: loading one reads a file.
-var zones sync.Map // name -> bool
+// zones remembers which names are time zones, since loading one reads a file, and
+// holds one copy of each name, which the values of every company share.
+var zones sync.Map // name -> the name, or "" for a name that is not a time zone
 
-func isZone(name string) bool {
+// zone returns the copy of name that zones holds, and whether it is a time zone.
+func zone(name string) (string, bool) {
 	if name == "Local" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
-		return false
+		return "", false
 	}
 	if known, ok := zones.Load(name); ok {
-		return known.(bool)
+		return known.(string), known != ""
 	}
-	_, err := time.LoadLocation(name)
-	zones.Store(name, err == nil)
-	return err == nil
+	kept := ""
+	if _, err := time.LoadLocation(name); err == nil {
+		kept = strings.Clone(name)
+	}
+	known, _ := zones.LoadOrStore(strings.Clone(name), kept)
+	return known.(string), known != ""
 }
 
 // compareVersions compares dotted version numbers such as "6.3.22" and "6.5".

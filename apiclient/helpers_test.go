@@ -33,9 +33,9 @@ func newClient(t *testing.T, url string, opts ...apiclient.Option) *apiclient.Cl
 func threeCompanies() pbxtest.State {
 	return pbxtest.State{
 		Companies: []apiclient.Company{
-			{ID: "acme", Name: "Acme Inc.", Settings: apiclient.Settings{"q_ringtime": apiclient.String("20"), "nm_password": apiclient.String("0000"), "record": apiclient.Int(3)}},
-			{ID: "beta", Name: "Beta", Settings: apiclient.Settings{"zone": apiclient.String("Europe/London")}},
-			{ID: "gamma", Name: "Gamma", Settings: apiclient.Settings{"nocallrec": apiclient.Bool(true)}},
+			{ID: "acme", Name: "Acme Inc.", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.String("20"), "nm_password": apiclient.String("0000"), "record": apiclient.Int(3)})},
+			{ID: "beta", Name: "Beta", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/London")})},
+			{ID: "gamma", Name: "Gamma", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": apiclient.Bool(true)})},
 		},
 		Containers: map[string][]string{"acme": {"acme", "beta"}},
 	}

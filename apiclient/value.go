@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 )
 
 // Kind is the JSON kind of a setting value.
@@ -136,6 +132,10 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		}
 		*v = Bool(x)
 	case '"':
+		if s, ok := plainString(b); ok { // most are: no need to unquote
+			*v = String(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -156,38 +156,6 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Settings are a company's data fields by their API names. Fields the table does not
-// know are kept as the server sent them. Printing or logging Settings redacts secrets.
-type Settings map[string]Value
-
-// Names returns the field names, sorted.
-func (s Settings) Names() []string { return slices.Sorted(maps.Keys(s)) }
-
-// Clone returns a copy of s.
-func (s Settings) Clone() Settings { return maps.Clone(s) }
-
-// String prints the settings with secret values redacted.
-func (s Settings) String() string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, name := range s.Names() {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(name)
-		b.WriteString(": ")
-		b.WriteString(Display(name, s[name]))
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// Format makes every fmt verb, %#v included, print the redacted form.
-func (s Settings) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
-
-// LogValue implements slog.LogValuer with secrets redacted.
-func (s Settings) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
 // Redacted is what is shown in place of a secret value.
 const Redacted = "(sensitive)"
 
@@ -204,4 +172,18 @@ func Display(field string, v Value) string {
 		return Redacted
 	}
 	return v.JSON()
+}
+
+// plainString returns the text of a JSON string of printable ASCII without escapes,
+// which is the text between the quotes.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
 }

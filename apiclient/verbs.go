@@ -99,8 +99,8 @@ type Changes struct {
 // Update writes changes to a company and returns the company as the server has it
 // afterwards. A value outside the field table makes the server refuse the whole update.
 func (c *Client) Update(ctx context.Context, id string, ch Changes) (Company, error) {
-	values := make(map[string]json.RawMessage, len(ch.Settings)+2)
-	for name, v := range ch.Settings {
+	values := make(map[string]json.RawMessage, ch.Settings.Len()+2)
+	for name, v := range ch.Settings.All() {
 		b, err := v.MarshalJSON()
 		if err != nil {
 			return Company{}, fmt.Errorf("update of %q: field %s: %w", id, name, err)

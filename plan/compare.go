@@ -98,10 +98,10 @@ func Compare(from, to Side, ids []string) []CompanyDiff {
 		if f.Name != t.Name {
 			d.Fields["name"] = FieldDiff{apiclient.String(f.Name), apiclient.String(t.Name)}
 		}
-		for name := range f.Settings {
+		for name := range f.Settings.All() {
 			compareField(d.Fields, name, f.Settings, t.Settings)
 		}
-		for name := range t.Settings {
+		for name := range t.Settings.All() {
 			compareField(d.Fields, name, f.Settings, t.Settings)
 		}
 		fm, tm := from.Mates(id), to.Mates(id)
@@ -134,8 +134,8 @@ func compareField(into map[string]FieldDiff, name string, from, to apiclient.Set
 	if _, done := into[name]; done {
 		return
 	}
-	if !apiclient.Equal(name, from[name], to[name]) {
-		into[name] = FieldDiff{from[name], to[name]}
+	if !apiclient.Equal(name, from.Get(name), to.Get(name)) {
+		into[name] = FieldDiff{from.Get(name), to.Get(name)}
 	}
 }
 

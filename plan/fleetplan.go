@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -162,9 +161,9 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 			have := src.State.Companies[want.ID]
 			carried := apiclient.Settings{}
 			var unknown []string
-			for name, v := range have.Settings {
+			for name, v := range have.Settings.All() {
 				if _, known := apiclient.LookupField(name); known {
-					carried[name] = v
+					carried.Set(name, v)
 				} else {
 					unknown = append(unknown, name)
 				}
@@ -267,7 +266,9 @@ func withCarried(inv *Inventory, moves []Move, pbx string) *Inventory {
 			continue
 		}
 		settings := mv.Carried.Clone()
-		maps.Copy(settings, c.Settings)
+		for name, v := range c.Settings.All() {
+			settings.Set(name, v)
+		}
 		c.Settings = settings
 		out.Companies[i] = c
 	}
@@ -308,7 +309,7 @@ func (fp *FleetPlan) WriteText(w io.Writer, color bool) error {
 		fmt.Fprintf(b, "\n  %s\n", moveLine(mv))
 		var names []string
 		for _, name := range mv.Carried.Names() {
-			if !blank(mv.Carried[name]) {
+			if !blank(mv.Carried.Get(name)) {
 				names = append(names, name)
 			}
 		}
@@ -317,9 +318,9 @@ func (fp *FleetPlan) WriteText(w io.Writer, color bool) error {
 			width = max(width, len(name))
 		}
 		for _, name := range names {
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried[name])))
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried.Get(name))))
 		}
-		if n := len(mv.Carried) - len(names); n > 0 {
+		if n := mv.Carried.Len() - len(names); n > 0 {
 			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(n, "empty field", "empty fields"))
 		}
 	}
@@ -370,7 +371,7 @@ func (fp *FleetPlan) JSON() JSONFleetPlan {
 	doc := JSONFleetPlan{FormatVersion: FormatVersion, Kind: "fleet", Moves: []JSONMove{}, PBXs: map[string]JSONPlan{}}
 	for _, mv := range fp.Moves {
 		jm := JSONMove{Company: mv.Company, From: mv.From, To: mv.To, Adopt: mv.Adopt, Settings: map[string]json.RawMessage{}}
-		for name, v := range mv.Carried {
+		for name, v := range mv.Carried.All() {
 			jm.Settings[name] = jsonValue(name, v)
 		}
 		doc.Moves = append(doc.Moves, jm)

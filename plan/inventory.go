@@ -335,11 +335,24 @@ type Position struct {
 // String is FILE:LINE, as "first at" in messages.
 func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
+// A draftContainer is a container as its file writes it, kept without its YAML
+// nodes, so that the tree of a large file can go before its companies are read.
 type draftContainer struct {
-	at      *yaml.Node // its label
-	where   string
-	members []*yaml.Node
+	label        string
+	line, column int // of its label
+	where        string
+	members      []member
 }
+
+// A member is an entry of a container's list.
+type member struct {
+	id           string // the company-id, when scalar
+	scalar       bool
+	line, column int
+}
+
+// at returns a node at line and column, for a message about what was written there.
+func at(line, column int) *yaml.Node { return &yaml.Node{Line: line, Column: column} }
 
 // topKeys are the keys of an inventory file; x-... keys are ignored.
 var topKeys = []string{"version", "defaults", "profiles", "companies", "containers", "prune"}
@@ -401,7 +414,7 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 		}
 	}
 	if len(doc.Content) == 0 {
-		l.errorf(&yaml.Node{Line: 1, Column: 1}, "the file is empty: it needs at least version: 1")
+		l.errorf(at(1, 1), "the file is empty: it needs at least version: 1")
 		return d, true
 	}
 	root := resolve(doc.Content[0])
@@ -440,9 +453,28 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 	if !d.version {
 		l.errorf(root, "version is missing: the first line should be version: 1")
 	}
+	if containers != nil && l.mapping(containers, "containers") {
+		l.fields(containers, func(key, value *yaml.Node) {
+			if value.Kind != yaml.SequenceNode {
+				l.errorf(value, "container %s must be a list of company-ids", key.Value)
+				return
+			}
+			ct := draftContainer{label: key.Value, line: key.Line, column: key.Column, where: l.place(key)}
+			for _, m := range value.Content {
+				m = resolve(m)
+				ct.members = append(ct.members, member{id: m.Value, scalar: m.Kind == yaml.ScalarNode, line: m.Line, column: m.Column})
+			}
+			d.containers = append(d.containers, ct)
+		})
+	}
 	switch {
 	case c != nil:
-		seen := map[string]int{}
+		n := 0
+		for _, p := range c.pieces {
+			n += len(p.keys)
+		}
+		d.companies = make([]draft, 0, n)
+		seen := make(map[string]int, n)
 		for _, p := range c.pieces {
 			m, ok := c.parsePiece(p)
 			if !ok {
@@ -452,19 +484,6 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 		}
 	case companies != nil && l.mapping(companies, "companies"):
 		l.companies(d, companies, map[string]int{})
-	}
-	if containers != nil && l.mapping(containers, "containers") {
-		l.fields(containers, func(key, value *yaml.Node) {
-			if value.Kind != yaml.SequenceNode {
-				l.errorf(value, "container %s must be a list of company-ids", key.Value)
-				return
-			}
-			ct := draftContainer{at: key, where: l.place(key)}
-			for _, m := range value.Content {
-				ct.members = append(ct.members, resolve(m))
-			}
-			d.containers = append(d.containers, ct)
-		})
 	}
 	return d, true
 }
@@ -539,7 +558,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 	for _, d := range docs {
 		l.file = d.name
 		if len(docs) > 1 && d.defaults != nil && len(d.companies) == 0 && filepath.Base(d.name) != DefaultsFile {
-			l.warnf(&yaml.Node{Line: 1, Column: 1}, "defaults apply to the companies of their file, and this file has none: name it %s to apply them to its directory", DefaultsFile)
+			l.warnf(at(1, 1), "defaults apply to the companies of their file, and this file has none: name it %s to apply them to its directory", DefaultsFile)
 		}
 		for _, p := range d.profiles {
 			if first, dup := profiles[p.name]; dup {
@@ -551,7 +570,12 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 	}
 	names := slices.Sorted(maps.Keys(profiles))
 	var pruneAt string
-	seen := map[string]Position{}
+	n := 0
+	for _, d := range docs {
+		n += len(d.companies)
+	}
+	inv.Companies = make([]Company, 0, n)
+	seen := make(map[string]Position, n)
 	for _, d := range docs {
 		l.file = d.name
 		if d.pruneAt != nil {
@@ -571,7 +595,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 		for i := range d.companies {
 			c := &d.companies[i]
 			if first, dup := seen[c.ID]; dup {
-				l.errorf(&yaml.Node{Line: c.line, Column: c.column}, "company %s is defined twice: first at %s", c.ID, first)
+				l.errorf(at(c.line, c.column), "company %s is defined twice: first at %s", c.ID, first)
 				continue
 			}
 			seen[c.ID] = Position{d.name, c.line, c.column}
@@ -606,27 +630,27 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 	for _, d := range docs {
 		l.file = d.name
 		for _, dc := range d.containers {
-			c := Container{Label: dc.at.Value}
+			c := Container{Label: dc.label}
 			if first, dup := labels[c.Label]; dup {
-				l.errorf(dc.at, "container %s is defined twice: first at %s", c.Label, first)
+				l.errorf(at(dc.line, dc.column), "container %s is defined twice: first at %s", c.Label, first)
 				continue
 			}
 			labels[c.Label] = dc.where
 			for _, m := range dc.members {
-				if m.Kind != yaml.ScalarNode {
-					l.errorf(m, "a container member must be a company-id")
+				if !m.scalar {
+					l.errorf(at(m.line, m.column), "a container member must be a company-id")
 					continue
 				}
-				id := m.Value
+				id := m.id
 				if _, ok := inv.Company(id); !ok {
-					l.errorf(m, "%s is not a company of the inventory", id)
+					l.errorf(at(m.line, m.column), "%s is not a company of the inventory", id)
 					continue
 				}
 				if other, dup := where[id]; dup {
 					if other == c.Label {
-						l.errorf(m, "%s is listed twice in container %s", id, c.Label)
+						l.errorf(at(m.line, m.column), "%s is listed twice in container %s", id, c.Label)
 					} else {
-						l.errorf(m, "%s is in two containers: %s and %s", id, other, c.Label)
+						l.errorf(at(m.line, m.column), "%s is in two containers: %s and %s", id, other, c.Label)
 					}
 					continue
 				}
@@ -634,7 +658,7 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 				c.Members = append(c.Members, id)
 			}
 			if len(dc.members) < 2 {
-				l.errorf(dc.at, "container %s has fewer than two members: a company alone needs no container entry", c.Label)
+				l.errorf(at(dc.line, dc.column), "container %s has fewer than two members: a company alone needs no container entry", c.Label)
 			}
 			inv.Containers = append(inv.Containers, c)
 		}
@@ -647,21 +671,18 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 // the value, and the variable of a ${VAR}, of the last layer that sets it. The
 // company's own map is the result, so that the common case copies nothing.
 func (c *draft) resolve(layers []*layer, explain bool) {
-	c.Settings = nil
+	c.Settings = apiclient.Settings{}
 	if c.own != nil {
 		c.Settings = c.own.values
 	}
-	if c.Settings == nil {
-		c.Settings = apiclient.Settings{}
-	}
 	for i := len(layers) - 1; i >= 0; i-- {
 		ly := layers[i]
-		for name, v := range ly.values {
+		for name, v := range ly.values.All() {
 			if ly != c.own {
-				if _, set := c.Settings[name]; set {
+				if _, set := c.Settings.Lookup(name); set {
 					continue
 				}
-				c.Settings[name] = v
+				c.Settings.Set(name, v)
 			}
 			if _, taken := c.Env[name]; !taken {
 				if from, ok := ly.env[name]; ok {
@@ -982,7 +1003,7 @@ func (l *loader) settings(n *yaml.Node) *layer {
 			l.errorf(value, "%v", err)
 			return
 		}
-		out.values[f.Name] = norm
+		out.values.Set(f.Name, norm)
 		if from != "" {
 			out.env = setEnv(out.env, f.Name, from)
 		} else if f.Secret && norm.Text() != "" {

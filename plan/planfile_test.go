@@ -29,7 +29,7 @@ containers:
 func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
 	t.Helper()
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
-		{ID: "a", Name: "A", Settings: apiclient.Settings{"nm_password": apiclient.String("1111")}},
+		{ID: "a", Name: "A", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("1111")})},
 		{ID: "b", Name: "B"}, {ID: "other", Name: "Other"},
 	}}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
@@ -65,7 +65,7 @@ func TestSavedPlanFresh(t *testing.T) {
 
 func TestSavedPlanStale(t *testing.T) {
 	srv, c, inv, sp := savedPlan(t)
-	_, err := c.Update(t.Context(), "b", apiclient.Changes{Settings: apiclient.Settings{"zone": apiclient.String("Europe/Paris")}})
+	_, err := c.Update(t.Context(), "b", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/Paris")})})
 	require.NoError(t, err)
 	_, err = c.Create(t.Context(), "new", "Someone Else", "")
 	require.NoError(t, err)

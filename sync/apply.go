@@ -313,7 +313,7 @@ func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change,
 	var kept apiclient.Company
 	switch ch.Action {
 	case plan.Create:
-		if kept, err = c.CreateConfirmed(ctx, ch.Company, want.Name, want.Description); err == nil && len(want.Settings) > 0 {
+		if kept, err = c.CreateConfirmed(ctx, ch.Company, want.Name, want.Description); err == nil && want.Settings.Len() > 0 {
 			var settled apiclient.Company
 			if settled, err = c.Update(ctx, ch.Company, apiclient.Changes{Settings: want.Settings}); err != nil {
 				// It exists: a repair round updates its settings instead of creating it.
@@ -328,7 +328,7 @@ func execute(ctx context.Context, c Client, inv *plan.Inventory, ch plan.Change,
 				changes.Name = want.Name
 				continue
 			}
-			changes.Settings[name] = want.Settings[name] // from the inventory: secrets included
+			changes.Settings.Set(name, want.Settings.Get(name)) // from the inventory: secrets included
 		}
 		if opts.ForceDescription {
 			changes.Description = &want.Description

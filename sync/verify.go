@@ -138,9 +138,9 @@ func drift(inv *plan.Inventory, results []Result) []Drift {
 			case name == "name" && got.Name != want.Name:
 				out = append(out, Drift{Company: id, Field: name,
 					Want: apiclient.String(want.Name).JSON(), Got: apiclient.String(got.Name).JSON()})
-			case name != "name" && !apiclient.Equal(name, got.Settings[name], want.Settings[name]):
+			case name != "name" && !apiclient.Equal(name, got.Settings.Get(name), want.Settings.Get(name)):
 				out = append(out, Drift{Company: id, Field: name,
-					Want: apiclient.Display(name, want.Settings[name]), Got: apiclient.Display(name, got.Settings[name])})
+					Want: apiclient.Display(name, want.Settings.Get(name)), Got: apiclient.Display(name, got.Settings.Get(name))})
 			}
 		}
 	}
