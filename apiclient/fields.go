@@ -173,9 +173,18 @@ var (
 
 // Normalize checks v against the field's allowed values and returns it in the form and
 // type the server stores: 15, "15" and "015" become "15" for a string field holding a
-// number, and 15 for an integer field. The error says what is allowed; it never
-// repeats a secret's value.
+// number, and 15 for an integer field. The value of a secret field comes back marked
+// sensitive, as does a marked value of any field. The error says what is allowed; it
+// never repeats a secret's value.
 func (f Field) Normalize(v Value) (Value, error) {
+	n, err := f.normalize(v)
+	if err == nil && (f.Secret || v.sensitive) {
+		n = n.MarkSensitive()
+	}
+	return n, err
+}
+
+func (f Field) normalize(v Value) (Value, error) {
 	bad := func(format string, args ...any) (Value, error) {
 		msg := fmt.Sprintf(format, args...)
 		if f.Secret {
@@ -274,13 +283,15 @@ func (f Field) Normalize(v Value) (Value, error) {
 
 // Equal reports whether a and b are one value of the field: compared after
 // normalisation, with null equal to false for switches and noext compared as a set
-// of letters. A value the field does not allow compares by its JSON text.
+// of letters. A value the field does not allow compares by its JSON text. Marks do
+// not count: a secret equals its own text.
 func (f Field) Equal(a, b Value) bool {
+	a, b = a.Reveal(), b.Reveal()
 	if a == b {
 		return true // the common case, without the cost of normalising
 	}
-	na, errA := f.Normalize(a)
-	nb, errB := f.Normalize(b)
+	na, errA := f.normalize(a)
+	nb, errB := f.normalize(b)
 	if errA != nil || errB != nil {
 		return a.JSON() == b.JSON()
 	}
@@ -299,7 +310,7 @@ func Equal(field string, a, b Value) bool {
 	if f, ok := LookupField(field); ok {
 		return f.Equal(a, b)
 	}
-	return a.JSON() == b.JSON()
+	return a.Reveal().JSON() == b.Reveal().JSON()
 }
 
 func sortedLetters(s string) string {

@@ -19,7 +19,7 @@ var fastRetries = apiclient.RetryPolicy{Attempts: 4, BaseDelay: time.Millisecond
 
 // valueJSON compares setting values by their JSON text, which holds their kind too
 // ("15" and 15 differ here; apiclient.Equal is the place where they are one value).
-var valueJSON = cmp.Comparer(func(a, b apiclient.Value) bool { return a.JSON() == b.JSON() })
+var valueJSON = cmp.Comparer(func(a, b apiclient.Value) bool { return a.Reveal().JSON() == b.Reveal().JSON() })
 
 // newClient returns a System-Admin client of srv with fast retries.
 func newClient(t *testing.T, url string, opts ...apiclient.Option) *apiclient.Client {

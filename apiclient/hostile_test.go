@@ -123,7 +123,7 @@ func TestDataIsScrubbedOfCredentials(t *testing.T) {
 	require.Equal(t, "Acme "+apiclient.Redacted, all[0].Name)
 	require.Equal(t, `"stolen: (sensitive)"`, all[0].Settings.Get("hs_access").JSON())
 	require.NotContains(t, all[0].Settings.Get("future_field").JSON(), key)
-	require.Equal(t, `"1234"`, all[0].Settings.Get("nm_password").JSON(), "a tenant's own secret is its data, kept for comparison")
+	require.Equal(t, `"1234"`, all[0].Settings.Get("nm_password").Reveal().JSON(), "a tenant's own secret is its data, kept for comparison")
 
 	box, err := c.ReadContainer(t.Context(), "acme")
 	require.NoError(t, err)

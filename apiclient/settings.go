@@ -23,10 +23,11 @@ type Settings struct{ p *slots }
 type slots struct {
 	// The fields of the table, by row: the parts of a Value, each in an array of its
 	// own, take 17 bytes a field where a Value takes 24.
-	text  [len(fields)]string
-	kind  [len(fields)]Kind
-	set   uint32 // bit i: row i is set
-	truth uint32 // bit i: row i is true
+	text      [len(fields)]string
+	kind      [len(fields)]Kind
+	set       uint32 // bit i: row i is set
+	truth     uint32 // bit i: row i is true
+	sensitive uint32 // bit i: row i is marked sensitive
 
 	other []Setting // the fields the table does not know, sorted by name; usually nil
 }
@@ -36,16 +37,20 @@ const _ = uint(32 - len(fields))
 
 // row returns the value of row i.
 func (s *slots) row(i int) Value {
-	return Value{text: s.text[i], kind: s.kind[i], bit: s.truth&(1<<i) != 0}
+	return Value{text: s.text[i], kind: s.kind[i], bit: s.truth&(1<<i) != 0, sensitive: s.sensitive&(1<<i) != 0}
 }
 
-// setRow sets row i to v.
+// setRow sets row i to v, marked sensitive when the field is a secret.
 func (s *slots) setRow(i int, v Value) {
 	s.text[i], s.kind[i] = v.text, v.kind
 	s.set |= 1 << i
 	s.truth &^= 1 << i
+	s.sensitive &^= 1 << i
 	if v.bit {
 		s.truth |= 1 << i
+	}
+	if v.sensitive || fields[i].Secret {
+		s.sensitive |= 1 << i
 	}
 }
 
@@ -64,21 +69,25 @@ func SettingsOf(m map[string]Value) Settings {
 	return s
 }
 
-// Lookup returns the value of the named field, and whether s holds it.
+// Lookup returns the value of the named field, and whether s holds it. A field it
+// does not hold reads as null, marked sensitive for a secret field of the table, as
+// any value of that field is.
 func (s Settings) Lookup(name string) (Value, bool) {
-	if s.p == nil {
-		return Value{}, false
-	}
 	if i, ok := fieldIndex[name]; ok {
-		return s.p.row(i), s.p.set&(1<<i) != 0
+		if s.p == nil || s.p.set&(1<<i) == 0 {
+			return Value{sensitive: fields[i].Secret}, false
+		}
+		return s.p.row(i), true
 	}
-	if j, ok := s.p.find(name); ok {
-		return s.p.other[j].Value, true
+	if s.p != nil {
+		if j, ok := s.p.find(name); ok {
+			return s.p.other[j].Value, true
+		}
 	}
 	return Value{}, false
 }
 
-// Get returns the value of the named field; null when s does not hold it.
+// Get returns the value of the named field; null when s does not hold it (Lookup).
 func (s Settings) Get(name string) Value {
 	v, _ := s.Lookup(name)
 	return v
@@ -90,7 +99,8 @@ func (s Settings) Has(name string) bool {
 	return ok
 }
 
-// Set sets the named field to v.
+// Set sets the named field to v; the value of a secret field of the table is marked
+// sensitive (Value.MarkSensitive), whoever made it.
 func (s *Settings) Set(name string, v Value) {
 	if s.p == nil {
 		s.p = &slots{}
@@ -115,6 +125,7 @@ func (s *Settings) Delete(name string) {
 	if i, ok := fieldIndex[name]; ok {
 		s.p.setRow(i, Value{})
 		s.p.set &^= 1 << i
+		s.p.sensitive &^= 1 << i
 		return
 	}
 	if j, ok := s.p.find(name); ok {
@@ -230,8 +241,14 @@ func (s Settings) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String()
 // LogValue implements slog.LogValuer with secrets redacted.
 func (s Settings) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// MarshalJSON writes the settings as a JSON object, in name order.
-func (s Settings) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes the settings as a JSON object, in name order, marked values as
+// "(sensitive)".
+func (s Settings) MarshalJSON() ([]byte, error) { return s.appendJSON(false) }
+
+// wireJSON is MarshalJSON with secrets in their real text, as the server sends them.
+func (s Settings) wireJSON() ([]byte, error) { return s.appendJSON(true) }
+
+func (s Settings) appendJSON(reveal bool) ([]byte, error) {
 	b := []byte{'{'}
 	for name, v := range s.All() {
 		if len(b) > 1 {
@@ -240,6 +257,9 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 		key, err := json.Marshal(name)
 		if err != nil {
 			return nil, err
+		}
+		if reveal {
+			v = v.Reveal()
 		}
 		value, err := v.MarshalJSON()
 		if err != nil {

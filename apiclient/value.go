@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"slices"
 	"strconv"
 )
 
@@ -37,10 +40,16 @@ func (k Kind) String() string {
 // its decimal text, so nothing is lost to floating point), a boolean, or raw JSON.
 // What a value means for a field, and which values are one value, is the field
 // table's business (see Field.Normalize and Equal).
+//
+// A value may be marked sensitive: a secret's value. The field table marks the
+// values of its secret fields where they are made (Field.Normalize, Settings.Set),
+// and a marked value shows as (sensitive) wherever it goes: fmt, slog, JSON and
+// Display. Only Reveal gives an encoder its real text.
 type Value struct {
-	text string // the string, the number's text, or the raw JSON
-	kind Kind   // after text, so that a Value takes 24 bytes, not 32
-	bit  bool
+	text      string // the string, the number's text, or the raw JSON
+	kind      Kind   // after text, so that a Value takes 24 bytes, not 32
+	bit       bool
+	sensitive bool
 }
 
 // String returns a string value.
@@ -61,7 +70,25 @@ func Null() Value { return Value{} }
 // Kind reports the JSON kind of v.
 func (v Value) Kind() Kind { return v.kind }
 
-// Text returns the string or the number's text; "" for other kinds.
+// MarkSensitive returns v marked as a secret's value.
+func (v Value) MarkSensitive() Value {
+	v.sensitive = true
+	return v
+}
+
+// IsSensitive reports whether v is marked as a secret's value.
+func (v Value) IsSensitive() bool { return v.sensitive }
+
+// Reveal returns v without its mark, so that it encodes as what it is: for what must
+// carry a secret's real text (the request sent to the server, the simulator's state
+// file, an export asked for secrets), and for comparing encodings.
+func (v Value) Reveal() Value {
+	v.sensitive = false
+	return v
+}
+
+// Text returns the string or the number's text, a secret's included, for checking and
+// comparing; "" for other kinds. What a person sees is String (or Display).
 func (v Value) Text() string {
 	if v.kind == KindString || v.kind == KindNumber {
 		return v.text
@@ -73,8 +100,12 @@ func (v Value) Text() string {
 func (v Value) Bool() bool { return v.kind == KindBool && v.bit }
 
 // Any returns v as the Go value encoding/json and yaml would produce for it: nil,
-// string, int64 (or json.Number when not an integer), bool, or raw JSON.
+// string, int64 (or json.Number when not an integer), bool, or raw JSON; a marked
+// value as the string (sensitive).
 func (v Value) Any() any {
+	if v.sensitive {
+		return Redacted
+	}
 	switch v.kind {
 	case KindString:
 		return v.text
@@ -91,17 +122,44 @@ func (v Value) Any() any {
 	return nil
 }
 
-// GoString shows the value as JSON, so that test failures read well.
-func (v Value) GoString() string { return v.JSON() }
+// String returns the value as a person should see it: as JSON writes it, or a marked
+// value as (sensitive).
+func (v Value) String() string {
+	if v.sensitive {
+		return Redacted
+	}
+	return v.JSON()
+}
 
-// JSON returns the value as JSON text.
+// GoString is String, so that test failures read well and keep secrets.
+func (v Value) GoString() string { return v.String() }
+
+// Format makes every fmt verb print String, %#v included; %q quotes it.
+func (v Value) Format(f fmt.State, verb rune) {
+	s := v.String()
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
+
+// LogValue implements slog.LogValuer with String.
+func (v Value) LogValue() slog.Value { return slog.StringValue(v.String()) }
+
+// JSON returns the value as JSON text; a marked value as "(sensitive)".
 func (v Value) JSON() string {
 	b, _ := v.MarshalJSON()
 	return string(b)
 }
 
-// MarshalJSON implements json.Marshaler.
+// redactedJSON is a marked value's JSON.
+var redactedJSON = []byte(`"` + Redacted + `"`)
+
+// MarshalJSON implements json.Marshaler; a marked value is "(sensitive)".
 func (v Value) MarshalJSON() ([]byte, error) {
+	if v.sensitive {
+		return slices.Clone(redactedJSON), nil
+	}
 	switch v.kind {
 	case KindString:
 		return json.Marshal(v.text)
@@ -165,13 +223,14 @@ func IsSecret(field string) bool {
 	return ok && f.Secret
 }
 
-// Display returns a value as a person should see it: secrets as (sensitive), strings
-// quoted, numbers and booleans as JSON writes them.
+// Display returns a value of the named field as a person should see it (String):
+// strings quoted, numbers and booleans as JSON writes them, a marked value as
+// (sensitive), and so is a secret field's value that was made without the mark.
 func Display(field string, v Value) string {
 	if IsSecret(field) {
 		return Redacted
 	}
-	return v.JSON()
+	return v.String()
 }
 
 // plainString returns the text of a JSON string of printable ASCII without escapes,

@@ -55,7 +55,7 @@ func TestRead(t *testing.T) {
 		want := map[string]string{"q_ringtime": `"20"`, "record": `3`, "nm_password": `"0000"`, "nocallrec": `null`, "zone": `""`}
 		gotJSON := map[string]string{}
 		for name := range want {
-			gotJSON[name] = got.Settings.Get(name).JSON()
+			gotJSON[name] = got.Settings.Get(name).Reveal().JSON()
 		}
 		if diff := cmp.Diff(want, gotJSON); diff != "" {
 			t.Errorf("settings as JSON (-want +got):\n%s", diff)

@@ -74,6 +74,21 @@ type Entry struct {
 	Members map[string]Entry `json:"members,omitempty"`
 }
 
+// MarshalJSON writes the entry as a server sends it, secrets in their real text: it
+// is the simulator's answer on the wire.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	data, err := e.Data.wireJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		ID      int64            `json:"id"`
+		Name    string           `json:"name"`
+		Data    json.RawMessage  `json:"data"`
+		Members map[string]Entry `json:"members,omitempty"`
+	}{e.ID, e.Name, data, e.Members})
+}
+
 // The answers' result values.
 const (
 	ResultSuccess = "success"

@@ -57,7 +57,7 @@ func TestFleet(t *testing.T) {
 	london := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *plan.FleetPBX) bool { return p.Name == "london" })]
 	paris, ok := london.Inv.Company("acme_paris")
 	require.True(t, ok, "acme_paris starts on london")
-	require.Equal(t, `"5150"`, paris.Settings.Get("nm_password").JSON(), "its PIN from the environment file")
+	require.Equal(t, `"5150"`, paris.Settings.Get("nm_password").Reveal().JSON(), "its PIN from the environment file")
 	require.Equal(t, `"100"`, paris.Settings.Get("vm_maxmsgs").JSON(), "from london/_defaults.yaml")
 	berlin := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *plan.FleetPBX) bool { return p.Name == "berlin" })]
 	require.Equal(t, map[string][]string{"beta": {"beta_gmbh", "beta_hamburg"}}, containersOf(berlin.Inv), "a container with partners")

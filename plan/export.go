@@ -208,7 +208,7 @@ func exportCompany(b *bytes.Buffer, c apiclient.Company, opts ExportOptions) {
 				writeString(b, ref)
 			}
 		} else {
-			writeValue(b, v)
+			writeValue(b, v.Reveal()) // a secret's text only when asked (IncludeSecrets)
 		}
 		b.WriteByte('\n')
 	}
@@ -384,5 +384,5 @@ func secretText(v apiclient.Value) string {
 	if k := v.Kind(); k == apiclient.KindString || k == apiclient.KindNumber {
 		return v.Text()
 	}
-	return v.JSON()
+	return v.Reveal().JSON()
 }

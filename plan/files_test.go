@@ -132,7 +132,7 @@ func TestLoadFilesLayers(t *testing.T) {
 	got := map[string]string{}
 	for _, c := range inv.Companies {
 		for _, name := range c.Settings.Names() {
-			got[c.ID+"."+name] = fmt.Sprintf("%s from %s %s", c.Settings.Get(name).JSON(), c.Origin[name], c.Env[name])
+			got[c.ID+"."+name] = fmt.Sprintf("%s from %s %s", c.Settings.Get(name).Reveal().JSON(), c.Origin[name], c.Env[name])
 		}
 	}
 	acme := filepath.Join("east", "acme.yaml")

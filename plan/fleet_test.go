@@ -550,7 +550,7 @@ func TestLoadFleetWarnings(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{plainText}, diagStrings(t, warns))
 		sigma, _ := fleet.PBXs[1].Inv.Company("sigma")
-		require.Equal(t, apiclient.String("2468"), sigma.Settings.Get("barge_pin"))
+		require.Equal(t, apiclient.String("2468").MarkSensitive(), sigma.Settings.Get("barge_pin"))
 	})
 	t.Run("offline: an unset variable is a warning", func(t *testing.T) {
 		_, warns, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{Offline: true})

@@ -372,7 +372,7 @@ func (fp *FleetPlan) JSON() JSONFleetPlan {
 	for _, mv := range fp.Moves {
 		jm := JSONMove{Company: mv.Company, From: mv.From, To: mv.To, Adopt: mv.Adopt, Settings: map[string]json.RawMessage{}}
 		for name, v := range mv.Carried.All() {
-			jm.Settings[name] = jsonValue(name, v)
+			jm.Settings[name] = jsonValue(v)
 		}
 		doc.Moves = append(doc.Moves, jm)
 	}
@@ -436,4 +436,4 @@ func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 
 // blank reports whether a carried value is empty: "" or null, which a move's text
 // counts rather than lists.
-func blank(v apiclient.Value) bool { j := v.JSON(); return j == `""` || j == "null" }
+func blank(v apiclient.Value) bool { j := v.Reveal().JSON(); return j == `""` || j == "null" }

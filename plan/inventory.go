@@ -995,6 +995,9 @@ func (l *loader) settings(n *yaml.Node) *layer {
 		if !ok {
 			return
 		}
+		if f.Secret {
+			v = v.MarkSensitive() // from here on, it shows as (sensitive) wherever it goes
+		}
 		norm, err := f.Normalize(v)
 		if err != nil {
 			if from != "" { // Normalize never echoes a secret's value: name where it came from

@@ -877,7 +877,9 @@ func TestLoadInventoryMergesDefaults(t *testing.T) {
 }
 
 // valueEqual compares values by kind and JSON text, so that "15" and 15 differ.
-func valueEqual(a, b apiclient.Value) bool { return a.Kind() == b.Kind() && a.JSON() == b.JSON() }
+func valueEqual(a, b apiclient.Value) bool {
+	return a.Kind() == b.Kind() && a.Reveal().JSON() == b.Reveal().JSON()
+}
 
 // cmpEnv treats a nil and an empty Env alike.
 var cmpEnv = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Env" },
@@ -929,7 +931,7 @@ func TestLoadInventoryNormalisesValues(t *testing.T) {
 			require.True(t, ok)
 			got, ok := c.Settings.Lookup(tc.field)
 			require.True(t, ok, "settings: %v", c.Settings)
-			if diff := cmp.Diff(tc.want.JSON(), got.JSON()); diff != "" {
+			if diff := cmp.Diff(tc.want.JSON(), got.Reveal().JSON()); diff != "" {
 				t.Errorf("%s: %s (-want +got):\n%s", tc.field, tc.yaml, diff)
 			}
 			require.True(t, apiclient.Equal(tc.field, tc.want, got), "apiclient.Equal(%s, %s, %s)", tc.field, tc.want.JSON(), got.JSON())

@@ -111,7 +111,7 @@ func Fingerprint(c apiclient.Company, members []string, want Company) string {
 	fmt.Fprintf(h, "name=%q\n", c.Name)
 	for _, name := range c.Settings.Names() {
 		v := c.Settings.Get(name)
-		if apiclient.IsSecret(name) {
+		if v.IsSensitive() {
 			fmt.Fprintf(h, "%s=secret:%t\n", name, apiclient.Equal(name, v, want.Settings.Get(name)))
 			continue
 		}

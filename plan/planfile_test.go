@@ -58,7 +58,7 @@ func TestSavedPlanFresh(t *testing.T) {
 	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to group.", p.Summary())
 	for _, ch := range p.Changes {
 		if ch.Action == plan.Update {
-			require.Equal(t, `"4711"`, ch.Fields["nm_password"].After.JSON(), "secrets come from the inventory again")
+			require.Equal(t, `"4711"`, ch.Fields["nm_password"].After.Reveal().JSON(), "secrets come from the inventory again")
 		}
 	}
 }

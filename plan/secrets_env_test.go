@@ -240,7 +240,7 @@ func TestLoadSecretVariables(t *testing.T) {
 			require.True(t, ok)
 			got, ok := c.Settings.Lookup(tc.field)
 			require.True(t, ok, "settings: %v", c.Settings)
-			if diff := cmp.Diff(tc.want.JSON(), got.JSON()); diff != "" {
+			if diff := cmp.Diff(tc.want.JSON(), got.Reveal().JSON()); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", tc.field, diff)
 			}
 			if diff := cmp.Diff(tc.wantEnv, c.Env[tc.field]); diff != "" {
@@ -267,7 +267,7 @@ func TestLoadWithoutLookup(t *testing.T) {
 	inv, warns, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Offline: true})
 	require.NoError(t, err)
 	require.Len(t, warns, 1)
-	require.Equal(t, `""`, inv.Defaults.Get("barge_pin").JSON())
+	require.Equal(t, `""`, inv.Defaults.Get("barge_pin").Reveal().JSON())
 }
 
 // TestExportRoundTripKeepsDollarText exports a company whose free text is

@@ -194,5 +194,5 @@ func valueNode(v apiclient.Value) yaml.Node {
 	case apiclient.KindString:
 		return yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.Text()}
 	}
-	return yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.JSON()}
+	return yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.Reveal().JSON()} // a state file holds secrets
 }

@@ -46,7 +46,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 	acme, _ := pbxtest.New(pbxtest.WithState(read)).Company("acme")
 	require.Equal(t, `"15"`, acme.Settings.Get("q_ringtime").JSON(), "a number the server keeps as a string stays a string")
 	require.Equal(t, `7`, acme.Settings.Get("record").JSON(), "an integer stays an integer")
-	require.Equal(t, `"0042"`, acme.Settings.Get("nm_password").JSON(), "a PIN keeps its leading zeros")
+	require.Equal(t, `"0042"`, acme.Settings.Get("nm_password").Reveal().JSON(), "a PIN keeps its leading zeros")
 }
 
 func TestStateFileErrors(t *testing.T) {

@@ -96,7 +96,7 @@ func viewOf(st pbxtest.State, fields ...string) map[string]companyView {
 			v.Mates = []string{c.ID}
 		}
 		for _, f := range fields {
-			v.Settings[f] = c.Settings.Get(f).JSON()
+			v.Settings[f] = c.Settings.Get(f).Reveal().JSON()
 		}
 		out[c.ID] = v
 	}
