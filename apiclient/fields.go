@@ -185,16 +185,9 @@ func (f Field) Normalize(v Value) (Value, error) {
 }
 
 func (f Field) normalize(v Value) (Value, error) {
-	bad := func(format string, args ...any) (Value, error) {
-		msg := fmt.Sprintf(format, args...)
-		if f.Secret {
-			msg = "not allowed"
-		}
-		return Value{}, fmt.Errorf("%s: %s; allowed: %s", f.Name, msg, f.Allowed)
-	}
 	if f.Type == TypeSwitch {
 		if v.Kind() != KindNull && v.Kind() != KindBool {
-			return bad("a %s is not a switch value", v.Kind())
+			return f.refuse("a %s is not a switch value", v.Kind())
 		}
 		return v, nil
 	}
@@ -206,72 +199,88 @@ func (f Field) normalize(v Value) (Value, error) {
 		text = v.Text()
 	case KindNumber:
 		if f.check == freeText || f.check == wordEnum || f.check == zoneName || f.check == letterSet {
-			return bad("a number is not a %s", f.Type)
+			return f.refuse("a number is not a %s", f.Type)
 		}
 		text = v.Text()
 		if !integerRE.MatchString(text) {
-			return bad("%s is not a whole number", text)
+			return f.refuse("%s is not a whole number", text)
 		}
 	default:
-		return bad("a %s is not a %s", v.Kind(), f.Type)
+		return f.refuse("a %s is not a %s", v.Kind(), f.Type)
 	}
+	if f.Numeric() {
+		return f.number(text)
+	}
+	return f.word(text)
+}
 
+// refuse is Normalize's error: what is wrong, unless the field is a secret, and what
+// is allowed.
+func (f Field) refuse(format string, args ...any) (Value, error) {
+	msg := fmt.Sprintf(format, args...)
+	if f.Secret {
+		msg = "not allowed"
+	}
+	return Value{}, fmt.Errorf("%s: %s; allowed: %s", f.Name, msg, f.Allowed)
+}
+
+// word checks the text of a field whose values are strings.
+func (f Field) word(text string) (Value, error) {
 	switch f.check {
-	case freeText:
-		return String(text), nil
 	case digits:
 		if !digitsRE.MatchString(text) {
-			return bad("%q is not digits", text)
+			return f.refuse("%q is not digits", text)
 		}
-		return String(text), nil
 	case callerID:
 		if !callerIDRE.MatchString(text) {
-			return bad("%q is not a caller-id", text)
+			return f.refuse("%q is not a caller-id", text)
 		}
-		return String(text), nil
 	case wordEnum:
 		i := slices.Index(f.enum, text)
 		if i < 0 {
-			return bad("%q is not allowed", text)
+			return f.refuse("%q is not allowed", text)
 		}
-		return String(f.enum[i]), nil // the table's copy, which every company shares
+		text = f.enum[i] // the table's copy, which every company shares
 	case zoneName:
 		if text == "" {
-			return String(""), nil
+			break
 		}
 		name, ok := zone(text)
 		if !ok {
-			return bad("%q is not a time zone", text)
+			return f.refuse("%q is not a time zone", text)
 		}
-		return String(name), nil
+		text = name
 	case letterSet:
 		for i, r := range text {
 			if !strings.ContainsRune(f.enum[0], r) {
-				return bad("%q is not one of the letters %s", r, f.enum[0])
+				return f.refuse("%q is not one of the letters %s", r, f.enum[0])
 			}
 			if strings.ContainsRune(text[:i], r) {
-				return bad("%q appears twice", r)
+				return f.refuse("%q appears twice", r)
 			}
 		}
-		return String(text), nil
 	}
+	return String(text), nil
+}
 
-	// numRange and numEnum: a whole number, or "" where the server stores a string.
+// number checks the text of a field whose values are whole numbers, or "" where the
+// server stores a string.
+func (f Field) number(text string) (Value, error) {
 	if text == "" && f.Type == TypeString {
 		return String(""), nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 	if err != nil || strings.TrimSpace(text) != text {
-		return bad("%q is not a whole number", text)
+		return f.refuse("%q is not a whole number", text)
 	}
 	canon := strconv.FormatInt(n, 10)
 	if f.check == numRange && (n < f.min || n > f.max) {
-		return bad("%s is out of range", canon)
+		return f.refuse("%s is out of range", canon)
 	}
 	if f.check == numEnum {
 		i := slices.Index(f.enum, canon)
 		if i < 0 {
-			return bad("%s is not allowed", canon)
+			return f.refuse("%s is not allowed", canon)
 		}
 		canon = f.enum[i] // the table's copy, which every company shares
 	}
