@@ -436,13 +436,10 @@ func scrubEntries(entries map[string]Entry, s scrubber) {
 	}
 	for id, e := range entries {
 		e.Name = s.clean(e.Name)
-		for name, v := range e.Data {
+		for name, v := range e.Data.All() {
 			if v.kind == KindString || v.kind == KindOther {
 				if clean := s.clean(v.text); clean != v.text && !IsSecret(name) {
-					e.Data[name] = Value{kind: v.kind, text: clean}
-					if v.kind == KindOther {
-						e.Data[name] = String(clean) // no longer valid JSON, perhaps
-					}
+					e.Data.Set(name, String(clean)) // raw JSON no longer valid, perhaps
 				}
 			}
 		}

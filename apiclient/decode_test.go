@@ -52,7 +52,7 @@ func TestDecodeResponse(t *testing.T) {
 			wantText: `read of "x": the answer is not the API's JSON (unexpected shape)`},
 		{name: "values one at a time", status: 200, body: `{"values":{"a":{"id":1,"name":"A","data":{"zone":"UTC"}},"b":{"id":2,"data":null}},"x":[1,{}],"result":"success"}`,
 			want: success, wantResp: &apiclient.Response{Result: "success", Values: map[string]apiclient.Entry{
-				"a": {ID: 1, Name: "A", Data: map[string]apiclient.Value{"zone": apiclient.String("UTC")}}, "b": {ID: 2}}}},
+				"a": {ID: 1, Name: "A", Data: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("UTC")})}, "b": {ID: 2}}}},
 		{name: "values that are not an object", status: 200, body: `{"result":"success","values":[]}`, want: transport,
 			wantText: `read of "x": the answer is not the API's JSON (unexpected shape)`},
 		{name: "an entry of the wrong shape", status: 200, body: `{"result":"success","values":{"a":{"id":"1"}}}`, want: transport,
@@ -129,7 +129,7 @@ func TestDecodeCompanies(t *testing.T) {
 		c := newClient(t, url)
 		got, err := c.Read(t.Context(), "acme")
 		require.NoError(t, err)
-		want := apiclient.Company{ID: "acme", Num: 1001, Name: "Acme", Settings: apiclient.Settings{
+		want := apiclient.Company{ID: "acme", Num: 1001, Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 			"q_ringtime":  apiclient.String("15"),
 			"record":      apiclient.Int(7),
 			"vm_callback": apiclient.Int(-1),
@@ -137,12 +137,12 @@ func TestDecodeCompanies(t *testing.T) {
 			"q_pausetime": apiclient.String("oops"),
 			"new_field":   rawValue(t, `{"a":[1,2]}`),
 			"other":       apiclient.Number("12.5"),
-		}}
+		})}
 		if diff := cmp.Diff(want, got, valueJSON); diff != "" {
 			t.Errorf("Read (-want +got):\n%s", diff)
 		}
-		require.Equal(t, apiclient.KindOther, got.Settings["new_field"].Kind())
-		require.Equal(t, apiclient.KindNumber, got.Settings["other"].Kind())
+		require.Equal(t, apiclient.KindOther, got.Settings.Get("new_field").Kind())
+		require.Equal(t, apiclient.KindNumber, got.Settings.Get("other").Kind())
 	})
 
 	for _, tc := range []struct {
@@ -180,7 +180,7 @@ func TestDecodeCompanies(t *testing.T) {
 		require.NoError(t, err)
 		want := apiclient.Container{Name: "acme", Num: 501, Members: []apiclient.Company{
 			{ID: "acme", Num: 1001, Name: "Acme", Settings: apiclient.Settings{}},
-			{ID: "zulu", Num: 1003, Name: "Zulu", Settings: apiclient.Settings{"hs_nm": apiclient.String("3")}},
+			{ID: "zulu", Num: 1003, Name: "Zulu", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_nm": apiclient.String("3")})},
 		}}
 		if diff := cmp.Diff(want, got, valueJSON); diff != "" {
 			t.Errorf("ReadContainer (-want +got):\n%s", diff)

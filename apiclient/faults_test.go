@@ -55,10 +55,10 @@ var safeVerbs = []safeVerb{
 		return err
 	}, nothingChanged},
 	{"update", "acme", func(ctx context.Context, c *apiclient.Client) error {
-		_, err := c.Update(ctx, "acme", apiclient.Changes{Settings: apiclient.Settings{"q_ringtime": apiclient.Int(25)}})
+		_, err := c.Update(ctx, "acme", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.Int(25)})})
 		return err
 	}, func(t *testing.T, srv *simtest.Server) {
-		require.Equal(t, `"25"`, serverCompany(t, srv, "acme").Settings["q_ringtime"].JSON())
+		require.Equal(t, `"25"`, serverCompany(t, srv, "acme").Settings.Get("q_ringtime").JSON())
 	}},
 	{"group", "gamma", func(ctx context.Context, c *apiclient.Client) error {
 		_, err := c.Group(ctx, "gamma", "acme")
@@ -307,7 +307,7 @@ func TestCreateConfirmed(t *testing.T) {
 // server's company when no read back happened.
 func cmpIgnoreEmptySettings(got apiclient.Company) cmp.Option {
 	return cmp.FilterPath(func(p cmp.Path) bool {
-		return len(got.Settings) == 0 && p.Last().String() == ".Settings"
+		return got.Settings.Len() == 0 && p.Last().String() == ".Settings"
 	}, cmp.Ignore())
 }
 

@@ -65,7 +65,7 @@ type Field struct {
 }
 
 // fields is the field table of spec/api.md, in its order. A new field is one row.
-var fields = []Field{
+var fields = [...]Field{
 	{Name: "record", Type: TypeInteger, Allowed: "a bit mask, 0 or more",
 		Description: "Default call-recording options, as a bit mask.", check: numRange, min: 0, max: 1<<31 - 1},
 	{Name: "nm_password", Allowed: `"" or digits`, Secret: true,
@@ -123,7 +123,7 @@ var fields = []Field{
 }
 
 // Fields returns the field table, in the order of spec/api.md.
-func Fields() []Field { return slices.Clone(fields) }
+func Fields() []Field { return slices.Clone(fields[:]) }
 
 // fieldIndex finds a row of the field table by name.
 var fieldIndex = func() map[string]int {
@@ -173,19 +173,21 @@ var (
 
 // Normalize checks v against the field's allowed values and returns it in the form and
 // type the server stores: 15, "15" and "015" become "15" for a string field holding a
-// number, and 15 for an integer field. The error says what is allowed; it never
-// repeats a secret's value.
+// number, and 15 for an integer field. The value of a secret field comes back marked
+// sensitive, as does a marked value of any field. The error says what is allowed; it
+// never repeats a secret's value.
 func (f Field) Normalize(v Value) (Value, error) {
-	bad := func(format string, args ...any) (Value, error) {
-		msg := fmt.Sprintf(format, args...)
-		if f.Secret {
-			msg = "not allowed"
-		}
-		return Value{}, fmt.Errorf("%s: %s; allowed: %s", f.Name, msg, f.Allowed)
+	n, err := f.normalize(v)
+	if err == nil && (f.Secret || v.sensitive) {
+		n = n.MarkSensitive()
 	}
+	return n, err
+}
+
+func (f Field) normalize(v Value) (Value, error) {
 	if f.Type == TypeSwitch {
 		if v.Kind() != KindNull && v.Kind() != KindBool {
-			return bad("a %s is not a switch value", v.Kind())
+			return f.refuse("a %s is not a switch value", v.Kind())
 		}
 		return v, nil
 	}
@@ -197,65 +199,90 @@ func (f Field) Normalize(v Value) (Value, error) {
 		text = v.Text()
 	case KindNumber:
 		if f.check == freeText || f.check == wordEnum || f.check == zoneName || f.check == letterSet {
-			return bad("a number is not a %s", f.Type)
+			return f.refuse("a number is not a %s", f.Type)
 		}
 		text = v.Text()
 		if !integerRE.MatchString(text) {
-			return bad("%s is not a whole number", text)
+			return f.refuse("%s is not a whole number", text)
 		}
 	default:
-		return bad("a %s is not a %s", v.Kind(), f.Type)
+		return f.refuse("a %s is not a %s", v.Kind(), f.Type)
 	}
+	if f.Numeric() {
+		return f.number(text)
+	}
+	return f.word(text)
+}
 
+// refuse is Normalize's error: what is wrong, unless the field is a secret, and what
+// is allowed.
+func (f Field) refuse(format string, args ...any) (Value, error) {
+	msg := fmt.Sprintf(format, args...)
+	if f.Secret {
+		msg = "not allowed"
+	}
+	return Value{}, fmt.Errorf("%s: %s; allowed: %s", f.Name, msg, f.Allowed)
+}
+
+// word checks the text of a field whose values are strings.
+func (f Field) word(text string) (Value, error) {
 	switch f.check {
-	case freeText:
-		return String(text), nil
 	case digits:
 		if !digitsRE.MatchString(text) {
-			return bad("%q is not digits", text)
+			return f.refuse("%q is not digits", text)
 		}
-		return String(text), nil
 	case callerID:
 		if !callerIDRE.MatchString(text) {
-			return bad("%q is not a caller-id", text)
+			return f.refuse("%q is not a caller-id", text)
 		}
-		return String(text), nil
 	case wordEnum:
-		if !slices.Contains(f.enum, text) {
-			return bad("%q is not allowed", text)
+		i := slices.Index(f.enum, text)
+		if i < 0 {
+			return f.refuse("%q is not allowed", text)
 		}
-		return String(text), nil
+		text = f.enum[i] // the table's copy, which every company shares
 	case zoneName:
-		if text != "" && !isZone(text) {
-			return bad("%q is not a time zone", text)
+		if text == "" {
+			break
 		}
-		return String(text), nil
+		name, ok := zone(text)
+		if !ok {
+			return f.refuse("%q is not a time zone", text)
+		}
+		text = name
 	case letterSet:
 		for i, r := range text {
 			if !strings.ContainsRune(f.enum[0], r) {
-				return bad("%q is not one of the letters %s", r, f.enum[0])
+				return f.refuse("%q is not one of the letters %s", r, f.enum[0])
 			}
 			if strings.ContainsRune(text[:i], r) {
-				return bad("%q appears twice", r)
+				return f.refuse("%q appears twice", r)
 			}
 		}
-		return String(text), nil
 	}
+	return String(text), nil
+}
 
-	// numRange and numEnum: a whole number, or "" where the server stores a string.
+// number checks the text of a field whose values are whole numbers, or "" where the
+// server stores a string.
+func (f Field) number(text string) (Value, error) {
 	if text == "" && f.Type == TypeString {
 		return String(""), nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 	if err != nil || strings.TrimSpace(text) != text {
-		return bad("%q is not a whole number", text)
+		return f.refuse("%q is not a whole number", text)
 	}
 	canon := strconv.FormatInt(n, 10)
 	if f.check == numRange && (n < f.min || n > f.max) {
-		return bad("%s is out of range", canon)
+		return f.refuse("%s is out of range", canon)
 	}
-	if f.check == numEnum && !slices.Contains(f.enum, canon) {
-		return bad("%s is not allowed", canon)
+	if f.check == numEnum {
+		i := slices.Index(f.enum, canon)
+		if i < 0 {
+			return f.refuse("%s is not allowed", canon)
+		}
+		canon = f.enum[i] // the table's copy, which every company shares
 	}
 	if f.Type == TypeInteger {
 		return Int(n), nil
@@ -265,13 +292,15 @@ func (f Field) Normalize(v Value) (Value, error) {
 
 // Equal reports whether a and b are one value of the field: compared after
 // normalisation, with null equal to false for switches and noext compared as a set
-// of letters. A value the field does not allow compares by its JSON text.
+// of letters. A value the field does not allow compares by its JSON text. Marks do
+// not count: a secret equals its own text.
 func (f Field) Equal(a, b Value) bool {
+	a, b = a.Reveal(), b.Reveal()
 	if a == b {
 		return true // the common case, without the cost of normalising
 	}
-	na, errA := f.Normalize(a)
-	nb, errB := f.Normalize(b)
+	na, errA := f.normalize(a)
+	nb, errB := f.normalize(b)
 	if errA != nil || errB != nil {
 		return a.JSON() == b.JSON()
 	}
@@ -290,7 +319,7 @@ func Equal(field string, a, b Value) bool {
 	if f, ok := LookupField(field); ok {
 		return f.Equal(a, b)
 	}
-	return a.JSON() == b.JSON()
+	return a.Reveal().JSON() == b.Reveal().JSON()
 }
 
 func sortedLetters(s string) string {
@@ -299,19 +328,24 @@ func sortedLetters(s string) string {
 	return string(r)
 }
 
-// zones remembers which names are time zones: loading one reads a file.
-var zones sync.Map // name -> bool
+// zones remembers which names are time zones, since loading one reads a file, and
+// holds one copy of each name, which the values of every company share.
+var zones sync.Map // name -> the name, or "" for a name that is not a time zone
 
-func isZone(name string) bool {
+// zone returns the copy of name that zones holds, and whether it is a time zone.
+func zone(name string) (string, bool) {
 	if name == "Local" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
-		return false
+		return "", false
 	}
 	if known, ok := zones.Load(name); ok {
-		return known.(bool)
+		return known.(string), known != ""
 	}
-	_, err := time.LoadLocation(name)
-	zones.Store(name, err == nil)
-	return err == nil
+	kept := ""
+	if _, err := time.LoadLocation(name); err == nil {
+		kept = strings.Clone(name)
+	}
+	known, _ := zones.LoadOrStore(strings.Clone(name), kept)
+	return known.(string), known != ""
 }
 
 // compareVersions compares dotted version numbers such as "6.3.22" and "6.5".

@@ -168,22 +168,22 @@ func TestFieldTable(t *testing.T) {
 
 		for i, a := range tc.accept {
 			t.Run(fmt.Sprintf("%s/accepts %d %s", f.Name, i, a.send.JSON()), func(t *testing.T) {
-				got, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.Settings{f.Name: a.send}})
+				got, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{f.Name: a.send})})
 				require.NoError(t, err)
 
-				if diff := cmp.Diff(a.want.JSON(), got.Settings[f.Name].JSON()); diff != "" {
+				if diff := cmp.Diff(a.want.JSON(), got.Settings.Get(f.Name).Reveal().JSON()); diff != "" {
 					t.Errorf("Update returns (-want +got):\n%s", diff)
 				}
-				held := serverCompany(t, srv, "acme").Settings[f.Name]
-				if diff := cmp.Diff(a.want.JSON(), held.JSON()); diff != "" {
+				held := serverCompany(t, srv, "acme").Settings.Get(f.Name)
+				if diff := cmp.Diff(a.want.JSON(), held.Reveal().JSON()); diff != "" {
 					t.Errorf("the server holds (-want +got):\n%s", diff)
 				}
-				require.True(t, apiclient.Equal(f.Name, a.send, got.Settings[f.Name]),
-					"what was sent, %s, is one value with what came back, %s", a.send.JSON(), got.Settings[f.Name].JSON())
+				require.True(t, apiclient.Equal(f.Name, a.send, got.Settings.Get(f.Name)),
+					"what was sent, %s, is one value with what came back, %s", a.send.JSON(), got.Settings.Get(f.Name).JSON())
 
 				read, err := c.Read(t.Context(), "acme")
 				require.NoError(t, err)
-				require.True(t, apiclient.Equal(f.Name, a.send, read.Settings[f.Name]), "read back %s", read.Settings[f.Name].JSON())
+				require.True(t, apiclient.Equal(f.Name, a.send, read.Settings.Get(f.Name)), "read back %s", read.Settings.Get(f.Name).JSON())
 			})
 		}
 
@@ -193,7 +193,7 @@ func TestFieldTable(t *testing.T) {
 				writes := srv.Stats().Writes["update"]
 
 				// A valid rename rides along: a refused value fails the whole update.
-				_, err := c.Update(t.Context(), "acme", apiclient.Changes{Name: "Renamed", Settings: apiclient.Settings{f.Name: bad}})
+				_, err := c.Update(t.Context(), "acme", apiclient.Changes{Name: "Renamed", Settings: apiclient.SettingsOf(map[string]apiclient.Value{f.Name: bad})})
 				var apiErr *apiclient.APIError
 				require.ErrorAs(t, err, &apiErr)
 				require.Equal(t, "acme", apiErr.Company)

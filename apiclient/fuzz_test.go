@@ -134,7 +134,7 @@ func checkEntry(t *testing.T, e apiclient.Entry) {
 func checkSettings(t *testing.T, s apiclient.Settings) {
 	t.Helper()
 	_ = s.String()
-	for name, v := range s {
+	for name, v := range s.All() {
 		if !json.Valid([]byte(v.JSON())) {
 			t.Fatalf("%s: a decoded value writes invalid JSON %q", name, v.JSON())
 		}

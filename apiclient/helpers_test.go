@@ -19,7 +19,7 @@ var fastRetries = apiclient.RetryPolicy{Attempts: 4, BaseDelay: time.Millisecond
 
 // valueJSON compares setting values by their JSON text, which holds their kind too
 // ("15" and 15 differ here; apiclient.Equal is the place where they are one value).
-var valueJSON = cmp.Comparer(func(a, b apiclient.Value) bool { return a.JSON() == b.JSON() })
+var valueJSON = cmp.Comparer(func(a, b apiclient.Value) bool { return a.Reveal().JSON() == b.Reveal().JSON() })
 
 // newClient returns a System-Admin client of srv with fast retries.
 func newClient(t *testing.T, url string, opts ...apiclient.Option) *apiclient.Client {
@@ -33,9 +33,9 @@ func newClient(t *testing.T, url string, opts ...apiclient.Option) *apiclient.Cl
 func threeCompanies() pbxtest.State {
 	return pbxtest.State{
 		Companies: []apiclient.Company{
-			{ID: "acme", Name: "Acme Inc.", Settings: apiclient.Settings{"q_ringtime": apiclient.String("20"), "nm_password": apiclient.String("0000"), "record": apiclient.Int(3)}},
-			{ID: "beta", Name: "Beta", Settings: apiclient.Settings{"zone": apiclient.String("Europe/London")}},
-			{ID: "gamma", Name: "Gamma", Settings: apiclient.Settings{"nocallrec": apiclient.Bool(true)}},
+			{ID: "acme", Name: "Acme Inc.", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.String("20"), "nm_password": apiclient.String("0000"), "record": apiclient.Int(3)})},
+			{ID: "beta", Name: "Beta", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/London")})},
+			{ID: "gamma", Name: "Gamma", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": apiclient.Bool(true)})},
 		},
 		Containers: map[string][]string{"acme": {"acme", "beta"}},
 	}

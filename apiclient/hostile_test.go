@@ -59,10 +59,10 @@ func TestFailMessagesAreScrubbed(t *testing.T) {
 			srv := echoServer(t)
 			c, err := apiclient.New(srv.URL, tt.auth, apiclient.WithRetryPolicy(fastRetries))
 			require.NoError(t, err)
-			_, err = c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.Settings{
+			_, err = c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"nm_password": apiclient.String(tt.pins[0]), "ivr_password": apiclient.String(tt.pins[1]),
 				"barge_pin": apiclient.String(tt.pins[2]), "hs_access": apiclient.String("external"),
-			}})
+			})})
 			var refused *apiclient.APIError
 			require.ErrorAs(t, err, &refused)
 			require.Contains(t, refused.Message, "bad request:", "the echo is still there")
@@ -121,9 +121,9 @@ func TestDataIsScrubbedOfCredentials(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all, 1)
 	require.Equal(t, "Acme "+apiclient.Redacted, all[0].Name)
-	require.Equal(t, `"stolen: (sensitive)"`, all[0].Settings["hs_access"].JSON())
-	require.NotContains(t, all[0].Settings["future_field"].JSON(), key)
-	require.Equal(t, `"1234"`, all[0].Settings["nm_password"].JSON(), "a tenant's own secret is its data, kept for comparison")
+	require.Equal(t, `"stolen: (sensitive)"`, all[0].Settings.Get("hs_access").JSON())
+	require.NotContains(t, all[0].Settings.Get("future_field").JSON(), key)
+	require.Equal(t, `"1234"`, all[0].Settings.Get("nm_password").Reveal().JSON(), "a tenant's own secret is its data, kept for comparison")
 
 	box, err := c.ReadContainer(t.Context(), "acme")
 	require.NoError(t, err)

@@ -22,12 +22,12 @@ const (
 )
 
 func secretSettings() apiclient.Settings {
-	return apiclient.Settings{
+	return apiclient.SettingsOf(map[string]apiclient.Value{
 		"nm_password":  apiclient.String(nightPIN),
 		"ivr_password": apiclient.String(ivrPIN),
 		"barge_pin":    apiclient.String(bargePIN),
 		"q_ringtime":   apiclient.String("15"),
-	}
+	})
 }
 
 var formats = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"}
@@ -185,7 +185,7 @@ func TestMalformedSecretIsNotEchoed(t *testing.T) {
 	srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 	c := newClient(t, srv.URL)
 
-	_, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.Settings{"nm_password": apiclient.Number(pin)}})
+	_, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.Number(pin)})})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "nm_password")
 	require.NotContains(t, err.Error(), pin)

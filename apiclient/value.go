@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Kind is the JSON kind of a setting value.
@@ -41,10 +40,16 @@ func (k Kind) String() string {
 // its decimal text, so nothing is lost to floating point), a boolean, or raw JSON.
 // What a value means for a field, and which values are one value, is the field
 // table's business (see Field.Normalize and Equal).
+//
+// A value may be marked sensitive: a secret's value. The field table marks the
+// values of its secret fields where they are made (Field.Normalize, Settings.Set),
+// and a marked value shows as (sensitive) wherever it goes: fmt, slog, JSON and
+// Display. Only Reveal gives an encoder its real text.
 type Value struct {
-	text string // the string, the number's text, or the raw JSON
-	kind Kind   // after text, so that a Value takes 24 bytes, not 32
-	bit  bool
+	text      string // the string, the number's text, or the raw JSON
+	kind      Kind   // after text, so that a Value takes 24 bytes, not 32
+	bit       bool
+	sensitive bool
 }
 
 // String returns a string value.
@@ -65,7 +70,25 @@ func Null() Value { return Value{} }
 // Kind reports the JSON kind of v.
 func (v Value) Kind() Kind { return v.kind }
 
-// Text returns the string or the number's text; "" for other kinds.
+// MarkSensitive returns v marked as a secret's value.
+func (v Value) MarkSensitive() Value {
+	v.sensitive = true
+	return v
+}
+
+// IsSensitive reports whether v is marked as a secret's value.
+func (v Value) IsSensitive() bool { return v.sensitive }
+
+// Reveal returns v without its mark, so that it encodes as what it is: for what must
+// carry a secret's real text (the request sent to the server, the simulator's state
+// file, an export asked for secrets), and for comparing encodings.
+func (v Value) Reveal() Value {
+	v.sensitive = false
+	return v
+}
+
+// Text returns the string or the number's text, a secret's included, for checking and
+// comparing; "" for other kinds. What a person sees is String (or Display).
 func (v Value) Text() string {
 	if v.kind == KindString || v.kind == KindNumber {
 		return v.text
@@ -77,8 +100,12 @@ func (v Value) Text() string {
 func (v Value) Bool() bool { return v.kind == KindBool && v.bit }
 
 // Any returns v as the Go value encoding/json and yaml would produce for it: nil,
-// string, int64 (or json.Number when not an integer), bool, or raw JSON.
+// string, int64 (or json.Number when not an integer), bool, or raw JSON; a marked
+// value as the string (sensitive).
 func (v Value) Any() any {
+	if v.sensitive {
+		return Redacted
+	}
 	switch v.kind {
 	case KindString:
 		return v.text
@@ -95,17 +122,44 @@ func (v Value) Any() any {
 	return nil
 }
 
-// GoString shows the value as JSON, so that test failures read well.
-func (v Value) GoString() string { return v.JSON() }
+// String returns the value as a person should see it: as JSON writes it, or a marked
+// value as (sensitive).
+func (v Value) String() string {
+	if v.sensitive {
+		return Redacted
+	}
+	return v.JSON()
+}
 
-// JSON returns the value as JSON text.
+// GoString is String, so that test failures read well and keep secrets.
+func (v Value) GoString() string { return v.String() }
+
+// Format makes every fmt verb print String, %#v included; %q quotes it.
+func (v Value) Format(f fmt.State, verb rune) {
+	s := v.String()
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
+
+// LogValue implements slog.LogValuer with String.
+func (v Value) LogValue() slog.Value { return slog.StringValue(v.String()) }
+
+// JSON returns the value as JSON text; a marked value as "(sensitive)".
 func (v Value) JSON() string {
 	b, _ := v.MarshalJSON()
 	return string(b)
 }
 
-// MarshalJSON implements json.Marshaler.
+// redactedJSON is a marked value's JSON.
+var redactedJSON = []byte(`"` + Redacted + `"`)
+
+// MarshalJSON implements json.Marshaler; a marked value is "(sensitive)".
 func (v Value) MarshalJSON() ([]byte, error) {
+	if v.sensitive {
+		return slices.Clone(redactedJSON), nil
+	}
 	switch v.kind {
 	case KindString:
 		return json.Marshal(v.text)
@@ -136,6 +190,10 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		}
 		*v = Bool(x)
 	case '"':
+		if s, ok := plainString(b); ok { // most are: no need to unquote
+			*v = String(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -156,38 +214,6 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Settings are a company's data fields by their API names. Fields the table does not
-// know are kept as the server sent them. Printing or logging Settings redacts secrets.
-type Settings map[string]Value
-
-// Names returns the field names, sorted.
-func (s Settings) Names() []string { return slices.Sorted(maps.Keys(s)) }
-
-// Clone returns a copy of s.
-func (s Settings) Clone() Settings { return maps.Clone(s) }
-
-// String prints the settings with secret values redacted.
-func (s Settings) String() string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, name := range s.Names() {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(name)
-		b.WriteString(": ")
-		b.WriteString(Display(name, s[name]))
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// Format makes every fmt verb, %#v included, print the redacted form.
-func (s Settings) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
-
-// LogValue implements slog.LogValuer with secrets redacted.
-func (s Settings) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
 // Redacted is what is shown in place of a secret value.
 const Redacted = "(sensitive)"
 
@@ -197,11 +223,26 @@ func IsSecret(field string) bool {
 	return ok && f.Secret
 }
 
-// Display returns a value as a person should see it: secrets as (sensitive), strings
-// quoted, numbers and booleans as JSON writes them.
+// Display returns a value of the named field as a person should see it (String):
+// strings quoted, numbers and booleans as JSON writes them, a marked value as
+// (sensitive), and so is a secret field's value that was made without the mark.
 func Display(field string, v Value) string {
 	if IsSecret(field) {
 		return Redacted
 	}
-	return v.JSON()
+	return v.String()
+}
+
+// plainString returns the text of a JSON string of printable ASCII without escapes,
+// which is the text between the quotes.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
 }

@@ -99,14 +99,14 @@ type Changes struct {
 // Update writes changes to a company and returns the company as the server has it
 // afterwards. A value outside the field table makes the server refuse the whole update.
 func (c *Client) Update(ctx context.Context, id string, ch Changes) (Company, error) {
-	values := make(map[string]json.RawMessage, len(ch.Settings)+2)
-	for name, v := range ch.Settings {
-		b, err := v.MarshalJSON()
+	values := make(map[string]json.RawMessage, ch.Settings.Len()+2)
+	for name, v := range ch.Settings.All() {
+		b, err := v.Reveal().MarshalJSON() // the request carries a secret's real text
 		if err != nil {
 			return Company{}, fmt.Errorf("update of %q: field %s: %w", id, name, err)
 		}
 		values[name] = b
-		if IsSecret(name) {
+		if v.IsSensitive() || IsSecret(name) {
 			c.redact.secret(v.Text()) // "" for a boolean or null: nothing to hide
 			if v.Kind() == KindOther {
 				c.redact.secret(string(b))

@@ -55,7 +55,7 @@ func TestRead(t *testing.T) {
 		want := map[string]string{"q_ringtime": `"20"`, "record": `3`, "nm_password": `"0000"`, "nocallrec": `null`, "zone": `""`}
 		gotJSON := map[string]string{}
 		for name := range want {
-			gotJSON[name] = got.Settings[name].JSON()
+			gotJSON[name] = got.Settings.Get(name).Reveal().JSON()
 		}
 		if diff := cmp.Diff(want, gotJSON); diff != "" {
 			t.Errorf("settings as JSON (-want +got):\n%s", diff)
@@ -193,24 +193,24 @@ func TestUpdate(t *testing.T) {
 		},
 		{
 			name: "settings",
-			changes: apiclient.Changes{Settings: apiclient.Settings{
+			changes: apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"q_ringtime": apiclient.Int(15), "record": apiclient.String("7"), "nocallrec": apiclient.Bool(true),
 				"zone": apiclient.String("US/Pacific"), "nm_password": apiclient.String("4711"),
-			}},
+			})},
 			wantName: "Acme Inc.",
-			wantSettings: apiclient.Settings{
+			wantSettings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"q_ringtime": apiclient.String("15"), "record": apiclient.Int(7), "nocallrec": apiclient.Bool(true),
 				"zone": apiclient.String("US/Pacific"), "nm_password": apiclient.String("4711"),
-			},
+			}),
 		},
 		{
 			name: "everything at once",
-			changes: apiclient.Changes{Name: "Acme 2", Description: &description, Settings: apiclient.Settings{
+			changes: apiclient.Changes{Name: "Acme 2", Description: &description, Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"vm_maxmsgs": apiclient.String("200"), "noext": apiclient.String("qh"),
-			}},
+			})},
 			wantName:        "Acme 2",
 			wantDescription: description,
-			wantSettings:    apiclient.Settings{"vm_maxmsgs": apiclient.String("200"), "noext": apiclient.String("qh")},
+			wantSettings:    apiclient.SettingsOf(map[string]apiclient.Value{"vm_maxmsgs": apiclient.String("200"), "noext": apiclient.String("qh")}),
 		},
 		{
 			name:     "nothing",
@@ -233,8 +233,8 @@ func TestUpdate(t *testing.T) {
 			want := before
 			want.Name = tc.wantName
 			want.Settings = before.Settings.Clone()
-			for name, v := range tc.wantSettings {
-				want.Settings[name] = v
+			for name, v := range tc.wantSettings.All() {
+				want.Settings.Set(name, v)
 			}
 			if diff := cmp.Diff(want, after, valueJSON); diff != "" {
 				t.Errorf("only the fields sent change (-want +got):\n%s", diff)
@@ -260,7 +260,7 @@ func TestUpdate(t *testing.T) {
 	t.Run("unknown field", func(t *testing.T) {
 		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()))
 		c := newClient(t, srv.URL)
-		_, err := c.Update(t.Context(), "acme", apiclient.Changes{Name: "X", Settings: apiclient.Settings{"no_such_field": apiclient.String("1")}})
+		_, err := c.Update(t.Context(), "acme", apiclient.Changes{Name: "X", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"no_such_field": apiclient.String("1")})})
 		require.True(t, apiclient.IsRefused(err), "got %v", err)
 		require.Equal(t, "Acme Inc.", serverCompany(t, srv, "acme").Name, "a refused update changes nothing")
 	})
@@ -269,12 +269,12 @@ func TestUpdate(t *testing.T) {
 		srv := simtest.NewServer(t, pbxtest.WithState(threeCompanies()), pbxtest.WithAPIKey("acme-admin", pbxtest.CompanyAdmin("acme")))
 		c, err := apiclient.New(srv.URL, apiclient.WithAPIKey("acme-admin"), apiclient.WithRetryPolicy(fastRetries))
 		require.NoError(t, err)
-		got, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.Settings{
+		got, err := c.Update(t.Context(), "acme", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 			"nocallrec": apiclient.Bool(true), "q_ringtime": apiclient.Int(25),
-		}})
+		})})
 		require.NoError(t, err)
 		want := map[string]string{"nocallrec": "null", "q_ringtime": `"25"`}
-		gotJSON := map[string]string{"nocallrec": got.Settings["nocallrec"].JSON(), "q_ringtime": got.Settings["q_ringtime"].JSON()}
+		gotJSON := map[string]string{"nocallrec": got.Settings.Get("nocallrec").JSON(), "q_ringtime": got.Settings.Get("q_ringtime").JSON()}
 		if diff := cmp.Diff(want, gotJSON); diff != "" {
 			t.Errorf("Update returns what the server holds, not what was sent (-want +got):\n%s", diff)
 		}

@@ -70,8 +70,23 @@ type Response struct {
 type Entry struct {
 	ID      int64            `json:"id"`
 	Name    string           `json:"name"`
-	Data    map[string]Value `json:"data"`
+	Data    Settings         `json:"data"`
 	Members map[string]Entry `json:"members,omitempty"`
+}
+
+// MarshalJSON writes the entry as a server sends it, secrets in their real text: it
+// is the simulator's answer on the wire.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	data, err := e.Data.wireJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		ID      int64            `json:"id"`
+		Name    string           `json:"name"`
+		Data    json.RawMessage  `json:"data"`
+		Members map[string]Entry `json:"members,omitempty"`
+	}{e.ID, e.Name, data, e.Members})
 }
 
 // The answers' result values.
@@ -304,18 +319,6 @@ func (r *Response) containers() []Container {
 // company turns an entry into a Company, normalising each known field so that the
 // server's 15 and "15" are one value. A value outside the table is kept as sent.
 func (e Entry) company(id string) Company {
-	s := Settings(e.Data) // normalised in place: a large read holds one copy only
-	if s == nil {
-		s = Settings{}
-	}
-	for name, v := range s {
-		if f, ok := LookupField(name); ok {
-			if n, err := f.Normalize(v); err == nil {
-				// Always stored: the key becomes the field table's name, and the
-				// decoded copy of the name, one per company, is let go.
-				s[f.Name] = n
-			}
-		}
-	}
-	return Company{ID: id, Num: e.ID, Name: e.Name, Settings: s}
+	e.Data.normalize() // in place: a large read holds one copy only
+	return Company{ID: id, Num: e.ID, Name: e.Name, Settings: e.Data}
 }

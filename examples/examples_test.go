@@ -186,9 +186,9 @@ func TestProvider(t *testing.T) {
 	require.Empty(t, diags, "an example inventory loads without a warning")
 	umbrella, ok := inv.Company("co_umbrella")
 	require.True(t, ok)
-	require.Equal(t, `"25"`, umbrella.Settings["q_ringtime"].JSON(), "its own value wins over its profile's")
-	require.Equal(t, `"Asia/Tokyo"`, umbrella.Settings["zone"].JSON(), "from its folder's _defaults.yaml")
-	require.Equal(t, `"30"`, umbrella.Settings["q_wraptime"].JSON(), "merged into its profile from an x- anchor")
+	require.Equal(t, `"25"`, umbrella.Settings.Get("q_ringtime").JSON(), "its own value wins over its profile's")
+	require.Equal(t, `"Asia/Tokyo"`, umbrella.Settings.Get("zone").JSON(), "from its folder's _defaults.yaml")
+	require.Equal(t, `"30"`, umbrella.Settings.Get("q_wraptime").JSON(), "merged into its profile from an x- anchor")
 	srv := seeded(t, "provider/pbx.yaml")
 	converge(t, client(t, srv), inv)
 
@@ -231,10 +231,10 @@ func TestNightly(t *testing.T) {
 	p := converge(t, c, inv)
 	require.Equal(t, "Plan: 4 to create, 1 to group.", p.Summary())
 	hq, _ := srv.Company("acme_hq")
-	require.Equal(t, env["ACME_HQ_NM_PASSWORD"], hq.Settings["nm_password"].Text(), "the PIN comes from the environment file")
+	require.Equal(t, env["ACME_HQ_NM_PASSWORD"], hq.Settings.Get("nm_password").Text(), "the PIN comes from the environment file")
 
 	// Someone changes a managed field by hand: the next night puts it back.
-	_, err := c.Update(t.Context(), "acme_hq", apiclient.Changes{Settings: apiclient.Settings{"zone": apiclient.String("Europe/London")}})
+	_, err := c.Update(t.Context(), "acme_hq", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/London")})})
 	require.NoError(t, err)
 	p = converge(t, c, inv)
 	require.Equal(t, "Plan: 1 to update.", p.Summary())

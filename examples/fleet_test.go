@@ -57,8 +57,8 @@ func TestFleet(t *testing.T) {
 	london := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *plan.FleetPBX) bool { return p.Name == "london" })]
 	paris, ok := london.Inv.Company("acme_paris")
 	require.True(t, ok, "acme_paris starts on london")
-	require.Equal(t, `"5150"`, paris.Settings["nm_password"].JSON(), "its PIN from the environment file")
-	require.Equal(t, `"100"`, paris.Settings["vm_maxmsgs"].JSON(), "from london/_defaults.yaml")
+	require.Equal(t, `"5150"`, paris.Settings.Get("nm_password").Reveal().JSON(), "its PIN from the environment file")
+	require.Equal(t, `"100"`, paris.Settings.Get("vm_maxmsgs").JSON(), "from london/_defaults.yaml")
 	berlin := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *plan.FleetPBX) bool { return p.Name == "berlin" })]
 	require.Equal(t, map[string][]string{"beta": {"beta_gmbh", "beta_hamburg"}}, containersOf(berlin.Inv), "a container with partners")
 
@@ -70,7 +70,7 @@ func TestFleet(t *testing.T) {
 	} {
 		c, ok := stateCompany(t, filepath.Join("fleet", "state", pin.state+".yaml"), pin.company)
 		require.True(t, ok, "%s on %s", pin.company, pin.state)
-		require.Equal(t, env[pin.env], c.Settings[pin.field].Text())
+		require.Equal(t, env[pin.env], c.Settings.Get(pin.field).Text())
 	}
 }
 
@@ -183,7 +183,7 @@ func TestFleetWalkthrough(t *testing.T) {
 		"zone":        "Europe/Paris", // paris/_defaults.yaml
 		"vm_maxmsgs":  "200",          // paris/_defaults.yaml, over the 100 it had on london
 	} {
-		require.Equal(t, want, moved.Settings[field].Text(), field)
+		require.Equal(t, want, moved.Settings.Get(field).Text(), field)
 	}
 	info, err := os.Stat(filepath.Join(dir, "state", "paris.yaml"))
 	require.NoError(t, err)
@@ -238,7 +238,7 @@ func TestFleetInterruptedMove(t *testing.T) {
 	require.False(t, ok)
 	moved, ok := stateCompany(t, filepath.Join(dir, "state", "paris.yaml"), "acme_paris")
 	require.True(t, ok)
-	require.Equal(t, "200", moved.Settings["vm_maxmsgs"].Text(), "adopted, then paris's inventory applied")
+	require.Equal(t, "200", moved.Settings.Get("vm_maxmsgs").Text(), "adopted, then paris's inventory applied")
 }
 
 // TestFleetNightly: the crontab line runs the fleet with --max-move 0, the command the
@@ -423,7 +423,7 @@ func TestFleetKubernetes(t *testing.T) {
 	require.Contains(t, res.stdout, "move solo_ltd from london to berlin: moved\n")
 	solo, ok := stateCompany(t, filepath.Join(dir, "state", "berlin.yaml"), "solo_ltd")
 	require.True(t, ok)
-	require.Equal(t, "yes", solo.Settings["vm_silent"].Text(), "carried from london")
+	require.Equal(t, "yes", solo.Settings.Get("vm_silent").Text(), "carried from london")
 }
 
 // ---- helpers of the fleet tests

@@ -29,9 +29,9 @@ func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *plan.Invento
 		if i%10 == 0 {
 			ring++ // drift
 		}
-		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: "Company " + id, Settings: apiclient.Settings{
+		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: "Company " + id, Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 			"zone": apiclient.String("Europe/London"), "q_ringtime": apiclient.Int(int64(ring)), "vm_maxmsgs": apiclient.String("100"),
-		}})
+		})})
 		fmt.Fprintf(&inv, "  %s:\n    name: Company %s\n    settings:\n      q_ringtime: %d\n      vm_maxmsgs: 100\n", id, id, 5+i%20)
 		box := fmt.Sprintf("c%06d", i-i%perContainer)
 		if i%(100*perContainer) != perContainer-1 { // drift: the last member stands alone

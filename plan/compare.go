@@ -50,6 +50,9 @@ const (
 // FieldDiff is a field's value on each side.
 type FieldDiff struct{ From, To apiclient.Value }
 
+// sensitive reports whether the field is a secret's, shown only as differing.
+func (f FieldDiff) sensitive() bool { return f.From.IsSensitive() || f.To.IsSensitive() }
+
 // CompanyDiff is how one company differs between the two sides.
 type CompanyDiff struct {
 	Company string
@@ -98,10 +101,10 @@ func Compare(from, to Side, ids []string) []CompanyDiff {
 		if f.Name != t.Name {
 			d.Fields["name"] = FieldDiff{apiclient.String(f.Name), apiclient.String(t.Name)}
 		}
-		for name := range f.Settings {
+		for name := range f.Settings.All() {
 			compareField(d.Fields, name, f.Settings, t.Settings)
 		}
-		for name := range t.Settings {
+		for name := range t.Settings.All() {
 			compareField(d.Fields, name, f.Settings, t.Settings)
 		}
 		fm, tm := from.Mates(id), to.Mates(id)
@@ -134,8 +137,8 @@ func compareField(into map[string]FieldDiff, name string, from, to apiclient.Set
 	if _, done := into[name]; done {
 		return
 	}
-	if !apiclient.Equal(name, from[name], to[name]) {
-		into[name] = FieldDiff{from[name], to[name]}
+	if !apiclient.Equal(name, from.Get(name), to.Get(name)) {
+		into[name] = FieldDiff{from.Get(name), to.Get(name)}
 	}
 }
 
@@ -254,7 +257,7 @@ func (c *Comparison) WriteText(w io.Writer, from, to string) error {
 		for _, name := range names {
 			f := d.Fields[name]
 			value := apiclient.Printable(f.From.JSON()) + " -> " + apiclient.Printable(f.To.JSON())
-			if apiclient.IsSecret(name) {
+			if f.sensitive() {
 				value = apiclient.Redacted + " differs"
 			}
 			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", value)
@@ -321,7 +324,7 @@ func (c *Comparison) JSON(from, to string) JSONComparison {
 		if len(d.Fields) > 0 {
 			jd.Fields = map[string]JSONFieldDiff{}
 			for name, f := range d.Fields {
-				jd.Fields[name] = JSONFieldDiff{From: jsonValue(name, f.From), To: jsonValue(name, f.To)}
+				jd.Fields[name] = JSONFieldDiff{From: jsonValue(f.From), To: jsonValue(f.To)}
 			}
 		}
 		if d.Mates != nil {
@@ -382,7 +385,7 @@ func markdownCompanyDiff(d CompanyDiff) string {
 	for _, name := range d.fieldNames() {
 		f := d.Fields[name]
 		from, to := code(f.From.JSON()), code(f.To.JSON())
-		if apiclient.IsSecret(name) {
+		if f.sensitive() {
 			from, to = apiclient.Redacted+" differs", apiclient.Redacted+" differs"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s |\n", tableCell(code(name)), tableCell(from), tableCell(to))

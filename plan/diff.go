@@ -152,8 +152,8 @@ func (p *Plan) diffCompanies(inv *Inventory, st *State) {
 		}
 		have, exists := st.Companies[want.ID]
 		if !exists {
-			fields := make(map[string]FieldChange, len(want.Settings))
-			for name, v := range want.Settings {
+			fields := make(map[string]FieldChange, want.Settings.Len())
+			for name, v := range want.Settings.All() {
 				fields[name] = FieldChange{Before: apiclient.Null(), After: v, Origin: want.Origin[name]}
 			}
 			p.Changes = append(p.Changes, Change{Action: Create, Company: want.ID, Name: want.Name, Description: want.Description, Fields: fields})
@@ -341,8 +341,8 @@ func fieldChanges(want Company, have apiclient.Company) map[string]FieldChange {
 	if have.Name != want.Name {
 		fields["name"] = FieldChange{Before: apiclient.String(have.Name), After: apiclient.String(want.Name)}
 	}
-	for name, after := range want.Settings {
-		before := have.Settings[name] // a field this server lacks reads as null
+	for name, after := range want.Settings.All() {
+		before := have.Settings.Get(name) // a field this server lacks reads as null
 		if !apiclient.Equal(name, before, after) {
 			fields[name] = FieldChange{Before: before, After: after, Origin: want.Origin[name]}
 		}

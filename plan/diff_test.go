@@ -64,7 +64,7 @@ func TestDiffCarriesWhatApplyWrites(t *testing.T) {
 	require.Equal(t, "A New", update.NewName())
 	require.Equal(t, "Head office", update.ForcedDescription)
 	require.Equal(t, a.Settings, update.Settings())
-	require.Equal(t, "731904", update.Settings()["nm_password"].Text())
+	require.Equal(t, "731904", update.Settings().Get("nm_password").Text())
 
 	create := changeOf(t, p, plan.Create, "n")
 	require.Equal(t, "N", create.Name)
@@ -77,7 +77,7 @@ func TestDiffCarriesWhatApplyWrites(t *testing.T) {
 // saved plan nor any rendering of it.
 func TestPlanSecretsStayInMemory(t *testing.T) {
 	inv, p := carriedPlan(t)
-	require.Equal(t, "906133", changeOf(t, p, plan.Create, "n").Settings()["ivr_password"].Text(), "precondition: the plan carries the PIN")
+	require.Equal(t, "906133", changeOf(t, p, plan.Create, "n").Settings().Get("ivr_password").Text(), "precondition: the plan carries the PIN")
 
 	outputs := map[string]func(*bytes.Buffer) error{
 		"saved plan": func(b *bytes.Buffer) error {

@@ -126,10 +126,10 @@ func (s *State) Export(opts ExportOptions) ([]byte, error) {
 	var defaults apiclient.Settings
 	if opts.Compact {
 		defaults = s.compactDefaults(selected)
-		if len(defaults) > 0 {
+		if defaults.Len() > 0 {
 			b.WriteString("defaults:\n")
 			for _, f := range fieldsByName {
-				if v, ok := defaults[f.Name]; ok {
+				if v, ok := defaults.Lookup(f.Name); ok {
 					b.WriteString("  " + f.Name + ": ")
 					writeValue(&b, v)
 					b.WriteByte('\n')
@@ -143,11 +143,11 @@ func (s *State) Export(opts ExportOptions) ([]byte, error) {
 		b.WriteString("companies:\n")
 		for _, id := range selected {
 			c := s.Companies[id]
-			if len(defaults) > 0 { // the company's own settings: those that differ
+			if defaults.Len() > 0 { // the company's own settings: those that differ
 				own := apiclient.Settings{}
-				for name, v := range c.Settings {
-					if d, ok := defaults[name]; !ok || d != v {
-						own[name] = v
+				for name, v := range c.Settings.All() {
+					if d, ok := defaults.Lookup(name); !ok || d != v {
+						own.Set(name, v)
 					}
 				}
 				c.Settings = own
@@ -188,7 +188,7 @@ func exportCompany(b *bytes.Buffer, c apiclient.Company, opts ExportOptions) {
 	b.WriteByte('\n')
 	settings, known := false, 0
 	for _, f := range fieldsByName {
-		v, ok := c.Settings[f.Name]
+		v, ok := c.Settings.Lookup(f.Name)
 		if !ok {
 			continue
 		}
@@ -208,15 +208,15 @@ func exportCompany(b *bytes.Buffer, c apiclient.Company, opts ExportOptions) {
 				writeString(b, ref)
 			}
 		} else {
-			writeValue(b, v)
+			writeValue(b, v.Reveal()) // a secret's text only when asked (IncludeSecrets)
 		}
 		b.WriteByte('\n')
 	}
-	if known < len(c.Settings) {
+	if known < c.Settings.Len() {
 		var unknown []string
 		for _, name := range c.Settings.Names() {
 			if _, ok := apiclient.LookupField(name); !ok {
-				unknown = append(unknown, fmt.Sprintf("%s: %s", name, c.Settings[name].JSON()))
+				unknown = append(unknown, fmt.Sprintf("%s: %s", name, c.Settings.Get(name).JSON()))
 			}
 		}
 		b.WriteString("    # ")
@@ -239,7 +239,7 @@ func (s *State) compactDefaults(selected []string) apiclient.Settings {
 		counts := map[apiclient.Value]int{}
 		everyone := true
 		for _, id := range selected {
-			v, ok := s.Companies[id].Settings[f.Name]
+			v, ok := s.Companies[id].Settings.Lookup(f.Name)
 			if !ok {
 				everyone = false
 				break
@@ -251,7 +251,7 @@ func (s *State) compactDefaults(selected []string) apiclient.Settings {
 		}
 		for v, n := range counts {
 			if 2*n > len(selected) && !(f.Secret && holdsSecret(v)) {
-				defaults[f.Name] = v
+				defaults.Set(f.Name, v)
 			}
 		}
 	}
@@ -352,7 +352,7 @@ func (s *State) Secrets(selected []string) map[string]string {
 			continue
 		}
 		for _, name := range SecretFields(c) {
-			out[SecretVariable(c.ID, name)] = secretText(c.Settings[name])
+			out[SecretVariable(c.ID, name)] = secretText(c.Settings.Get(name))
 		}
 	}
 	return out
@@ -363,7 +363,7 @@ func (s *State) Secrets(selected []string) map[string]string {
 func SecretFields(c apiclient.Company) []string {
 	var names []string
 	for _, name := range c.Settings.Names() {
-		if f, ok := apiclient.LookupField(name); ok && f.Secret && holdsSecret(c.Settings[name]) {
+		if f, ok := apiclient.LookupField(name); ok && f.Secret && holdsSecret(c.Settings.Get(name)) {
 			names = append(names, name)
 		}
 	}
@@ -384,5 +384,5 @@ func secretText(v apiclient.Value) string {
 	if k := v.Kind(); k == apiclient.KindString || k == apiclient.KindNumber {
 		return v.Text()
 	}
-	return v.JSON()
+	return v.Reveal().JSON()
 }

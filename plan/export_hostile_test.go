@@ -21,7 +21,7 @@ func TestExportEscapesHostileText(t *testing.T) {
 	}
 	for _, text := range hostile {
 		snap := plan.NewState([]apiclient.Company{
-			{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"hs_access": apiclient.String(text), "future" + text: apiclient.String(text)}},
+			{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": apiclient.String(text), "future" + text: apiclient.String(text)})},
 			{ID: "beta", Name: "Beta"},
 		}, map[string][]string{"box\u202e" + text: {"acme", "beta"}})
 		data, err := snap.Export(plan.ExportOptions{})
@@ -34,7 +34,7 @@ func TestExportEscapesHostileText(t *testing.T) {
 		require.NoError(t, err, "export of %q:\n%s", text, data)
 		acme, ok := inv.Company("acme")
 		require.True(t, ok)
-		require.Equal(t, text, acme.Settings["hs_access"].Text(), "the export of %q loads back as the same text", text)
+		require.Equal(t, text, acme.Settings.Get("hs_access").Text(), "the export of %q loads back as the same text", text)
 		require.Len(t, inv.Containers, 1)
 		require.Equal(t, "box\u202e"+text, inv.Containers[0].Label)
 	}

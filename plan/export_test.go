@@ -36,7 +36,7 @@ func readBack(t *testing.T, data []byte) (names map[string]string, settings map[
 	names, settings = map[string]string{}, map[string]apiclient.Settings{}
 	for id, c := range doc.Companies {
 		names[id] = c.Name
-		settings[id] = apiclient.Settings{}
+		var s apiclient.Settings
 		for field, n := range c.Settings {
 			var v apiclient.Value
 			switch n.Tag {
@@ -51,8 +51,9 @@ func readBack(t *testing.T, data []byte) (names map[string]string, settings map[
 			default:
 				t.Fatalf("%s.%s: tag %s", id, field, n.Tag)
 			}
-			settings[id][field] = v
+			s.Set(field, v)
 		}
+		settings[id] = s
 	}
 	return names, settings, doc.Containers
 }
@@ -77,15 +78,15 @@ func trickySnapshot(r *rand.Rand) *State {
 		for _, f := range []string{"hs_access", "crm_url", "nm_password", "q_ringtime", "nocallrec", "record"} {
 			switch r.IntN(4) {
 			case 0:
-				settings[f] = apiclient.String(texts[r.IntN(len(texts))])
+				settings.Set(f, apiclient.String(texts[r.IntN(len(texts))]))
 			case 1:
-				settings[f] = apiclient.Int(int64(r.IntN(30)))
+				settings.Set(f, apiclient.Int(int64(r.IntN(30))))
 			case 2:
-				settings[f] = apiclient.Bool(r.IntN(2) == 0)
+				settings.Set(f, apiclient.Bool(r.IntN(2) == 0))
 			}
 		}
 		if r.IntN(3) == 0 {
-			settings["future_field"] = apiclient.String(texts[r.IntN(len(texts))])
+			settings.Set("future_field", apiclient.String(texts[r.IntN(len(texts))]))
 		}
 		companies = append(companies, apiclient.Company{ID: id, Name: "Company " + id, Settings: settings})
 	}
@@ -121,7 +122,7 @@ func TestExportReadsBack(t *testing.T) {
 					c := snap.Companies[id]
 					require.Equal(t, c.Name, names[id])
 					want := apiclient.Settings{}
-					for field, v := range c.Settings {
+					for field, v := range c.Settings.All() {
 						f, known := apiclient.LookupField(field)
 						switch {
 						case !known:
@@ -132,7 +133,7 @@ func TestExportReadsBack(t *testing.T) {
 						case v.Kind() == apiclient.KindOther:
 							v = apiclient.String(v.JSON())
 						}
-						want[field] = v
+						want.Set(field, v)
 					}
 					if diff := cmp.Diff(want, settings[id], cmp.AllowUnexported(apiclient.Value{})); diff != "" {
 						t.Fatalf("company %s, options %+v (-snapshot +export):\n%s\n%s", id, opts, diff, data)
@@ -184,13 +185,13 @@ func FuzzExportString(f *testing.F) {
 // A company-id may start with a digit, a variable's name may not: the export's
 // ${VAR} for such a company loads back.
 func TestExportSecretOfCompanyStartingWithDigit(t *testing.T) {
-	snap := NewState([]apiclient.Company{{ID: "7eleven", Name: "7-Eleven", Settings: apiclient.Settings{"nm_password": apiclient.String("0042")}}}, nil)
+	snap := NewState([]apiclient.Company{{ID: "7eleven", Name: "7-Eleven", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("0042")})}}, nil)
 	data, err := snap.Export(ExportOptions{})
 	require.NoError(t, err)
 	require.Contains(t, string(data), "nm_password: ${_7ELEVEN_NM_PASSWORD}\n")
 	inv, _, err := Load("export.yaml", data, LoadOptions{Lookup: func(name string) (string, bool) { return "0042", name == "_7ELEVEN_NM_PASSWORD" }})
 	require.NoError(t, err)
-	require.Equal(t, "0042", inv.Companies[0].Settings["nm_password"].Text())
+	require.Equal(t, "0042", inv.Companies[0].Settings.Get("nm_password").Text())
 }
 
 func TestEditDistance(t *testing.T) {

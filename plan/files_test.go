@@ -133,7 +133,7 @@ func TestLoadFilesLayers(t *testing.T) {
 	got := map[string]string{}
 	for _, c := range inv.Companies {
 		for _, name := range c.Settings.Names() {
-			got[c.ID+"."+name] = fmt.Sprintf("%s from %s %s", c.Settings[name].JSON(), c.Origin[name], c.Env[name])
+			got[c.ID+"."+name] = fmt.Sprintf("%s from %s %s", c.Settings.Get(name).Reveal().JSON(), c.Origin[name], c.Env[name])
 		}
 	}
 	acme := filepath.Join("east", "acme.yaml")
@@ -226,7 +226,7 @@ func TestLoadMergeKeys(t *testing.T) {
 	acme, _ := inv.Company("acme")
 	beta, _ := inv.Company("beta")
 	require.Equal(t, "Acme", acme.Name)
-	require.Equal(t, apiclient.Settings{"q_ringtime": apiclient.String("10"), "hs_nm": apiclient.String("5"), "vm_silent": apiclient.String("yes")}, acme.Settings)
+	require.Equal(t, apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.String("10"), "hs_nm": apiclient.String("5"), "vm_silent": apiclient.String("yes")}), acme.Settings)
 	require.Equal(t, "Beta", beta.Name)
 
 	_, _, err = plan.Load("m.yaml", []byte(yamlLines(
@@ -273,7 +273,7 @@ func TestLoadFilesSameAsOneFile(t *testing.T) {
 		}
 		s := c.Settings.Clone()
 		if i%3 == 1 {
-			s["q_ringtime"] = apiclient.String("30") // to update
+			s.Set("q_ringtime", apiclient.String("30")) // to update
 		}
 		st.Companies[c.ID] = apiclient.Company{ID: c.ID, Name: c.Name, Settings: s}
 	}
@@ -357,5 +357,5 @@ func TestLoadMergeKeysLaughs(t *testing.T) {
 	b.WriteString("companies:\n  acme: {name: Acme, settings: *l10}\n")
 	inv, _, err := plan.Load("laughs.yaml", []byte(b.String()), plan.LoadOptions{})
 	require.NoError(t, err)
-	require.Equal(t, `"10"`, inv.Companies[0].Settings["q_ringtime"].JSON())
+	require.Equal(t, `"10"`, inv.Companies[0].Settings.Get("q_ringtime").JSON())
 }

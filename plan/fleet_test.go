@@ -115,10 +115,10 @@ func TestLoadFleet(t *testing.T) {
 	london := fleet.PBXs[0].Inv
 	hq, _ := london.Company("acme_hq")
 	west, _ := london.Company("acme_west")
-	require.Equal(t, apiclient.String("Europe/London"), hq.Settings["zone"], "the directory's _defaults.yaml applies")
-	require.Equal(t, apiclient.String("US/Pacific"), west.Settings["zone"])
+	require.Equal(t, apiclient.String("Europe/London"), hq.Settings.Get("zone"), "the directory's _defaults.yaml applies")
+	require.Equal(t, apiclient.String("US/Pacific"), west.Settings.Get("zone"))
 	gamma, _ := fleet.PBXs[2].Inv.Company("gamma")
-	require.Equal(t, apiclient.String("Europe/Paris"), gamma.Settings["zone"])
+	require.Equal(t, apiclient.String("Europe/Paris"), gamma.Settings.Get("zone"))
 
 	require.Equal(t, "PBX_EU_WEST_API_KEY", fleet.PBXs[2].Env("API_KEY"))
 	require.Equal(t, "PBX_NEW_YORK_USERNAME", fleet.PBXs[1].Env("USERNAME"))
@@ -550,7 +550,7 @@ func TestLoadFleetWarnings(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{plainText}, diagStrings(t, warns))
 		sigma, _ := fleet.PBXs[1].Inv.Company("sigma")
-		require.Equal(t, apiclient.String("2468"), sigma.Settings["barge_pin"])
+		require.Equal(t, apiclient.String("2468").MarkSensitive(), sigma.Settings.Get("barge_pin"))
 	})
 	t.Run("offline: an unset variable is a warning", func(t *testing.T) {
 		_, warns, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{Offline: true})

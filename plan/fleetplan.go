@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -231,10 +230,9 @@ func (d *fleetDiff) holders(id, to string) []FleetMember {
 // carry splits what a moved company holds into the settings it takes along, the ones
 // this pbxsync knows, and the names of the others, sorted.
 func carry(have apiclient.Settings) (carried apiclient.Settings, unknown []string) {
-	carried = apiclient.Settings{}
-	for name, v := range have {
+	for name, v := range have.All() {
 		if _, known := apiclient.LookupField(name); known {
-			carried[name] = v
+			carried.Set(name, v)
 		} else {
 			unknown = append(unknown, name)
 		}
@@ -314,7 +312,9 @@ func withCarried(inv *Inventory, moves []Move, pbx string) *Inventory {
 			continue
 		}
 		settings := mv.Carried.Clone()
-		maps.Copy(settings, c.Settings)
+		for name, v := range c.Settings.All() {
+			settings.Set(name, v)
+		}
 		c.Settings = settings
 		out.Companies[i] = c
 	}
@@ -355,7 +355,7 @@ func (fp *FleetPlan) WriteText(w io.Writer, color bool) error {
 		fmt.Fprintf(b, "\n  %s\n", moveLine(mv))
 		var names []string
 		for _, name := range mv.Carried.Names() {
-			if !blank(mv.Carried[name]) {
+			if !blank(mv.Carried.Get(name)) {
 				names = append(names, name)
 			}
 		}
@@ -364,9 +364,9 @@ func (fp *FleetPlan) WriteText(w io.Writer, color bool) error {
 			width = max(width, len(name))
 		}
 		for _, name := range names {
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried[name])))
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried.Get(name))))
 		}
-		if n := len(mv.Carried) - len(names); n > 0 {
+		if n := mv.Carried.Len() - len(names); n > 0 {
 			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(n, "empty field", "empty fields"))
 		}
 	}
@@ -417,8 +417,8 @@ func (fp *FleetPlan) JSON() JSONFleetPlan {
 	doc := JSONFleetPlan{FormatVersion: FormatVersion, Kind: "fleet", Moves: []JSONMove{}, PBXs: map[string]JSONPlan{}}
 	for _, mv := range fp.Moves {
 		jm := JSONMove{Company: mv.Company, From: mv.From, To: mv.To, Adopt: mv.Adopt, Settings: map[string]json.RawMessage{}}
-		for name, v := range mv.Carried {
-			jm.Settings[name] = jsonValue(name, v)
+		for name, v := range mv.Carried.All() {
+			jm.Settings[name] = jsonValue(v)
 		}
 		doc.Moves = append(doc.Moves, jm)
 	}
@@ -482,7 +482,7 @@ func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 
 // blank reports whether a carried value is empty: "" or null, which a move's text
 // counts rather than lists.
-func blank(v apiclient.Value) bool { j := v.JSON(); return j == `""` || j == "null" }
+func blank(v apiclient.Value) bool { j := v.Reveal().JSON(); return j == `""` || j == "null" }
 
 // Empty reports whether the fleet plan changes nothing: no move, no PBX's change.
 func (fp *FleetPlan) Empty() bool {

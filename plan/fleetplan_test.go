@@ -27,7 +27,7 @@ func inv(t *testing.T, name, text string, vars ...string) *plan.Inventory {
 func company(id, name string, kv ...string) apiclient.Company {
 	s := apiclient.Settings{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		s[kv[i]] = apiclient.String(kv[i+1])
+		s.Set(kv[i], apiclient.String(kv[i+1]))
 	}
 	return apiclient.Company{ID: id, Name: name, Settings: s}
 }
@@ -52,7 +52,7 @@ func TestDiffFleetMoves(t *testing.T) {
 	require.Equal(t, "london", mv.From)
 	require.Equal(t, "paris", mv.To)
 	require.False(t, mv.Adopt)
-	require.Equal(t, "1234", mv.Carried["nm_password"].Text())
+	require.Equal(t, "1234", mv.Carried.Get("nm_password").Text())
 
 	create := fp.PBXs["paris"].Changes[0]
 	require.Equal(t, plan.Create, create.Action)
@@ -172,12 +172,12 @@ func TestDiffFleetNeverPrunesWhatMoves(t *testing.T) {
 // A field this pbxsync does not know cannot be carried: the new PBX's plan says so.
 func TestDiffFleetWarnsOfFieldsLeftBehind(t *testing.T) {
 	held := company("acme", "Acme", "zone", "Europe/London")
-	held.Settings["x_future"] = apiclient.String("42")
+	held.Settings.Set("x_future", apiclient.String("42"))
 	fp, err := plan.DiffFleet([]plan.FleetMember{
 		member(t, "london", "version: 1\ncompanies: {}\n", held),
 		member(t, "paris", "version: 1\ncompanies:\n  acme: {name: Acme}\n"),
 	}, plan.FleetOptions{MaxMove: 1})
 	require.NoError(t, err)
-	require.NotContains(t, fp.Moves[0].Carried, "x_future")
+	require.False(t, fp.Moves[0].Carried.Has("x_future"))
 	require.Equal(t, []string{"acme: fields this pbxsync does not know are not carried from london: x_future"}, fp.PBXs["paris"].Warnings)
 }

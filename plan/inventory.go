@@ -335,11 +335,24 @@ type Position struct {
 // String is FILE:LINE, as "first at" in messages.
 func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
+// A draftContainer is a container as its file writes it, kept without its YAML
+// nodes, so that the tree of a large file can go before its companies are read.
 type draftContainer struct {
-	at      *yaml.Node // its label
-	where   string
-	members []*yaml.Node
+	label        string
+	line, column int // of its label
+	where        string
+	members      []member
 }
+
+// A member is an entry of a container's list.
+type member struct {
+	id           string // the company-id, when scalar
+	scalar       bool
+	line, column int
+}
+
+// at returns a node at line and column, for a message about what was written there.
+func at(line, column int) *yaml.Node { return &yaml.Node{Line: line, Column: column} }
 
 // topKeys are the keys of an inventory file; x-... keys are ignored.
 var topKeys = []string{"version", "defaults", "profiles", "companies", "containers", "prune"}
@@ -371,6 +384,32 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 	if f.Name == "<stdin>" {
 		d.dir = ""
 	}
+	root, ok := l.parse(data, c)
+	switch {
+	case !ok:
+		return nil, false
+	case root == nil:
+		return d, true // its problem is reported
+	}
+	companies, containers := l.topKeys(d, root)
+	if containers != nil && l.mapping(containers, "containers") {
+		l.containers(d, containers)
+	}
+	// With a cut, nothing holds the skeleton's tree, containers included, while the
+	// pieces are parsed.
+	switch {
+	case c != nil:
+		return d, l.pieces(d, c)
+	case companies != nil && l.mapping(companies, "companies"):
+		l.companies(d, companies, map[string]int{})
+	}
+	return d, true
+}
+
+// parse parses data, which must be one YAML document, and returns its root mapping;
+// nil after reporting why it is none. With a cut, data is the cut's skeleton, and ok
+// false says that yaml.v3 does not agree with the cut: nothing is reported then.
+func (l *loader) parse(data []byte, c *cut) (root *yaml.Node, ok bool) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -378,7 +417,7 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 			return nil, false
 		}
 		l.yamlError(data, err)
-		return d, true
+		return nil, true
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
@@ -386,13 +425,13 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 			return nil, false
 		}
 		l.errorf(&next, "a second YAML document: an inventory file is one document, and this one would be ignored")
-		return d, true
+		return nil, true
 	} else if !errors.Is(err, io.EOF) {
 		if c != nil {
 			return nil, false
 		}
 		l.yamlError(data, err)
-		return d, true
+		return nil, true
 	}
 	if c != nil {
 		// The skeleton's companies: the empty value of the line at the cut's header.
@@ -401,15 +440,20 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 		}
 	}
 	if len(doc.Content) == 0 {
-		l.errorf(&yaml.Node{Line: 1, Column: 1}, "the file is empty: it needs at least version: 1")
-		return d, true
+		l.errorf(at(1, 1), "the file is empty: it needs at least version: 1")
+		return nil, true
 	}
-	root := resolve(doc.Content[0])
+	root = resolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
 		l.errorf(root, "an inventory file must be a mapping with version, companies, ...")
-		return d, true
+		return nil, true
 	}
-	var companies, containers *yaml.Node
+	return root, true
+}
+
+// topKeys reads the keys of a file's root mapping into d, but for its companies and
+// containers, which it returns.
+func (l *loader) topKeys(d *fileDoc, root *yaml.Node) (companies, containers *yaml.Node) {
 	l.fields(root, func(key, value *yaml.Node) {
 		switch key.Value {
 		case "version":
@@ -440,33 +484,42 @@ func (l *loader) readDoc(f File, data []byte, c *cut) (*fileDoc, bool) {
 	if !d.version {
 		l.errorf(root, "version is missing: the first line should be version: 1")
 	}
-	switch {
-	case c != nil:
-		seen := map[string]int{}
-		for _, p := range c.pieces {
-			m, ok := c.parsePiece(p)
-			if !ok {
-				return nil, false
-			}
-			l.companies(d, m, seen)
+	return companies, containers
+}
+
+// containers reads the containers of a mapping into d, as draftContainers.
+func (l *loader) containers(d *fileDoc, n *yaml.Node) {
+	l.fields(n, func(key, value *yaml.Node) {
+		if value.Kind != yaml.SequenceNode {
+			l.errorf(value, "container %s must be a list of company-ids", key.Value)
+			return
 		}
-	case companies != nil && l.mapping(companies, "companies"):
-		l.companies(d, companies, map[string]int{})
+		ct := draftContainer{label: key.Value, line: key.Line, column: key.Column, where: l.place(key)}
+		for _, m := range value.Content {
+			m = resolve(m)
+			ct.members = append(ct.members, member{id: m.Value, scalar: m.Kind == yaml.ScalarNode, line: m.Line, column: m.Column})
+		}
+		d.containers = append(d.containers, ct)
+	})
+}
+
+// pieces reads the companies of a cut into d, a piece at a time. It returns false
+// when yaml.v3 does not agree with the cut.
+func (l *loader) pieces(d *fileDoc, c *cut) bool {
+	n := 0
+	for _, p := range c.pieces {
+		n += len(p.keys)
 	}
-	if containers != nil && l.mapping(containers, "containers") {
-		l.fields(containers, func(key, value *yaml.Node) {
-			if value.Kind != yaml.SequenceNode {
-				l.errorf(value, "container %s must be a list of company-ids", key.Value)
-				return
-			}
-			ct := draftContainer{at: key, where: l.place(key)}
-			for _, m := range value.Content {
-				ct.members = append(ct.members, resolve(m))
-			}
-			d.containers = append(d.containers, ct)
-		})
+	d.companies = make([]draft, 0, n)
+	seen := make(map[string]int, n)
+	for _, p := range c.pieces {
+		m, ok := c.parsePiece(p)
+		if !ok {
+			return false
+		}
+		l.companies(d, m, seen)
 	}
-	return d, true
+	return true
 }
 
 // companies reads the companies of a mapping into d; seen holds the line of each
@@ -528,19 +581,50 @@ func (l *loader) companies(d *fileDoc, n *yaml.Node, seen map[string]int) {
 // profiles and container labels too, prune in one file at most, and every company's
 // settings resolved from its layers.
 func (l *loader) merge(docs []*fileDoc) *Inventory {
-	inv := &Inventory{}
-	dirDefaults := map[string]*layer{}
+	l.warnDefaultsAlone(docs)
+	inv := &Inventory{Prune: l.mergePrune(docs)}
+	inv.Companies, inv.Places = l.mergeCompanies(docs, l.mergeProfiles(docs))
+	if len(docs) == 1 && docs[0].defaults != nil {
+		inv.Defaults = docs[0].defaults.values
+	}
+	inv.Containers = l.mergeContainers(docs, inv)
+	return inv
+}
+
+// warnDefaultsAlone warns of defaults that apply to no company: those of a file
+// without companies, in an inventory of many files, that is not a _defaults.yaml.
+func (l *loader) warnDefaultsAlone(docs []*fileDoc) {
 	for _, d := range docs {
-		if filepath.Base(d.name) == DefaultsFile && d.defaults != nil {
-			dirDefaults[d.dir] = d.defaults
+		if len(docs) > 1 && d.defaults != nil && len(d.companies) == 0 && filepath.Base(d.name) != DefaultsFile {
+			l.file = d.name
+			l.warnf(at(1, 1), "defaults apply to the companies of their file, and this file has none: name it %s to apply them to its directory", DefaultsFile)
 		}
 	}
+}
+
+// mergePrune returns the prune.match of the one file that sets it, reporting the
+// files after it that set it too.
+func (l *loader) mergePrune(docs []*fileDoc) *regexp.Regexp {
+	var prune *regexp.Regexp
+	var pruneAt string
+	for _, d := range docs {
+		l.file = d.name
+		switch {
+		case d.pruneAt == nil:
+		case pruneAt != "":
+			l.errorf(d.pruneAt, "prune is set in two files: first at %s; keep it in one", pruneAt)
+		default:
+			pruneAt, prune = l.place(d.pruneAt), d.prune
+		}
+	}
+	return prune
+}
+
+// mergeProfiles returns the profiles of every file by name, each defined once.
+func (l *loader) mergeProfiles(docs []*fileDoc) map[string]profile {
 	profiles := map[string]profile{}
 	for _, d := range docs {
 		l.file = d.name
-		if len(docs) > 1 && d.defaults != nil && len(d.companies) == 0 && filepath.Base(d.name) != DefaultsFile {
-			l.warnf(&yaml.Node{Line: 1, Column: 1}, "defaults apply to the companies of their file, and this file has none: name it %s to apply them to its directory", DefaultsFile)
-		}
 		for _, p := range d.profiles {
 			if first, dup := profiles[p.name]; dup {
 				l.errorf(p.at, "profile %s is defined twice: first at %s", p.name, first.where)
@@ -549,18 +633,25 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 			profiles[p.name] = p
 		}
 	}
-	names := slices.Sorted(maps.Keys(profiles))
-	var pruneAt string
-	seen := map[string]Position{}
+	return profiles
+}
+
+// mergeCompanies returns the companies of every file, each defined once, sorted by
+// ID, with their settings resolved, and where each is defined. It lets go of the
+// files' drafts.
+func (l *loader) mergeCompanies(docs []*fileDoc, profiles map[string]profile) ([]Company, map[string]Position) {
+	dirDefaults := map[string]*layer{}
+	n := 0
+	for _, d := range docs {
+		if filepath.Base(d.name) == DefaultsFile && d.defaults != nil {
+			dirDefaults[d.dir] = d.defaults
+		}
+		n += len(d.companies)
+	}
+	companies := slices.Grow([]Company(nil), n) // nil when there are none
+	seen := make(map[string]Position, n)
 	for _, d := range docs {
 		l.file = d.name
-		if d.pruneAt != nil {
-			if pruneAt != "" {
-				l.errorf(d.pruneAt, "prune is set in two files: first at %s; keep it in one", pruneAt)
-			} else {
-				pruneAt, inv.Prune = l.place(d.pruneAt), d.prune
-			}
-		}
 		var base []*layer
 		if dd := dirDefaults[d.dir]; dd != nil && dd != d.defaults {
 			base = append(base, dd)
@@ -571,97 +662,108 @@ func (l *loader) merge(docs []*fileDoc) *Inventory {
 		for i := range d.companies {
 			c := &d.companies[i]
 			if first, dup := seen[c.ID]; dup {
-				l.errorf(&yaml.Node{Line: c.line, Column: c.column}, "company %s is defined twice: first at %s", c.ID, first)
+				l.errorf(at(c.line, c.column), "company %s is defined twice: first at %s", c.ID, first)
 				continue
 			}
 			seen[c.ID] = Position{d.name, c.line, c.column}
-			layers := slices.Clone(base)
-			for _, name := range c.profiles {
-				p, ok := profiles[name.Value]
-				if !ok {
-					hint := didYouMean(name.Value, names)
-					if hint == "" {
-						hint = ": profiles are defined under profiles: in any file of the inventory; is that file among those -f names?"
-					}
-					l.errorf(name, "unknown profile %q%s", name.Value, hint)
-					continue
-				}
-				layers = append(layers, p.layer)
-			}
-			if c.own != nil {
-				layers = append(layers, c.own)
-			}
-			c.resolve(layers, l.opts.Explain)
-			inv.Companies = append(inv.Companies, c.Company)
+			c.resolve(l.layers(c, base, profiles), l.opts.Explain)
+			companies = append(companies, c.Company)
 		}
 		d.companies = nil
 	}
-	inv.Places = seen
-	slices.SortFunc(inv.Companies, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
-	if len(docs) == 1 && docs[0].defaults != nil {
-		inv.Defaults = docs[0].defaults.values
+	slices.SortFunc(companies, func(a, b Company) int { return strings.Compare(a.ID, b.ID) })
+	return companies, seen
+}
+
+// layers returns the layers of a company, lowest first: base (its directory's and
+// its file's defaults), the profiles it names, its own settings.
+func (l *loader) layers(c *draft, base []*layer, profiles map[string]profile) []*layer {
+	layers := slices.Clone(base)
+	for _, name := range c.profiles {
+		p, ok := profiles[name.Value]
+		if !ok {
+			hint := didYouMean(name.Value, slices.Sorted(maps.Keys(profiles)))
+			if hint == "" {
+				hint = ": profiles are defined under profiles: in any file of the inventory; is that file among those -f names?"
+			}
+			l.errorf(name, "unknown profile %q%s", name.Value, hint)
+			continue
+		}
+		layers = append(layers, p.layer)
 	}
+	if c.own != nil {
+		layers = append(layers, c.own)
+	}
+	return layers
+}
+
+// mergeContainers returns the containers of every file, each label defined once,
+// each holding companies of inv that no other container holds.
+func (l *loader) mergeContainers(docs []*fileDoc, inv *Inventory) []Container {
+	var containers []Container
 	labels := map[string]string{}
 	where := map[string]string{} // company -> label of its container
 	for _, d := range docs {
 		l.file = d.name
 		for _, dc := range d.containers {
-			c := Container{Label: dc.at.Value}
+			c := Container{Label: dc.label}
 			if first, dup := labels[c.Label]; dup {
-				l.errorf(dc.at, "container %s is defined twice: first at %s", c.Label, first)
+				l.errorf(at(dc.line, dc.column), "container %s is defined twice: first at %s", c.Label, first)
 				continue
 			}
 			labels[c.Label] = dc.where
 			for _, m := range dc.members {
-				if m.Kind != yaml.ScalarNode {
-					l.errorf(m, "a container member must be a company-id")
-					continue
+				if l.member(m, c.Label, inv, where) {
+					where[m.id] = c.Label
+					c.Members = append(c.Members, m.id)
 				}
-				id := m.Value
-				if _, ok := inv.Company(id); !ok {
-					l.errorf(m, "%s is not a company of the inventory", id)
-					continue
-				}
-				if other, dup := where[id]; dup {
-					if other == c.Label {
-						l.errorf(m, "%s is listed twice in container %s", id, c.Label)
-					} else {
-						l.errorf(m, "%s is in two containers: %s and %s", id, other, c.Label)
-					}
-					continue
-				}
-				where[id] = c.Label
-				c.Members = append(c.Members, id)
 			}
 			if len(dc.members) < 2 {
-				l.errorf(dc.at, "container %s has fewer than two members: a company alone needs no container entry", c.Label)
+				l.errorf(at(dc.line, dc.column), "container %s has fewer than two members: a company alone needs no container entry", c.Label)
 			}
-			inv.Containers = append(inv.Containers, c)
+			containers = append(containers, c)
 		}
 	}
-	return inv
+	return containers
+}
+
+// member reports whether m may join the container label: a company-id of inv that no
+// container holds yet (where). It reports why not.
+func (l *loader) member(m member, label string, inv *Inventory, where map[string]string) bool {
+	_, known := inv.Company(m.id)
+	other, dup := where[m.id]
+	switch {
+	case !m.scalar:
+		l.errorf(at(m.line, m.column), "a container member must be a company-id")
+	case !known:
+		l.errorf(at(m.line, m.column), "%s is not a company of the inventory", m.id)
+	case dup && other == label:
+		l.errorf(at(m.line, m.column), "%s is listed twice in container %s", m.id, label)
+	case dup:
+		l.errorf(at(m.line, m.column), "%s is in two containers: %s and %s", m.id, other, label)
+	default:
+		return true
+	}
+	return false
 }
 
 // resolve sets the company's settings from its layers, lowest first (directory
 // defaults, file defaults, profiles in the order listed, its own): each field takes
 // the value, and the variable of a ${VAR}, of the last layer that sets it. The
-// company's own map is the result, so that the common case copies nothing.
+// company's own settings are the result, so that the common case copies nothing.
 func (c *draft) resolve(layers []*layer, explain bool) {
-	c.Settings = nil
+	c.Settings = apiclient.Settings{}
 	if c.own != nil {
 		c.Settings = c.own.values
 	}
-	if c.Settings == nil {
-		c.Settings = apiclient.Settings{}
-	}
 	for i := len(layers) - 1; i >= 0; i-- {
 		ly := layers[i]
-		for name, v := range ly.values {
+		for name, v := range ly.values.All() {
 			if ly != c.own {
-				if _, set := c.Settings[name]; set {
+				if _, set := c.Settings.Lookup(name); set {
 					continue
 				}
-				c.Settings[name] = v
+				c.Settings.Set(name, v)
 			}
 			if _, taken := c.Env[name]; !taken {
 				if from, ok := ly.env[name]; ok {
@@ -974,6 +1076,9 @@ func (l *loader) settings(n *yaml.Node) *layer {
 		if !ok {
 			return
 		}
+		if f.Secret {
+			v = v.MarkSensitive() // from here on, it shows as (sensitive) wherever it goes
+		}
 		norm, err := f.Normalize(v)
 		if err != nil {
 			if from != "" { // Normalize never echoes a secret's value: name where it came from
@@ -982,7 +1087,7 @@ func (l *loader) settings(n *yaml.Node) *layer {
 			l.errorf(value, "%v", err)
 			return
 		}
-		out.values[f.Name] = norm
+		out.values.Set(f.Name, norm)
 		if from != "" {
 			out.env = setEnv(out.env, f.Name, from)
 		} else if f.Secret && norm.Text() != "" {

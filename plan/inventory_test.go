@@ -834,50 +834,52 @@ func TestLoadInventoryMergesDefaults(t *testing.T) {
 	want := []plan.Company{
 		{
 			ID: "acme_hq", Name: "Acme HQ", Description: "Head office",
-			Settings: apiclient.Settings{
+			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"zone":       apiclient.String("US/Pacific"),
 				"vm_maxmsgs": apiclient.String("100"),
 				"q_ringtime": apiclient.String("15"),
 				"nocallrec":  apiclient.Bool(false),
-			},
+			}),
 		},
 		{
 			ID: "acme_west", Name: "Acme West",
-			Settings: apiclient.Settings{
+			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"zone":       apiclient.String("Europe/London"),
 				"vm_maxmsgs": apiclient.String("100"),
 				"nocallrec":  apiclient.Bool(true),
-			},
+			}),
 		},
 		{
 			ID: "solo_ltd", Name: "Solo Ltd",
-			Settings: apiclient.Settings{
+			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"zone":       apiclient.String("Europe/London"),
 				"vm_maxmsgs": apiclient.String("100"),
 				"nocallrec":  apiclient.Bool(true),
-			},
+			}),
 		},
 	}
 	if diff := cmp.Diff(want, inv.Companies, cmp.Comparer(valueEqual), cmpEnv); diff != "" {
 		t.Errorf("companies (-want +got):\n%s", diff)
 	}
-	wantDefaults := apiclient.Settings{
+	wantDefaults := apiclient.SettingsOf(map[string]apiclient.Value{
 		"zone":       apiclient.String("Europe/London"),
 		"vm_maxmsgs": apiclient.String("100"),
 		"nocallrec":  apiclient.Bool(true),
-	}
+	})
 	if diff := cmp.Diff(wantDefaults, inv.Defaults, cmp.Comparer(valueEqual)); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 
 	// Each company has its own settings: changing one changes no other.
-	inv.Companies[1].Settings["zone"] = apiclient.String("UTC")
-	require.Equal(t, `"Europe/London"`, inv.Companies[2].Settings["zone"].JSON())
-	require.Equal(t, `"Europe/London"`, inv.Defaults["zone"].JSON())
+	inv.Companies[1].Settings.Set("zone", apiclient.String("UTC"))
+	require.Equal(t, `"Europe/London"`, inv.Companies[2].Settings.Get("zone").JSON())
+	require.Equal(t, `"Europe/London"`, inv.Defaults.Get("zone").JSON())
 }
 
 // valueEqual compares values by kind and JSON text, so that "15" and 15 differ.
-func valueEqual(a, b apiclient.Value) bool { return a.Kind() == b.Kind() && a.JSON() == b.JSON() }
+func valueEqual(a, b apiclient.Value) bool {
+	return a.Kind() == b.Kind() && a.Reveal().JSON() == b.Reveal().JSON()
+}
 
 // cmpEnv treats a nil and an empty Env alike.
 var cmpEnv = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Env" },
@@ -927,9 +929,9 @@ func TestLoadInventoryNormalisesValues(t *testing.T) {
 			inv, _ := loadValid(t, yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "    settings:", "      "+tc.field+": "+tc.yaml))
 			c, ok := inv.Company("acme")
 			require.True(t, ok)
-			got, ok := c.Settings[tc.field]
+			got, ok := c.Settings.Lookup(tc.field)
 			require.True(t, ok, "settings: %v", c.Settings)
-			if diff := cmp.Diff(tc.want.JSON(), got.JSON()); diff != "" {
+			if diff := cmp.Diff(tc.want.JSON(), got.Reveal().JSON()); diff != "" {
 				t.Errorf("%s: %s (-want +got):\n%s", tc.field, tc.yaml, diff)
 			}
 			require.True(t, apiclient.Equal(tc.field, tc.want, got), "apiclient.Equal(%s, %s, %s)", tc.field, tc.want.JSON(), got.JSON())
@@ -944,12 +946,12 @@ func TestLoadInventoryNormalisesValues(t *testing.T) {
 			`  b: {name: B, settings: {q_ringtime: "15", noext: hq}}`,
 		))
 		a, b := inv.Companies[0].Settings, inv.Companies[1].Settings
-		require.True(t, apiclient.Equal("q_ringtime", a["q_ringtime"], b["q_ringtime"]))
-		require.True(t, apiclient.Equal("noext", a["noext"], b["noext"]))
-		if diff := cmp.Diff(a["q_ringtime"].JSON(), b["q_ringtime"].JSON()); diff != "" {
+		require.True(t, apiclient.Equal("q_ringtime", a.Get("q_ringtime"), b.Get("q_ringtime")))
+		require.True(t, apiclient.Equal("noext", a.Get("noext"), b.Get("noext")))
+		if diff := cmp.Diff(a.Get("q_ringtime").JSON(), b.Get("q_ringtime").JSON()); diff != "" {
 			t.Errorf("q_ringtime (-a +b):\n%s", diff)
 		}
-		require.Equal(t, `"15"`, a["q_ringtime"].JSON())
+		require.Equal(t, `"15"`, a.Get("q_ringtime").JSON())
 	})
 }
 
@@ -977,13 +979,13 @@ func TestLoadInventoryResolvesEnv(t *testing.T) {
 	want := []plan.Company{
 		{
 			ID: "acme_hq", Name: "Acme HQ",
-			Settings: apiclient.Settings{
+			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"barge_pin":    apiclient.String("2468"),
 				"zone":         apiclient.String("US/Pacific"),
 				"nm_password":  apiclient.String("4711"),
 				"ivr_password": apiclient.String("0815"),
 				"nocallrec":    apiclient.Bool(true),
-			},
+			}),
 			Env: map[string]string{
 				"barge_pin":    "BARGE",
 				"nm_password":  "ACME_NM_PIN",
@@ -993,17 +995,17 @@ func TestLoadInventoryResolvesEnv(t *testing.T) {
 		{
 			// Its own values win, and were written in the file: no Env for them.
 			ID: "acme_west", Name: "Acme West",
-			Settings: apiclient.Settings{
+			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"barge_pin": apiclient.String("1111"),
 				"zone":      apiclient.String("Europe/London"),
-			},
+			}),
 		},
 		{
 			ID: "solo_ltd", Name: "Solo Ltd",
-			Settings: apiclient.Settings{
+			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"barge_pin": apiclient.String("2468"),
 				"zone":      apiclient.String("US/Pacific"),
-			},
+			}),
 			Env: map[string]string{"barge_pin": "BARGE"},
 		},
 	}
@@ -1031,7 +1033,7 @@ func TestLoadInventoryAnchorsAndAliases(t *testing.T) {
 		"  acme: &pair [acme_hq, acme_west]",
 		"  greek: [beta, gamma]",
 	))
-	branch := apiclient.Settings{"zone": apiclient.String("US/Pacific"), "q_ringtime": apiclient.String("20")}
+	branch := apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("US/Pacific"), "q_ringtime": apiclient.String("20")})
 	want := []plan.Company{
 		{ID: "acme_hq", Name: "Acme", Settings: branch},
 		{ID: "acme_west", Name: "Acme", Settings: branch},

@@ -53,10 +53,10 @@ type Change struct {
 // Settings returns what a create or an update writes to the settings: the After
 // of each field, the name aside.
 func (c Change) Settings() apiclient.Settings {
-	s := make(apiclient.Settings, len(c.Fields))
+	var s apiclient.Settings
 	for name, f := range c.Fields {
 		if name != "name" {
-			s[name] = f.After
+			s.Set(name, f.After)
 		}
 	}
 	return s

@@ -110,9 +110,9 @@ func Fingerprint(c apiclient.Company, members []string, want Company) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "name=%q\n", c.Name)
 	for _, name := range c.Settings.Names() {
-		v := c.Settings[name]
-		if apiclient.IsSecret(name) {
-			fmt.Fprintf(h, "%s=secret:%t\n", name, apiclient.Equal(name, v, want.Settings[name]))
+		v := c.Settings.Get(name)
+		if v.IsSensitive() {
+			fmt.Fprintf(h, "%s=secret:%t\n", name, apiclient.Equal(name, v, want.Settings.Get(name)))
 			continue
 		}
 		fmt.Fprintf(h, "%s=%s\n", name, v.JSON())

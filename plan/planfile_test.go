@@ -29,7 +29,7 @@ containers:
 func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
 	t.Helper()
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
-		{ID: "a", Name: "A", Settings: apiclient.Settings{"nm_password": apiclient.String("11112222")}},
+		{ID: "a", Name: "A", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("11112222")})},
 		{ID: "b", Name: "B"}, {ID: "other", Name: "Other"},
 	}}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
@@ -58,14 +58,14 @@ func TestSavedPlanFresh(t *testing.T) {
 	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to group.", p.Summary())
 	for _, ch := range p.Changes {
 		if ch.Action == plan.Update {
-			require.Equal(t, `"47110815"`, ch.Fields["nm_password"].After.JSON(), "secrets come from the inventory again")
+			require.Equal(t, `"47110815"`, ch.Fields["nm_password"].After.Reveal().JSON(), "secrets come from the inventory again")
 		}
 	}
 }
 
 func TestSavedPlanStale(t *testing.T) {
 	srv, c, inv, sp := savedPlan(t)
-	_, err := c.Update(t.Context(), "b", apiclient.Changes{Settings: apiclient.Settings{"zone": apiclient.String("Europe/Paris")}})
+	_, err := c.Update(t.Context(), "b", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/Paris")})})
 	require.NoError(t, err)
 	_, err = c.Create(t.Context(), "new", "Someone Else", "")
 	require.NoError(t, err)

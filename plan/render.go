@@ -83,13 +83,13 @@ func (p *Plan) JSON() JSONPlan {
 		switch c.Action {
 		case Create:
 			jc.Settings = make(map[string]json.RawMessage, len(c.Fields))
-			for name, f := range c.Fields {
-				jc.Settings[name] = jsonValue(name, f.After)
+			for _, f := range fieldsOf(c) {
+				jc.Settings[f.name] = jsonValue(f.After)
 			}
 		case Update:
 			jc.Fields = make(map[string]JSONField, len(c.Fields))
-			for name, f := range c.Fields {
-				jc.Fields[name] = JSONField{Before: jsonValue(name, f.Before), After: jsonValue(name, f.After)}
+			for _, f := range fieldsOf(c) {
+				jc.Fields[f.name] = JSONField{Before: jsonValue(f.Before), After: jsonValue(f.After)}
 			}
 		}
 		out.Changes = append(out.Changes, jc)
@@ -97,11 +97,28 @@ func (p *Plan) JSON() JSONPlan {
 	return out
 }
 
-func jsonValue(field string, v apiclient.Value) json.RawMessage {
-	if apiclient.IsSecret(field) {
-		return json.RawMessage(`"` + apiclient.Redacted + `"`)
+// jsonValue is a value in a JSON document: a marked one as "(sensitive)".
+func jsonValue(v apiclient.Value) json.RawMessage { return json.RawMessage(v.JSON()) }
+
+// A namedField is a field of a change, with its name.
+type namedField struct {
+	name string
+	FieldChange
+}
+
+// fieldsOf returns the fields of a change in name order, the values of a secret field
+// marked sensitive: a plan made by Diff holds them marked, but one built by a program
+// or a test may not, and the renderers show each value as its mark says.
+func fieldsOf(c Change) []namedField {
+	out := make([]namedField, 0, len(c.Fields))
+	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+		f := c.Fields[name]
+		if apiclient.IsSecret(name) {
+			f.Before, f.After = f.Before.MarkSensitive(), f.After.MarkSensitive()
+		}
+		out = append(out, namedField{name, f})
 	}
-	return json.RawMessage(v.JSON())
+	return out
 }
 
 // WriteJSON writes the plan as one indented JSON document.
@@ -167,25 +184,24 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 			head = m.color + head + reset
 		}
 		fmt.Fprintf(b, "\n  %s\n", head)
-		var names []string
+		var listed []namedField
 		empty := 0
-		for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
-			f := c.Fields[name]
+		for _, f := range fieldsOf(c) {
 			// A create's empty values (all of them, for a company moved with every
 			// setting) are counted, not listed; a secret is always listed, as
 			// (sensitive), so that not even its emptiness shows.
-			if c.Action == Create && blank(f.After) && f.Origin == "" && !apiclient.IsSecret(name) {
+			if c.Action == Create && blank(f.After) && f.Origin == "" && !f.After.IsSensitive() {
 				empty++
 				continue
 			}
-			names = append(names, name)
+			listed = append(listed, f)
 		}
 		width := 0
-		for _, name := range names {
-			width = max(width, len(name))
+		for _, f := range listed {
+			width = max(width, len(f.name))
 		}
-		for _, name := range names {
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, apiclient.Printable(name)+":", textField(c.Action, name, c.Fields[name]))
+		for _, f := range listed {
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, apiclient.Printable(f.name)+":", textField(c.Action, f.FieldChange))
 		}
 		if empty > 0 {
 			fmt.Fprintf(b, "      (and %s)\n", plural(empty, "empty field", "empty fields"))
@@ -207,12 +223,12 @@ func (p *Plan) WriteText(w io.Writer, color bool) error {
 	return err
 }
 
-func textField(a Action, name string, f FieldChange) string {
+func textField(a Action, f FieldChange) string {
 	var text string
 	switch {
 	case a == Create:
-		text = apiclient.Printable(apiclient.Display(name, f.After))
-	case apiclient.IsSecret(name):
+		text = apiclient.Printable(f.After.String())
+	case f.Before.IsSensitive() || f.After.IsSensitive():
 		text = apiclient.Redacted + " changed"
 	default:
 		text = apiclient.Printable(f.Before.JSON()) + " -> " + apiclient.Printable(f.After.JSON())
@@ -366,15 +382,14 @@ func markdownChange(c Change) string {
 	default:
 		fmt.Fprintf(b, "- %s\n", code(c.Company))
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
-		f := c.Fields[name]
+	for _, f := range fieldsOf(c) {
 		switch {
 		case c.Action == Create:
-			fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Display(name, f.After)))
-		case apiclient.IsSecret(name):
-			fmt.Fprintf(b, "  - %s: %s", code(name), code(apiclient.Redacted)+" changed")
+			fmt.Fprintf(b, "  - %s: %s", code(f.name), code(f.After.String()))
+		case f.Before.IsSensitive() || f.After.IsSensitive():
+			fmt.Fprintf(b, "  - %s: %s", code(f.name), code(apiclient.Redacted)+" changed")
 		default:
-			fmt.Fprintf(b, "  - %s: %s → %s", code(name), code(f.Before.JSON()), code(f.After.JSON()))
+			fmt.Fprintf(b, "  - %s: %s → %s", code(f.name), code(f.Before.JSON()), code(f.After.JSON()))
 		}
 		if f.Origin != "" {
 			fmt.Fprintf(b, " (set at %s)", code(f.Origin))

@@ -123,11 +123,11 @@ func (x fzTexts) plan() *plan.Plan {
 func (x fzTexts) comparison() *plan.Comparison {
 	str := apiclient.String
 	from := plan.NewState([]apiclient.Company{
-		{ID: x.id, Name: x.name, Settings: apiclient.Settings{"hs_access": str(x.before), "barge_pin": str(x.before), "hs_access_nm": str(x.before)}},
+		{ID: x.id, Name: x.name, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": str(x.before), "barge_pin": str(x.before), "hs_access_nm": str(x.before)})},
 		{ID: x.target, Name: x.name},
 	}, map[string][]string{x.reason: {x.id, x.target}})
 	to := plan.NewState([]apiclient.Company{
-		{ID: x.id, Name: x.after, Settings: apiclient.Settings{"hs_access": object(x.after), "barge_pin": str(x.after), "hs_access_nm": str(x.warning)}},
+		{ID: x.id, Name: x.after, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": object(x.after), "barge_pin": str(x.after), "hs_access_nm": str(x.warning)})},
 		{ID: x.warning, Name: x.name},
 	}, map[string][]string{x.warning: {x.warning}})
 	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})

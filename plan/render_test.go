@@ -91,12 +91,12 @@ func TestMarkdownMaxSize(t *testing.T) {
 func diffSides() (from, to *plan.State) {
 	str := apiclient.String
 	from = plan.NewState([]apiclient.Company{
-		{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"zone": str("US/Pacific"), "nm_password": str("31415926")}},
+		{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("US/Pacific"), "nm_password": str("31415926")})},
 		{ID: "beta", Name: "Beta"},
 		{ID: "old_only", Name: "Old"},
 	}, map[string][]string{"box": {"acme", "beta"}})
 	to = plan.NewState([]apiclient.Company{
-		{ID: "acme", Name: "Acme Inc", Settings: apiclient.Settings{"zone": str("Europe/London"), "nm_password": str("27182818")}},
+		{ID: "acme", Name: "Acme Inc", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("Europe/London"), "nm_password": str("27182818")})},
 		{ID: "beta", Name: "Beta"},
 		{ID: "new_only", Name: "New"},
 	}, nil)
@@ -136,11 +136,11 @@ func TestComparisonMarkdownHostile(t *testing.T) {
 	const id = "a|b`c\n</details>\n# x"
 	str := apiclient.String
 	from := plan.NewState([]apiclient.Company{
-		{ID: id, Name: "`|`", Settings: apiclient.Settings{"zone": str("x\\|y</details>"), "barge_pin": str("4711|`")}},
+		{ID: id, Name: "`|`", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("x\\|y</details>"), "barge_pin": str("4711|`")})},
 		{ID: "only`\r\n<img src=x onerror=alert(1)>", Name: "n"},
 	}, map[string][]string{"box": {id, "only`\r\n<img src=x onerror=alert(1)>"}})
 	to := plan.NewState([]apiclient.Company{
-		{ID: id, Name: "\u202eevil\n| a | b | c |", Settings: apiclient.Settings{"zone": str("``"), "barge_pin": str("0815")}},
+		{ID: id, Name: "\u202eevil\n| a | b | c |", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("``"), "barge_pin": str("0815")})},
 	}, map[string][]string{"box": {id}})
 	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})
 	var b strings.Builder
@@ -171,8 +171,8 @@ func TestComparisonMarkdownMaxSize(t *testing.T) {
 	var fromCos, toCos []apiclient.Company
 	for i := range 2000 {
 		id := fmt.Sprintf("c%05d", i)
-		fromCos = append(fromCos, apiclient.Company{ID: id, Name: "Before " + id, Settings: apiclient.Settings{"nm_password": apiclient.String("31415926")}})
-		toCos = append(toCos, apiclient.Company{ID: id, Name: "After " + id, Settings: apiclient.Settings{"nm_password": apiclient.String("27182818")}})
+		fromCos = append(fromCos, apiclient.Company{ID: id, Name: "Before " + id, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("31415926")})})
+		toCos = append(toCos, apiclient.Company{ID: id, Name: "After " + id, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("27182818")})})
 	}
 	fromCos = append(fromCos, apiclient.Company{ID: "zz_old"})
 	toCos = append(toCos, apiclient.Company{ID: "zz_new"})

@@ -85,28 +85,28 @@ func TestLoadKeepsDollarTextLiteral(t *testing.T) {
 		want := []plan.Company{
 			{
 				ID: "acme", Name: "Acme", Description: "key ${PBX_API_KEY}",
-				Settings: apiclient.Settings{
+				Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 					"hs_access":    apiclient.String("${PBX_API_KEY}"),
 					"hs_access_nm": apiclient.String("${PBX_API_KEY}"),
 					"nm_password":  apiclient.String(secretValue),
-				},
+				}),
 				Env: map[string]string{"nm_password": "ACME_PIN"},
 			},
 			{
 				ID: "beta", Name: "Beta",
-				Settings: apiclient.Settings{
+				Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 					"hs_access":    apiclient.String("default ${X} text"),
 					"hs_access_nm": apiclient.String("${PBX_API_KEY}"),
-				},
+				}),
 			},
 		}
 		if diff := cmp.Diff(want, inv.Companies, cmp.Comparer(valueEqual), cmpEnv); diff != "" {
 			t.Errorf("offline %t: companies (-want +got):\n%s", offline, diff)
 		}
-		wantDefaults := apiclient.Settings{
+		wantDefaults := apiclient.SettingsOf(map[string]apiclient.Value{
 			"hs_access_nm": apiclient.String("${PBX_API_KEY}"),
 			"hs_access":    apiclient.String("default ${X} text"),
-		}
+		})
 		if diff := cmp.Diff(wantDefaults, inv.Defaults, cmp.Comparer(valueEqual)); diff != "" {
 			t.Errorf("offline %t: defaults (-want +got):\n%s", offline, diff)
 		}
@@ -238,9 +238,9 @@ func TestLoadSecretVariables(t *testing.T) {
 			require.NotNil(t, inv)
 			c, ok := inv.Company("acme")
 			require.True(t, ok)
-			got, ok := c.Settings[tc.field]
+			got, ok := c.Settings.Lookup(tc.field)
 			require.True(t, ok, "settings: %v", c.Settings)
-			if diff := cmp.Diff(tc.want.JSON(), got.JSON()); diff != "" {
+			if diff := cmp.Diff(tc.want.JSON(), got.Reveal().JSON()); diff != "" {
 				t.Errorf("%s (-want +got):\n%s", tc.field, diff)
 			}
 			if diff := cmp.Diff(tc.wantEnv, c.Env[tc.field]); diff != "" {
@@ -267,7 +267,7 @@ func TestLoadWithoutLookup(t *testing.T) {
 	inv, warns, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Offline: true})
 	require.NoError(t, err)
 	require.Len(t, warns, 1)
-	require.Equal(t, `""`, inv.Defaults["barge_pin"].JSON())
+	require.Equal(t, `""`, inv.Defaults.Get("barge_pin").Reveal().JSON())
 }
 
 // TestExportRoundTripKeepsDollarText exports a company whose free text is
@@ -275,11 +275,11 @@ func TestLoadWithoutLookup(t *testing.T) {
 func TestExportRoundTripKeepsDollarText(t *testing.T) {
 	snap := plan.NewState([]apiclient.Company{{
 		ID: "acme", Name: "Acme",
-		Settings: apiclient.Settings{
+		Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 			"hs_access":    apiclient.String("${PBX_API_KEY}"),
 			"hs_access_nm": apiclient.String("a ${X} and ${1X}"),
 			"nm_password":  apiclient.String("4711"),
-		},
+		}),
 	}}, nil)
 	data, err := snap.Export(plan.ExportOptions{})
 	require.NoError(t, err)
@@ -296,11 +296,11 @@ func TestExportRoundTripKeepsDollarText(t *testing.T) {
 	require.Empty(t, warns)
 	want := []plan.Company{{
 		ID: "acme", Name: "Acme",
-		Settings: apiclient.Settings{
+		Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 			"hs_access":    apiclient.String("${PBX_API_KEY}"),
 			"hs_access_nm": apiclient.String("a ${X} and ${1X}"),
 			"nm_password":  apiclient.String("4711"),
-		},
+		}),
 		Env: map[string]string{"nm_password": "ACME_NM_PASSWORD"},
 	}}
 	if diff := cmp.Diff(want, inv.Companies, cmp.Comparer(valueEqual), cmpEnv); diff != "" {
@@ -345,7 +345,7 @@ func TestExportSecretOfEveryKind(t *testing.T) {
 		{name: "null", value: apiclient.Null(), wantLine: "nm_password: null"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := apiclient.Company{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"nm_password": tc.value}}
+			c := apiclient.Company{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": tc.value})}
 			snap := plan.NewState([]apiclient.Company{c}, nil)
 			data, err := snap.Export(plan.ExportOptions{})
 			require.NoError(t, err)
@@ -384,8 +384,8 @@ func TestExportSecretOfEveryKind(t *testing.T) {
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 				got, _ := inv.Company("acme")
-				require.True(t, apiclient.Equal("nm_password", tc.value, got.Settings["nm_password"]),
-					"the loaded secret is the server's: %s", got.Settings["nm_password"].JSON())
+				require.True(t, apiclient.Equal("nm_password", tc.value, got.Settings.Get("nm_password")),
+					"the loaded secret is the server's: %s", got.Settings.Get("nm_password").JSON())
 				return
 			}
 			var ie *plan.InventoryError

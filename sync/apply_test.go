@@ -2,7 +2,6 @@ package sync_test
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -119,7 +118,7 @@ func company(id, name string, settings ...any) apiclient.Company {
 		default:
 			panic(fmt.Sprintf("company %s: a setting of type %T", id, x))
 		}
-		co.Settings[settings[i].(string)] = v
+		co.Settings.Set(settings[i].(string), v)
 	}
 	return co
 }
@@ -143,7 +142,9 @@ func expectedState(before, after pbxtest.State, inv *plan.Inventory, deleted []s
 		if inCo, managed := inv.Company(co.ID); managed {
 			co.Name = inCo.Name
 			co.Settings = co.Settings.Clone()
-			maps.Copy(co.Settings, inCo.Settings)
+			for name, v := range inCo.Settings.All() {
+				co.Settings.Set(name, v)
+			}
 		}
 		want = append(want, co)
 	}
@@ -154,10 +155,12 @@ func expectedState(before, after pbxtest.State, inv *plan.Inventory, deleted []s
 		co := apiclient.Company{ID: inCo.ID, Num: nums[inCo.ID], Name: inCo.Name, Settings: apiclient.Settings{}}
 		for _, f := range apiclient.Fields() {
 			if f.AvailableIn("6.5") {
-				co.Settings[f.Name] = f.Zero()
+				co.Settings.Set(f.Name, f.Zero())
 			}
 		}
-		maps.Copy(co.Settings, inCo.Settings)
+		for name, v := range inCo.Settings.All() {
+			co.Settings.Set(name, v)
+		}
 		want = append(want, co)
 	}
 	slices.SortFunc(want, func(a, b apiclient.Company) int { return strings.Compare(a.ID, b.ID) })
@@ -395,15 +398,15 @@ companies:
 			require.Empty(t, failures(report.Results), "the update answered success")
 			require.False(t, report.Verified)
 			want := []sync.Drift{{Company: "tenant1", Field: tt.field,
-				Want: apiclient.Display(tt.field, tt.want), Got: apiclient.Display(tt.field, before.Settings[tt.field])}}
+				Want: apiclient.Display(tt.field, tt.want), Got: apiclient.Display(tt.field, before.Settings.Get(tt.field))}}
 			require.Empty(t, cmp.Diff(want, report.Drift), "drift (-want +got)")
 			require.Empty(t, report.Unresolved, "writing it again would change nothing")
 			require.Zero(t, report.Rounds)
 
 			after, ok := srv.Company("tenant1")
 			require.True(t, ok)
-			require.Equal(t, `"US/Pacific"`, after.Settings["zone"].JSON(), "the rest of the update was kept")
-			require.Equal(t, before.Settings[tt.field].JSON(), after.Settings[tt.field].JSON(), "the server kept nothing of the switch")
+			require.Equal(t, `"US/Pacific"`, after.Settings.Get("zone").JSON(), "the rest of the update was kept")
+			require.Equal(t, before.Settings.Get(tt.field).JSON(), after.Settings.Get(tt.field).JSON(), "the server kept nothing of the switch")
 		})
 	}
 }
@@ -607,8 +610,8 @@ containers:
 		require.True(t, ok, w.id)
 		require.Equal(t, w.name, got.Name)
 		require.Equal(t, w.description, srv.Description(w.id), "the description of %s", w.id)
-		require.Equal(t, w.zone, got.Settings["zone"].JSON(), "the zone of %s", w.id)
-		require.Equal(t, w.pin, got.Settings[w.pinField].JSON(), "the PIN of %s", w.id)
+		require.Equal(t, w.zone, got.Settings.Get("zone").JSON(), "the zone of %s", w.id)
+		require.Equal(t, w.pin, got.Settings.Get(w.pinField).Reveal().JSON(), "the PIN of %s", w.id)
 	}
 	require.Equal(t, [][]string{{"a", "b"}, {"c"}, {"n"}}, partition(srv.Snapshot()))
 }

@@ -125,7 +125,7 @@ func TestApplyStopsWhenCancelled(t *testing.T) {
 			for _, r := range report.Results {
 				co, found := srv.Company(r.Company)
 				require.True(t, found)
-				zone := co.Settings["zone"].Text()
+				zone := co.Settings.Get("zone").Text()
 				switch r.Status {
 				case sync.OK:
 					ok++

@@ -144,7 +144,7 @@ func checkAccess(ctx context.Context, srv DoctorClient, opts DoctorOptions, all 
 func checkVersion(all []apiclient.Company, rep *DoctorReport) {
 	fields := map[string]bool{}
 	for _, c := range all {
-		for name := range c.Settings {
+		for name := range c.Settings.All() {
 			fields[name] = true
 		}
 	}
@@ -255,13 +255,13 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 		rep.add("features", "failed", "read of %s: %v", company, err)
 		return
 	}
-	old, ok := before.Settings["nocallrec"]
+	old, ok := before.Settings.Lookup("nocallrec")
 	if !ok {
 		rep.add("features", "warning", "the server does not return nocallrec of %s: a server older than 6.3.22, without feature switches", company)
 		return
 	}
 	flipped := apiclient.Bool(!apiclient.Equal("nocallrec", old, apiclient.Bool(true)))
-	if _, err := srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.Settings{"nocallrec": flipped}}); err != nil {
+	if _, err := srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": flipped})}); err != nil {
 		rep.add("features", "failed", "update of nocallrec of %s: %v", company, err)
 		return
 	}
@@ -270,7 +270,7 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 		rep.add("features", "failed", "read back of %s: %v", company, err)
 		return
 	}
-	kept := apiclient.Equal("nocallrec", after.Settings["nocallrec"], flipped)
+	kept := apiclient.Equal("nocallrec", after.Settings.Get("nocallrec"), flipped)
 	rep.FeatureSwitchesKept = &kept
 	if !kept {
 		rep.add("features", "warning", "feature switches are not kept for these credentials: the server answered success and left nocallrec of %s as it was; leave feature switches out of the inventories these credentials apply", company)
@@ -278,7 +278,7 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 	}
 	restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if _, err := srv.Update(restore, company, apiclient.Changes{Settings: apiclient.Settings{"nocallrec": old}}); err != nil {
+	if _, err := srv.Update(restore, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": old})}); err != nil {
 		rep.add("features", "failed", "feature switches are kept, but nocallrec of %s could not be set back to %s: set it by hand: %v", company, old.JSON(), err)
 		return
 	}
@@ -341,18 +341,18 @@ func writeTest(ctx context.Context, srv DoctorClient, rep *DoctorReport) {
 	}
 	rep.add("group mode", "ok", "group moves %s (pbxsync plans for either)", map[string]string{"move": "the company alone", "merge": "its whole container"}[rep.GroupMode])
 
-	want := apiclient.Settings{"nocallrec": apiclient.Bool(true), "vm_silent": apiclient.String("yes")}
+	want := apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": apiclient.Bool(true), "vm_silent": apiclient.String("yes")})
 	got, err := srv.Update(ctx, ids[0], apiclient.Changes{Settings: want})
 	if err != nil {
 		rep.add("update", "failed", "update of %s: %v", ids[0], err)
 		return
 	}
-	if apiclient.Equal("vm_silent", got.Settings["vm_silent"], want["vm_silent"]) {
+	if apiclient.Equal("vm_silent", got.Settings.Get("vm_silent"), want.Get("vm_silent")) {
 		rep.add("update", "ok", "an update's answer shows what was written: verification needs no read")
 	} else {
-		rep.add("update", "warning", "an update's answer does not show what was written (vm_silent: %s): verification will report drift", got.Settings["vm_silent"].JSON())
+		rep.add("update", "warning", "an update's answer does not show what was written (vm_silent: %s): verification will report drift", got.Settings.Get("vm_silent").JSON())
 	}
-	kept := apiclient.Equal("nocallrec", got.Settings["nocallrec"], want["nocallrec"])
+	kept := apiclient.Equal("nocallrec", got.Settings.Get("nocallrec"), want.Get("nocallrec"))
 	rep.FeatureSwitchesKept = &kept
 	if kept {
 		rep.add("features", "ok", "feature switches are kept for these credentials")

@@ -330,7 +330,9 @@ func wantCompany(before apiclient.Company, inv *plan.Inventory) apiclient.Compan
 	want := apiclient.Company{ID: before.ID, Name: before.Name, Settings: before.Settings.Clone()}
 	if c, ok := inv.Company(before.ID); ok {
 		want.Name = c.Name
-		maps.Copy(want.Settings, c.Settings)
+		for name, v := range c.Settings.All() {
+			want.Settings.Set(name, v)
+		}
 	}
 	return want
 }
@@ -644,9 +646,9 @@ func testFleetMoveInterrupted(t *testing.T, mode pbxtest.Mode, kind string, seed
 	}
 	require.Equal(t, wantPartition(ids(parisNow), parisInv), partition(parisNow), "paris is grouped as its inventory says")
 	t19, _ := paris.Company("t19")
-	require.Equal(t, "9999", t19.Settings["barge_pin"].Text(), "paris's own secret wins")
+	require.Equal(t, "9999", t19.Settings.Get("barge_pin").Text(), "paris's own secret wins")
 	t18, _ := paris.Company("t18")
-	require.Equal(t, "7018", t18.Settings["nm_password"].Text(), "london's secret is carried")
+	require.Equal(t, "7018", t18.Settings.Get("nm_password").Text(), "london's secret is carried")
 
 	// London keeps its own companies, and only them.
 	londonNow := london.Snapshot()
@@ -831,9 +833,9 @@ companies:
 	require.Zero(t, london.Stats().Writes["create"])
 	require.Equal(t, 1, paris.Stats().Writes["create"], "paris creates x_move only")
 	bUpd, _ := paris.Company("b_upd")
-	require.Equal(t, "Europe/Paris", bUpd.Settings["zone"].Text(), "paris updates b_upd")
+	require.Equal(t, "Europe/Paris", bUpd.Settings.Get("zone").Text(), "paris updates b_upd")
 	aKeep, _ := london.Company("a_keep")
-	require.Equal(t, "Europe/Berlin", aKeep.Settings["zone"].Text(), "london updates a_keep")
+	require.Equal(t, "Europe/Berlin", aKeep.Settings.Get("zone").Text(), "london updates a_keep")
 	requireHolds(t, paris, "paris", wantCompany(before["x_move"], pbxs[1].inv))
 	require.Len(t, run.report.Moves, 1)
 	require.Equal(t, sync.Moved, run.report.Moves[0].Status, "berlin being down does not stop a move between london and paris (%s)", run.report.Moves[0].Note)
@@ -977,8 +979,8 @@ func TestFleetMoveKeepsASourceChangedMeanwhile(t *testing.T) {
 	w := &tripwire{
 		cut: func(pbx, op string, n, _ int) bool { return pbx == "paris" && op == "ReadAll" && n == 2 },
 		act: func() {
-			_, changeErr = lc.Update(t.Context(), "t_one", apiclient.Changes{Settings: apiclient.Settings{
-				"nm_password": apiclient.String("5555"), "q_ringtime": apiclient.String("20")}})
+			_, changeErr = lc.Update(t.Context(), "t_one", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{
+				"nm_password": apiclient.String("5555"), "q_ringtime": apiclient.String("20")})})
 		},
 	}
 	first := runFleetRound(t, t.Context(), []fleetPBX{
@@ -991,7 +993,7 @@ func TestFleetMoveKeepsASourceChangedMeanwhile(t *testing.T) {
 	require.Error(t, first.report.Err())
 	got, onLondon := london.Company("t_one")
 	require.True(t, onLondon, "t_one, changed since it was read, stays on london")
-	require.Equal(t, "5555", got.Settings["nm_password"].Text())
+	require.Equal(t, "5555", got.Settings.Get("nm_password").Text())
 
 	pbxs := []fleetPBX{{name: "london", client: lc, inv: londonInv}, {name: "paris", client: pc, inv: parisInv}}
 	again := runFleetRound(t, t.Context(), pbxs)
@@ -1001,8 +1003,8 @@ func TestFleetMoveKeepsASourceChangedMeanwhile(t *testing.T) {
 	require.Equal(t, map[string]string{"t_one": sync.Moved}, moveStatuses(again.report))
 	moved, ok := paris.Company("t_one")
 	require.True(t, ok)
-	require.Equal(t, "5555", moved.Settings["nm_password"].Text(), "the changed PIN is carried")
-	require.Equal(t, "20", moved.Settings["q_ringtime"].Text())
+	require.Equal(t, "5555", moved.Settings.Get("nm_password").Text(), "the changed PIN is carried")
+	require.Equal(t, "20", moved.Settings.Get("q_ringtime").Text())
 	require.Empty(t, london.Snapshot().Companies)
 	require.Equal(t, 2, paris.Stats().Writes["create"])
 	requireFleetQuiet(t, runFleetRound(t, t.Context(), pbxs))
@@ -1026,7 +1028,7 @@ func TestFleetMoveWaitsForTheTargetToHoldIt(t *testing.T) {
 	w := &tripwire{
 		cut: func(pbx, op string, n, _ int) bool { return pbx == "paris" && op == "ReadAll" && n == 2 },
 		act: func() {
-			_, changeErr = pc.Update(t.Context(), "t_one", apiclient.Changes{Settings: apiclient.Settings{"nm_password": apiclient.String("0000")}})
+			_, changeErr = pc.Update(t.Context(), "t_one", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("0000")})})
 		},
 	}
 	first := runFleetRound(t, t.Context(), []fleetPBX{
@@ -1045,7 +1047,7 @@ func TestFleetMoveWaitsForTheTargetToHoldIt(t *testing.T) {
 	require.NoError(t, again.report.Err())
 	require.Equal(t, map[string]string{"t_one": sync.Moved}, moveStatuses(again.report))
 	moved, _ := paris.Company("t_one")
-	require.Equal(t, "1111", moved.Settings["nm_password"].Text(), "london's PIN is written again")
+	require.Equal(t, "1111", moved.Settings.Get("nm_password").Text(), "london's PIN is written again")
 	require.Empty(t, london.Snapshot().Companies)
 	require.Equal(t, 2, paris.Stats().Writes["create"])
 	requireFleetQuiet(t, runFleetRound(t, t.Context(), pbxs))

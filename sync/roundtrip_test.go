@@ -40,11 +40,11 @@ func randomState(r *rand.Rand) pbxtest.State {
 		settings := apiclient.Settings{}
 		for _, field := range slices.Sorted(maps.Keys(values)) {
 			if r.IntN(2) == 0 {
-				settings[field] = values[field][r.IntN(len(values[field]))]
+				settings.Set(field, values[field][r.IntN(len(values[field]))])
 			}
 		}
 		if r.IntN(4) == 0 {
-			settings["future_field"] = apiclient.String("newer server")
+			settings.Set("future_field", apiclient.String("newer server"))
 		}
 		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: fmt.Sprintf("Tenant %d", i), Settings: settings})
 	}
@@ -66,7 +66,7 @@ func view(t *testing.T, srv *simtest.Server) (map[string]string, map[string]map[
 	for _, c := range snap.Companies {
 		names[c.ID] = c.Name
 		settings[c.ID] = map[string]string{}
-		for name, v := range c.Settings {
+		for name, v := range c.Settings.All() {
 			if _, known := apiclient.LookupField(name); known {
 				f, _ := apiclient.LookupField(name)
 				n, err := f.Normalize(v)
@@ -102,7 +102,7 @@ func TestExportRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, string(data), string(again), "exporting twice gives the same bytes")
 			for _, c := range snap.Companies {
-				if pin := c.Settings["nm_password"].Text(); len(pin) > 0 {
+				if pin := c.Settings.Get("nm_password").Text(); len(pin) > 0 {
 					require.NotContains(t, string(data), pin, "secrets are ${VAR} references")
 				}
 			}

@@ -137,9 +137,9 @@ func drift(results []Result) []Drift {
 			switch {
 			case name == "name" && got.Name != want.Text():
 				out = append(out, Drift{Company: id, Field: name, Want: want.JSON(), Got: apiclient.String(got.Name).JSON()})
-			case name != "name" && !apiclient.Equal(name, got.Settings[name], want):
+			case name != "name" && !apiclient.Equal(name, got.Settings.Get(name), want):
 				out = append(out, Drift{Company: id, Field: name,
-					Want: apiclient.Display(name, want), Got: apiclient.Display(name, got.Settings[name])})
+					Want: apiclient.Display(name, want), Got: apiclient.Display(name, got.Settings.Get(name))})
 			}
 		}
 	}

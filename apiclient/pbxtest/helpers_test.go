@@ -28,7 +28,7 @@ type obj = map[string]any
 const sessionCookie = "Red60urne"
 
 // snapshotOpts compare the server's State exactly: a Value equals only the same Value.
-var snapshotOpts = cmp.Options{cmp.Comparer(func(a, b apiclient.Value) bool { return a == b })}
+var snapshotOpts = cmp.Options{cmp.Comparer(func(a, b apiclient.Value) bool { return a.Reveal() == b.Reveal() })}
 
 // reply is what came back over HTTP.
 type reply struct {

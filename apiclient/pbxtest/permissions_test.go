@@ -46,7 +46,7 @@ func TestCompanyAdminMayReadAndUpdateItsCompany(t *testing.T) {
 	if diff := cmp.Diff("Acme Renamed", got.Name); diff != "" {
 		t.Errorf("name after update (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(apiclient.String("20"), got.Settings["q_ringtime"], snapshotOpts); diff != "" {
+	if diff := cmp.Diff(apiclient.String("20"), got.Settings.Get("q_ringtime"), snapshotOpts); diff != "" {
 		t.Errorf("q_ringtime after update (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff("new words", srv.Description("acme")); diff != "" {

@@ -175,13 +175,13 @@ func (s *Server) seed(st State) {
 			c.num = s.nextCompany
 		}
 		s.nextCompany = max(s.nextCompany, c.num+1)
-		for name, v := range in.Settings {
+		for name, v := range in.Settings.All() {
 			if f, ok := apiclient.LookupField(name); ok {
 				if n, err := f.Normalize(v); err == nil {
 					v = n
 				}
 			}
-			c.data[name] = v // fields the table does not know stand for a newer server's
+			c.data.Set(name, v) // fields the table does not know stand for a newer server's
 		}
 		s.companies[c.id] = c
 		box := grouped[c.id]
@@ -201,7 +201,7 @@ func (s *Server) newData() apiclient.Settings {
 	data := apiclient.Settings{}
 	for _, f := range apiclient.Fields() {
 		if f.AvailableIn(s.version) {
-			data[f.Name] = f.Zero()
+			data.Set(f.Name, f.Zero())
 		}
 	}
 	return data
@@ -273,7 +273,7 @@ func (c *company) public() apiclient.Company {
 }
 
 func (c *company) entry(withData bool) apiclient.Entry {
-	e := apiclient.Entry{ID: c.num, Name: c.name, Data: map[string]apiclient.Value{}}
+	e := apiclient.Entry{ID: c.num, Name: c.name, Data: apiclient.Settings{}}
 	if withData {
 		e.Data = c.data
 	}

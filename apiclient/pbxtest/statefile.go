@@ -73,7 +73,7 @@ func ReadStateFile(path string) (State, error) {
 			if err != nil {
 				return State{}, fmt.Errorf("%s:%d: company %s, setting %s: %w", path, n.Line, id, name, err)
 			}
-			co.Settings[name] = v
+			co.Settings.Set(name, v)
 		}
 		st.Companies = append(st.Companies, co)
 	}
@@ -140,7 +140,7 @@ func WriteStateFile(path string, st State) error {
 	f := stateFile{Version: 1, Companies: map[string]stateCompany{}}
 	for _, c := range st.Companies {
 		sc := stateCompany{Name: c.Name, Settings: map[string]yaml.Node{}}
-		for name, v := range c.Settings {
+		for name, v := range c.Settings.All() {
 			sc.Settings[name] = valueNode(v)
 		}
 		f.Companies[c.ID] = sc
@@ -194,5 +194,5 @@ func valueNode(v apiclient.Value) yaml.Node {
 	case apiclient.KindString:
 		return yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.Text()}
 	}
-	return yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.JSON()}
+	return yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v.Reveal().JSON()} // a state file holds secrets
 }

@@ -20,10 +20,10 @@ func TestStateFileRoundTrip(t *testing.T) {
 
 	srv := pbxtest.New(pbxtest.WithState(pbxtest.State{
 		Companies: []apiclient.Company{
-			{ID: "acme", Name: "Acme", Settings: apiclient.Settings{
+			{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"q_ringtime": apiclient.Int(15), "record": apiclient.Int(7), "nm_password": apiclient.String("0042"),
 				"nocallrec": apiclient.Bool(true), "noext": apiclient.String("qh"), "future_field": apiclient.String("kept"),
-			}},
+			})},
 			{ID: "beta", Name: "Beta"},
 			{ID: "solo", Name: "Solo"},
 		},
@@ -44,9 +44,9 @@ func TestStateFileRoundTrip(t *testing.T) {
 		t.Errorf("state after a round trip (-want +got):\n%s", diff)
 	}
 	acme, _ := pbxtest.New(pbxtest.WithState(read)).Company("acme")
-	require.Equal(t, `"15"`, acme.Settings["q_ringtime"].JSON(), "a number the server keeps as a string stays a string")
-	require.Equal(t, `7`, acme.Settings["record"].JSON(), "an integer stays an integer")
-	require.Equal(t, `"0042"`, acme.Settings["nm_password"].JSON(), "a PIN keeps its leading zeros")
+	require.Equal(t, `"15"`, acme.Settings.Get("q_ringtime").JSON(), "a number the server keeps as a string stays a string")
+	require.Equal(t, `7`, acme.Settings.Get("record").JSON(), "an integer stays an integer")
+	require.Equal(t, `"0042"`, acme.Settings.Get("nm_password").Reveal().JSON(), "a PIN keeps its leading zeros")
 }
 
 func TestStateFileErrors(t *testing.T) {

@@ -249,7 +249,7 @@ func TestHTTPErrors(t *testing.T) {
 
 // seededSettings are non-default values for every field, so that a test sees a change.
 func seededSettings() apiclient.Settings {
-	return apiclient.Settings{
+	return apiclient.SettingsOf(map[string]apiclient.Value{
 		"record": apiclient.Int(1), "nm_password": apiclient.String("1"), "ivr_password": apiclient.String("1"),
 		"barge_pin": apiclient.String("1"), "zone": apiclient.String("UTC"), "hs_nm": apiclient.String("1"),
 		"hs_access": apiclient.String("a"), "hs_access_nm": apiclient.String("a"), "fid": apiclient.String("1"),
@@ -259,7 +259,7 @@ func seededSettings() apiclient.Settings {
 		"q_per_pos_int": apiclient.String("30"), "pre_queue_ring": apiclient.String("5"), "crm_url": apiclient.String("x"),
 		"hs_webrtc": apiclient.String("yes"), "nocallrec": apiclient.Bool(false), "nokeevio": apiclient.Bool(true),
 		"noext": apiclient.String("h"), "nopickup": apiclient.Bool(false), "nobarge": apiclient.Null(),
-	}
+	})
 }
 
 func TestFieldValues(t *testing.T) {
@@ -449,12 +449,12 @@ func TestVersions(t *testing.T) {
 func TestSeededState(t *testing.T) {
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{
 		Companies: []apiclient.Company{
-			{ID: "acme", Name: "Acme", Num: 4711, Settings: apiclient.Settings{
+			{ID: "acme", Name: "Acme", Num: 4711, Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"future_field": apiclient.String("kept"),
 				"future_list":  rawValue(t, `[1,"two"]`),
 				"q_ringtime":   apiclient.Number("015"),
 				"record":       apiclient.String("3"),
-			}},
+			})},
 			{ID: "beta", Name: "Beta"},
 		},
 		Containers: map[string][]string{"acme": {"acme", "beta"}},

@@ -181,10 +181,12 @@ func (s *Server) update(role Role, scope apiclient.Scope, values map[string]json
 		if err != nil {
 			return failf("invalid value for %s: allowed: %s", key, f.Allowed)
 		}
-		changes[key] = n
+		changes.Set(key, n)
 	}
 	c.name, c.description = name, desc
-	maps.Copy(c.data, changes)
+	for name, v := range changes.All() {
+		c.data.Set(name, v)
+	}
 	return answer{values: map[string]apiclient.Entry{c.id: c.entry(true)}, write: true}
 }
 
@@ -241,7 +243,7 @@ func (s *Server) readContainer(scope apiclient.Scope) answer {
 	default:
 		return failf("scope must name a company or a container")
 	}
-	e := apiclient.Entry{ID: box.num, Name: box.name, Data: map[string]apiclient.Value{},
+	e := apiclient.Entry{ID: box.num, Name: box.name, Data: apiclient.Settings{},
 		Members: make(map[string]apiclient.Entry, len(box.members))}
 	for id, m := range box.members {
 		e.Members[id] = m.entry(true)

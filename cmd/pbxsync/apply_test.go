@@ -96,7 +96,7 @@ func viewOf(st pbxtest.State, fields ...string) map[string]companyView {
 			v.Mates = []string{c.ID}
 		}
 		for _, f := range fields {
-			v.Settings[f] = c.Settings[f].JSON()
+			v.Settings[f] = c.Settings.Get(f).Reveal().JSON()
 		}
 		out[c.ID] = v
 	}
@@ -370,7 +370,7 @@ companies:
 			tt.check(t, got.stdout)
 			require.Equal(t, "pbxsync: apply did not succeed: the server did not keep 1 value", lines(got.stderr)[len(lines(got.stderr))-1])
 			solo, _ := srv.Company("solo")
-			require.Equal(t, "null", solo.Settings["nocallrec"].JSON(), "the server ignores the switch for a company administrator")
+			require.Equal(t, "null", solo.Settings.Get("nocallrec").JSON(), "the server ignores the switch for a company administrator")
 		})
 	}
 }
@@ -523,7 +523,7 @@ func updateZone(t *testing.T, srv *simtest.Server, id, zone string) {
 	t.Helper()
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
-	_, err = c.Update(t.Context(), id, apiclient.Changes{Settings: apiclient.Settings{"zone": apiclient.String(zone)}})
+	_, err = c.Update(t.Context(), id, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String(zone)})})
 	require.NoError(t, err)
 }
 

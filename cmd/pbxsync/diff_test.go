@@ -43,11 +43,11 @@ func diffFrom() pbxtest.State {
 func diffSame() pbxtest.State {
 	st := pbxtest.State{
 		Companies: []apiclient.Company{
-			{ID: "acme_hq", Num: 7001, Name: "Acme HQ", Settings: apiclient.Settings{
+			{ID: "acme_hq", Num: 7001, Name: "Acme HQ", Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 				"zone": apiclient.String("US/Pacific"), "nm_password": apiclient.String(diffPIN), "q_ringtime": apiclient.Int(15),
-				"nocallrec": apiclient.Bool(false), "future_field": apiclient.String("not compared")}},
+				"nocallrec": apiclient.Bool(false), "future_field": apiclient.String("not compared")})},
 			{ID: "acme_west", Num: 7002, Name: "Acme West"},
-			{ID: "beta", Num: 7003, Name: "Beta", Settings: apiclient.Settings{"vm_maxmsgs": apiclient.Int(100)}},
+			{ID: "beta", Num: 7003, Name: "Beta", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"vm_maxmsgs": apiclient.Int(100)})},
 			{ID: "delta", Num: 7004, Name: "Delta"},
 			{ID: "epsilon", Num: 7005, Name: "Epsilon"},
 			{ID: "old_only", Num: 7006, Name: "Old Only"},

@@ -230,7 +230,7 @@ func TestExportSecrets(t *testing.T) {
 			inv := loadExport(t, data)
 			c, ok := inv.Company("acme_hq")
 			require.True(t, ok)
-			require.Equal(t, exportPIN, c.Settings["nm_password"].Text())
+			require.Equal(t, exportPIN, c.Settings.Get("nm_password").Text())
 		})
 	}
 	require.Zero(t, srv.Stats().TotalWrites())
@@ -462,7 +462,7 @@ func BenchmarkExport(b *testing.B) {
 		var text strings.Builder
 		text.WriteString("version: 1\ncompanies:\n")
 		for _, c := range state.Companies {
-			fmt.Fprintf(&text, "  %s:\n    name: %s\n    settings: {zone: %s, q_ringtime: %s}\n", c.ID, c.Name, c.Settings["zone"].Text(), c.Settings["q_ringtime"].Text())
+			fmt.Fprintf(&text, "  %s:\n    name: %s\n    settings: {zone: %s, q_ringtime: %s}\n", c.ID, c.Name, c.Settings.Get("zone").Text(), c.Settings.Get("q_ringtime").Text())
 		}
 		text.WriteString("containers:\n")
 		for name, members := range state.Containers {

@@ -406,7 +406,7 @@ func TestPlanShortOut(t *testing.T) {
 	require.Equal(t, 0, got.code, got.stderr)
 	beta, ok := srv.Company("beta")
 	require.True(t, ok)
-	require.Equal(t, `"Europe/Paris"`, beta.Settings["zone"].JSON())
+	require.Equal(t, `"Europe/Paris"`, beta.Settings.Get("zone").JSON())
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -132,10 +132,10 @@ func TestFleetMove(t *testing.T) {
 			require.NotContains(t, got.stdout+got.stderr, londonPIN)
 
 			hq := mustCompany(t, f.paris, "acme_hq")
-			require.Equal(t, londonPIN, hq.Settings["nm_password"].Text(), "the secret came along")
-			require.Equal(t, "yes", hq.Settings["vm_silent"].Text(), "a field no inventory manages came along")
-			require.Equal(t, "Europe/Paris", hq.Settings["zone"].Text(), "paris' inventory wins")
-			require.Equal(t, `"25"`, mustCompany(t, f.paris, "acme_west").Settings["q_ringtime"].JSON())
+			require.Equal(t, londonPIN, hq.Settings.Get("nm_password").Text(), "the secret came along")
+			require.Equal(t, "yes", hq.Settings.Get("vm_silent").Text(), "a field no inventory manages came along")
+			require.Equal(t, "Europe/Paris", hq.Settings.Get("zone").Text(), "paris' inventory wins")
+			require.Equal(t, `"25"`, mustCompany(t, f.paris, "acme_west").Settings.Get("q_ringtime").JSON())
 			_, members, _ := f.paris.ContainerOf("acme_hq")
 			require.ElementsMatch(t, []string{"acme_hq", "acme_west", "gamma"}, members)
 			for _, id := range []string{"acme_hq", "acme_west"} {
@@ -193,7 +193,7 @@ func TestFleetOnePBXDown(t *testing.T) {
 	got := invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--report", report)
 	require.Equal(t, 1, got.code, got.stderr)
 	require.Contains(t, got.stderr, "london: ")
-	require.Equal(t, `"Europe/Berlin"`, mustCompany(t, f.berlin, "delta").Settings["zone"].JSON(), "berlin was applied")
+	require.Equal(t, `"Europe/Berlin"`, mustCompany(t, f.berlin, "delta").Settings.Get("zone").JSON(), "berlin was applied")
 	_, created := f.paris.Company("acme_hq")
 	require.False(t, created, "acme_hq may be on london, which could not be read: never created empty on paris")
 	require.Contains(t, got.stderr, "acme_hq: not created: it may be on london, which could not be read")
@@ -275,7 +275,7 @@ func TestFleetSavedPlan(t *testing.T) {
 	// acme_west changes on london after the review.
 	c, err := apiclient.New(f.london.URL, apiclient.WithAPIKey(londonKey))
 	require.NoError(t, err)
-	_, err = c.Update(t.Context(), "acme_west", apiclient.Changes{Settings: apiclient.Settings{"q_ringtime": apiclient.String("30")}})
+	_, err = c.Update(t.Context(), "acme_west", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.String("30")})})
 	require.NoError(t, err)
 	f.london.ResetStats()
 	got = invoke(t, "", f.env, "apply", saved)
@@ -287,7 +287,7 @@ func TestFleetSavedPlan(t *testing.T) {
 	require.Equal(t, 0, got.code, got.stderr)
 	got = invoke(t, "", f.env, "apply", saved)
 	require.Equal(t, 0, got.code, got.stderr)
-	require.Equal(t, `"30"`, mustCompany(t, f.paris, "acme_west").Settings["q_ringtime"].JSON(), "what london held when it was planned again")
+	require.Equal(t, `"30"`, mustCompany(t, f.paris, "acme_west").Settings.Get("q_ringtime").JSON(), "what london held when it was planned again")
 	got = invoke(t, "", f.env, "apply", saved)
 	require.Equal(t, 3, got.code, "a plan applied is stale: %s", got.stderr)
 }

@@ -325,11 +325,11 @@ func hostileState() pbxtest.State {
 	str := apiclient.String
 	return pbxtest.State{
 		Companies: []apiclient.Company{
-			{ID: "acme", Name: "Acme", Settings: apiclient.Settings{"hs_access": str("external"), "nm_password": str("1111")}},
+			{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": str("external"), "nm_password": str("1111")})},
 			{ID: "beta", Name: "Beta"},
 			{ID: "delta", Name: "Delta"},
 			{ID: "epsilon", Name: "Epsilon"},
-			{ID: "cust_" + hostileText, Name: "Cust " + hostileText, Settings: apiclient.Settings{"nm_password": str("5555")}},
+			{ID: "cust_" + hostileText, Name: "Cust " + hostileText, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": str("5555")})},
 			{ID: "zz" + hostileText, Name: "Mate " + hostileText},
 		},
 		Containers: map[string][]string{
@@ -772,7 +772,7 @@ func hostileLines(s string) []string {
 func migrateFreeTextState() pbxtest.State {
 	st := hostileState()
 	st.Companies, st.Containers = st.Companies[:4], map[string][]string{"beta": {"beta", "delta"}}
-	st.Companies[0].Settings = apiclient.Settings{"nm_password": apiclient.String(longPIN)}
+	st.Companies[0].Settings = apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String(longPIN)})
 	return st
 }
 

@@ -193,8 +193,8 @@ func TestMigrate(t *testing.T) {
 	require.Equal(t, "No differences: 5 companies compared, the same on "+src.URL+" and "+dst.URL+".\n", diff.stdout)
 	// No company was created twice, and the companies the target had were adopted.
 	require.Equal(t, lacking, dst.Stats().Writes["create"], "writes: %v", dst.Stats().Writes)
-	require.Equal(t, srcAcmePIN, mustCompany(t, dst, "acme_hq").Settings["nm_password"].Text(), "the secret came along")
-	require.Equal(t, srcBetaPIN, mustCompany(t, dst, "beta").Settings["barge_pin"].Text())
+	require.Equal(t, srcAcmePIN, mustCompany(t, dst, "acme_hq").Settings.Get("nm_password").Text(), "the secret came along")
+	require.Equal(t, srcBetaPIN, mustCompany(t, dst, "beta").Settings.Get("barge_pin").Text())
 	// The target's own companies are untouched, the source too.
 	if diff := cmp.Diff(before, unrelatedView(dst.Snapshot())); diff != "" {
 		t.Errorf("the target's own companies (-before +after):\n%s", diff)

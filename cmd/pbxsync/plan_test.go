@@ -51,7 +51,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 func co(id, name string, settings ...string) apiclient.Company {
 	s := apiclient.Settings{}
 	for i := 0; i+1 < len(settings); i += 2 {
-		s[settings[i]] = apiclient.String(settings[i+1])
+		s.Set(settings[i], apiclient.String(settings[i+1]))
 	}
 	return apiclient.Company{ID: id, Name: name, Settings: s}
 }

@@ -230,8 +230,8 @@ func TestHelpInventoryExampleLoads(t *testing.T) {
 	require.Empty(t, warnings)
 	require.Len(t, inv.Companies, 3)
 	hq, _ := inv.Company("acme_hq")
-	require.Equal(t, `"15"`, hq.Settings["q_ringtime"].JSON(), "its own value over its profile's")
-	require.Equal(t, `"30"`, hq.Settings["q_wraptime"].JSON(), "from its profile")
+	require.Equal(t, `"15"`, hq.Settings.Get("q_ringtime").JSON(), "its own value over its profile's")
+	require.Equal(t, `"30"`, hq.Settings.Get("q_wraptime").JSON(), "from its profile")
 }
 
 // jsonKeys returns the JSON names of the fields of t's struct type and of the

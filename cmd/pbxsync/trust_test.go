@@ -30,8 +30,8 @@ func TestTenantTemplateStaysLiteral(t *testing.T) {
 	)
 	str := apiclient.String
 	st := pbxtest.State{Companies: []apiclient.Company{
-		{ID: "tenant_a", Name: "Tenant A", Settings: apiclient.Settings{"hs_access": str(keyRef), "hs_access_nm": str(mixedRef)}},
-		{ID: "tenant_b", Name: "Tenant B", Settings: apiclient.Settings{"hs_access": str(pinRef)}},
+		{ID: "tenant_a", Name: "Tenant A", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": str(keyRef), "hs_access_nm": str(mixedRef)})},
+		{ID: "tenant_b", Name: "Tenant B", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": str(pinRef)})},
 	}}
 	want := map[string]map[string]string{
 		"tenant_a": {"hs_access": keyRef, "hs_access_nm": mixedRef},
@@ -46,7 +46,7 @@ func TestTenantTemplateStaysLiteral(t *testing.T) {
 			c, ok := srv.Company(id)
 			require.True(t, ok, "%s is missing", id)
 			for field, text := range fields {
-				require.Equal(t, text, c.Settings[field].Text(), "%s %s", id, field)
+				require.Equal(t, text, c.Settings.Get(field).Text(), "%s %s", id, field)
 			}
 		}
 		for _, c := range srv.Snapshot().Companies {
@@ -83,7 +83,7 @@ func TestTenantTemplateStaysLiteral(t *testing.T) {
 	for id, fields := range want {
 		ch := apiclient.Changes{Settings: apiclient.Settings{}}
 		for field := range fields {
-			ch.Settings[field] = str("changed")
+			ch.Settings.Set(field, str("changed"))
 		}
 		_, err := admin.Update(t.Context(), id, ch)
 		require.NoError(t, err)
@@ -116,7 +116,7 @@ func TestTenantTemplateStaysLiteral(t *testing.T) {
 func settingTexts(c apiclient.Company) string {
 	var b strings.Builder
 	for _, name := range c.Settings.Names() {
-		b.WriteString(c.Settings[name].JSON())
+		b.WriteString(c.Settings.Get(name).JSON())
 		b.WriteString(" ")
 	}
 	return b.String()
@@ -183,7 +183,7 @@ prune:
 				require.False(t, ok, "%s was not deleted: %s", id, r)
 			}
 			c, _ := h.sim.Company("acme")
-			require.Equal(t, "Europe/London", c.Settings["zone"].Text(), "the update was made: %s", r)
+			require.Equal(t, "Europe/London", c.Settings.Get("zone").Text(), "the update was made: %s", r)
 			require.NotContains(t, r.outputs["stdout"], "delete cust_new")
 			require.NotContains(t, r.outputs["stdout"], "delete cust_mate")
 		})
@@ -346,10 +346,10 @@ containers:
 	require.Equal(t, "stuck", notPlanned[0].(map[string]any)["company"])
 	for _, id := range []string{"ok_a", "ok_b"} {
 		c, _ := h.sim.Company(id)
-		require.Equal(t, `"US/Pacific"`, c.Settings["zone"].JSON(), "%s was applied", id)
+		require.Equal(t, `"US/Pacific"`, c.Settings.Get("zone").JSON(), "%s was applied", id)
 	}
 	stuck, _ := h.sim.Company("stuck")
-	require.NotEqual(t, `"US/Pacific"`, stuck.Settings["zone"].JSON(), "stuck was left alone")
+	require.NotEqual(t, `"US/Pacific"`, stuck.Settings.Get("zone").JSON(), "stuck was left alone")
 	_, mates, _ := h.sim.ContainerOf("ok_a")
 	require.Equal(t, []string{"ok_a", "ok_b"}, mates)
 }

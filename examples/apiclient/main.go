@@ -40,9 +40,9 @@ func run(ctx context.Context, out io.Writer) error {
 		pbxtest.WithAPIKey(soloKey, pbxtest.CompanyAdmin("solo_ltd")),
 		pbxtest.WithState(pbxtest.State{
 			Companies: []apiclient.Company{
-				{ID: "acme_hq", Name: "Acme HQ", Settings: apiclient.Settings{"zone": apiclient.String("US/Pacific"), "nm_password": apiclient.String(pin)}},
-				{ID: "acme_west", Name: "Acme West", Settings: apiclient.Settings{"zone": apiclient.String("US/Pacific")}},
-				{ID: "solo_ltd", Name: "Solo Ltd", Settings: apiclient.Settings{"zone": apiclient.String("Europe/London")}},
+				{ID: "acme_hq", Name: "Acme HQ", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("US/Pacific"), "nm_password": apiclient.String(pin)})},
+				{ID: "acme_west", Name: "Acme West", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("US/Pacific")})},
+				{ID: "solo_ltd", Name: "Solo Ltd", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/London")})},
 			},
 			Containers: map[string][]string{"acme_hq": {"acme_hq", "acme_west"}},
 		}),
@@ -82,17 +82,17 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%-10s %-10s %-13s %-12s %s\n", "COMPANY", "NAME", "ZONE", "NM_PASSWORD", "CONTAINER")
 	for _, co := range companies {
-		fmt.Fprintf(out, "%-10s %-10s %-13s %-12s %s\n", co.ID, co.Name, co.Settings["zone"].Text(),
-			apiclient.Display("nm_password", co.Settings["nm_password"]), containerOf[co.ID])
+		fmt.Fprintf(out, "%-10s %-10s %-13s %-12s %s\n", co.ID, co.Name, co.Settings.Get("zone").Text(),
+			apiclient.Display("nm_password", co.Settings.Get("nm_password")), containerOf[co.ID])
 	}
 
 	// A number written as 15 comes back as the server's string "15": one value.
 	sent := apiclient.Int(15)
-	after, err := admin.Update(ctx, "acme_west", apiclient.Changes{Settings: apiclient.Settings{"q_ringtime": sent}})
+	after, err := admin.Update(ctx, "acme_west", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": sent})})
 	if err != nil {
 		return err
 	}
-	kept := after.Settings["q_ringtime"]
+	kept := after.Settings.Get("q_ringtime")
 	fmt.Fprintf(out, "\nupdate acme_west q_ringtime: sent %s, the server keeps %s, the same value: %t\n",
 		sent.JSON(), kept.JSON(), apiclient.Equal("q_ringtime", sent, kept))
 
@@ -102,7 +102,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := solo.Update(ctx, "solo_ltd", apiclient.Changes{Settings: apiclient.Settings{"nocallrec": apiclient.Bool(true)}}); err != nil {
+	if _, err := solo.Update(ctx, "solo_ltd", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": apiclient.Bool(true)})}); err != nil {
 		return err
 	}
 	back, err := admin.Read(ctx, "solo_ltd")
@@ -110,7 +110,7 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "update solo_ltd nocallrec: true as its company administrator: the server answered success and keeps %s\n",
-		back.Settings["nocallrec"].JSON())
+		back.Settings.Get("nocallrec").JSON())
 	fmt.Fprintln(out, "\nThat is why pbxsync reads back and verifies everything it writes.")
 	return nil
 }
