@@ -182,6 +182,9 @@ func trimSlash(p string) string {
 // failure (429, 503, a lost connection) since it was made.
 func (c *Client) Retries() int { return int(c.retries.Load()) }
 
+// RetryPolicy is the policy the client retries with (WithRetryPolicy).
+func (c *Client) RetryPolicy() RetryPolicy { return c.retry }
+
 // PeerCertificate is the certificate the server presented, verified, on the first
 // answer over https; nil before one, and for http://.
 func (c *Client) PeerCertificate() *x509.Certificate { return c.peer.Load() }

@@ -51,8 +51,15 @@ func NewState(companies []apiclient.Company, containers map[string][]string) *St
 
 // refusedRetryWait is how long a read refused for a company that the read of all
 // companies has just shown waits before it is sent once more (spec/api.md: a passing
-// refusal cannot be told from a lasting one by its wording).
-var refusedRetryWait = 300 * time.Millisecond
+// refusal cannot be told from a lasting one by its wording): the first wait of the
+// reader's retry policy, when it has one (apiclient.Client does), as for any other
+// passing failure.
+func refusedRetryWait(r Reader) time.Duration {
+	if p, ok := r.(interface{ RetryPolicy() apiclient.RetryPolicy }); ok {
+		return p.RetryPolicy().BaseDelay
+	}
+	return apiclient.DefaultRetryPolicy.BaseDelay
+}
 
 // ReadState reads what the plan needs: one read of all companies, then readContainer
 // only for containers that hold a managed company, each container once, with at most
@@ -252,7 +259,7 @@ func (cr *containerReader) read(ctx context.Context, id string) error {
 		cr.mu.Lock()
 		cr.st.Requests++
 		cr.mu.Unlock()
-		if err := pause(ctx, refusedRetryWait); err != nil {
+		if err := pause(ctx, refusedRetryWait(cr.r)); err != nil {
 			return err
 		}
 		box, err = cr.r.ReadContainer(ctx, id)
