@@ -395,3 +395,22 @@ func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
 		p.server = apiclient.ServerKey(raw)
 	}
 }
+
+// CheckPBXs refuses a PBX named for a run (--pbx) that the fleet file does not
+// have, with the nearest name as a suggestion.
+func CheckPBXs(file string, pbxs []*FleetPBX, chosen []string) error {
+	var names []string
+	for _, p := range pbxs {
+		names = append(names, p.Name)
+	}
+	for _, name := range chosen {
+		if !slices.Contains(names, name) {
+			msg := fmt.Sprintf("--pbx %s: the fleet %s has no such PBX (it has %s)", name, file, strings.Join(names, ", "))
+			if near := Nearest(name, names); near != "" {
+				msg += fmt.Sprintf(": did you mean %s?", near)
+			}
+			return errors.New(msg)
+		}
+	}
+	return nil
+}

@@ -646,3 +646,11 @@ func TestInventoryPlaces(t *testing.T) {
 		"acme_west": {File: "london/a.yaml", Line: 4, Column: 3},
 	}, split.Places)
 }
+
+func TestCheckPBXs(t *testing.T) {
+	pbxs := []*plan.FleetPBX{{Name: "berlin"}, {Name: "london"}, {Name: "paris"}}
+	require.NoError(t, plan.CheckPBXs("fleet.yaml", pbxs, nil))
+	require.NoError(t, plan.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "london"}))
+	err := plan.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "londn"})
+	require.EqualError(t, err, "--pbx londn: the fleet fleet.yaml has no such PBX (it has berlin, london, paris): did you mean london?")
+}

@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,4 +89,22 @@ func relativeTo(dir, path string) (string, error) {
 		return "", err
 	}
 	return filepath.ToSlash(rel), nil
+}
+
+// ReadPlanFile reads the plan file at path once, and returns the saved plan it
+// holds: one PBX's (single) or a fleet's.
+func ReadPlanFile(path string) (single *SavedPlan, fleet *SavedFleetPlan, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the plan: %w", err)
+	}
+	if IsSavedFleet(data) {
+		fleet, err = ReadSavedFleet(bytes.NewReader(data))
+	} else {
+		single, err = ReadSaved(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return single, fleet, nil
 }

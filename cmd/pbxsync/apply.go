@@ -165,13 +165,18 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 	ctx := cmd.Context()
 	start := time.Now()
 	var rep *sync.Report
-	if data, rerr := os.ReadFile(o.planFile); o.planFile != "" && rerr == nil && plan.IsSavedFleet(data) {
-		return a.applySavedFleet(ctx, o, data)
-	}
-	if o.planFile != "" {
-		rep, err = a.applySaved(ctx, o)
-	} else {
+	if o.planFile == "" {
 		rep, err = a.applyInventory(ctx, o)
+		return a.finishApply(ctx, o, rep, err, start)
+	}
+	single, fleet, err := plan.ReadPlanFile(o.planFile)
+	switch {
+	case err != nil && inventoryLike(o.planFile):
+		err = fmt.Errorf("%s is not a plan saved by plan --out: to apply an inventory, pass -f %s", o.planFile, o.planFile)
+	case fleet != nil:
+		return a.applySavedFleet(ctx, o, fleet)
+	case err == nil:
+		rep, err = a.applySaved(ctx, o, single)
 	}
 	return a.finishApply(ctx, o, rep, err, start)
 }
@@ -216,11 +221,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 
 // applySaved applies a plan saved by plan --out, unless it is stale: made from an
 // inventory that changed since, or touching a company that changed on the server.
-func (a *app) applySaved(ctx context.Context, o applyOptions) (rep *sync.Report, err error) {
-	sp, err := readSavedPlan(o.planFile)
-	if err != nil {
-		return nil, err
-	}
+func (a *app) applySaved(ctx context.Context, o applyOptions, sp *plan.SavedPlan) (rep *sync.Report, err error) {
 	// The server is the plan's: named by the plan file when --url and PBX_URL are
 	// not given, and any other one refused before a request is sent.
 	paths, saved, err := sp.Sources(o.planFile)
@@ -278,22 +279,6 @@ func (a *app) connectToWrite(ctx context.Context, rate float64) (*server, *apicl
 func (a *app) serverLabel() string {
 	raw, _ := serverURL(a.opts, a.lookupEnv)
 	return apiclient.ServerLabel(raw)
-}
-
-func readSavedPlan(path string) (*plan.SavedPlan, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read the plan: %w", err)
-	}
-	defer f.Close()
-	sp, err := plan.ReadSaved(f)
-	if err != nil && inventoryLike(path) {
-		return nil, fmt.Errorf("%s is not a plan saved by plan --out: to apply an inventory, pass -f %s", path, path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sp, nil
 }
 
 // closeServer closes srv, and returns err, or the error of closing when there is

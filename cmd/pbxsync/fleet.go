@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	stdsync "sync"
 	"time"
 
@@ -69,25 +67,7 @@ func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
 	if err := a.inventoryProblems([]string{o.file}, warnings, err); err != nil {
 		return nil, err
 	}
-	return fleet, o.checkPBXs(fleet.PBXs)
-}
-
-// checkPBXs refuses a --pbx that the fleet does not have, with a suggestion.
-func (o fleetOptions) checkPBXs(pbxs []*plan.FleetPBX) error {
-	var names []string
-	for _, p := range pbxs {
-		names = append(names, p.Name)
-	}
-	for _, name := range o.pbxs {
-		if !slices.Contains(names, name) {
-			msg := fmt.Sprintf("--pbx %s: the fleet %s has no such PBX (it has %s)", name, o.file, strings.Join(names, ", "))
-			if near := plan.Nearest(name, names); near != "" {
-				msg += fmt.Sprintf(": did you mean %s?", near)
-			}
-			return errors.New(msg)
-		}
-	}
-	return nil
+	return fleet, plan.CheckPBXs(o.file, fleet.PBXs, o.pbxs)
 }
 
 // chosen reports whether a PBX is in this run (--pbx, or every PBX).
@@ -296,12 +276,8 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, 
 
 // applySavedFleet applies a fleet plan saved by plan --fleet --out, unless a fresh
 // plan of the same fleet, made with the saved options, differs from it (exit 3).
-func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, data []byte) (err error) {
+func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, sp *plan.SavedFleetPlan) (err error) {
 	start := time.Now()
-	sp, err := plan.ReadSavedFleet(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("%s: %w", ao.planFile, err)
-	}
 	o := fleetOptions{file: plan.FromPlanFile(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
 	ao.prune, ao.maxDelete = sp.Options.Prune, sp.Options.MaxDelete
 	r, err := a.readFleet(ctx, o, ao.parallelism, true)
@@ -362,7 +338,7 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 	if err := a.inventoryProblems([]string{o.fleet.file}, nil, err); err != nil {
 		return err
 	}
-	if err := o.fleet.checkPBXs(pbxs); err != nil {
+	if err := plan.CheckPBXs(o.fleet.file, pbxs, o.fleet.pbxs); err != nil {
 		return err
 	}
 	var servers []*server
