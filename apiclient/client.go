@@ -239,13 +239,26 @@ func (c *Client) wait(ctx context.Context, attempt int, verb, company string, ca
 	// At debug: a passing failure retried is routine; the run's summary counts them.
 	c.log.LogAttrs(ctx, slog.LevelDebug, "retrying", slog.String("verb", verb), slog.String("company", company),
 		slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", cause.Error()))
+	if err := Wait(ctx, d); err != nil {
+		return fmt.Errorf("%w (while waiting to retry: %v)", err, cause)
+	}
+	return nil
+}
+
+// Wait waits d, or until ctx ends, and then returns its cause: the one way a wait
+// is made (a backoff, a Retry-After, a pause before a read is sent again), never
+// time.Sleep.
+func Wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w (while waiting to retry: %v)", context.Cause(ctx), cause)
+		return context.Cause(ctx)
 	}
 }
 

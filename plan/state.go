@@ -259,7 +259,7 @@ func (cr *containerReader) read(ctx context.Context, id string) error {
 		cr.mu.Lock()
 		cr.st.Requests++
 		cr.mu.Unlock()
-		if err := pause(ctx, refusedRetryWait(cr.r)); err != nil {
+		if err := apiclient.Wait(ctx, refusedRetryWait(cr.r)); err != nil {
 			return err
 		}
 		box, err = cr.r.ReadContainer(ctx, id)
@@ -290,16 +290,4 @@ func (cr *containerReader) read(ctx context.Context, id string) error {
 		}
 	}
 	return nil
-}
-
-// pause waits d, or until ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

@@ -1,7 +1,6 @@
 package pbxtest
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -175,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("verb", verb), slog.String("company", subject),
 			slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
 	}()
-	if !pause(r.Context(), delay) {
+	if apiclient.Wait(r.Context(), delay) != nil {
 		outcome = "client gone"
 		return
 	}
@@ -322,19 +321,4 @@ func drop(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // net/http's way to abort a response; it logs nothing
-}
-
-// pause waits d, or until the client goes away; it reports whether to go on.
-func pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
