@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 )
 
 // carriedInventory asks for an update of a (its name, its zone and its PINs) and the
@@ -81,7 +82,7 @@ func TestPlanSecretsStayInMemory(t *testing.T) {
 
 	outputs := map[string]func(*bytes.Buffer) error{
 		"saved plan": func(b *bytes.Buffer) error {
-			return p.Save(b, "https://pbx.example", inv, []string{"inventory.yaml"}, plan.Options{})
+			return planfile.Save(b, p, "https://pbx.example", inv, []string{"inventory.yaml"}, plan.Options{})
 		},
 		"text":     func(b *bytes.Buffer) error { return p.WriteText(b, false) },
 		"json":     func(b *bytes.Buffer) error { return p.WriteJSON(b) },

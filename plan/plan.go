@@ -129,8 +129,12 @@ type NotPlannedError struct {
 
 func (e *NotPlannedError) Error() string {
 	return fmt.Sprintf("%s not planned, since the server could not be read for them (%s): the plan names them; run again",
-		plural(len(e.Companies), "company", "companies"), firstOf(e.Companies, 10, apiclient.Printable))
+		plural(len(e.Companies), "company", "companies"), CompanyList(e.Companies))
 }
+
+// CompanyList names companies in an error message: the first ten, each made
+// printable (apiclient.Printable), and how many more there are.
+func CompanyList(ids []string) string { return firstOf(ids, 10, apiclient.Printable) }
 
 // firstOf lists the first n ids, each as show writes it, and how many more there are.
 func firstOf(ids []string, n int, show func(string) string) string {
@@ -142,6 +146,19 @@ func firstOf(ids []string, n int, show func(string) string) string {
 		return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), len(ids)-len(shown))
 	}
 	return strings.Join(shown, ", ")
+}
+
+// Touched returns the companies a plan's changes name (movers and targets included), sorted.
+func (p *Plan) Touched() []string {
+	var ids []string
+	for _, c := range p.Changes {
+		ids = append(ids, c.Company)
+		if c.Target != "" {
+			ids = append(ids, c.Target)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // Empty reports whether the plan changes nothing.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -169,7 +170,7 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 		rep, err = a.applyInventory(ctx, o)
 		return a.finishApply(ctx, o, rep, err, start)
 	}
-	single, fleet, err := plan.ReadPlanFile(o.planFile)
+	single, fleet, err := planfile.Read(o.planFile)
 	switch {
 	case err != nil && inventoryLike(o.planFile):
 		err = fmt.Errorf("%s is not a plan saved by plan --out: to apply an inventory, pass -f %s", o.planFile, o.planFile)
@@ -221,7 +222,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 
 // applySaved applies a plan saved by plan --out, unless it is stale: made from an
 // inventory that changed since, or touching a company that changed on the server.
-func (a *app) applySaved(ctx context.Context, o applyOptions, sp *plan.SavedPlan) (rep *sync.Report, err error) {
+func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.SavedPlan) (rep *sync.Report, err error) {
 	// The server is the plan's: named by the plan file when --url and PBX_URL are
 	// not given, and any other one refused before a request is sent.
 	paths, saved, err := sp.Sources(o.planFile)
@@ -232,7 +233,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions, sp *plan.SavedPlan
 	if given == "" {
 		a.opts.url = saved
 	} else if !apiclient.SameServer(given, saved) {
-		return nil, &plan.OtherServerError{PlanFile: o.planFile, MadeFor: saved, Given: given}
+		return nil, &planfile.OtherServerError{PlanFile: o.planFile, MadeFor: saved, Given: given}
 	}
 	files, err := plan.ReadFiles(paths, a.stdin)
 	if err != nil {

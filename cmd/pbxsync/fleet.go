@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -262,12 +263,12 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 // saveFleetPlan writes the fleet plan for apply PLANFILE, the fleet file named
 // relative to the plan file's folder.
 func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, o fleetOptions, po planOptions) error {
-	rel, err := plan.RelativeTo(path, o.file)
+	rel, err := planfile.RelativeTo(path, o.file)
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	opts := plan.FleetOptions{Options: plan.Options{Prune: po.prune, MaxDelete: po.maxDelete}, MaxMove: o.maxMove}
-	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return fp.Save(w, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
+	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return planfile.SaveFleet(w, fp, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "Saved the fleet plan to %s: apply it with pbxsync apply %s\n", path, path)
@@ -276,9 +277,9 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, 
 
 // applySavedFleet applies a fleet plan saved by plan --fleet --out, unless a fresh
 // plan of the same fleet, made with the saved options, differs from it (exit 3).
-func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, sp *plan.SavedFleetPlan) (err error) {
+func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, sp *planfile.SavedFleetPlan) (err error) {
 	start := time.Now()
-	o := fleetOptions{file: plan.FromPlanFile(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
+	o := fleetOptions{file: planfile.Resolve(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
 	ao.prune, ao.maxDelete = sp.Options.Prune, sp.Options.MaxDelete
 	r, err := a.readFleet(ctx, o, ao.parallelism, true)
 	if r != nil {

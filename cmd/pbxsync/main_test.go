@@ -23,6 +23,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -126,7 +127,7 @@ func TestRunCommandErrors(t *testing.T) {
 	}{
 		{"success", nil, result{code: 0}},
 		{"changes", errChanges, result{code: 2}},
-		{"refused", fmt.Errorf("apply: %w", &plan.StalePlanError{Reason: "the inventory changed"}),
+		{"refused", fmt.Errorf("apply: %w", &planfile.StalePlanError{Reason: "the inventory changed"}),
 			result{code: 3, stderr: "pbxsync: refused before any write: apply: the saved plan is stale: the inventory changed: plan again\n"}},
 		{"plain error", errors.New(`create of "acme": server refused: no such zone`),
 			result{code: 1, stderr: "pbxsync: create of \"acme\": server refused: no such zone\n"}},
@@ -167,10 +168,10 @@ func TestExitCode(t *testing.T) {
 		{"changes", errChanges, 2},
 		{"wrapped changes", fmt.Errorf("plan: %w", errChanges), 2},
 		{"refused", &plan.DeleteBudgetError{Deletes: 3, Max: 0}, 3},
-		{"wrapped refused", fmt.Errorf("apply: %w", &plan.StalePlanError{Reason: "edited"}), 3},
+		{"wrapped refused", fmt.Errorf("apply: %w", &planfile.StalePlanError{Reason: "edited"}), 3},
 		{"move budget", &plan.MoveBudgetError{Moves: 2, Max: 1}, 3},
 		{"fleet delete budget", &plan.FleetDeleteBudgetError{PBX: "paris", DeleteBudgetError: &plan.DeleteBudgetError{Deletes: 3}}, 3},
-		{"another server", &plan.OtherServerError{PlanFile: "p", MadeFor: "a", Given: "b"}, 3},
+		{"another server", &planfile.OtherServerError{PlanFile: "p", MadeFor: "a", Given: "b"}, 3},
 		{"migration's source budget", fmt.Errorf("migrate: %w", &sync.SourceDeleteBudgetError{Deletes: 5, Max: 4}), 3},
 		{"canceled", context.Canceled, 1},
 		{"wrapped canceled", fmt.Errorf("read: %w", context.Canceled), 1},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -351,11 +352,11 @@ func (a *app) writePlan(p planRenderer, o planOptions) error {
 }
 
 // savePlan writes the plan for apply PLANFILE, with the paths it records relative
-// to its folder (plan.PlanFilePaths).
+// to its folder (planfile.Paths).
 func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, sources []string, opts plan.Options) error {
-	rel, server, err := plan.PlanFilePaths(path, sources, server)
+	rel, server, err := planfile.Paths(path, sources, server)
 	if err == nil {
-		err = sync.WriteFileAtomic(path, func(w io.Writer) error { return p.Save(w, server, inv, rel, opts) })
+		err = sync.WriteFileAtomic(path, func(w io.Writer) error { return planfile.Save(w, p, server, inv, rel, opts) })
 	}
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)

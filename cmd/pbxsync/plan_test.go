@@ -22,6 +22,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 )
 
 // outcome is what one run of pbxsync gave.
@@ -670,7 +671,7 @@ func TestPlanOut(t *testing.T) {
 				require.NotContains(t, string(data), secret, "the saved plan holds a secret")
 				require.NotContains(t, got.stdout+got.stderr, secret)
 			}
-			saved, err := plan.ReadSaved(bytes.NewReader(data))
+			saved, err := planfile.ReadSaved(bytes.NewReader(data))
 			require.NoError(t, err)
 			require.Equal(t, srv.URL, saved.Server)
 			invBytes, err := os.ReadFile(inv)

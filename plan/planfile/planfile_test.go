@@ -1,4 +1,4 @@
-package plan_test
+package planfile_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/planfile"
 )
 
 const savedInventory = `version: 1
@@ -26,7 +27,15 @@ containers:
   ab: [a, b]
 `
 
-func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *plan.SavedPlan) {
+// pin looks up the one variable savedInventory names, PIN.
+func pin(name string) (string, bool) {
+	if name != "PIN" {
+		return "", false
+	}
+	return "47110815", true
+}
+
+func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *planfile.SavedPlan) {
 	t.Helper()
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 		{ID: "a", Name: "A", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("11112222")})},
@@ -34,17 +43,17 @@ func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventor
 	}}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
-	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "47110815"})})
+	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), plan.LoadOptions{Lookup: pin})
 	require.NoError(t, err)
 	st, err := plan.ReadState(t.Context(), c, inv, 2)
 	require.NoError(t, err)
 	p, err := plan.Diff(inv, st, plan.Options{})
 	require.NoError(t, err)
 	var buf bytes.Buffer
-	require.NoError(t, p.Save(&buf, srv.URL, inv, []string{"inventory.yaml"}, plan.Options{}))
+	require.NoError(t, planfile.Save(&buf, p, srv.URL, inv, []string{"inventory.yaml"}, plan.Options{}))
 	require.NotContains(t, buf.String(), "47110815")
 	require.NotContains(t, buf.String(), "11112222")
-	sp, err := plan.ReadSaved(&buf)
+	sp, err := planfile.ReadSaved(&buf)
 	require.NoError(t, err)
 	return srv, c, inv, sp
 }
@@ -72,7 +81,7 @@ func TestSavedPlanStale(t *testing.T) {
 	srv.ResetStats()
 
 	_, err = sp.Check(t.Context(), c, inv, 2)
-	var stale *plan.StalePlanError
+	var stale *planfile.StalePlanError
 	require.ErrorAs(t, err, &stale)
 	require.Equal(t, []string{"b", "new"}, stale.Companies, "a field changed on one, the other was created meanwhile")
 	require.Zero(t, srv.Stats().TotalWrites())
@@ -83,28 +92,28 @@ func TestSavedPlanStale(t *testing.T) {
 func TestSavedPlanTampered(t *testing.T) {
 	tests := []struct {
 		name  string
-		edit  func(sp *plan.SavedPlan)
+		edit  func(sp *planfile.SavedPlan)
 		wants []string // the companies the refusal names
 	}{
-		{"a delete added", func(sp *plan.SavedPlan) {
+		{"a delete added", func(sp *planfile.SavedPlan) {
 			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "other"})
 			sp.Fingerprints["other"] = "forged"
 		}, []string{"other"}},
-		{"a delete added, with prune and a budget", func(sp *plan.SavedPlan) {
-			sp.Options = plan.SavedOptions{Prune: true, MaxDelete: 5}
+		{"a delete added, with prune and a budget", func(sp *planfile.SavedPlan) {
+			sp.Options = planfile.SavedOptions{Prune: true, MaxDelete: 5}
 			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "other"})
 		}, []string{"other"}},
-		{"a value changed", func(sp *plan.SavedPlan) {
+		{"a value changed", func(sp *planfile.SavedPlan) {
 			for i, c := range sp.Plan.Changes {
 				if c.Action == plan.Create {
 					sp.Plan.Changes[i].Name = "Forged"
 				}
 			}
 		}, []string{"new"}},
-		{"a change removed", func(sp *plan.SavedPlan) {
+		{"a change removed", func(sp *planfile.SavedPlan) {
 			sp.Plan.Changes = slices.DeleteFunc(sp.Plan.Changes, func(c plan.JSONChange) bool { return c.Action == plan.Update })
 		}, []string{"a"}},
-		{"a group retargeted", func(sp *plan.SavedPlan) {
+		{"a group retargeted", func(sp *planfile.SavedPlan) {
 			for i, c := range sp.Plan.Changes {
 				if c.Action == plan.Group {
 					sp.Plan.Changes[i].Target = "other"
@@ -119,7 +128,7 @@ func TestSavedPlanTampered(t *testing.T) {
 			srv.ResetStats()
 			p, err := sp.Check(t.Context(), c, inv, 2)
 			require.Nil(t, p)
-			var stale *plan.StalePlanError
+			var stale *planfile.StalePlanError
 			require.ErrorAs(t, err, &stale)
 			require.Equal(t, tt.wants, stale.Companies)
 			require.Zero(t, srv.Stats().TotalWrites())
@@ -129,10 +138,10 @@ func TestSavedPlanTampered(t *testing.T) {
 
 func TestSavedPlanOtherInventory(t *testing.T) {
 	_, c, _, sp := savedPlan(t)
-	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), plan.LoadOptions{Lookup: lookup(map[string]string{"PIN": "47110815"})})
+	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), plan.LoadOptions{Lookup: pin})
 	require.NoError(t, err)
 	_, err = sp.Check(t.Context(), c, other, 2)
-	var stale *plan.StalePlanError
+	var stale *planfile.StalePlanError
 	require.ErrorAs(t, err, &stale)
 	require.ErrorContains(t, err, "changed since the plan was made")
 }

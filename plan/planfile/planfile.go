@@ -1,20 +1,17 @@
-package plan
+package planfile
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
 )
 
 // SavedFormatVersion is the version of the saved plan's format.
@@ -34,12 +31,13 @@ type SavedPlan struct {
 	// company administrator's): the fingerprints then leave containers out.
 	ContainersRead bool              `json:"containers_read"`
 	Fingerprints   map[string]string `json:"fingerprints"`
-	Plan           JSONPlan          `json:"plan"`
+	Plan           plan.JSONPlan     `json:"plan"`
 }
 
 // SavedInventory names the inventory a plan came from: the files and directories -f
-// named (absolute), read again by apply, and the hash of what they held (HashFiles).
-// Plans of one file saved before directories existed name it in File.
+// named (relative to the plan file's folder, or absolute in older plans), read again
+// by apply, and the hash of what they held (plan.HashFiles). Plans of one file saved
+// before directories existed name it in File.
 type SavedInventory struct {
 	File   string   `json:"file,omitempty"`
 	Files  []string `json:"files,omitempty"`
@@ -62,9 +60,9 @@ type SavedOptions struct {
 	Match     string   `json:"match,omitempty"`     // and --match
 }
 
-// Save writes the plan for a later apply; sources are the inventory's files and
+// Save writes p for a later apply; sources are the inventory's files and
 // directories as apply is to read them again.
-func (p *Plan) Save(w io.Writer, server string, inv *Inventory, sources []string, opts Options) error {
+func Save(w io.Writer, p *plan.Plan, server string, inv *plan.Inventory, sources []string, opts plan.Options) error {
 	sp := SavedPlan{
 		FormatVersion:  SavedFormatVersion,
 		Server:         server,
@@ -91,40 +89,6 @@ func ReadSaved(r io.Reader) (*SavedPlan, error) {
 	return &sp, nil
 }
 
-// Touched returns the companies a plan's changes name (movers and targets included), sorted.
-func (p *Plan) Touched() []string {
-	var ids []string
-	for _, c := range p.Changes {
-		ids = append(ids, c.Company)
-		if c.Target != "" {
-			ids = append(ids, c.Target)
-		}
-	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
-}
-
-// Absent is the fingerprint of a company the server does not have.
-const Absent = "absent"
-
-// Fingerprint sums up what was read of a company: its name, its settings and the
-// members of its container. A secret's value is not in it, only whether it equals
-// the inventory's, since a hash of a short PIN would give the PIN away.
-func Fingerprint(c apiclient.Company, members []string, want Company) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "name=%q\n", c.Name)
-	for _, name := range c.Settings.Names() {
-		v := c.Settings.Get(name)
-		if v.IsSensitive() {
-			fmt.Fprintf(h, "%s=secret:%t\n", name, apiclient.Equal(name, v, want.Settings.Get(name)))
-			continue
-		}
-		fmt.Fprintf(h, "%s=%s\n", name, v.JSON())
-	}
-	fmt.Fprintf(h, "container=%s\n", strings.Join(members, ","))
-	return hex.EncodeToString(h.Sum(nil))[:32]
-}
-
 // StalePlanError refuses a saved plan that is not what a fresh plan would do: the
 // inventory changed, a company it touches changed on the server, or its changes are
 // not the fresh plan's (a hand edit). Nothing was written.
@@ -137,13 +101,22 @@ func (e *StalePlanError) Error() string {
 	if len(e.Companies) == 0 {
 		return "the saved plan is stale: " + e.Reason + ": plan again"
 	}
-	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, firstOf(e.Companies, 10, apiclient.Printable))
+	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, plan.CompanyList(e.Companies))
 }
+
+// RefusedBeforeAnyWrite makes the error a plan.Refusal: exit 3.
+func (*StalePlanError) RefusedBeforeAnyWrite() {}
+
+// The refusals of this package, which the command line maps to exit 3.
+var (
+	_ plan.Refusal = (*StalePlanError)(nil)
+	_ plan.Refusal = (*OtherServerError)(nil)
+)
 
 // CheckInventory returns a *StalePlanError when files, the inventory's files as read
 // again, are not what the plan was made from.
-func (sp *SavedPlan) CheckInventory(files []File) error {
-	if HashFiles(files) != sp.Inventory.SHA256 {
+func (sp *SavedPlan) CheckInventory(files []plan.File) error {
+	if plan.HashFiles(files) != sp.Inventory.SHA256 {
 		return sp.inventoryChanged()
 	}
 	return nil
@@ -156,19 +129,19 @@ func (sp *SavedPlan) inventoryChanged() *StalePlanError {
 // Check plans again from inv and the server, with the saved options, and returns the
 // fresh plan when it is the saved one: every saved change is in it unchanged, it has
 // no change the saved plan lacks, and every company either touches reads as it did
-// (the fingerprints). Else it returns a *StalePlanError and nothing may be written.
+// (plan.Fingerprint). Else it returns a *StalePlanError and nothing may be written.
 // A saved plan is thus safe to carry through CI artifacts: a hand edit can only make
 // it refuse. The plan returned holds the inventory's values, secrets included, which
 // the saved plan never holds.
-func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*Plan, error) {
+func (sp *SavedPlan) Check(ctx context.Context, r plan.Reader, inv *plan.Inventory, parallelism int) (*plan.Plan, error) {
 	if inv.Hash != sp.Inventory.SHA256 {
 		return nil, sp.inventoryChanged()
 	}
-	st, err := ReadState(ctx, r, inv, parallelism)
+	st, err := plan.ReadState(ctx, r, inv, parallelism)
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := Diff(inv, st, Options(sp.Options))
+	fresh, err := plan.Diff(inv, st, plan.Options(sp.Options))
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +162,7 @@ func (sp *SavedPlan) Check(ctx context.Context, r Reader, inv *Inventory, parall
 // fresh plan: mismatched are the companies of a saved change that the fresh plan
 // lacks or makes otherwise, of a fresh change the saved plan lacks, and of a change
 // with no fingerprint; changed, the companies that read differently now.
-func staleChanges(changes []JSONChange, fingerprints map[string]string, fresh *Plan) (mismatched, changed []string) {
+func staleChanges(changes []plan.JSONChange, fingerprints map[string]string, fresh *plan.Plan) (mismatched, changed []string) {
 	saved := map[string]string{}
 	for _, c := range changes {
 		k := changeKey(c)
@@ -223,10 +196,10 @@ func staleChanges(changes []JSONChange, fingerprints map[string]string, fresh *P
 }
 
 // changeKey names a change: its action, company and target.
-func changeKey(c JSONChange) string { return string(c.Action) + " " + c.Company + " " + c.Target }
+func changeKey(c plan.JSONChange) string { return string(c.Action) + " " + c.Company + " " + c.Target }
 
 // canonical is a change's JSON, compact, for comparing a saved change with a fresh one.
-func canonical(c JSONChange) string {
+func canonical(c plan.JSONChange) string {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return "invalid: " + err.Error()
@@ -236,90 +209,9 @@ func canonical(c JSONChange) string {
 
 func sortedSet(ids []string) []string { return slices.Compact(slices.Sorted(slices.Values(ids))) }
 
-// The paths a plan file records: the inventory's files and a sim: server's state
-// file are kept relative to the plan file's folder, with forward slashes, so that a
-// repository checked out elsewhere (a CI job's artifact) applies it as it is.
-
-// errStdinPlan is the error of a plan made from an inventory on standard input.
-var errStdinPlan = errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")
-
-// PlanFilePaths returns the inventory's sources and the server as a plan file saved
-// at planFile records them.
-func PlanFilePaths(planFile string, sources []string, server string) (rel []string, relServer string, err error) {
-	dir, err := filepath.Abs(filepath.Dir(planFile))
-	if err != nil {
-		return nil, "", err
-	}
-	for _, src := range sources {
-		if src == "-" {
-			return nil, "", errStdinPlan
-		}
-		r, err := relativeTo(dir, src)
-		if err != nil {
-			return nil, "", err
-		}
-		rel = append(rel, r)
-	}
-	if state, ok := strings.CutPrefix(server, "sim:"); ok {
-		r, err := relativeTo(dir, state)
-		if err != nil {
-			return nil, "", err
-		}
-		server = "sim:" + r
-	}
-	return rel, server, nil
-}
-
-// Sources returns the inventory's paths and the server that the plan, read from
-// planFile, records, resolved against the plan file's folder.
-func (sp *SavedPlan) Sources(planFile string) (paths []string, server string, err error) {
-	paths = sp.Inventory.Paths()
-	if len(paths) == 0 || slices.Contains(paths, "<stdin>") || slices.Contains(paths, "-") {
-		return nil, "", fmt.Errorf("the plan %s was made from an inventory on standard input, which cannot be read again: plan with -f FILE", planFile)
-	}
-	for i, p := range paths {
-		paths[i] = FromPlanFile(planFile, p)
-	}
-	server = sp.Server
-	if state, ok := strings.CutPrefix(server, "sim:"); ok {
-		server = "sim:" + FromPlanFile(planFile, state)
-	}
-	return paths, server, nil
-}
-
-// FromPlanFile resolves a path that a plan file keeps relative to its folder.
-func FromPlanFile(planFile, path string) string {
-	if path = filepath.FromSlash(path); filepath.IsAbs(path) {
-		return path // a plan saved before paths were relative
-	}
-	return filepath.Join(filepath.Dir(planFile), path)
-}
-
-// RelativeTo writes path relative to the folder of planFile, with forward slashes.
-func RelativeTo(planFile, path string) (string, error) {
-	dir, err := filepath.Abs(filepath.Dir(planFile))
-	if err != nil {
-		return "", err
-	}
-	return relativeTo(dir, path)
-}
-
-// relativeTo writes path relative to dir, with forward slashes.
-func relativeTo(dir, path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	rel, err := filepath.Rel(dir, abs)
-	if err != nil {
-		return "", err
-	}
-	return filepath.ToSlash(rel), nil
-}
-
-// ReadPlanFile reads the plan file at path once, and returns the saved plan it
-// holds: one PBX's (single) or a fleet's.
-func ReadPlanFile(path string) (single *SavedPlan, fleet *SavedFleetPlan, err error) {
+// Read reads the plan file at path once, and returns the saved plan it holds: one
+// PBX's (single) or a fleet's.
+func Read(path string) (single *SavedPlan, fleet *SavedFleetPlan, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the plan: %w", err)

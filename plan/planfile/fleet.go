@@ -1,4 +1,4 @@
-package plan
+package planfile
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
 )
 
 // SavedFleetPlan is what plan --fleet --out writes and apply PLANFILE reads: the
@@ -28,7 +29,7 @@ type SavedFleetPlan struct {
 	// Fingerprints holds, by PBX, the fingerprints of the companies its plan
 	// touches, and of the companies moved away from it.
 	Fingerprints map[string]map[string]string `json:"fingerprints"`
-	Plan         JSONFleetPlan                `json:"plan"`
+	Plan         plan.JSONFleetPlan           `json:"plan"`
 }
 
 // SavedFleetOptions are the options the fleet plan was made with.
@@ -38,19 +39,19 @@ type SavedFleetOptions struct {
 	MaxMove   int  `json:"max_move"`
 }
 
-// Save writes the fleet plan for a later apply: file is the fleet file as apply is
-// to read it again, hash the fleet's (Fleet.Hash), pbxs the run's --pbx.
-func (fp *FleetPlan) Save(w io.Writer, file, hash string, pbxs []string, opts FleetOptions) error {
+// SaveFleet writes fp for a later apply: file is the fleet file as apply is to read
+// it again, hash the fleet's (plan.Fleet.Hash), pbxs the run's --pbx.
+func SaveFleet(w io.Writer, fp *plan.FleetPlan, file, hash string, pbxs []string, opts plan.FleetOptions) error {
 	sp := SavedFleetPlan{FormatVersion: SavedFormatVersion, Kind: "fleet", PBXs: pbxs,
 		Options:      SavedFleetOptions{Prune: opts.Prune, MaxDelete: opts.MaxDelete, MaxMove: opts.MaxMove},
-		Fingerprints: fp.fingerprints(), Plan: fp.JSON()}
+		Fingerprints: fleetFingerprints(fp), Plan: fp.JSON()}
 	sp.Fleet.File, sp.Fleet.SHA256 = file, hash
 	return apiclient.WriteJSON(w, sp)
 }
 
-// fingerprints are the plan's fingerprints by PBX, the moved companies' on their old
+// fleetFingerprints are fp's fingerprints by PBX, the moved companies' on their old
 // PBX included.
-func (fp *FleetPlan) fingerprints() map[string]map[string]string {
+func fleetFingerprints(fp *plan.FleetPlan) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for name, p := range fp.PBXs {
 		out[name] = maps.Clone(p.Fingerprints)
@@ -93,7 +94,7 @@ func ReadSavedFleet(r io.Reader) (*SavedFleetPlan, error) {
 // (hash) with the saved options: every PBX's changes and fingerprints as
 // SavedPlan.Check does, and the moves, each with its fingerprint on its old PBX. It
 // returns a *StalePlanError naming the companies (as PBX:COMPANY) when they differ.
-func (sp *SavedFleetPlan) Check(hash string, fresh *FleetPlan) error {
+func (sp *SavedFleetPlan) Check(hash string, fresh *plan.FleetPlan) error {
 	if err := sp.CheckFleet(hash); err != nil {
 		return err
 	}
@@ -145,7 +146,8 @@ func (sp *SavedFleetPlan) CheckFleet(hash string) error {
 	return nil
 }
 
-func canonicalMove(mv JSONMove) string {
+// canonicalMove is a move's JSON, compact, for comparing a saved move with a fresh one.
+func canonicalMove(mv plan.JSONMove) string {
 	b, err := json.Marshal(mv)
 	if err != nil {
 		return "invalid: " + err.Error()
