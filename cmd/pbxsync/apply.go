@@ -184,35 +184,44 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 
 // applyInventory plans the inventory of -f and applies it once approved. The report
 // is nil when nothing was applied (an error, a refusal, no approval).
-func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Report, err error) {
+func (a *app) applyInventory(ctx context.Context, o applyOptions) (*sync.Report, error) {
 	inv, err := a.loadInventory(o.files)
 	if err != nil {
 		return nil, err
 	}
+	return a.planAndApply(ctx, o, !o.autoApprove, func(ctx context.Context, srv *server) (*plan.Plan, error) {
+		st, err := plan.ReadState(ctx, srv, inv, o.parallelism)
+		if err != nil {
+			return nil, err
+		}
+		return plan.Diff(inv, st, plan.Options{Prune: o.prune, MaxDelete: o.maxDelete, Companies: o.companies, Match: o.match})
+	})
+}
+
+// planAndApply connects to the server to write, plans there (makePlan: a plan, and
+// beside it a refusal to show it with), shows the plan, asks when ask, and applies
+// it. The report is nil when nothing was applied.
+func (a *app) planAndApply(ctx context.Context, o applyOptions, ask bool, makePlan func(context.Context, *server) (*plan.Plan, error)) (rep *sync.Report, err error) {
 	srv, pacer, err := a.connectToWrite(ctx, o.rate)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = closeServer(srv, err) }()
 	defer a.logSlowdowns(ctx, pacer)
-	st, err := plan.ReadState(ctx, srv, inv, o.parallelism)
-	if err != nil {
-		return nil, err
-	}
-	p, diffErr := plan.Diff(inv, st, plan.Options{Prune: o.prune, MaxDelete: o.maxDelete, Companies: o.companies, Match: o.match})
+	p, planErr := makePlan(ctx, srv)
 	if p == nil {
-		return nil, diffErr
+		return nil, planErr
 	}
 	if err := a.showPlan(ctx, p); err != nil {
 		return nil, err
 	}
-	if diffErr != nil {
-		return nil, diffErr
+	if planErr != nil {
+		return nil, planErr
 	}
 	if p.Empty() {
 		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
 	}
-	if !o.autoApprove {
+	if ask {
 		if err := a.confirm(ctx); err != nil {
 			return nil, err
 		}
@@ -222,7 +231,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (rep *sync.Rep
 
 // applySaved applies a plan saved by plan --out, unless it is stale: made from an
 // inventory that changed since, or touching a company that changed on the server.
-func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.SavedPlan) (rep *sync.Report, err error) {
+func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.SavedPlan) (*sync.Report, error) {
 	// The server is the plan's: named by the plan file when --url and PBX_URL are
 	// not given, and any other one refused before a request is sent.
 	paths, saved, err := sp.Sources(o.planFile)
@@ -246,26 +255,14 @@ func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.Saved
 	if err != nil {
 		return nil, err
 	}
-	srv, pacer, err := a.connectToWrite(ctx, o.rate)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = closeServer(srv, err) }()
-	defer a.logSlowdowns(ctx, pacer)
-	p, err := sp.Check(ctx, srv, inv, o.parallelism)
-	switch {
-	case refused(err):
-		return nil, fmt.Errorf("%s: %w", o.planFile, err)
-	case err != nil:
-		return nil, err
-	}
-	if err := a.showPlan(ctx, p); err != nil {
-		return nil, err
-	}
-	if p.Empty() {
-		return &sync.Report{Verified: true, NotPlanned: p.NotPlanned}, nil
-	}
-	return a.applyPlan(ctx, srv, p, o, pacer), nil
+	// No question: the saved plan is what was reviewed and approved.
+	return a.planAndApply(ctx, o, false, func(ctx context.Context, srv *server) (*plan.Plan, error) {
+		p, err := sp.Check(ctx, srv, inv, o.parallelism)
+		if refused(err) {
+			return nil, fmt.Errorf("%s: %w", o.planFile, err)
+		}
+		return p, err
+	})
 }
 
 // connectToWrite connects to the server of the flags for a command that writes, at
