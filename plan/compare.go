@@ -2,12 +2,9 @@ package plan
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"maps"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 )
@@ -49,9 +46,6 @@ const (
 
 // FieldDiff is a field's value on each side.
 type FieldDiff struct{ From, To apiclient.Value }
-
-// sensitive reports whether the field is a secret's, shown only as differing.
-func (f FieldDiff) sensitive() bool { return f.From.IsSensitive() || f.To.IsSensitive() }
 
 // CompanyDiff is how one company differs between the two sides.
 type CompanyDiff struct {
@@ -116,16 +110,6 @@ func Compare(from, to Side, ids []string) []CompanyDiff {
 		}
 	}
 	return out
-}
-
-// fieldNames returns the fields that differ: the name first, then the settings in
-// name order.
-func (d CompanyDiff) fieldNames() []string {
-	names := slices.Sorted(maps.Keys(d.Fields))
-	if i := slices.Index(names, "name"); i > 0 {
-		names = append([]string{"name"}, slices.Delete(names, i, i+1)...)
-	}
-	return names
 }
 
 // compareField records the field name when it is known and differs; a field one
@@ -215,60 +199,13 @@ func compareSelection(from, to Side, companies []string, match *regexp.Regexp) (
 	return slices.Sorted(maps.Keys(chosen)), nil
 }
 
-// counts counts the differences by kind.
-func (c *Comparison) counts() map[Difference]int {
+// Count returns the number of differences of each kind.
+func (c *Comparison) Count() map[Difference]int {
 	n := map[Difference]int{}
 	for _, d := range c.Diffs {
 		n[d.Kind]++
 	}
 	return n
-}
-
-// WriteText writes the differences for a person, from and to naming the sides: a
-// summary line, then each company in id order: "-" only in --from, "+" only in
-// --to, "~" different, with each field as from -> to, secrets as (sensitive), and
-// the container-mates on each side.
-func (c *Comparison) WriteText(w io.Writer, from, to string) error {
-	b := &strings.Builder{}
-	if c.Equal() {
-		fmt.Fprintf(b, "No differences: %s compared, the same on %s and %s.\n", plural(c.Compared, "company", "companies"),
-			apiclient.Printable(from), apiclient.Printable(to))
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	n := c.counts()
-	fmt.Fprintf(b, "Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.\n",
-		apiclient.Printable(from), apiclient.Printable(to), n[OnlyFrom], n[OnlyTo], n[Differs], plural(c.Compared, "company", "companies"))
-	for _, d := range c.Diffs {
-		switch d.Kind {
-		case OnlyFrom:
-			fmt.Fprintf(b, "\n  - %s: only in --from\n", apiclient.Printable(d.Company))
-			continue
-		case OnlyTo:
-			fmt.Fprintf(b, "\n  + %s: only in --to\n", apiclient.Printable(d.Company))
-			continue
-		}
-		fmt.Fprintf(b, "\n  ~ %s\n", apiclient.Printable(d.Company))
-		names := d.fieldNames()
-		width := len("container")
-		for _, name := range names {
-			width = max(width, len(name))
-		}
-		for _, name := range names {
-			f := d.Fields[name]
-			value := apiclient.Printable(f.From.JSON()) + " -> " + apiclient.Printable(f.To.JSON())
-			if f.sensitive() {
-				value = apiclient.Redacted + " differs"
-			}
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", value)
-		}
-		if d.Mates != nil {
-			fmt.Fprintf(b, "      %-*s  [%s] -> [%s]\n", width+1, "container:",
-				apiclient.Printable(strings.Join(d.Mates[0], " ")), apiclient.Printable(strings.Join(d.Mates[1], " ")))
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // JSONComparison is the document diff --json prints. Companies are sorted by id,
@@ -313,7 +250,7 @@ type JSONMatesDiff struct {
 
 // JSON returns the comparison as its JSON document, from and to naming the sides.
 func (c *Comparison) JSON(from, to string) JSONComparison {
-	n := c.counts()
+	n := c.Count()
 	doc := JSONComparison{
 		FormatVersion: 1, From: from, To: to, Equal: c.Equal(),
 		Summary:   JSONComparisonSummary{Compared: c.Compared, OnlyFrom: n[OnlyFrom], OnlyTo: n[OnlyTo], Different: n[Differs]},
@@ -334,77 +271,3 @@ func (c *Comparison) JSON(from, to string) JSONComparison {
 	}
 	return doc
 }
-
-// WriteJSON writes the comparison as one indented JSON document.
-func (c *Comparison) WriteJSON(w io.Writer, from, to string) error {
-	return apiclient.WriteJSON(w, c.JSON(from, to))
-}
-
-// WriteMarkdown writes the differences for a ticket or a pull request, from and to
-// naming the sides: a summary line with the counts, then one collapsible section per
-// kind (only in --from, only in --to, different), the fields of a company that
-// differs as a table of its values on each side (a secret as "(sensitive) differs")
-// with its container-mates on each side; cut to opts.MaxSize, as a Markdown plan is.
-// Every text that came from a server stands in a code span, pipes escaped in a table.
-func (c *Comparison) WriteMarkdown(w io.Writer, from, to string, opts MarkdownOptions) error {
-	b := &strings.Builder{}
-	b.WriteString("### pbxsync diff\n\n")
-	if c.Equal() {
-		fmt.Fprintf(b, "**No differences: %s compared, the same on %s and %s.**\n",
-			plural(c.Compared, "company", "companies"), code(from), code(to))
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	n := c.counts()
-	fmt.Fprintf(b, "**Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.**\n",
-		code(from), code(to), n[OnlyFrom], n[OnlyTo], n[Differs], plural(c.Compared, "company", "companies"))
-	byKind := map[Difference][]CompanyDiff{}
-	for _, d := range c.Diffs {
-		byKind[d.Kind] = append(byKind[d.Kind], d)
-	}
-	only := func(kind Difference) func(int) string {
-		return func(i int) string { return "- " + code(byKind[kind][i].Company) + "\n" }
-	}
-	sections := []markdownSection{
-		{title: "Only in --from", n: n[OnlyFrom], item: only(OnlyFrom)},
-		{title: "Only in --to", n: n[OnlyTo], item: only(OnlyTo)},
-		{title: "Different", n: n[Differs], item: func(i int) string { return markdownCompanyDiff(byKind[Differs][i]) }},
-	}
-	writeMarkdownSections(b, sections, "", opts, markdownCut{
-		one: "difference", many: "differences", doc: "comparison", hint: "run pbxsync diff --format json for the whole comparison",
-	})
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// markdownCompanyDiff writes a company that differs: its id as a heading, then a
-// table of what differs, the name first, the container last.
-func markdownCompanyDiff(d CompanyDiff) string {
-	b := &strings.Builder{}
-	fmt.Fprintf(b, "#### %s\n\n| field | --from | --to |\n| --- | --- | --- |\n", code(d.Company))
-	for _, name := range d.fieldNames() {
-		f := d.Fields[name]
-		from, to := code(f.From.JSON()), code(f.To.JSON())
-		if f.sensitive() {
-			from, to = apiclient.Redacted+" differs", apiclient.Redacted+" differs"
-		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", tableCell(code(name)), tableCell(from), tableCell(to))
-	}
-	if d.Mates != nil {
-		mates := func(ids []string) string {
-			shown := make([]string, len(ids))
-			for i, id := range ids {
-				shown[i] = code(id)
-			}
-			return tableCell(strings.Join(shown, ", "))
-		}
-		fmt.Fprintf(b, "| container | %s | %s |\n", mates(d.Mates[0]), mates(d.Mates[1]))
-	}
-	b.WriteString("\n")
-	return b.String()
-}
-
-// tableCell makes Markdown, code spans included, fit in a cell of a GFM table: a
-// table splits its rows at every pipe not right after a backslash, code spans or
-// not, and then drops that backslash, so every pipe gets one.
-func tableCell(md string) string { return strings.ReplaceAll(md, "|", `\|`) }

@@ -11,6 +11,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/planfile"
+	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 // carriedInventory asks for an update of a (its name, its zone and its PINs) and the
@@ -35,6 +36,10 @@ companies:
 // carriedPINs are the PINs of carriedInventory: no renderer and no saved plan may
 // show them.
 var carriedPINs = map[string]string{"A_PIN": "731904", "A_BARGE": "552817", "N_PIN": "906133"}
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
 
 func carriedPlan(t *testing.T) (*plan.Inventory, *plan.Plan) {
 	t.Helper()
@@ -84,9 +89,9 @@ func TestPlanSecretsStayInMemory(t *testing.T) {
 		"saved plan": func(b *bytes.Buffer) error {
 			return planfile.Save(b, p, "https://pbx.example", inv, []string{"inventory.yaml"}, plan.Options{})
 		},
-		"text":     func(b *bytes.Buffer) error { return p.WriteText(b, false) },
-		"json":     func(b *bytes.Buffer) error { return p.WriteJSON(b) },
-		"markdown": func(b *bytes.Buffer) error { return p.WriteMarkdown(b, plan.MarkdownOptions{}) },
+		"text":     func(b *bytes.Buffer) error { return render.PlanText(b, p, false) },
+		"json":     func(b *bytes.Buffer) error { return render.PlanJSON(b, p) },
+		"markdown": func(b *bytes.Buffer) error { return render.PlanMarkdown(b, p, render.MarkdownOptions{}) },
 	}
 	for name, write := range outputs {
 		t.Run(name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -336,54 +335,6 @@ func (fp *FleetPlan) Summary() string {
 	return "Fleet: " + strings.Join(parts, "; ") + "."
 }
 
-// moveLine is how text and Markdown name a move.
-func moveLine(mv Move) string {
-	line := fmt.Sprintf("-> move %s from %s to %s", apiclient.Printable(mv.Company), apiclient.Printable(mv.From), apiclient.Printable(mv.To))
-	if mv.Adopt {
-		line += " (on both already: finished by the delete on " + apiclient.Printable(mv.From) + ")"
-	}
-	return line
-}
-
-// WriteText writes the fleet plan for a person: the summary, the moves with the
-// settings they carry (secrets as (sensitive)), then each PBX's plan under its name;
-// a PBX that could not be read, with why.
-func (fp *FleetPlan) WriteText(w io.Writer, color bool) error {
-	b := &strings.Builder{}
-	b.WriteString(fp.Summary() + "\n")
-	for _, mv := range fp.Moves {
-		fmt.Fprintf(b, "\n  %s\n", moveLine(mv))
-		var names []string
-		for _, name := range mv.Carried.Names() {
-			if !blank(mv.Carried.Get(name)) {
-				names = append(names, name)
-			}
-		}
-		width := 0
-		for _, name := range names {
-			width = max(width, len(name))
-		}
-		for _, name := range names {
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried.Get(name))))
-		}
-		if n := mv.Carried.Len() - len(names); n > 0 {
-			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(n, "empty field", "empty fields"))
-		}
-	}
-	for _, name := range fp.Names {
-		fmt.Fprintf(b, "\n== %s\n", apiclient.Printable(name))
-		if err := fp.Failed[name]; err != nil {
-			fmt.Fprintf(b, "Not read: %s\n", apiclient.Printable(err.Error()))
-			continue
-		}
-		if err := fp.PBXs[name].WriteText(b, color); err != nil {
-			return err
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 // JSONFleetPlan is the JSON form of a fleet plan (fleet.md).
 type JSONFleetPlan struct {
 	FormatVersion int                 `json:"format_version"`
@@ -440,49 +391,6 @@ func (fp *FleetPlan) JSON() JSONFleetPlan {
 	doc.Summary.PBXs, doc.Summary.Failed, doc.Summary.Moves = len(fp.Names), len(fp.Failed), len(fp.Moves)
 	return doc
 }
-
-// WriteJSON writes the fleet plan as one indented JSON document.
-func (fp *FleetPlan) WriteJSON(w io.Writer) error { return apiclient.WriteJSON(w, fp.JSON()) }
-
-// WriteMarkdown writes the fleet plan for a pull request: the summary and the moves,
-// then each PBX's plan (WriteMarkdown) under a heading of its own, the size limit
-// shared among them.
-func (fp *FleetPlan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
-	b := &strings.Builder{}
-	fmt.Fprintf(b, "## pbxsync fleet plan\n\n**%s**\n", escapeMarkdown(fp.Summary()))
-	if len(fp.Moves) > 0 {
-		b.WriteString("\n### Moves\n\n")
-		for _, mv := range fp.Moves {
-			fmt.Fprintf(b, "- move %s from %s to %s", code(mv.Company), code(mv.From), code(mv.To))
-			if mv.Adopt {
-				b.WriteString(" (on both already)")
-			}
-			b.WriteString("\n")
-		}
-	}
-	for _, name := range fp.Names {
-		fmt.Fprintf(b, "\n### PBX %s\n\n", code(name))
-		if err := fp.Failed[name]; err != nil {
-			fmt.Fprintf(b, "Not read: %s\n", code(err.Error()))
-			continue
-		}
-		one := opts
-		if opts.MaxSize > 0 {
-			one.MaxSize = max(1000, (opts.MaxSize-b.Len())/max(1, len(fp.PBXs)))
-		}
-		var pbx strings.Builder
-		if err := fp.PBXs[name].WriteMarkdown(&pbx, one); err != nil {
-			return err
-		}
-		b.WriteString(strings.TrimPrefix(pbx.String(), planHeading)) // the PBX's heading stands for it
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// blank reports whether a carried value is empty: "" or null, which a move's text
-// counts rather than lists.
-func blank(v apiclient.Value) bool { j := v.Reveal().JSON(); return j == `""` || j == "null" }
 
 // Empty reports whether the fleet plan changes nothing: no move, no PBX's change.
 func (fp *FleetPlan) Empty() bool {

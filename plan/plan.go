@@ -50,6 +50,28 @@ type Change struct {
 	Fields            map[string]FieldChange // update: the fields that change ("name" included); create: its settings
 }
 
+// NamedField is a field of a change, with its name.
+type NamedField struct {
+	Name string
+	FieldChange
+}
+
+// SortedFields returns the fields of the change in name order, the values of a
+// secret field marked sensitive: a plan made by Diff holds them marked, but one built
+// by a program or a test may not, and every form of a plan shows each value as its
+// mark says.
+func (c Change) SortedFields() []NamedField {
+	out := make([]NamedField, 0, len(c.Fields))
+	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
+		f := c.Fields[name]
+		if apiclient.IsSecret(name) {
+			f.Before, f.After = f.Before.MarkSensitive(), f.After.MarkSensitive()
+		}
+		out = append(out, NamedField{name, f})
+	}
+	return out
+}
+
 // Settings returns what a create or an update writes to the settings: the After
 // of each field, the name aside.
 func (c Change) Settings() apiclient.Settings {
@@ -110,6 +132,21 @@ func (p *Plan) Count() map[Action]int {
 	return n
 }
 
+// Summary is the plan's first line, such as "Plan: 2 to create, 5 to update, 1 to delete."
+func (p *Plan) Summary() string {
+	if p.Empty() {
+		return "No changes: the server matches the inventory."
+	}
+	n := p.Count()
+	var parts []string
+	for _, a := range []Action{Create, Update, Ungroup, Group, Delete} {
+		if n[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d to %s", n[a], a))
+		}
+	}
+	return "Plan: " + strings.Join(parts, ", ") + "."
+}
+
 // NotPlannedIDs returns the companies left out of the plan, sorted.
 func (p *Plan) NotPlannedIDs() []string { return slices.Sorted(maps.Keys(p.NotPlanned)) }
 
@@ -163,3 +200,10 @@ func (p *Plan) Touched() []string {
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 // manyCompanies is an inventory of n companies c000..., all alone.
@@ -147,10 +148,10 @@ containers:
 	require.Equal(t, []string{"a", "b", "e"}, notPlanned.Companies)
 
 	var text, md strings.Builder
-	require.NoError(t, p.WriteText(&text, false))
+	require.NoError(t, render.PlanText(&text, p, false))
 	require.Contains(t, text.String(), "Not planned (the plan is incomplete; run again):\n  ! a: its container could not be read: readContainer of \"a\": server refused: temporarily unavailable, try again\n")
 	require.Contains(t, text.String(), "  ! e: its container could not be read: readContainer of \"e\": connection reset by peer\n")
-	require.NoError(t, p.WriteMarkdown(&md, plan.MarkdownOptions{}))
+	require.NoError(t, render.PlanMarkdown(&md, p, render.MarkdownOptions{}))
 	require.Contains(t, md.String(), "#### Not planned (the plan is incomplete)\n\n- `a`: its container could not be read")
 	doc := p.JSON()
 	require.Len(t, doc.NotPlanned, 3)

@@ -18,6 +18,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/planfile"
+	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -292,7 +293,7 @@ func closeServer(srv *server, err error) error {
 // as log lines where the logs are JSON.
 func (a *app) showPlan(ctx context.Context, p *plan.Plan) error {
 	if a.opts.logFormat != "json" {
-		return p.WriteText(a.stderr, a.colorful(a.stderr))
+		return render.PlanText(a.stderr, p, a.colorful(a.stderr))
 	}
 	n := p.Count()
 	a.logger.LogAttrs(ctx, slog.LevelInfo, "plan", slog.String("summary", p.Summary()),

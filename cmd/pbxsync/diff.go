@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -142,11 +143,11 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	}
 	switch o.format {
 	case "json":
-		err = c.WriteJSON(a.stdout, from.url, to.url)
+		err = render.ComparisonJSON(a.stdout, c, from.url, to.url)
 	case "markdown":
-		err = c.WriteMarkdown(a.stdout, from.url, to.url, plan.MarkdownOptions{MaxSize: o.maxSize})
+		err = render.ComparisonMarkdown(a.stdout, c, from.url, to.url, render.MarkdownOptions{MaxSize: o.maxSize})
 	default:
-		err = c.WriteText(a.stdout, from.url, to.url)
+		err = render.ComparisonText(a.stdout, c, from.url, to.url)
 	}
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/planfile"
+	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -140,7 +141,7 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 	if fp == nil {
 		return diffErr
 	}
-	if err := a.writePlan(fp, po); err != nil {
+	if err := writePlan(a, fp, po, render.FleetJSON, render.FleetMarkdown, render.FleetText); err != nil {
 		return err
 	}
 	if diffErr != nil {
@@ -219,7 +220,7 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 // logs are JSON: the summary, each move, then each PBX's plan (showPlan).
 func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
 	if a.opts.logFormat != "json" {
-		return fp.WriteText(a.stderr, a.colorful(a.stderr))
+		return render.FleetText(a.stderr, fp, a.colorful(a.stderr))
 	}
 	a.logger.LogAttrs(ctx, slog.LevelInfo, "fleet plan", slog.String("summary", fp.Summary()), slog.Int("moves", len(fp.Moves)))
 	for _, mv := range fp.Moves {

@@ -485,7 +485,7 @@ func requireOneJSON(t *testing.T, what, out string) map[string]any {
 	return doc
 }
 
-// markdownLines is how many lines WriteMarkdown writes for the plan whose JSON form
+// markdownLines is how many lines render.PlanMarkdown writes for the plan whose JSON form
 // is doc: the heading, an empty line and the summary; for each action with changes
 // an empty line, its heading and an empty line, then a line per change and per
 // field; the same for the warnings and the companies not planned.
@@ -515,7 +515,7 @@ func markdownLines(t *testing.T, doc map[string]any) int {
 	return n
 }
 
-// markdownPrefixes are how the lines of WriteMarkdown start.
+// markdownPrefixes are how the lines of render.PlanMarkdown start.
 var markdownPrefixes = []string{"### pbxsync plan", "**Plan: ", "**No changes", "#### ", "- ", "  - ", "</details>", "<details><summary>"}
 
 // detailsLineRE is a line of a collapsible section, which holds no server text.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -210,7 +211,7 @@ func (a *app) showMigrationPlan(ctx context.Context, r *migrateRun, o migrateOpt
 	color := a.colorful(a.stderr)
 	fmt.Fprintf(a.stderr, "Migration of %s from %s to %s.\n\nOn the target, %s:\n", plural(len(selected), "company", "companies"),
 		r.from.url, r.to.url, r.to.url)
-	if err := m.Plan().WriteText(a.stderr, color); err != nil {
+	if err := render.PlanText(a.stderr, m.Plan(), color); err != nil {
 		return err
 	}
 	if !o.deleteSource {
@@ -218,7 +219,7 @@ func (a *app) showMigrationPlan(ctx context.Context, r *migrateRun, o migrateOpt
 		return err
 	}
 	fmt.Fprintf(a.stderr, "\nOn the source, %s, once every migrated company is verified on the target:\n", r.from.url)
-	if err := deletes.WriteText(a.stderr, color); err != nil {
+	if err := render.PlanText(a.stderr, deletes, color); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(a.stderr, "\n%s not touched.\n", plural(others, "other company of the source is", "other companies of the source are"))

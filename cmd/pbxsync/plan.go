@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/planfile"
+	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -313,7 +314,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if p == nil {
 		return diffErr
 	}
-	if err := a.writePlan(p, o); err != nil {
+	if err := writePlan(a, p, o, render.PlanJSON, render.PlanMarkdown, render.PlanText); err != nil {
 		return err
 	}
 	if refused(diffErr) {
@@ -333,22 +334,17 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	return nil
 }
 
-// planRenderer is a plan as plan prints it: one PBX's, or a fleet's.
-type planRenderer interface {
-	WriteJSON(w io.Writer) error
-	WriteMarkdown(w io.Writer, opts plan.MarkdownOptions) error
-	WriteText(w io.Writer, color bool) error
-}
-
-// writePlan prints p on stdout in the format of --format.
-func (a *app) writePlan(p planRenderer, o planOptions) error {
+// writePlan prints p, one PBX's plan or a fleet's, on stdout in the format of
+// --format, with the renderers of its kind.
+func writePlan[P any](a *app, p P, o planOptions, asJSON func(io.Writer, P) error,
+	asMarkdown func(io.Writer, P, render.MarkdownOptions) error, asText func(io.Writer, P, bool) error) error {
 	switch o.format {
 	case "json":
-		return p.WriteJSON(a.stdout)
+		return asJSON(a.stdout, p)
 	case "markdown":
-		return p.WriteMarkdown(a.stdout, plan.MarkdownOptions{MaxSize: o.maxSize, FullPlan: o.fullPlan})
+		return asMarkdown(a.stdout, p, render.MarkdownOptions{MaxSize: o.maxSize, FullPlan: o.fullPlan})
 	}
-	return p.WriteText(a.stdout, a.colorful(a.stdout))
+	return asText(a.stdout, p, a.colorful(a.stdout))
 }
 
 // savePlan writes the plan for apply PLANFILE, with the paths it records relative

@@ -1,4 +1,4 @@
-package plan_test
+package render_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 func TestWriteTextColour(t *testing.T) {
@@ -20,8 +21,8 @@ func TestWriteTextColour(t *testing.T) {
 		{Action: plan.Create, Company: "new", Name: "New", Fields: map[string]plan.FieldChange{"nm_password": {After: apiclient.String("4711")}}},
 	}}
 	var plain, colour bytes.Buffer
-	require.NoError(t, p.WriteText(&plain, false))
-	require.NoError(t, p.WriteText(&colour, true))
+	require.NoError(t, render.PlanText(&plain, p, false))
+	require.NoError(t, render.PlanText(&colour, p, true))
 
 	require.NotContains(t, plain.String(), "\x1b", "no colour unless asked")
 	require.Contains(t, colour.String(), "\x1b[31m- delete old\x1b[0m")
@@ -33,21 +34,12 @@ func TestWriteTextColour(t *testing.T) {
 	}
 }
 
-func TestSummary(t *testing.T) {
-	require.Equal(t, "No changes: the server matches the inventory.", (&plan.Plan{}).Summary())
-	p := &plan.Plan{Changes: []plan.Change{
-		{Action: plan.Delete, Company: "a"}, {Action: plan.Create, Company: "b"}, {Action: plan.Create, Company: "c"},
-		{Action: plan.Update, Company: "d"}, {Action: plan.Group, Company: "e", Target: "b"},
-	}}
-	require.Equal(t, "Plan: 2 to create, 1 to update, 1 to group, 1 to delete.", p.Summary())
-}
-
 func TestMarkdownCodeSpans(t *testing.T) {
 	p := &plan.Plan{Changes: []plan.Change{{Action: plan.Update, Company: "a", Fields: map[string]plan.FieldChange{
 		"hs_access": {Before: apiclient.String("x`y"), After: apiclient.String("a|b")},
 	}}}}
 	var md bytes.Buffer
-	require.NoError(t, p.WriteMarkdown(&md, plan.MarkdownOptions{}))
+	require.NoError(t, render.PlanMarkdown(&md, p, render.MarkdownOptions{}))
 	require.Contains(t, md.String(), "- `hs_access`: ``\"x`y\"`` → `\"a|b\"`", "a backtick in a value widens the fence")
 }
 
@@ -63,7 +55,7 @@ func TestMarkdownMaxSize(t *testing.T) {
 	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Company: "newco", Name: "New Co", Description: "Head office"})
 	plan.SortChanges(p.Changes)
 	var b strings.Builder
-	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{MaxSize: 60_000, FullPlan: "in the job's artifacts (plan.json)"}))
+	require.NoError(t, render.PlanMarkdown(&b, p, render.MarkdownOptions{MaxSize: 60_000, FullPlan: "in the job's artifacts (plan.json)"}))
 	md := b.String()
 	require.LessOrEqual(t, len(md), 60_000)
 	require.Equal(t, strings.Count(md, "<details>"), strings.Count(md, "</details>"))
@@ -76,12 +68,12 @@ func TestMarkdownMaxSize(t *testing.T) {
 
 	b.Reset()
 	long := strings.Repeat("https://ci.example.com/artifacts/", 100) // longer than any fixed room kept for the line
-	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{MaxSize: 60_000, FullPlan: long}))
+	require.NoError(t, render.PlanMarkdown(&b, p, render.MarkdownOptions{MaxSize: 60_000, FullPlan: long}))
 	require.LessOrEqual(t, len(b.String()), 60_000)
 	require.Contains(t, b.String(), "; the whole plan is "+long+".\n")
 
 	b.Reset()
-	require.NoError(t, p.WriteMarkdown(&b, plan.MarkdownOptions{}))
+	require.NoError(t, render.PlanMarkdown(&b, p, render.MarkdownOptions{}))
 	require.NotContains(t, b.String(), "not shown")
 	require.Equal(t, len(p.Changes), strings.Count(b.String(), "\n- "))
 }
@@ -108,7 +100,7 @@ func TestComparisonMarkdown(t *testing.T) {
 	c, missing := plan.CompareSnapshots(from, to, plan.CompareOptions{})
 	require.Empty(t, missing)
 	var b strings.Builder
-	require.NoError(t, c.WriteMarkdown(&b, "sim:from.yaml", "https://pbx.example.com", plan.MarkdownOptions{MaxSize: 60_000}))
+	require.NoError(t, render.ComparisonMarkdown(&b, c, "sim:from.yaml", "https://pbx.example.com", render.MarkdownOptions{MaxSize: 60_000}))
 	want := "### pbxsync diff\n\n" +
 		"**Differences between `sim:from.yaml` (--from) and `https://pbx.example.com` (--to): 1 only in --from, 1 only in --to, 2 different, of 4 companies compared.**\n" +
 		"\n<details><summary>Only in --from (1)</summary>\n\n- `old_only`\n\n</details>\n" +
@@ -127,7 +119,7 @@ func TestComparisonMarkdown(t *testing.T) {
 
 	b.Reset()
 	same, _ := plan.CompareSnapshots(from, from, plan.CompareOptions{})
-	require.NoError(t, same.WriteMarkdown(&b, "sim:a.yaml", "sim:b.yaml", plan.MarkdownOptions{}))
+	require.NoError(t, render.ComparisonMarkdown(&b, same, "sim:a.yaml", "sim:b.yaml", render.MarkdownOptions{}))
 	require.Equal(t, "### pbxsync diff\n\n**No differences: 3 companies compared, the same on `sim:a.yaml` and `sim:b.yaml`.**\n", b.String())
 }
 
@@ -144,7 +136,7 @@ func TestComparisonMarkdownHostile(t *testing.T) {
 	}, map[string][]string{"box": {id}})
 	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})
 	var b strings.Builder
-	require.NoError(t, c.WriteMarkdown(&b, "sim:from|`.yaml", "sim:to.yaml", plan.MarkdownOptions{}))
+	require.NoError(t, render.ComparisonMarkdown(&b, c, "sim:from|`.yaml", "sim:to.yaml", render.MarkdownOptions{}))
 	md := b.String()
 	fzRequireMarkdownContained(t, "comparison", md)
 	require.Empty(t, fzUnsafe([]byte(md)))
@@ -185,7 +177,7 @@ func TestComparisonMarkdownMaxSize(t *testing.T) {
 		{strings.Repeat("x", 2000), `the whole comparison is x+\.`}, // longer than any fixed room for the line
 	} {
 		var b strings.Builder
-		require.NoError(t, c.WriteMarkdown(&b, "sim:from.yaml", "sim:to.yaml", plan.MarkdownOptions{MaxSize: 60_000, FullPlan: tc.full}))
+		require.NoError(t, render.ComparisonMarkdown(&b, c, "sim:from.yaml", "sim:to.yaml", render.MarkdownOptions{MaxSize: 60_000, FullPlan: tc.full}))
 		md := b.String()
 		require.LessOrEqual(t, len(md), 60_000)
 		require.Greater(t, len(md), 50_000, "the room is used")
@@ -204,7 +196,7 @@ func TestComparisonMarkdownMaxSize(t *testing.T) {
 	}
 
 	var b strings.Builder
-	require.NoError(t, c.WriteMarkdown(&b, "sim:from.yaml", "sim:to.yaml", plan.MarkdownOptions{}))
+	require.NoError(t, render.ComparisonMarkdown(&b, c, "sim:from.yaml", "sim:to.yaml", render.MarkdownOptions{}))
 	require.NotContains(t, b.String(), "not shown")
 	require.Equal(t, 2, strings.Count(b.String(), "\n- "))
 	require.Equal(t, 2000, strings.Count(b.String(), "\n#### "))
@@ -228,7 +220,7 @@ func TestWriteTextCountsEmptyCreateFields(t *testing.T) {
 		}},
 	}}
 	var out bytes.Buffer
-	require.NoError(t, p.WriteText(&out, false))
+	require.NoError(t, render.PlanText(&out, p, false))
 	require.Equal(t, `Plan: 1 to create, 1 to update.
 
   + create new ("New")

@@ -1,4 +1,4 @@
-package plan_test
+package render_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -65,9 +66,9 @@ func TestGolden(t *testing.T) {
 			require.Zero(t, srv.Stats().TotalWrites(), "planning writes nothing")
 
 			var text, js, md bytes.Buffer
-			require.NoError(t, p.WriteText(&text, false))
-			require.NoError(t, p.WriteJSON(&js))
-			require.NoError(t, p.WriteMarkdown(&md, plan.MarkdownOptions{}))
+			require.NoError(t, render.PlanText(&text, p, false))
+			require.NoError(t, render.PlanJSON(&js, p))
+			require.NoError(t, render.PlanMarkdown(&md, p, render.MarkdownOptions{}))
 			outputs := map[string][]byte{"plan.txt": text.Bytes(), "plan.json": js.Bytes(), "plan.md": md.Bytes()}
 			if diffErr != nil {
 				outputs["error.txt"] = []byte(diffErr.Error() + "\n")
@@ -92,7 +93,7 @@ func golden(t *testing.T, path string, got []byte) {
 		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./plan -update to write it")
+	require.NoError(t, err, "run go test ./plan/render -update to write it")
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s differs (-want +got):\n%s", path, diff)
 	}

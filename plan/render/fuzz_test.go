@@ -1,4 +1,4 @@
-package plan_test
+package render_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 // fzHostile are the texts a hostile server or tenant writes (spec/api.md, "What the
@@ -139,44 +140,44 @@ func fzRender(t *testing.T, x fzTexts) map[string][]byte {
 	out := map[string][]byte{}
 	p := x.plan()
 	var b bytes.Buffer
-	if err := p.WriteText(&b, false); err != nil {
-		t.Fatalf("WriteText: %v", err)
+	if err := render.PlanText(&b, p, false); err != nil {
+		t.Fatalf("PlanText: %v", err)
 	}
 	out["text"] = bytes.Clone(b.Bytes())
 	b.Reset()
-	if err := p.WriteMarkdown(&b, plan.MarkdownOptions{}); err != nil {
-		t.Fatalf("WriteMarkdown: %v", err)
+	if err := render.PlanMarkdown(&b, p, render.MarkdownOptions{}); err != nil {
+		t.Fatalf("PlanMarkdown: %v", err)
 	}
 	out["markdown"] = bytes.Clone(b.Bytes())
 	b.Reset()
-	if err := p.WriteMarkdown(&b, plan.MarkdownOptions{MaxSize: 1, FullPlan: x.name}); err != nil {
-		t.Fatalf("WriteMarkdown, cut: %v", err)
+	if err := render.PlanMarkdown(&b, p, render.MarkdownOptions{MaxSize: 1, FullPlan: x.name}); err != nil {
+		t.Fatalf("PlanMarkdown, cut: %v", err)
 	}
 	out["markdown cut"] = bytes.Clone(b.Bytes())
 	b.Reset()
-	if err := p.WriteJSON(&b); err != nil {
-		t.Fatalf("WriteJSON: %v", err)
+	if err := render.PlanJSON(&b, p); err != nil {
+		t.Fatalf("PlanJSON: %v", err)
 	}
 	out["json"] = bytes.Clone(b.Bytes())
 	if c := x.comparison(); c != nil {
 		b.Reset()
-		if err := c.WriteText(&b, x.reason, x.warning); err != nil {
-			t.Fatalf("Comparison.WriteText: %v", err)
+		if err := render.ComparisonText(&b, c, x.reason, x.warning); err != nil {
+			t.Fatalf("ComparisonText: %v", err)
 		}
 		out["comparison text"] = bytes.Clone(b.Bytes())
 		b.Reset()
-		if err := c.WriteJSON(&b, x.reason, x.warning); err != nil {
-			t.Fatalf("Comparison.WriteJSON: %v", err)
+		if err := render.ComparisonJSON(&b, c, x.reason, x.warning); err != nil {
+			t.Fatalf("ComparisonJSON: %v", err)
 		}
 		out["comparison json"] = bytes.Clone(b.Bytes())
 		b.Reset()
-		if err := c.WriteMarkdown(&b, x.reason, x.warning, plan.MarkdownOptions{}); err != nil {
-			t.Fatalf("Comparison.WriteMarkdown: %v", err)
+		if err := render.ComparisonMarkdown(&b, c, x.reason, x.warning, render.MarkdownOptions{}); err != nil {
+			t.Fatalf("ComparisonMarkdown: %v", err)
 		}
 		out["comparison markdown"] = bytes.Clone(b.Bytes())
 		b.Reset()
-		if err := c.WriteMarkdown(&b, x.reason, x.warning, plan.MarkdownOptions{MaxSize: 1, FullPlan: x.name}); err != nil {
-			t.Fatalf("Comparison.WriteMarkdown, cut: %v", err)
+		if err := render.ComparisonMarkdown(&b, c, x.reason, x.warning, render.MarkdownOptions{MaxSize: 1, FullPlan: x.name}); err != nil {
+			t.Fatalf("ComparisonMarkdown, cut: %v", err)
 		}
 		out["comparison markdown cut"] = bytes.Clone(b.Bytes())
 	}
@@ -227,7 +228,7 @@ func FuzzRenderers(f *testing.F) {
 }
 
 // fzRequireMarkdownContained checks that each line of a Markdown plan or comparison
-// starts as WriteMarkdown writes one; that, outside code spans, a list item, a
+// starts as PlanMarkdown or ComparisonMarkdown writes one; that, outside code spans, a list item, a
 // heading and a bold line hold no character that starts markup unless it is escaped;
 // and that every row of a table has its three cells, none with markup outside code
 // spans.

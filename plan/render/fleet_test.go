@@ -1,0 +1,58 @@
+package render_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/render"
+)
+
+// member is a PBX of a fleet: its one-file inventory, and the companies its server holds.
+func member(t *testing.T, name, inventory string, companies ...apiclient.Company) plan.FleetMember {
+	t.Helper()
+	inv, _, err := plan.Load(name+".yaml", []byte(inventory), plan.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
+	require.NoError(t, err)
+	return plan.FleetMember{Name: name, Inv: inv, State: plan.NewState(companies, nil)}
+}
+
+func company(id, name string, kv ...string) apiclient.Company {
+	s := apiclient.Settings{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		s.Set(kv[i], apiclient.String(kv[i+1]))
+	}
+	return apiclient.Company{ID: id, Name: name, Settings: s}
+}
+
+// What a move shows: secrets as (sensitive) in text, JSON and Markdown, hostile
+// values made printable and kept in their code spans.
+func TestFleetPlanOutput(t *testing.T) {
+	hostile := "x`|</details>\x1b[31m\u202e"
+	fp, err := plan.DiffFleet([]plan.FleetMember{
+		member(t, "london", "version: 1\ncompanies: {}\n", company("acme", "Acme", "nm_password", "9876", "vm_silent", hostile)),
+		member(t, "paris", "version: 1\ncompanies:\n  acme: {name: Acme}\n"),
+	}, plan.FleetOptions{MaxMove: 1})
+	require.NoError(t, err)
+	var text, md, js strings.Builder
+	require.NoError(t, render.FleetText(&text, fp, false))
+	require.NoError(t, render.FleetMarkdown(&md, fp, render.MarkdownOptions{MaxSize: 60000}))
+	require.NoError(t, render.FleetJSON(&js, fp))
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String(), "json": js.String()} {
+		require.NotContains(t, out, "9876", name)
+		require.NotContains(t, out, "\x1b", name)
+		require.NotContains(t, out, "\u202e", name)
+	}
+	require.True(t, strings.HasPrefix(text.String(), "Fleet: 2 PBXs; 1 move; paris: 1 to create.\n\n  -> move acme from london to paris\n"), text.String())
+	require.Contains(t, text.String(), "nm_password:  (sensitive)")
+	require.Contains(t, js.String(), `"kind": "fleet"`)
+	require.Contains(t, js.String(), `"nm_password": "(sensitive)"`)
+	require.Contains(t, md.String(), "- move `acme` from `london` to `paris`")
+	require.True(t, strings.HasPrefix(md.String(), "## pbxsync fleet plan\n\n**Fleet: 2 PBXs; 1 move; paris: 1 to create.**\n\n### Moves\n"), md.String())
+	require.Contains(t, md.String(), "### PBX `paris`\n\n**Plan: 1 to create.**")
+	require.NotContains(t, md.String(), "### pbxsync plan", "each PBX's heading stands for its plan's")
+	require.Equal(t, 1, strings.Count(md.String(), "</details>")-strings.Count(md.String(), "<details>")+1, fmt.Sprintf("no </details> from the server:\n%s", md.String()))
+}
