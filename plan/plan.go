@@ -171,10 +171,10 @@ func (e *NotPlannedError) Error() string {
 
 // CompanyList names companies in an error message: the first ten, each made
 // printable (apiclient.Printable), and how many more there are.
-func CompanyList(ids []string) string { return firstOf(ids, 10, apiclient.Printable) }
+func CompanyList(ids []string) string { return FirstOf(ids, 10, apiclient.Printable) }
 
-// firstOf lists the first n ids, each as show writes it, and how many more there are.
-func firstOf(ids []string, n int, show func(string) string) string {
+// FirstOf lists the first n ids, each as show writes it, and how many more there are.
+func FirstOf(ids []string, n int, show func(string) string) string {
 	shown := make([]string, 0, min(len(ids), n))
 	for _, id := range ids[:min(len(ids), n)] {
 		shown = append(shown, show(id))

@@ -119,18 +119,6 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// firstOf lists the first n ids, each as show writes it, and how many more there are.
-func firstOf(ids []string, n int, show func(string) string) string {
-	shown := make([]string, 0, min(len(ids), n))
-	for _, id := range ids[:min(len(ids), n)] {
-		shown = append(shown, show(id))
-	}
-	if len(ids) > len(shown) {
-		return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), len(ids)-len(shown))
-	}
-	return strings.Join(shown, ", ")
-}
-
 // tableCell makes Markdown, code spans included, fit in a cell of a GFM table: a
 // table splits its rows at every pipe not right after a backslash, code spans or
 // not, and then drops that backslash, so every pipe gets one.

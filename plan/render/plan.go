@@ -33,7 +33,7 @@ func PlanText(w io.Writer, p *plan.Plan, color bool) error {
 	b.WriteString(p.Summary())
 	if len(p.Unmanaged) > 0 {
 		fmt.Fprintf(b, " %s (on the server, not in the inventory).", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"))
-		fmt.Fprintf(b, "\nUnmanaged: %s.", firstOf(p.Unmanaged, 20, apiclient.Printable))
+		fmt.Fprintf(b, "\nUnmanaged: %s.", plan.FirstOf(p.Unmanaged, 20, apiclient.Printable))
 	}
 	if p.Partial {
 		b.WriteString("\nPartial: only the companies --company and --match chose, and their container partners.")
@@ -133,7 +133,7 @@ func PlanMarkdown(w io.Writer, p *plan.Plan, opts MarkdownOptions) error {
 		b.WriteString(" Partial: only the companies --company and --match chose, and their container partners.")
 	}
 	if len(p.Unmanaged) > 0 {
-		fmt.Fprintf(b, " %s (on the server, not in the inventory): %s.", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"), firstOf(p.Unmanaged, 20, code))
+		fmt.Fprintf(b, " %s (on the server, not in the inventory): %s.", plural(len(p.Unmanaged), "unmanaged company", "unmanaged companies"), plan.FirstOf(p.Unmanaged, 20, code))
 	}
 	b.WriteString("\n")
 	// The end is written first, so that the cut knows how much room it needs.
