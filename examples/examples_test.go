@@ -33,6 +33,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -61,7 +62,7 @@ func TestMain(m *testing.M) {
 // The YAML files of the examples, by what they are. TestEveryYAMLFileIsChecked fails
 // on a file in none of these lists, so that a new example cannot go untested.
 var (
-	inventories = []string{ // loaded with plan.Load, without a single warning
+	inventories = []string{ // loaded with inventory.Load, without a single warning
 		"quickstart/inventory.yaml",
 		"nightly/inventory.yaml",
 		"ci-plan-review/inventory.yaml",
@@ -174,14 +175,14 @@ func TestQuickstart(t *testing.T) {
 // nothing; and the README's commands do what it says, --explain included.
 func TestProvider(t *testing.T) {
 	pins := lookup(map[string]string{"ACME_HQ_NM_PASSWORD": "4711"})
-	files, err := plan.ReadFiles(providerFolders, nil)
+	files, err := inventory.ReadFiles(providerFolders, nil)
 	require.NoError(t, err)
 	var names []string
 	for _, f := range files {
 		names = append(names, filepath.ToSlash(f.Name))
 	}
 	require.ElementsMatch(t, providerFiles, names)
-	inv, diags, err := plan.LoadFiles(files, plan.LoadOptions{Lookup: pins})
+	inv, diags, err := inventory.LoadFiles(files, inventory.LoadOptions{Lookup: pins})
 	require.NoError(t, err)
 	require.Empty(t, diags, "an example inventory loads without a warning")
 	umbrella, ok := inv.Company("co_umbrella")
@@ -210,7 +211,7 @@ func TestProvider(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stdout+res.stderr)
 
 	// The schema beside it, for editors, is what pbxsync schema prints today.
-	require.Equal(t, string(plan.Schema()), string(readFile(t, "provider/inventory.schema.json")), "run: pbxsync schema > examples/provider/inventory.schema.json")
+	require.Equal(t, string(inventory.Schema()), string(readFile(t, "provider/inventory.schema.json")), "run: pbxsync schema > examples/provider/inventory.schema.json")
 	var vscode struct {
 		Schemas map[string]string `json:"yaml.schemas"`
 	}
@@ -348,7 +349,7 @@ func TestKubernetes(t *testing.T) {
 
 			// The -f file is the ConfigMap's key, mounted read-only where the args look for it.
 			file := flagValue(ctr.Args, "-f")
-			var inventory string
+			var src string
 			for _, m := range ctr.VolumeMounts {
 				key, ok := strings.CutPrefix(file, m.MountPath+"/")
 				if !ok {
@@ -360,9 +361,9 @@ func TestKubernetes(t *testing.T) {
 				require.NotNil(t, pod.Volumes[i].ConfigMap)
 				data, ok := configMaps[pod.Volumes[i].ConfigMap.Name]
 				require.True(t, ok, "ConfigMap %s", pod.Volumes[i].ConfigMap.Name)
-				inventory = data[key]
+				src = data[key]
 			}
-			require.NotEmpty(t, inventory, "no ConfigMap holds %s", file)
+			require.NotEmpty(t, src, "no ConfigMap holds %s", file)
 
 			// PBX_URL is set, PBX_API_KEY comes from the Secret, which holds the
 			// inventory's ${VAR}s; no secret is written in the manifest.
@@ -395,7 +396,7 @@ func TestKubernetes(t *testing.T) {
 			for k, v := range secrets[secret] {
 				env[k] = v
 			}
-			inv, diags, err := plan.Load(cj.Name, []byte(inventory), plan.LoadOptions{Lookup: lookup(env)})
+			inv, diags, err := inventory.Load(cj.Name, []byte(src), inventory.LoadOptions{Lookup: lookup(env)})
 			require.NoError(t, err)
 			require.Empty(t, diags)
 			converge(t, client(t, simtest.NewServer(t)), inv)
@@ -403,7 +404,7 @@ func TestKubernetes(t *testing.T) {
 			// The container's command line, with its inventory under a temporary directory.
 			dir := t.TempDir()
 			args := relocate(ctr.Args, dir)
-			require.NoError(t, os.WriteFile(flagValue(args, "-f"), []byte(inventory), 0o644))
+			require.NoError(t, os.WriteFile(flagValue(args, "-f"), []byte(src), 0o644))
 			env["PBX_URL"] = "sim:" + filepath.Join(dir, "pbx.yaml")
 			res := runPbxsync(t, dir, env, args...)
 			require.Equal(t, 0, res.code, res.stderr)
@@ -508,7 +509,7 @@ func TestMigration(t *testing.T) {
 	selected, err := snap.Select(plan.ExportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"acme_hq", "acme_west", "beta_gmbh", "solo_ltd"}, selected)
-	inv, diags, err := plan.Load("snap.yaml", exported, plan.LoadOptions{Lookup: lookup(snap.Secrets(selected))})
+	inv, diags, err := inventory.Load("snap.yaml", exported, inventory.LoadOptions{Lookup: lookup(snap.Secrets(selected))})
 	require.NoError(t, err)
 	require.Empty(t, diags)
 	p := planOf(t, from, inv)
@@ -639,9 +640,9 @@ func lookup(env map[string]string) func(string) (string, bool) {
 }
 
 // load loads an inventory file of the examples; it must have no error.
-func load(t *testing.T, path string, lookup func(string) (string, bool)) (*plan.Inventory, []plan.Diagnostic) {
+func load(t *testing.T, path string, lookup func(string) (string, bool)) (*inventory.Inventory, []inventory.Diagnostic) {
 	t.Helper()
-	inv, diags, err := plan.Load(path, readFile(t, path), plan.LoadOptions{Lookup: lookup})
+	inv, diags, err := inventory.Load(path, readFile(t, path), inventory.LoadOptions{Lookup: lookup})
 	require.NoError(t, err)
 	return inv, diags
 }
@@ -662,7 +663,7 @@ func client(t *testing.T, srv *simtest.Server) *apiclient.Client {
 	return c
 }
 
-func planOf(t *testing.T, c *apiclient.Client, inv *plan.Inventory) *plan.Plan {
+func planOf(t *testing.T, c *apiclient.Client, inv *inventory.Inventory) *plan.Plan {
 	t.Helper()
 	st, err := plan.ReadState(t.Context(), c, inv, 4)
 	require.NoError(t, err)
@@ -673,7 +674,7 @@ func planOf(t *testing.T, c *apiclient.Client, inv *plan.Inventory) *plan.Plan {
 
 // converge plans, applies, and requires that the apply succeeded and that a second
 // plan is empty. It returns the first plan, which must have changes.
-func converge(t *testing.T, c *apiclient.Client, inv *plan.Inventory) *plan.Plan {
+func converge(t *testing.T, c *apiclient.Client, inv *inventory.Inventory) *plan.Plan {
 	t.Helper()
 	p := planOf(t, c, inv)
 	require.False(t, p.Empty(), "the example has something to apply")

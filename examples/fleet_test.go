@@ -25,6 +25,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -54,12 +55,12 @@ func TestFleet(t *testing.T) {
 		require.Contains(t, env, p.Env("API_KEY"), "the environment file has the key of %s", p.Name)
 	}
 	require.Equal(t, fleetPBXs, names)
-	london := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *plan.FleetPBX) bool { return p.Name == "london" })]
+	london := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *inventory.FleetPBX) bool { return p.Name == "london" })]
 	paris, ok := london.Inv.Company("acme_paris")
 	require.True(t, ok, "acme_paris starts on london")
 	require.Equal(t, `"5150"`, paris.Settings.Get("nm_password").Reveal().JSON(), "its PIN from the environment file")
 	require.Equal(t, `"100"`, paris.Settings.Get("vm_maxmsgs").JSON(), "from london/_defaults.yaml")
-	berlin := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *plan.FleetPBX) bool { return p.Name == "berlin" })]
+	berlin := fleet.PBXs[slices.IndexFunc(fleet.PBXs, func(p *inventory.FleetPBX) bool { return p.Name == "berlin" })]
 	require.Equal(t, map[string][]string{"beta": {"beta_gmbh", "beta_hamburg"}}, containersOf(berlin.Inv), "a container with partners")
 
 	// The state files hold the PINs the environment file names, so that only the
@@ -430,15 +431,15 @@ func TestFleetKubernetes(t *testing.T) {
 
 // loadFleet loads a fleet file of the examples with env as the environment; it must
 // load without an error or a warning.
-func loadFleet(t *testing.T, path string, env map[string]string) *plan.Fleet {
+func loadFleet(t *testing.T, path string, env map[string]string) *inventory.Fleet {
 	t.Helper()
-	fleet, warnings, err := plan.LoadFleet(path, readFile(t, path), plan.LoadOptions{Lookup: lookup(env)})
+	fleet, warnings, err := inventory.LoadFleet(path, readFile(t, path), inventory.LoadOptions{Lookup: lookup(env)})
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 	return fleet
 }
 
-func containersOf(inv *plan.Inventory) map[string][]string {
+func containersOf(inv *inventory.Inventory) map[string][]string {
 	out := map[string][]string{}
 	for _, c := range inv.Containers {
 		out[c.Label] = c.Members

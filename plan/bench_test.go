@@ -2,8 +2,6 @@ package plan_test
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"testing"
 
@@ -13,12 +11,13 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // largeCase builds a server state and an inventory of n companies in containers of
 // perContainer, where every tenth company has drifted: one setting differs, and every
 // hundredth container has lost a member to a container of its own.
-func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *plan.Inventory) {
+func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *inventory.Inventory) {
 	st := pbxtest.State{Containers: map[string][]string{}}
 	var inv strings.Builder
 	inv.WriteString("version: 1\ndefaults:\n  zone: Europe/London\ncompanies:\n")
@@ -49,7 +48,7 @@ func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *plan.Invento
 	inv.WriteString("containers:")
 	inv.WriteString(groups.String())
 	inv.WriteString("\n")
-	loaded, _, err := plan.Load("large.yaml", []byte(inv.String()), plan.LoadOptions{})
+	loaded, _, err := inventory.Load("large.yaml", []byte(inv.String()), inventory.LoadOptions{})
 	require.NoError(tb, err)
 	return st, loaded
 }
@@ -88,37 +87,4 @@ func BenchmarkDiff(b *testing.B) {
 		changes = len(p.Changes)
 	}
 	b.ReportMetric(float64(changes), "changes")
-}
-
-// BenchmarkLoadInventory loads an inventory of 50,000 companies.
-func BenchmarkLoadInventory(b *testing.B) {
-	var data strings.Builder
-	data.WriteString("version: 1\ncompanies:\n")
-	for i := range 50_000 {
-		fmt.Fprintf(&data, "  c%06d:\n    name: Company %d\n    settings:\n      q_ringtime: 15\n      zone: Europe/London\n", i, i)
-	}
-	raw := []byte(data.String())
-	b.ReportAllocs()
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		_, _, err := plan.Load("large.yaml", raw, plan.LoadOptions{})
-		require.NoError(b, err)
-	}
-}
-
-// BenchmarkLoadFiles loads 50,000 companies split into 500 files in 20 folders, with
-// a _defaults.yaml per folder, file defaults and profiles (issue 10: under 1 s).
-func BenchmarkLoadFiles(b *testing.B) {
-	tree, _ := splitInventory(20, 25, 100)
-	var files []plan.File
-	for _, name := range slices.Sorted(maps.Keys(tree)) {
-		files = append(files, plan.File{Name: name, Data: []byte(tree[name])})
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		inv, _, err := plan.LoadFiles(files, plan.LoadOptions{})
-		require.NoError(b, err)
-		require.Len(b, inv.Companies, 50_000)
-	}
-	b.ReportMetric(float64(len(files)), "files")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // Options change what a plan may contain.
@@ -27,7 +28,7 @@ func (o Options) Partial() bool { return len(o.Companies) > 0 || o.Match != "" }
 
 // chosen returns the companies a partial plan keeps: those named or matched, in the
 // inventory or on the server, and their container partners, transitively.
-func (o Options) chosen(inv *Inventory, st *State) (map[string]bool, error) {
+func (o Options) chosen(inv *inventory.Inventory, st *State) (map[string]bool, error) {
 	var re *regexp.Regexp
 	if o.Match != "" {
 		var err error
@@ -98,7 +99,7 @@ const newContainer = "+new:"
 // there are more deletes than opts.MaxDelete it returns the plan and a
 // *DeleteBudgetError. The plan carries what apply writes, and what verification
 // compares with, so that neither reads the inventory again.
-func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
+func Diff(inv *inventory.Inventory, st *State, opts Options) (*Plan, error) {
 	p := &Plan{NotPlanned: notPlanned(inv, st)}
 	p.diffCompanies(inv, st)
 	p.diffUnmanaged(inv, st, opts.Prune)
@@ -145,7 +146,7 @@ func Diff(inv *Inventory, st *State, opts Options) (*Plan, error) {
 
 // diffCompanies plans the creates of the inventory's companies the server lacks, and
 // the updates of those it holds otherwise; not those of companies not planned.
-func (p *Plan) diffCompanies(inv *Inventory, st *State) {
+func (p *Plan) diffCompanies(inv *inventory.Inventory, st *State) {
 	for _, want := range inv.Companies {
 		if _, held := p.NotPlanned[want.ID]; held {
 			continue
@@ -167,7 +168,7 @@ func (p *Plan) diffCompanies(inv *Inventory, st *State) {
 
 // diffUnmanaged lists the server's companies that the inventory does not name, and
 // with prune plans the deletes of those prune.match selects instead.
-func (p *Plan) diffUnmanaged(inv *Inventory, st *State, prune bool) {
+func (p *Plan) diffUnmanaged(inv *inventory.Inventory, st *State, prune bool) {
 	for _, id := range slices.Sorted(maps.Keys(st.Companies)) {
 		if _, managed := inv.Company(id); managed {
 			continue
@@ -186,7 +187,7 @@ func (p *Plan) diffUnmanaged(inv *Inventory, st *State, prune bool) {
 // diffGrouping plans the ungroups and groups that put the inventory's companies in
 // the containers it asks for. A company not planned is in no desired group: it is
 // never moved. It returns the members of each desired container, by company.
-func (p *Plan) diffGrouping(inv *Inventory, st *State) (mates map[string][]string) {
+func (p *Plan) diffGrouping(inv *inventory.Inventory, st *State) (mates map[string][]string) {
 	current := maps.Clone(st.Containers)
 	var desired [][]string
 	mates = map[string][]string{}
@@ -231,7 +232,7 @@ func containersByCompany(containers map[string][]string) map[string][]string {
 // names, and, transitively, the members of their desired containers and of their
 // containers as read (containerOf), whom a server that moves whole containers
 // moves along. Verification reads back no company beyond these.
-func desiredGrouping(inv *Inventory, mates, containerOf map[string][]string, changes []Change) DesiredGrouping {
+func desiredGrouping(inv *inventory.Inventory, mates, containerOf map[string][]string, changes []Change) DesiredGrouping {
 	desired := DesiredGrouping{}
 	seen := map[string]bool{}
 	var queue []string
@@ -312,7 +313,7 @@ func SortChanges(changes []Change) {
 // notPlanned returns the companies of the inventory that a plan must leave alone,
 // with the reason: those whose container could not be read, and the companies the
 // inventory groups with them (their grouping cannot be planned without it).
-func notPlanned(inv *Inventory, st *State) map[string]string {
+func notPlanned(inv *inventory.Inventory, st *State) map[string]string {
 	if len(st.Unread) == 0 {
 		return nil
 	}
@@ -336,7 +337,7 @@ func notPlanned(inv *Inventory, st *State) map[string]string {
 }
 
 // fieldChanges compares the managed fields and the name, through the field table.
-func fieldChanges(want Company, have apiclient.Company) map[string]FieldChange {
+func fieldChanges(want inventory.Company, have apiclient.Company) map[string]FieldChange {
 	fields := map[string]FieldChange{}
 	if have.Name != want.Name {
 		fields["name"] = FieldChange{Before: apiclient.String(have.Name), After: apiclient.String(want.Name)}

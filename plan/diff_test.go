@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
 )
@@ -41,9 +42,9 @@ func lookup(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-func carriedPlan(t *testing.T) (*plan.Inventory, *plan.Plan) {
+func carriedPlan(t *testing.T) (*inventory.Inventory, *plan.Plan) {
 	t.Helper()
-	inv, _, err := plan.Load("inventory.yaml", []byte(carriedInventory), plan.LoadOptions{Lookup: lookup(carriedPINs)})
+	inv, _, err := inventory.Load("inventory.yaml", []byte(carriedInventory), inventory.LoadOptions{Lookup: lookup(carriedPINs)})
 	require.NoError(t, err)
 	st := plan.NewState([]apiclient.Company{{ID: "a", Name: "A Old"}}, map[string][]string{"ca": {"a"}})
 	p, err := plan.Diff(inv, st, plan.Options{})
@@ -108,7 +109,7 @@ func TestPlanSecretsStayInMemory(t *testing.T) {
 // TestDiffDesiredGrouping: a plan carries the desired grouping of the companies
 // whose containers its changes touch, and of no other.
 func TestDiffDesiredGrouping(t *testing.T) {
-	const inventory = `version: 1
+	const src = `version: 1
 companies:
   a: {name: A}
   b: {name: B}
@@ -121,7 +122,7 @@ containers:
   ab: [a, b]
   cd: [c, d]
 `
-	inv, _, err := plan.Load("inventory.yaml", []byte(inventory), plan.LoadOptions{})
+	inv, _, err := inventory.Load("inventory.yaml", []byte(src), inventory.LoadOptions{})
 	require.NoError(t, err)
 	var companies []apiclient.Company
 	for _, id := range []string{"a", "b", "c", "d", "e", "f", "u"} {

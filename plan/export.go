@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // ExportOptions choose what an export holds.
@@ -202,7 +203,7 @@ func exportCompany(b *bytes.Buffer, c apiclient.Company, opts ExportOptions) {
 		b.WriteString(": ")
 		if f.Secret && holdsSecret(v) && !opts.IncludeSecrets {
 			ref := "${" + SecretVariable(c.ID, f.Name) + "}"
-			if secretRefRE.MatchString(ref) {
+			if inventory.IsSecretRef(ref) {
 				b.WriteString(ref) // plain, as a person writes it: letters, digits and _ in ${}
 			} else {
 				writeString(b, ref)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // A tenant's free text may hold anything; an export shows it escaped (no raw escape
@@ -30,7 +31,7 @@ func TestExportEscapesHostileText(t *testing.T) {
 		for _, r := range string(data) {
 			require.False(t, r != '\n' && !apiclient.IsPrintable(string(r)), "raw %U in the export of %q:\n%s", r, text, data)
 		}
-		inv, _, err := plan.Load("export.yaml", data, plan.LoadOptions{Lookup: func(string) (string, bool) { return "leaked", true }})
+		inv, _, err := inventory.Load("export.yaml", data, inventory.LoadOptions{Lookup: func(string) (string, bool) { return "leaked", true }})
 		require.NoError(t, err, "export of %q:\n%s", text, data)
 		acme, ok := inv.Company("acme")
 		require.True(t, ok)

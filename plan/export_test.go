@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // readBack parses an export with yaml.v3 and returns, for each company, its name and
@@ -189,29 +190,7 @@ func TestExportSecretOfCompanyStartingWithDigit(t *testing.T) {
 	data, err := snap.Export(ExportOptions{})
 	require.NoError(t, err)
 	require.Contains(t, string(data), "nm_password: ${_7ELEVEN_NM_PASSWORD}\n")
-	inv, _, err := Load("export.yaml", data, LoadOptions{Lookup: func(name string) (string, bool) { return "0042", name == "_7ELEVEN_NM_PASSWORD" }})
+	inv, _, err := inventory.Load("export.yaml", data, inventory.LoadOptions{Lookup: func(name string) (string, bool) { return "0042", name == "_7ELEVEN_NM_PASSWORD" }})
 	require.NoError(t, err)
 	require.Equal(t, "0042", inv.Companies[0].Settings.Get("nm_password").Text())
-}
-
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"zone", "zone", 0}, {"", "abc", 3}, {"abc", "", 3},
-		{"q_ringtme", "q_ringtime", 1}, {"kitten", "sitting", 3}, {"nobarge", "nopickup", 6},
-	} {
-		require.Equal(t, tc.want, editDistance(tc.a, tc.b), "%q %q", tc.a, tc.b)
-		require.Equal(t, tc.want, editDistance(tc.b, tc.a), "%q %q", tc.b, tc.a)
-	}
-}
-
-func TestNearest(t *testing.T) {
-	fields := []string{"zone", "q_ringtime", "q_pausetime", "vm_silent"}
-	require.Equal(t, "q_ringtime", Nearest("q_ringtme", fields))
-	require.Equal(t, "zone", Nearest("ZONE", fields))
-	require.Equal(t, "vm_silent", Nearest("vm_silnet", fields))
-	require.Equal(t, "", Nearest("colour", fields))
-	require.Equal(t, "", Nearest("", fields))
 }

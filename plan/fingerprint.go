@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // Absent is the fingerprint of a company the server does not have.
@@ -15,7 +16,7 @@ const Absent = "absent"
 // Fingerprint sums up what was read of a company: its name, its settings and the
 // members of its container. A secret's value is not in it, only whether it equals
 // the inventory's, since a hash of a short PIN would give the PIN away.
-func Fingerprint(c apiclient.Company, members []string, want Company) string {
+func Fingerprint(c apiclient.Company, members []string, want inventory.Company) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "name=%q\n", c.Name)
 	for _, name := range c.Settings.Names() {

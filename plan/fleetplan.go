@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // FleetMember is one PBX of a fleet as planning needs it: its inventory and what its
 // server holds, or the error that kept it from being read.
 type FleetMember struct {
 	Name  string
-	Inv   *Inventory
+	Inv   *inventory.Inventory
 	State *State // nil when Err is set
 	Err   error
 	// Left is true for a PBX this run leaves out (--pbx): read only so that a
@@ -53,7 +54,7 @@ type FleetPlan struct {
 	// Inventories holds what each plan was made from: the PBX's inventory, each
 	// company moved to it holding the settings it carries under its own. Apply on a
 	// PBX applies its plan with this inventory.
-	Inventories map[string]*Inventory
+	Inventories map[string]*inventory.Inventory
 	// Failed holds the PBXs that could not be read, with the error.
 	Failed map[string]error
 	// Names lists every PBX planned or failed, sorted.
@@ -145,7 +146,7 @@ type fleetDiff struct {
 // be read.
 func newFleetDiff(members []FleetMember) *fleetDiff {
 	d := &fleetDiff{
-		fp:       &FleetPlan{PBXs: map[string]*Plan{}, Inventories: map[string]*Inventory{}, Failed: map[string]error{}},
+		fp:       &FleetPlan{PBXs: map[string]*Plan{}, Inventories: map[string]*inventory.Inventory{}, Failed: map[string]error{}},
 		members:  members,
 		listedBy: map[string]string{},
 		held:     map[string]string{},
@@ -202,7 +203,7 @@ func (d *fleetDiff) move(to FleetMember, id string) {
 	}
 	d.fp.Moves = append(d.fp.Moves, Move{
 		Company: id, From: src.Name, To: to.Name, Adopt: here, Carried: carried,
-		Fingerprint: Fingerprint(have, containerMembers(src.State, id), Company{}),
+		Fingerprint: Fingerprint(have, containerMembers(src.State, id), inventory.Company{}),
 	})
 	if d.movedOut[src.Name] == nil {
 		d.movedOut[src.Name] = map[string]bool{}
@@ -211,8 +212,8 @@ func (d *fleetDiff) move(to FleetMember, id string) {
 }
 
 // holders returns the PBXs other than to whose servers were read and hold company id.
-// Company-ids are unique across the fleet's inventories (LoadFleet), so none of their
-// inventories lists it.
+// Company-ids are unique across the fleet's inventories (inventory.LoadFleet), so none
+// of their inventories lists it.
 func (d *fleetDiff) holders(id, to string) []FleetMember {
 	var from []FleetMember
 	for _, m := range d.members {
@@ -293,7 +294,7 @@ func containerMembers(st *State, id string) []string {
 
 // withCarried returns inv with each company moved to pbx holding the settings it
 // carries under its own; inv itself when nothing moves to pbx.
-func withCarried(inv *Inventory, moves []Move, pbx string) *Inventory {
+func withCarried(inv *inventory.Inventory, moves []Move, pbx string) *inventory.Inventory {
 	carried := map[string]Move{}
 	for _, mv := range moves {
 		if mv.To == pbx {

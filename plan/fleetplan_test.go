@@ -8,16 +8,17 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // inv loads a one-file inventory from YAML text, secrets from vars.
-func inv(t *testing.T, name, text string, vars ...string) *plan.Inventory {
+func inv(t *testing.T, name, text string, vars ...string) *inventory.Inventory {
 	t.Helper()
 	env := map[string]string{}
 	for i := 0; i+1 < len(vars); i += 2 {
 		env[vars[i]] = vars[i+1]
 	}
-	got, _, err := plan.Load(name, []byte(text), plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	got, _, err := inventory.Load(name, []byte(text), inventory.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	require.NoError(t, err)
 	return got
 }
@@ -30,8 +31,8 @@ func company(id, name string, kv ...string) apiclient.Company {
 	return apiclient.Company{ID: id, Name: name, Settings: s}
 }
 
-func member(t *testing.T, name, inventory string, companies ...apiclient.Company) plan.FleetMember {
-	return plan.FleetMember{Name: name, Inv: inv(t, name+".yaml", inventory), State: plan.NewState(companies, nil)}
+func member(t *testing.T, name, src string, companies ...apiclient.Company) plan.FleetMember {
+	return plan.FleetMember{Name: name, Inv: inv(t, name+".yaml", src), State: plan.NewState(companies, nil)}
 }
 
 // The moves of a fleet: what one inventory lists and another PBX's server holds

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // Reader is what reading the server's state needs from a client.
@@ -66,7 +67,7 @@ func refusedRetryWait(r Reader) time.Duration {
 // parallelism requests in flight. With credentials that may not read all companies
 // (a company administrator's), it reads the inventory's companies one by one and
 // leaves grouping alone.
-func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (*State, error) {
+func ReadState(ctx context.Context, r Reader, inv *inventory.Inventory, parallelism int) (*State, error) {
 	parallelism = max(parallelism, 1)
 	st := NewState(nil, nil)
 	all, err := r.ReadAll(ctx)
@@ -96,7 +97,7 @@ func ReadState(ctx context.Context, r Reader, inv *Inventory, parallelism int) (
 // company does not exist, or these credentials may not see it. When the first
 // refusedEnough reads are all refused, it stops: the credentials are refused, and a
 // wrong key should not cost a request per company.
-func readEach(ctx context.Context, r Reader, inv *Inventory, parallelism int, st *State) error {
+func readEach(ctx context.Context, r Reader, inv *inventory.Inventory, parallelism int, st *State) error {
 	const refusedEnough = 20
 	var mu sync.Mutex
 	refused := 0
@@ -138,7 +139,7 @@ var errNothingReadable = errors.New("not one company could be read")
 // when the server groups differently from the inventory: two companies of the first
 // wave that share a container on the server may be read at once, and a refused read
 // is sent once more.
-func readContainers(ctx context.Context, r Reader, inv *Inventory, parallelism int, st *State) error {
+func readContainers(ctx context.Context, r Reader, inv *inventory.Inventory, parallelism int, st *State) error {
 	var first, rest []string
 	grouped := map[string]bool{}
 	for _, c := range inv.Containers {

@@ -13,11 +13,12 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 // manyCompanies is an inventory of n companies c000..., all alone.
-func manyCompanies(t *testing.T, n int) (*plan.Inventory, pbxtest.State) {
+func manyCompanies(t *testing.T, n int) (*inventory.Inventory, pbxtest.State) {
 	var b strings.Builder
 	b.WriteString("version: 1\ncompanies:\n")
 	var st pbxtest.State
@@ -26,7 +27,7 @@ func manyCompanies(t *testing.T, n int) (*plan.Inventory, pbxtest.State) {
 		fmt.Fprintf(&b, "  %s: {name: Company %d}\n", id, i)
 		st.Companies = append(st.Companies, apiclient.Company{ID: id, Name: fmt.Sprintf("Company %d", i)})
 	}
-	inv, _, err := plan.Load("inv.yaml", []byte(b.String()), plan.LoadOptions{})
+	inv, _, err := inventory.Load("inv.yaml", []byte(b.String()), inventory.LoadOptions{})
 	require.NoError(t, err)
 	return inv, st
 }
@@ -106,7 +107,7 @@ func (u *unreadable) ReadContainer(ctx context.Context, id string) (apiclient.Co
 // those the inventory groups with them), instead of ending the run.
 func TestReadStateUnreadableContainer(t *testing.T) {
 	t.Parallel()
-	const inventory = `version: 1
+	const src = `version: 1
 companies:
   a: {name: A, settings: {zone: US/Pacific}}
   b: {name: B, settings: {zone: US/Pacific}}
@@ -117,7 +118,7 @@ containers:
   ab: [a, b]
   cd: [c, d]
 `
-	inv, _, err := plan.Load("inv.yaml", []byte(inventory), plan.LoadOptions{})
+	inv, _, err := inventory.Load("inv.yaml", []byte(src), inventory.LoadOptions{})
 	require.NoError(t, err)
 	var st pbxtest.State
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
@@ -184,7 +185,7 @@ func TestReadStateReadsTheMinimum(t *testing.T) {
 		}
 	}
 	inv.WriteString("containers:\n" + containers.String())
-	inventory, _, err := plan.Load("inv.yaml", []byte(inv.String()), plan.LoadOptions{})
+	loaded, _, err := inventory.Load("inv.yaml", []byte(inv.String()), inventory.LoadOptions{})
 	require.NoError(t, err)
 	for _, parallelism := range []int{1, 8, 32} {
 		t.Run(fmt.Sprint(parallelism), func(t *testing.T) {
@@ -192,12 +193,12 @@ func TestReadStateReadsTheMinimum(t *testing.T) {
 			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
 
-			state, err := plan.ReadState(t.Context(), client, inventory, parallelism)
+			state, err := plan.ReadState(t.Context(), client, loaded, parallelism)
 			require.NoError(t, err)
 			require.Equal(t, map[string]int{"read": 1, "readContainer": 90}, srv.Stats().Requests)
 			require.Equal(t, 91, state.Requests)
 			require.LessOrEqual(t, srv.Stats().MaxInFlight, parallelism)
-			p, err := plan.Diff(inventory, state, plan.Options{})
+			p, err := plan.Diff(loaded, state, plan.Options{})
 			require.NoError(t, err)
 			require.True(t, p.Empty(), "%v", p.Changes)
 		})

@@ -1,6 +1,9 @@
 package plan
 
-import "github.com/pbxsync/pbxsync/apiclient"
+import (
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
+)
 
 // Validation is what validate --json prints (cli.md): the result of loading an
 // inventory offline, problems included.
@@ -22,9 +25,9 @@ type JSONDiagnostic struct {
 	Message string `json:"message"`
 }
 
-// NewValidation is the validation of the inventory of files, from what LoadFiles
-// returned for them; invErr holds its errors, nil when it loaded.
-func NewValidation(files []File, inv *Inventory, warnings []Diagnostic, invErr *InventoryError) Validation {
+// NewValidation is the validation of the inventory of files, from what
+// inventory.LoadFiles returned for them; invErr holds its errors, nil when it loaded.
+func NewValidation(files []inventory.File, inv *inventory.Inventory, warnings []inventory.Diagnostic, invErr *inventory.InventoryError) Validation {
 	doc := Validation{FormatVersion: 1, Valid: invErr == nil, Errors: []JSONDiagnostic{}, Warnings: []JSONDiagnostic{}}
 	for _, f := range files {
 		doc.Files = append(doc.Files, f.Name)
@@ -32,7 +35,7 @@ func NewValidation(files []File, inv *Inventory, warnings []Diagnostic, invErr *
 	if inv != nil {
 		doc.Companies, doc.Containers = len(inv.Companies), len(inv.Containers)
 	}
-	diagnosis := func(d Diagnostic) JSONDiagnostic {
+	diagnosis := func(d inventory.Diagnostic) JSONDiagnostic {
 		return JSONDiagnostic{File: d.File, Line: d.Line, Column: d.Column, Message: apiclient.Printable(d.Message)}
 	}
 	for _, w := range warnings {

@@ -15,6 +15,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -35,15 +36,15 @@ func newClient(t testing.TB, url, key string, opts ...apiclient.Option) *apiclie
 }
 
 // load loads an inventory; lookup resolves ${VAR}.
-func load(t testing.TB, inventory string, lookup func(string) (string, bool)) *plan.Inventory {
+func load(t testing.TB, src string, lookup func(string) (string, bool)) *inventory.Inventory {
 	t.Helper()
-	inv, _, err := plan.Load("inventory.yaml", []byte(inventory), plan.LoadOptions{Lookup: lookup})
+	inv, _, err := inventory.Load("inventory.yaml", []byte(src), inventory.LoadOptions{Lookup: lookup})
 	require.NoError(t, err)
 	return inv
 }
 
 // diff reads the server at the given parallelism and plans inv against it.
-func diff(t testing.TB, c plan.Reader, inv *plan.Inventory, parallelism int, opts plan.Options) *plan.Plan {
+func diff(t testing.TB, c plan.Reader, inv *inventory.Inventory, parallelism int, opts plan.Options) *plan.Plan {
 	t.Helper()
 	st, err := plan.ReadState(t.Context(), c, inv, parallelism)
 	require.NoError(t, err)
@@ -53,9 +54,9 @@ func diff(t testing.TB, c plan.Reader, inv *plan.Inventory, parallelism int, opt
 }
 
 // planFor loads an inventory and plans it against the server.
-func planFor(t *testing.T, c *apiclient.Client, inventory string) (*plan.Inventory, *plan.Plan) {
+func planFor(t *testing.T, c *apiclient.Client, src string) (*inventory.Inventory, *plan.Plan) {
 	t.Helper()
-	inv := load(t, inventory, noEnv)
+	inv := load(t, src, noEnv)
 	return inv, diff(t, c, inv, 4, plan.Options{})
 }
 
@@ -127,7 +128,7 @@ func company(id, name string, settings ...any) apiclient.Company {
 // inventory's name and managed fields (every other field as it was), new ones the
 // fields of a new company under the inventory's, deleted ones go. Unmanaged companies
 // stay as they were. New companies take their numeric id from after.
-func expectedState(before, after pbxtest.State, inv *plan.Inventory, deleted []string) []apiclient.Company {
+func expectedState(before, after pbxtest.State, inv *inventory.Inventory, deleted []string) []apiclient.Company {
 	nums := map[string]int64{}
 	for _, co := range after.Companies {
 		nums[co.ID] = co.Num
@@ -168,7 +169,7 @@ func expectedState(before, after pbxtest.State, inv *plan.Inventory, deleted []s
 }
 
 func TestApplyQuickstartConverges(t *testing.T) {
-	inventory, err := os.ReadFile("../examples/quickstart/inventory.yaml")
+	src, err := os.ReadFile("../examples/quickstart/inventory.yaml")
 	require.NoError(t, err)
 	state, err := pbxtest.ReadStateFile("../examples/quickstart/pbx.yaml")
 	require.NoError(t, err)
@@ -179,7 +180,7 @@ func TestApplyQuickstartConverges(t *testing.T) {
 			require.NoError(t, err)
 			before := srv.Snapshot()
 
-			_, p := planFor(t, c, string(inventory))
+			_, p := planFor(t, c, string(src))
 			require.False(t, p.Empty())
 			report := sync.Apply(t.Context(), c, p, sync.Options{Parallelism: 4, Rounds: 3})
 			for _, r := range report.Results {
@@ -187,7 +188,7 @@ func TestApplyQuickstartConverges(t *testing.T) {
 			}
 			require.True(t, report.Verified, "drift %v unresolved %v", report.Drift, report.Unresolved)
 
-			_, again := planFor(t, c, string(inventory))
+			_, again := planFor(t, c, string(src))
 			require.True(t, again.Empty(), "a second plan is empty: %v", again.Changes)
 
 			after := srv.Snapshot()
@@ -426,7 +427,7 @@ func TestApplySkipsOnlyDependents(t *testing.T) {
 		},
 		Containers: map[string][]string{"g": {"g1", "g2"}},
 	}
-	inventory := `version: 1
+	src := `version: 1
 companies:
   t1: {name: Target}
   nc: {name: New Company, settings: {zone: US/Pacific}}
@@ -474,7 +475,7 @@ prune:
 			t.Parallel()
 			srv := simtest.NewServer(t, pbxtest.WithState(state))
 			c := newClient(t, srv.URL, pbxtest.AdminKey)
-			inv := load(t, inventory, noEnv)
+			inv := load(t, src, noEnv)
 			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
 			srv.SetFaults(tt.faults)
 
@@ -532,7 +533,7 @@ func TestApplyVerifiedWhenARepairRoundMendsAFailure(t *testing.T) {
 func TestApplyVerifiesAtNoExtraCost(t *testing.T) {
 	sc := updates(40)
 	sc.state.Companies = append(sc.state.Companies, company("cust_old", "Old Customer"))
-	inventory := sc.inventory + `  co_new: {name: New Co, settings: {zone: US/Pacific}}
+	src := sc.inventory + `  co_new: {name: New Co, settings: {zone: US/Pacific}}
 containers:
   pair: [co_0001, co_0002]
   with_new: [co_0003, co_new]
@@ -543,7 +544,7 @@ prune:
 		t.Run(string(mode), func(t *testing.T) {
 			srv := simtest.NewServer(t, pbxtest.WithState(sc.state), pbxtest.WithMode(mode))
 			c := newClient(t, srv.URL, pbxtest.AdminKey)
-			inv := load(t, inventory, noEnv)
+			inv := load(t, src, noEnv)
 			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})
 			require.Equal(t, map[plan.Action]int{plan.Update: 40, plan.Create: 1, plan.Group: 2, plan.Delete: 1}, p.Count())
 

@@ -10,6 +10,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -27,12 +28,12 @@ import (
 func BenchmarkApplyLoad(b *testing.B) {
 	const n = 1000
 	sc := updates(n)
-	setup := func(b *testing.B, latency time.Duration) (*simtest.Server, *apiclient.Client, *plan.Inventory) {
+	setup := func(b *testing.B, latency time.Duration) (*simtest.Server, *apiclient.Client, *inventory.Inventory) {
 		srv := simtest.NewServer(b, pbxtest.WithState(sc.state), pbxtest.WithFaults(pbxtest.Faults{Latency: latency}))
 		return srv, newClient(b, srv.URL, pbxtest.AdminKey), load(b, sc.inventory, noEnv)
 	}
 	// whole plans and applies once, and returns the plan's time and the whole time.
-	whole := func(b *testing.B, srv *simtest.Server, c *apiclient.Client, inv *plan.Inventory, parallelism int) (time.Duration, time.Duration, int) {
+	whole := func(b *testing.B, srv *simtest.Server, c *apiclient.Client, inv *inventory.Inventory, parallelism int) (time.Duration, time.Duration, int) {
 		start := time.Now()
 		st, err := plan.ReadState(b.Context(), c, inv, parallelism)
 		require.NoError(b, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // ExportOptions say what Export reads and how it writes it.
@@ -87,7 +88,7 @@ type FleetExportOptions struct {
 // references. A path that holds an inventory already is refused, never overwritten;
 // one PBX's failure leaves the others. A company on two PBXs is an error: a fleet
 // lists each company once.
-func ExportFleet(ctx context.Context, pbxs []*plan.FleetPBX, dial FleetDialer, opts FleetExportOptions) error {
+func ExportFleet(ctx context.Context, pbxs []*inventory.FleetPBX, dial FleetDialer, opts FleetExportOptions) error {
 	var failed []string
 	owner := map[string]string{}
 	for _, p := range pbxs {
@@ -114,7 +115,7 @@ func ExportFleet(ctx context.Context, pbxs []*plan.FleetPBX, dial FleetDialer, o
 
 // exportPBX writes one PBX's companies where its inventory is to be, and returns
 // their ids.
-func exportPBX(ctx context.Context, p *plan.FleetPBX, dial FleetDialer, opts FleetExportOptions) ([]string, error) {
+func exportPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, opts FleetExportOptions) ([]string, error) {
 	target, err := exportTarget(p.Inventory)
 	if err != nil {
 		return nil, err
@@ -147,15 +148,15 @@ func exportPBX(ctx context.Context, p *plan.FleetPBX, dial FleetDialer, opts Fle
 	return ids, nil
 }
 
-// exportTarget is the file an export of a PBX whose inventory is to be at inventory
+// exportTarget is the file an export of a PBX whose inventory is to be at path
 // writes: the file itself, or companies.yaml in a directory. One that holds an
 // inventory already is refused.
-func exportTarget(inventory string) (string, error) {
-	target := inventory
+func exportTarget(path string) (string, error) {
+	target := path
 	if ext := filepath.Ext(target); ext != ".yaml" && ext != ".yml" {
 		target = filepath.Join(target, "companies.yaml")
-		if entries, err := filepath.Glob(filepath.Join(inventory, "*.y*ml")); err == nil && len(entries) > 0 {
-			return "", fmt.Errorf("%s already holds an inventory (%s): export --fleet writes only new ones", inventory, filepath.Base(entries[0]))
+		if entries, err := filepath.Glob(filepath.Join(path, "*.y*ml")); err == nil && len(entries) > 0 {
+			return "", fmt.Errorf("%s already holds an inventory (%s): export --fleet writes only new ones", path, filepath.Base(entries[0]))
 		}
 	}
 	if _, err := os.Lstat(target); err == nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // FleetApplyOptions tune ApplyFleet.
@@ -220,7 +221,7 @@ func verifyOn(ctx context.Context, c Client, to string, fp *plan.FleetPlan, appl
 func finishMoves(ctx context.Context, c Client, snap *plan.State, moves []plan.Move, notVerified map[string]string, opts FleetApplyOptions) map[string]MoveResult {
 	t := transfer{
 		source: c, snapshot: snap,
-		reread:     &plan.Inventory{}, // its companies only: containers are left
+		reread:     &inventory.Inventory{}, // its companies only: containers are left
 		unverified: notVerified, containers: leaveContainers, parallelism: opts.Parallelism, logger: opts.Logger,
 	}
 	for _, mv := range moves {
@@ -398,7 +399,7 @@ func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) err
 
 // FleetDialer connects to one PBX of a fleet; writes says whether the run may write
 // to it. It returns a nil Client with its error.
-type FleetDialer func(ctx context.Context, p *plan.FleetPBX, writes bool) (Client, error)
+type FleetDialer func(ctx context.Context, p *inventory.FleetPBX, writes bool) (Client, error)
 
 // FleetReadOptions tune ReadFleet.
 type FleetReadOptions struct {
@@ -412,7 +413,7 @@ type FleetReadOptions struct {
 // FleetRun is a fleet as one run read it: each PBX's client, what was read of it,
 // and why a PBX could not be reached or read.
 type FleetRun struct {
-	Fleet   *plan.Fleet
+	Fleet   *inventory.Fleet
 	Clients map[string]Client
 	States  map[string]*plan.State
 	Errs    map[string]error
@@ -424,7 +425,7 @@ type FleetRun struct {
 // on. PBXs left out of the run are read too, but only which companies they hold (one
 // request): a move from one of them is held, never created empty; they are never
 // planned or written. It returns the run, and the context's cause when interrupted.
-func ReadFleet(ctx context.Context, fleet *plan.Fleet, dial FleetDialer, opts FleetReadOptions) (*FleetRun, error) {
+func ReadFleet(ctx context.Context, fleet *inventory.Fleet, dial FleetDialer, opts FleetReadOptions) (*FleetRun, error) {
 	chosen := opts.Chosen
 	if chosen == nil {
 		chosen = func(string) bool { return true }
@@ -464,14 +465,14 @@ func ReadFleet(ctx context.Context, fleet *plan.Fleet, dial FleetDialer, opts Fl
 
 // readPBX connects to one PBX and reads what its inventory names, or for a PBX left
 // out of the run only which companies it holds.
-func readPBX(ctx context.Context, p *plan.FleetPBX, dial FleetDialer, writes, chosen bool, parallelism int) (Client, *plan.State, error) {
+func readPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, writes, chosen bool, parallelism int) (Client, *plan.State, error) {
 	c, err := dial(ctx, p, writes)
 	if err != nil {
 		return nil, nil, err
 	}
 	inv := p.Inv
 	if !chosen {
-		inv = &plan.Inventory{}
+		inv = &inventory.Inventory{}
 	}
 	st, err := plan.ReadState(ctx, c, inv, parallelism)
 	return c, st, err

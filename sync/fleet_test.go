@@ -23,6 +23,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -30,7 +31,7 @@ import (
 type fleetPBX struct {
 	name   string
 	client sync.Client
-	inv    *plan.Inventory
+	inv    *inventory.Inventory
 	left   bool // read, never planned (--pbx naming others)
 }
 
@@ -326,7 +327,7 @@ func companiesOf(st pbxtest.State) map[string]apiclient.Company {
 }
 
 // wantCompany is before under inv's name and settings for it (when inv lists it).
-func wantCompany(before apiclient.Company, inv *plan.Inventory) apiclient.Company {
+func wantCompany(before apiclient.Company, inv *inventory.Inventory) apiclient.Company {
 	want := apiclient.Company{ID: before.ID, Name: before.Name, Settings: before.Settings.Clone()}
 	if c, ok := inv.Company(before.ID); ok {
 		want.Name = c.Name
@@ -349,7 +350,7 @@ func requireHolds(t *testing.T, srv *simtest.Server, pbx string, want apiclient.
 
 // wantPartition is the partition of companies that inv's containers make, every
 // other company alone.
-func wantPartition(companies []string, inv *plan.Inventory) [][]string {
+func wantPartition(companies []string, inv *inventory.Inventory) [][]string {
 	var out [][]string
 	grouped := map[string]bool{}
 	for _, c := range inv.Containers {
@@ -544,7 +545,7 @@ func TestFleetMovesSurviveInterruption(t *testing.T) {
 }
 
 func testFleetMoveInterrupted(t *testing.T, mode pbxtest.Mode, kind string, seed uint64, cut interruption,
-	londonState, parisState pbxtest.State, londonInv, parisInv *plan.Inventory) {
+	londonState, parisState pbxtest.State, londonInv, parisInv *inventory.Inventory) {
 	faults := pbxtest.WithFaults(pbxtest.Faults{Seed: seed, Latency: time.Millisecond, Jitter: 2 * time.Millisecond})
 	london, londonLog := logged(t, pbxtest.WithState(londonState), pbxtest.WithMode(mode), faults)
 	paris, parisLog := logged(t, pbxtest.WithState(parisState), pbxtest.WithMode(mode), faults)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // Source is what a migration needs from the server it copies from.
@@ -33,7 +34,7 @@ type MigrateOptions struct {
 	Logger *slog.Logger
 	// OnDiagnostic is called with each warning, and each error, of the inventory built
 	// from the source.
-	OnDiagnostic func(plan.Diagnostic)
+	OnDiagnostic func(inventory.Diagnostic)
 }
 
 // ApplyFunc applies a plan on the target, as Apply does.
@@ -49,7 +50,7 @@ type Migration struct {
 	to       Client      // the server it copies to
 	snap     *plan.State // the source, read whole
 	selected []string    // the companies migrated, sorted
-	inv      *plan.Inventory
+	inv      *inventory.Inventory
 	plan     *plan.Plan  // on the target
 	applied  *Report     // nil when nothing was applied on the target
 	target   *plan.State // the target, read back after the apply
@@ -64,7 +65,7 @@ func NewMigration(opts MigrateOptions) *Migration {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.OnDiagnostic == nil {
-		opts.OnDiagnostic = func(plan.Diagnostic) {}
+		opts.OnDiagnostic = func(inventory.Diagnostic) {}
 	}
 	return &Migration{opts: opts, source: map[string]sourceOutcome{}}
 }
@@ -175,7 +176,7 @@ func (m *Migration) skipMigrated(ctx context.Context, missing []string) error {
 // inventory builds the inventory of the selected companies of the source: the
 // export's bytes, loaded with the secrets of the snapshot, never from the
 // environment, never written anywhere.
-func (m *Migration) inventory(ctx context.Context) (*plan.Inventory, error) {
+func (m *Migration) inventory(ctx context.Context) (*inventory.Inventory, error) {
 	snap, selected := m.snap, m.selected
 	if _, err := snap.SecretVariables(selected); err != nil {
 		return nil, err
@@ -199,11 +200,11 @@ func (m *Migration) inventory(ctx context.Context) (*plan.Inventory, error) {
 	}
 	secrets := snap.Secrets(selected)
 	name := "<export of " + m.opts.SourceName + ">"
-	inv, warnings, err := plan.Load(name, data, plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }})
+	inv, warnings, err := inventory.Load(name, data, inventory.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }})
 	for _, w := range warnings {
 		m.opts.OnDiagnostic(w)
 	}
-	var invErr *plan.InventoryError
+	var invErr *inventory.InventoryError
 	if errors.As(err, &invErr) {
 		for _, d := range invErr.Diagnostics {
 			m.opts.OnDiagnostic(d)

@@ -15,6 +15,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -111,7 +112,7 @@ func TestExportRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			secrets := snap.Secrets(allIDs)
 			env := func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }
-			inv, _, err := plan.Load("export.yaml", data, plan.LoadOptions{Lookup: env})
+			inv, _, err := inventory.Load("export.yaml", data, inventory.LoadOptions{Lookup: env})
 			require.NoError(t, err, "the export is a valid inventory:\n%s", data)
 
 			st, err := plan.ReadState(t.Context(), sc, inv, 4)

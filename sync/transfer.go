@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // A transfer is the end of "create on B, verify, delete on A", which migrate and a
@@ -23,7 +24,7 @@ type transfer struct {
 	// reread is what the source is read again with before the deletes
 	// (plan.ReadState): with carryContainers, the copies' inventory, so that their
 	// containers are read.
-	reread *plan.Inventory
+	reread *inventory.Inventory
 	copies []string // the companies copied from the source
 	// unverified says why a copy is not held as it should be where it was copied to,
 	// as the caller verified it (migrate compares the target read back with the

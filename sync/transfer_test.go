@@ -14,6 +14,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // The source of the transfer tests holds a1 and a2 in one container, b and c each
@@ -49,7 +50,7 @@ func transferSource(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Sta
 // copies' inventory (their containers too).
 func newTransfer(t *testing.T, source Source, snap *plan.State, containers containerPolicy) *transfer {
 	t.Helper()
-	inv, _, err := plan.Load("inventory.yaml", []byte(transferInventory), plan.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
+	inv, _, err := inventory.Load("inventory.yaml", []byte(transferInventory), inventory.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
 	require.NoError(t, err)
 	return &transfer{source: source, snapshot: snap, reread: inv, copies: transferCopies, containers: containers,
 		parallelism: 4, logger: slog.New(slog.DiscardHandler)}
@@ -161,7 +162,7 @@ func TestTransfer(t *testing.T) {
 				tr.copies = tt.copies
 			}
 			if tt.companiesOnly {
-				tr.reread = &plan.Inventory{}
+				tr.reread = &inventory.Inventory{}
 			}
 			got, err := tr.run(t.Context())
 			require.NoError(t, err)

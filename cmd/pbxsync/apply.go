@@ -17,6 +17,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
@@ -245,14 +246,14 @@ func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.Saved
 	} else if !apiclient.SameServer(given, saved) {
 		return nil, &planfile.OtherServerError{PlanFile: o.planFile, MadeFor: saved, Given: given}
 	}
-	files, err := plan.ReadFiles(paths, a.stdin)
+	files, err := inventory.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
 	}
 	if err := sp.CheckInventory(files); err != nil { // before it is loaded: it may no longer be valid
 		return nil, fmt.Errorf("%s: %w", o.planFile, err)
 	}
-	inv, err := a.loadFiles(files, plan.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again
+	inv, err := a.loadFiles(files, inventory.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 func (a *app) newExplainCmd() *cobra.Command {
@@ -144,12 +144,12 @@ func unknownField(name string) error {
 	return fmt.Errorf("unknown field %q: pbxsync explain lists the fields", name)
 }
 
-// nearestField returns the field whose name is nearest to name (plan.Nearest); "" when
-// none is near enough.
+// nearestField returns the field whose name is nearest to name (inventory.Nearest);
+// "" when none is near enough.
 func nearestField(name string) string {
 	var names []string
 	for _, f := range apiclient.Fields() {
 		names = append(names, f.Name)
 	}
-	return plan.Nearest(name, names)
+	return inventory.Nearest(name, names)
 }

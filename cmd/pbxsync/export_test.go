@@ -15,6 +15,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 const (
@@ -65,13 +66,13 @@ func exportedVariables(stderr string) []string {
 }
 
 // loadExport loads an export as an inventory, with the variables of vars.
-func loadExport(t *testing.T, data string, vars ...string) *plan.Inventory {
+func loadExport(t *testing.T, data string, vars ...string) *inventory.Inventory {
 	t.Helper()
 	env := map[string]string{}
 	for i := 0; i+1 < len(vars); i += 2 {
 		env[vars[i]] = vars[i+1]
 	}
-	inv, _, err := plan.Load("export.yaml", []byte(data), plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	inv, _, err := inventory.Load("export.yaml", []byte(data), inventory.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	require.NoError(t, err, "the export is a valid inventory:\n%s", data)
 	return inv
 }
@@ -82,7 +83,7 @@ type shape struct {
 	Containers map[string][]string
 }
 
-func shapeOf(inv *plan.Inventory) shape {
+func shapeOf(inv *inventory.Inventory) shape {
 	s := shape{Containers: map[string][]string{}}
 	for _, c := range inv.Companies {
 		s.Companies = append(s.Companies, c.ID)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
@@ -60,16 +61,16 @@ func (a *app) checkFleet(o fleetOptions, files []string) error {
 
 // loadFleet reads and checks the fleet file and every inventory it names; problems
 // go to stderr as an inventory's do, and nothing is sent anywhere.
-func (a *app) loadFleet(o fleetOptions, offline bool) (*plan.Fleet, error) {
+func (a *app) loadFleet(o fleetOptions, offline bool) (*inventory.Fleet, error) {
 	data, err := os.ReadFile(o.file)
 	if err != nil {
 		return nil, fmt.Errorf("read the fleet: %w", err)
 	}
-	fleet, warnings, err := plan.LoadFleetFor(o.file, data, plan.LoadOptions{Lookup: a.lookupEnv, Offline: offline, Explain: o.explain}, o.chosen)
+	fleet, warnings, err := inventory.LoadFleetFor(o.file, data, inventory.LoadOptions{Lookup: a.lookupEnv, Offline: offline, Explain: o.explain}, o.chosen)
 	if err := a.inventoryProblems([]string{o.file}, warnings, err); err != nil {
 		return nil, err
 	}
-	return fleet, plan.CheckPBXs(o.file, fleet.PBXs, o.pbxs)
+	return fleet, inventory.CheckPBXs(o.file, fleet.PBXs, o.pbxs)
 }
 
 // chosen reports whether a PBX is in this run (--pbx, or every PBX).
@@ -116,7 +117,7 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 		return nil, err
 	}
 	r := &fleetRun{servers: map[string]*server{}}
-	dial := func(ctx context.Context, p *plan.FleetPBX, writes bool) (sync.Client, error) {
+	dial := func(ctx context.Context, p *inventory.FleetPBX, writes bool) (sync.Client, error) {
 		srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, writes, a.lookupEnv, a.logger.With("pbx", p.Name))
 		if err != nil {
 			return nil, err
@@ -263,7 +264,7 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 
 // saveFleetPlan writes the fleet plan for apply PLANFILE, the fleet file named
 // relative to the plan file's folder.
-func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *plan.Fleet, o fleetOptions, po planOptions) error {
+func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *inventory.Fleet, o fleetOptions, po planOptions) error {
 	rel, err := planfile.RelativeTo(path, o.file)
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)
@@ -336,11 +337,11 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("read the fleet: %w", err)
 	}
-	pbxs, err := plan.ReadFleetFile(o.fleet.file, data)
+	pbxs, err := inventory.ReadFleetFile(o.fleet.file, data)
 	if err := a.inventoryProblems([]string{o.fleet.file}, nil, err); err != nil {
 		return err
 	}
-	if err := plan.CheckPBXs(o.fleet.file, pbxs, o.fleet.pbxs); err != nil {
+	if err := inventory.CheckPBXs(o.fleet.file, pbxs, o.fleet.pbxs); err != nil {
 		return err
 	}
 	var servers []*server
@@ -349,7 +350,7 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 			err = closeServer(srv, err)
 		}
 	}()
-	dial := func(ctx context.Context, p *plan.FleetPBX, _ bool) (sync.Client, error) {
+	dial := func(ctx context.Context, p *inventory.FleetPBX, _ bool) (sync.Client, error) {
 		srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, false, a.lookupEnv, a.logger.With("pbx", p.Name))
 		if err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
 	"github.com/pbxsync/pbxsync/sync"
@@ -20,16 +21,16 @@ import (
 // loadInventory reads and checks the inventory that -f names (files, directories,
 // "-" for stdin) for a command that talks to a server: every secret's ${VAR} must be
 // set. Warnings go to stderr; errors come back as one error listing every problem.
-func (a *app) loadInventory(files []string) (*plan.Inventory, error) {
-	return a.loadInventoryWith(files, plan.LoadOptions{Lookup: a.lookupEnv})
+func (a *app) loadInventory(files []string) (*inventory.Inventory, error) {
+	return a.loadInventoryWith(files, inventory.LoadOptions{Lookup: a.lookupEnv})
 }
 
 // loadInventoryWith is loadInventory with opts: validate loads offline.
-func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.Inventory, error) {
+func (a *app) loadInventoryWith(paths []string, opts inventory.LoadOptions) (*inventory.Inventory, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)")
 	}
-	files, err := plan.ReadFiles(paths, a.stdin)
+	files, err := inventory.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory: %w", err)
 	}
@@ -37,8 +38,8 @@ func (a *app) loadInventoryWith(paths []string, opts plan.LoadOptions) (*plan.In
 }
 
 // loadFiles checks an inventory's files, read already, as loadInventoryWith does.
-func (a *app) loadFiles(files []plan.File, opts plan.LoadOptions) (*plan.Inventory, error) {
-	inv, warnings, err := plan.LoadFiles(files, opts)
+func (a *app) loadFiles(files []inventory.File, opts inventory.LoadOptions) (*inventory.Inventory, error) {
+	inv, warnings, err := inventory.LoadFiles(files, opts)
 	var names []string
 	for _, f := range files {
 		names = append(names, f.Name)
@@ -52,11 +53,11 @@ func (a *app) loadFiles(files []plan.File, opts plan.LoadOptions) (*plan.Invento
 // inventoryProblems prints the warnings and, for an *InventoryError, every problem of
 // the inventory (or fleet) that files name, and returns the run's error: one line
 // naming the files and counting the problems, or err as it is.
-func (a *app) inventoryProblems(files []string, warnings []plan.Diagnostic, err error) error {
+func (a *app) inventoryProblems(files []string, warnings []inventory.Diagnostic, err error) error {
 	for _, w := range warnings {
 		a.diagnostic(w)
 	}
-	var invErr *plan.InventoryError
+	var invErr *inventory.InventoryError
 	if errors.As(err, &invErr) {
 		for _, d := range invErr.Diagnostics {
 			a.diagnostic(d)
@@ -90,7 +91,7 @@ func inventoryLike(arg string) bool {
 
 // diagnostic prints a problem of the inventory on stderr: FILE:LINE:COLUMN: message,
 // or with --log-format json a JSON line with file, line, column and message.
-func (a *app) diagnostic(d plan.Diagnostic) {
+func (a *app) diagnostic(d inventory.Diagnostic) {
 	if a.opts.logFormat != "json" || a.logger == nil {
 		fmt.Fprintln(a.stderr, d)
 		return
@@ -169,7 +170,7 @@ the inventory is not valid.`,
 				}
 				return a.validateFleet(fo)
 			}
-			opts := plan.LoadOptions{Lookup: a.lookupEnv, Offline: true}
+			opts := inventory.LoadOptions{Lookup: a.lookupEnv, Offline: true}
 			if asJSON {
 				return a.validateJSON(files, opts)
 			}
@@ -193,16 +194,16 @@ the inventory is not valid.`,
 // validateJSON checks the inventory as validate does, and prints the result as one
 // document: the problems go into it, not to standard error. Files that cannot be
 // read are an error, as for every command.
-func (a *app) validateJSON(paths []string, opts plan.LoadOptions) error {
+func (a *app) validateJSON(paths []string, opts inventory.LoadOptions) error {
 	if len(paths) == 0 {
 		return errors.New("no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)")
 	}
-	files, err := plan.ReadFiles(paths, a.stdin)
+	files, err := inventory.ReadFiles(paths, a.stdin)
 	if err != nil {
 		return fmt.Errorf("read the inventory: %w", err)
 	}
-	inv, warnings, err := plan.LoadFiles(files, opts)
-	var invErr *plan.InventoryError
+	inv, warnings, err := inventory.LoadFiles(files, opts)
+	var invErr *inventory.InventoryError
 	if err != nil && !errors.As(err, &invErr) {
 		return err
 	}
@@ -294,7 +295,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if o.out != "" && slices.Contains(o.files, "-") {
 		return errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")
 	}
-	inv, err := a.loadInventoryWith(o.files, plan.LoadOptions{Lookup: a.lookupEnv, Explain: o.explain})
+	inv, err := a.loadInventoryWith(o.files, inventory.LoadOptions{Lookup: a.lookupEnv, Explain: o.explain})
 	if err != nil {
 		return err
 	}
@@ -349,7 +350,7 @@ func writePlan[P any](a *app, p P, o planOptions, asJSON func(io.Writer, P) erro
 
 // savePlan writes the plan for apply PLANFILE, with the paths it records relative
 // to its folder (planfile.Paths).
-func (a *app) savePlan(path string, p *plan.Plan, server string, inv *plan.Inventory, sources []string, opts plan.Options) error {
+func (a *app) savePlan(path string, p *plan.Plan, server string, inv *inventory.Inventory, sources []string, opts plan.Options) error {
 	rel, server, err := planfile.Paths(path, sources, server)
 	if err == nil {
 		err = sync.WriteFileAtomic(path, func(w io.Writer) error { return planfile.Save(w, p, server, inv, rel, opts) })

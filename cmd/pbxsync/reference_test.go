@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -21,8 +22,8 @@ func TestSchemaCommand(t *testing.T) {
 	require.Equal(t, 0, got.code, got.stderr)
 	require.Empty(t, got.stderr)
 	require.True(t, json.Valid([]byte(got.stdout)), "the schema is JSON")
-	if diff := cmp.Diff(string(plan.Schema()), got.stdout); diff != "" {
-		t.Errorf("pbxsync schema prints plan.Schema (-want +got):\n%s", diff)
+	if diff := cmp.Diff(string(inventory.Schema()), got.stdout); diff != "" {
+		t.Errorf("pbxsync schema prints inventory.Schema (-want +got):\n%s", diff)
 	}
 
 	help := runCLI(t, "schema", "--help")
@@ -225,7 +226,7 @@ func TestHelpInventoryExampleLoads(t *testing.T) {
 		src.WriteString(strings.TrimPrefix(line, "  "))
 	}
 	pin := func(name string) (string, bool) { return "4711", name == "ACME_NM_PIN" }
-	inv, warnings, err := plan.Load("help.yaml", []byte(src.String()), plan.LoadOptions{Lookup: pin})
+	inv, warnings, err := inventory.Load("help.yaml", []byte(src.String()), inventory.LoadOptions{Lookup: pin})
 	require.NoError(t, err, src.String())
 	require.Empty(t, warnings)
 	require.Len(t, inv.Companies, 3)
@@ -289,7 +290,7 @@ func TestHelpFleetExampleLoads(t *testing.T) {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, pbx), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, pbx, "companies.yaml"), []byte("version: 1\n"), 0o644))
 	}
-	fleet, warnings, err := plan.LoadFleet(filepath.Join(dir, "fleet.yaml"), []byte(src.String()), plan.LoadOptions{})
+	fleet, warnings, err := inventory.LoadFleet(filepath.Join(dir, "fleet.yaml"), []byte(src.String()), inventory.LoadOptions{})
 	require.NoError(t, err, src.String())
 	require.Empty(t, warnings)
 	require.Len(t, fleet.PBXs, 2)

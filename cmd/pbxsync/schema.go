@@ -1,9 +1,8 @@
 package main
 
 import (
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/spf13/cobra"
-
-	"github.com/pbxsync/pbxsync/plan"
 )
 
 func (a *app) newSchemaCmd() *cobra.Command {
@@ -28,7 +27,7 @@ spans several files. pbxsync help inventory describes the format.`,
 		Example: `  pbxsync schema > inventory.schema.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := a.stdout.Write(plan.Schema())
+			_, err := a.stdout.Write(inventory.Schema())
 			return err
 		},
 	}

@@ -40,7 +40,7 @@ type SavedFleetOptions struct {
 }
 
 // SaveFleet writes fp for a later apply: file is the fleet file as apply is to read
-// it again, hash the fleet's (plan.Fleet.Hash), pbxs the run's --pbx.
+// it again, hash the fleet's (inventory.Fleet.Hash), pbxs the run's --pbx.
 func SaveFleet(w io.Writer, fp *plan.FleetPlan, file, hash string, pbxs []string, opts plan.FleetOptions) error {
 	sp := SavedFleetPlan{FormatVersion: SavedFormatVersion, Kind: "fleet", PBXs: pbxs,
 		Options:      SavedFleetOptions{Prune: opts.Prune, MaxDelete: opts.MaxDelete, MaxMove: opts.MaxMove},

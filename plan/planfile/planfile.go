@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // SavedFormatVersion is the version of the saved plan's format.
@@ -36,8 +37,8 @@ type SavedPlan struct {
 
 // SavedInventory names the inventory a plan came from: the files and directories -f
 // named (relative to the plan file's folder, or absolute in older plans), read again
-// by apply, and the hash of what they held (plan.HashFiles). Plans of one file saved
-// before directories existed name it in File.
+// by apply, and the hash of what they held (inventory.HashFiles). Plans of one file
+// saved before directories existed name it in File.
 type SavedInventory struct {
 	File   string   `json:"file,omitempty"`
 	Files  []string `json:"files,omitempty"`
@@ -62,7 +63,7 @@ type SavedOptions struct {
 
 // Save writes p for a later apply; sources are the inventory's files and
 // directories as apply is to read them again.
-func Save(w io.Writer, p *plan.Plan, server string, inv *plan.Inventory, sources []string, opts plan.Options) error {
+func Save(w io.Writer, p *plan.Plan, server string, inv *inventory.Inventory, sources []string, opts plan.Options) error {
 	sp := SavedPlan{
 		FormatVersion:  SavedFormatVersion,
 		Server:         server,
@@ -115,8 +116,8 @@ var (
 
 // CheckInventory returns a *StalePlanError when files, the inventory's files as read
 // again, are not what the plan was made from.
-func (sp *SavedPlan) CheckInventory(files []plan.File) error {
-	if plan.HashFiles(files) != sp.Inventory.SHA256 {
+func (sp *SavedPlan) CheckInventory(files []inventory.File) error {
+	if inventory.HashFiles(files) != sp.Inventory.SHA256 {
 		return sp.inventoryChanged()
 	}
 	return nil
@@ -133,7 +134,7 @@ func (sp *SavedPlan) inventoryChanged() *StalePlanError {
 // A saved plan is thus safe to carry through CI artifacts: a hand edit can only make
 // it refuse. The plan returned holds the inventory's values, secrets included, which
 // the saved plan never holds.
-func (sp *SavedPlan) Check(ctx context.Context, r plan.Reader, inv *plan.Inventory, parallelism int) (*plan.Plan, error) {
+func (sp *SavedPlan) Check(ctx context.Context, r plan.Reader, inv *inventory.Inventory, parallelism int) (*plan.Plan, error) {
 	if inv.Hash != sp.Inventory.SHA256 {
 		return nil, sp.inventoryChanged()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 )
 
@@ -35,7 +36,7 @@ func pin(name string) (string, bool) {
 	return "47110815", true
 }
 
-func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventory, *planfile.SavedPlan) {
+func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *inventory.Inventory, *planfile.SavedPlan) {
 	t.Helper()
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 		{ID: "a", Name: "A", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("11112222")})},
@@ -43,7 +44,7 @@ func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Inventor
 	}}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
-	inv, _, err := plan.Load("inv.yaml", []byte(savedInventory), plan.LoadOptions{Lookup: pin})
+	inv, _, err := inventory.Load("inv.yaml", []byte(savedInventory), inventory.LoadOptions{Lookup: pin})
 	require.NoError(t, err)
 	st, err := plan.ReadState(t.Context(), c, inv, 2)
 	require.NoError(t, err)
@@ -138,7 +139,7 @@ func TestSavedPlanTampered(t *testing.T) {
 
 func TestSavedPlanOtherInventory(t *testing.T) {
 	_, c, _, sp := savedPlan(t)
-	other, _, err := plan.Load("inv.yaml", []byte(savedInventory+"\n"), plan.LoadOptions{Lookup: pin})
+	other, _, err := inventory.Load("inv.yaml", []byte(savedInventory+"\n"), inventory.LoadOptions{Lookup: pin})
 	require.NoError(t, err)
 	_, err = sp.Check(t.Context(), c, other, 2)
 	var stale *planfile.StalePlanError

@@ -9,13 +9,14 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/render"
 )
 
 // member is a PBX of a fleet: its one-file inventory, and the companies its server holds.
-func member(t *testing.T, name, inventory string, companies ...apiclient.Company) plan.FleetMember {
+func member(t *testing.T, name, src string, companies ...apiclient.Company) plan.FleetMember {
 	t.Helper()
-	inv, _, err := plan.Load(name+".yaml", []byte(inventory), plan.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
+	inv, _, err := inventory.Load(name+".yaml", []byte(src), inventory.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
 	require.NoError(t, err)
 	return plan.FleetMember{Name: name, Inv: inv, State: plan.NewState(companies, nil)}
 }

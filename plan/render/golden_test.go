@@ -16,6 +16,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/render"
 )
 
@@ -48,7 +49,7 @@ func TestGolden(t *testing.T) {
 			}
 			data, err := os.ReadFile(filepath.Join(dir, "inventory.yaml"))
 			require.NoError(t, err)
-			inv, _, err := plan.Load("inventory.yaml", data, plan.LoadOptions{Lookup: lookup(goldenEnv)})
+			inv, _, err := inventory.Load("inventory.yaml", data, inventory.LoadOptions{Lookup: lookup(goldenEnv)})
 			require.NoError(t, err)
 			st, err := pbxtest.ReadStateFile(filepath.Join(dir, "state.yaml"))
 			require.NoError(t, err)

@@ -1,4 +1,4 @@
-package plan
+package inventory
 
 import (
 	"bytes"
@@ -79,7 +79,7 @@ func ReadFleetFile(file string, data []byte) ([]*FleetPBX, error) {
 }
 
 // LoadFleet reads a fleet file, data being its content, and loads each PBX's
-// inventory from disk (plan.ReadFiles of the PBX's inventory path, then LoadFiles
+// inventory from disk (ReadFiles of the PBX's inventory path, then LoadFiles
 // with opts). Every problem of the fleet file and of every inventory is reported at
 // once, as an *InventoryError (diagnostics FILE:LINE:COLUMN); warnings come back
 // apart, as LoadFiles does.

@@ -1,4 +1,4 @@
-package plan_test
+package inventory_test
 
 import (
 	"maps"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // fleetTree is the tree of TestLoadFleet: a fleet file in a subdirectory, three PBXs
@@ -48,22 +48,22 @@ var fleetTree = map[string]string{
 
 // loadFleetIn writes tree under a new directory, makes it the working directory and
 // loads the fleet file named file there (a path relative to it).
-func loadFleetIn(t *testing.T, tree map[string]string, file string, opts plan.LoadOptions) (*plan.Fleet, []plan.Diagnostic, error) {
+func loadFleetIn(t *testing.T, tree map[string]string, file string, opts inventory.LoadOptions) (*inventory.Fleet, []inventory.Diagnostic, error) {
 	t.Helper()
 	root := writeTree(t, tree)
 	t.Chdir(root)
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
-	return plan.LoadFleet(file, data, opts)
+	return inventory.LoadFleet(file, data, opts)
 }
 
 // fleetErrors requires err to be an *InventoryError and returns its diagnostics as
 // printed.
-func fleetErrors(t *testing.T, fleet *plan.Fleet, err error) []string {
+func fleetErrors(t *testing.T, fleet *inventory.Fleet, err error) []string {
 	t.Helper()
 	require.Error(t, err, "the fleet must be refused")
 	require.Nil(t, fleet, "a refused fleet has nothing to sync")
-	var ie *plan.InventoryError
+	var ie *inventory.InventoryError
 	require.ErrorAs(t, err, &ie)
 	return diagStrings(t, ie.Diagnostics)
 }
@@ -76,7 +76,7 @@ type pbxSummary struct {
 	Files                             []string
 }
 
-func summarise(f *plan.Fleet) []pbxSummary {
+func summarise(f *inventory.Fleet) []pbxSummary {
 	var out []pbxSummary
 	for _, p := range f.PBXs {
 		s := pbxSummary{Name: p.Name, URL: p.URL, Credentials: p.Credentials, Inventory: p.Inventory, Line: p.Line, Files: p.Inv.Files}
@@ -89,7 +89,7 @@ func summarise(f *plan.Fleet) []pbxSummary {
 }
 
 func TestLoadFleet(t *testing.T) {
-	fleet, warns, err := loadFleetIn(t, fleetTree, "fleets/prod.yaml", plan.LoadOptions{})
+	fleet, warns, err := loadFleetIn(t, fleetTree, "fleets/prod.yaml", inventory.LoadOptions{})
 	require.NoError(t, err)
 	require.Empty(t, warns)
 	require.Equal(t, "fleets/prod.yaml", fleet.File)
@@ -129,14 +129,14 @@ func TestLoadFleetPathsFromAnyDirectory(t *testing.T) {
 	root := writeTree(t, fleetTree)
 	data, err := os.ReadFile(filepath.Join(root, "fleets/prod.yaml"))
 	require.NoError(t, err)
-	load := func(t *testing.T, wd, file string) *plan.Fleet {
+	load := func(t *testing.T, wd, file string) *inventory.Fleet {
 		t.Helper()
 		t.Chdir(wd)
-		fleet, _, err := plan.LoadFleet(file, data, plan.LoadOptions{})
+		fleet, _, err := inventory.LoadFleet(file, data, inventory.LoadOptions{})
 		require.NoError(t, err)
 		return fleet
 	}
-	paths := func(f *plan.Fleet) (urls, inventories []string) {
+	paths := func(f *inventory.Fleet) (urls, inventories []string) {
 		for _, p := range f.PBXs {
 			urls, inventories = append(urls, p.URL), append(inventories, p.Inventory)
 		}
@@ -169,7 +169,7 @@ func TestLoadFleetPathsFromAnyDirectory(t *testing.T) {
 			"    inventory: "+filepath.Join(root, "inv/london"),
 		))
 		t.Chdir(t.TempDir())
-		fleet, _, err := plan.LoadFleet("elsewhere/fleet.yaml", abs, plan.LoadOptions{})
+		fleet, _, err := inventory.LoadFleet("elsewhere/fleet.yaml", abs, inventory.LoadOptions{})
 		require.NoError(t, err)
 		require.Equal(t, "sim:"+filepath.Join(root, "state/london.yaml"), fleet.PBXs[0].URL)
 		require.Equal(t, filepath.Join(root, "inv/london"), fleet.PBXs[0].Inventory)
@@ -452,7 +452,7 @@ func TestLoadFleetErrors(t *testing.T) {
 			root := writeTree(t, fleetInventories)
 			t.Chdir(root)
 			data := []byte(strings.ReplaceAll(tc.fleet, "ABS/", root+"/"))
-			fleet, _, err := plan.LoadFleet("fleet.yaml", data, plan.LoadOptions{})
+			fleet, _, err := inventory.LoadFleet("fleet.yaml", data, inventory.LoadOptions{})
 			got := fleetErrors(t, fleet, err)
 			for i := range got {
 				got[i] = strings.ReplaceAll(got[i], root+"/", "ABS/")
@@ -470,7 +470,7 @@ func TestLoadFleetErrorsInASubdirectory(t *testing.T) {
 		"  paris: {url: sim:2.yaml, inventory: ../nowhere.yaml}",
 		"  rome: {url: sim:3.yaml, inventory: ../rome.yaml}",
 	)
-	fleet, _, err := loadFleetIn(t, tree, "fleets/prod.yaml", plan.LoadOptions{})
+	fleet, _, err := loadFleetIn(t, tree, "fleets/prod.yaml", inventory.LoadOptions{})
 	require.Equal(t, []string{
 		"fleets/prod.yaml:4:39: PBX paris: inventory ../nowhere.yaml: no such file or directory",
 		"rome.yaml:3:3: company acme_hq is in the inventories of two PBXs: london (london/a.yaml:3) and rome",
@@ -500,7 +500,7 @@ func TestLoadFleetReportsEveryProblem(t *testing.T) {
 		"    inventory: naples/",
 		"extra: 1",
 	)
-	fleet, _, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{})
+	fleet, _, err := loadFleetIn(t, tree, "fleet.yaml", inventory.LoadOptions{})
 	require.Equal(t, []string{
 		`fleet.yaml:6:5: unknown key "credentails" in PBX london: want url, inventory or credentials (did you mean "credentials"?)`,
 		"fleet.yaml:8:10: PBXs london (line 3) and paris (line 7) have the same url: each PBX of a fleet is a server of its own",
@@ -518,12 +518,12 @@ func TestLoadFleetReportsEveryProblem(t *testing.T) {
 func TestLoadFleetInventoryDiagnosticsUnchanged(t *testing.T) {
 	tree := maps.Clone(fleetInventories)
 	tree["fleet.yaml"] = fleetOf("  milan: {url: sim:1.yaml, inventory: broken.yaml}")
-	fleet, _, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{})
+	fleet, _, err := loadFleetIn(t, tree, "fleet.yaml", inventory.LoadOptions{})
 	got := fleetErrors(t, fleet, err)
 
-	files, rerr := plan.ReadFiles([]string{"broken.yaml"}, nil)
+	files, rerr := inventory.ReadFiles([]string{"broken.yaml"}, nil)
 	require.NoError(t, rerr)
-	_, _, alone := plan.LoadFiles(files, plan.LoadOptions{})
+	_, _, alone := inventory.LoadFiles(files, inventory.LoadOptions{})
 	require.Equal(t, fleetErrors(t, nil, alone), got, "a fleet reports its inventories' problems as they would alone")
 }
 
@@ -546,14 +546,14 @@ func TestLoadFleetWarnings(t *testing.T) {
 
 	t.Run("valid: warnings apart", func(t *testing.T) {
 		lookup := func(k string) (string, bool) { return "2468", k == "SIGMA_PIN" }
-		fleet, warns, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{Lookup: lookup})
+		fleet, warns, err := loadFleetIn(t, tree, "fleet.yaml", inventory.LoadOptions{Lookup: lookup})
 		require.NoError(t, err)
 		require.Equal(t, []string{plainText}, diagStrings(t, warns))
 		sigma, _ := fleet.PBXs[1].Inv.Company("sigma")
 		require.Equal(t, apiclient.String("2468").MarkSensitive(), sigma.Settings.Get("barge_pin"))
 	})
 	t.Run("offline: an unset variable is a warning", func(t *testing.T) {
-		_, warns, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{Offline: true})
+		_, warns, err := loadFleetIn(t, tree, "fleet.yaml", inventory.LoadOptions{Offline: true})
 		require.NoError(t, err)
 		require.Equal(t, []string{
 			plainText,
@@ -561,7 +561,7 @@ func TestLoadFleetWarnings(t *testing.T) {
 		}, diagStrings(t, warns))
 	})
 	t.Run("refused: warnings still apart", func(t *testing.T) {
-		_, warns, err := loadFleetIn(t, tree, "fleet.yaml", plan.LoadOptions{})
+		_, warns, err := loadFleetIn(t, tree, "fleet.yaml", inventory.LoadOptions{})
 		require.Equal(t, []string{"secrets/s.yaml:7:18: environment variable SIGMA_PIN is not set"}, fleetErrors(t, nil, err))
 		require.Equal(t, []string{plainText}, diagStrings(t, warns))
 	})
@@ -574,7 +574,7 @@ func TestLoadFleetHash(t *testing.T) {
 		t.Helper()
 		data, err := os.ReadFile("fleets/prod.yaml")
 		require.NoError(t, err)
-		fleet, _, err := plan.LoadFleet("fleets/prod.yaml", data, plan.LoadOptions{})
+		fleet, _, err := inventory.LoadFleet("fleets/prod.yaml", data, inventory.LoadOptions{})
 		require.NoError(t, err)
 		return fleet.Hash
 	}
@@ -616,7 +616,7 @@ func TestLoadFleetHash(t *testing.T) {
 }
 
 func TestFleetPBXEnv(t *testing.T) {
-	p := &plan.FleetPBX{Name: "new-york", Credentials: "NEW_YORK"}
+	p := &inventory.FleetPBX{Name: "new-york", Credentials: "NEW_YORK"}
 	require.Equal(t, "PBX_NEW_YORK_API_KEY", p.Env("API_KEY"))
 	require.Equal(t, "PBX_NEW_YORK_USERNAME", p.Env("USERNAME"))
 	require.Equal(t, "PBX_NEW_YORK_PASSWORD", p.Env("PASSWORD"))
@@ -630,27 +630,27 @@ func TestInventoryPlaces(t *testing.T) {
 		"  acme:",
 		"    name: Acme",
 	))
-	require.Equal(t, map[string]plan.Position{
+	require.Equal(t, map[string]inventory.Position{
 		"acme": {File: inventoryFile, Line: 4, Column: 3},
 		"beta": {File: inventoryFile, Line: 3, Column: 3},
 	}, inv.Places)
 	require.Equal(t, "inventory.yaml:4", inv.Places["acme"].String())
 
 	root := writeTree(t, fleetInventories)
-	_, _, err := loadTree(t, root, plan.LoadOptions{}, "london", "paris/b.yaml")
+	_, _, err := loadTree(t, root, inventory.LoadOptions{}, "london", "paris/b.yaml")
 	require.ErrorContains(t, err, "paris/b.yaml:7:3: company acme_hq is defined twice: first at london/a.yaml:3")
-	split, _, err := loadTree(t, root, plan.LoadOptions{}, "london", "none.yaml")
+	split, _, err := loadTree(t, root, inventory.LoadOptions{}, "london", "none.yaml")
 	require.NoError(t, err)
-	require.Equal(t, map[string]plan.Position{
+	require.Equal(t, map[string]inventory.Position{
 		"acme_hq":   {File: "london/a.yaml", Line: 3, Column: 3},
 		"acme_west": {File: "london/a.yaml", Line: 4, Column: 3},
 	}, split.Places)
 }
 
 func TestCheckPBXs(t *testing.T) {
-	pbxs := []*plan.FleetPBX{{Name: "berlin"}, {Name: "london"}, {Name: "paris"}}
-	require.NoError(t, plan.CheckPBXs("fleet.yaml", pbxs, nil))
-	require.NoError(t, plan.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "london"}))
-	err := plan.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "londn"})
+	pbxs := []*inventory.FleetPBX{{Name: "berlin"}, {Name: "london"}, {Name: "paris"}}
+	require.NoError(t, inventory.CheckPBXs("fleet.yaml", pbxs, nil))
+	require.NoError(t, inventory.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "london"}))
+	err := inventory.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "londn"})
 	require.EqualError(t, err, "--pbx londn: the fleet fleet.yaml has no such PBX (it has berlin, london, paris): did you mean london?")
 }

@@ -1,4 +1,4 @@
-package plan_test
+package inventory_test
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // cutCases are layouts of the companies section that Load may cut into pieces, or
@@ -163,7 +163,7 @@ var cutCases = []struct {
 func TestLoadCutsWhereYAMLAgrees(t *testing.T) {
 	for _, tc := range cutCases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := plan.Pieces([]byte(tc.src), 1); got != tc.pieces {
+			if got := inventory.Pieces([]byte(tc.src), 1); got != tc.pieces {
 				t.Errorf("%d pieces, want %d", got, tc.pieces)
 			}
 			checkSameInPieces(t, []byte(tc.src))
@@ -192,10 +192,10 @@ func TestLoadInPiecesLarge(t *testing.T) {
 	b.WriteString("  c0002:\n    name: Again\n") // a duplicate, pieces after its first
 	b.WriteString("containers:\n  x: [c0001, c2999]\n")
 	data := []byte(b.String())
-	if n := plan.Pieces(data, 4<<10); n < 10 {
+	if n := inventory.Pieces(data, 4<<10); n < 10 {
 		t.Fatalf("%d pieces, want at least 10", n)
 	}
-	_, _, err := plan.LoadInPieces("large.yaml", data, plan.LoadOptions{}, 4<<10)
+	_, _, err := inventory.LoadInPieces("large.yaml", data, inventory.LoadOptions{}, 4<<10)
 	want := []string{}
 	for _, l := range lines {
 		want = append(want, fmt.Sprintf("large.yaml:%d:19: q_ringtime: 31 is out of range; allowed: \"\" or 5 to 30", l))
@@ -227,9 +227,9 @@ func FuzzLoadInPieces(f *testing.F) {
 
 func checkSameInPieces(t *testing.T, data []byte) {
 	t.Helper()
-	opts := plan.LoadOptions{Lookup: fuzzLookup}
-	wantInv, wantWarnings, wantErr := plan.LoadInPieces("f.yaml", data, opts, 0)
-	gotInv, gotWarnings, gotErr := plan.LoadInPieces("f.yaml", data, opts, 1)
+	opts := inventory.LoadOptions{Lookup: fuzzLookup}
+	wantInv, wantWarnings, wantErr := inventory.LoadInPieces("f.yaml", data, opts, 0)
+	gotInv, gotWarnings, gotErr := inventory.LoadInPieces("f.yaml", data, opts, 1)
 	same := []cmp.Option{
 		cmp.AllowUnexported(apiclient.Value{}),
 		cmp.Comparer(func(a, b *regexp.Regexp) bool {

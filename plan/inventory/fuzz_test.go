@@ -1,4 +1,4 @@
-package plan_test
+package inventory_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // validInventories are seeds that load.
@@ -62,7 +62,7 @@ func FuzzLoadInventory(f *testing.F) {
 	f.Add([]byte(kitchenSink))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		inv, warnings, err := plan.Load("fuzz.yaml", data, plan.LoadOptions{Lookup: fuzzLookup})
+		inv, warnings, err := inventory.Load("fuzz.yaml", data, inventory.LoadOptions{Lookup: fuzzLookup})
 		for _, w := range warnings {
 			checkDiagnostic(t, w, true)
 		}
@@ -70,9 +70,9 @@ func FuzzLoadInventory(f *testing.F) {
 			if inv != nil {
 				t.Fatalf("an inventory with errors: %v", err)
 			}
-			var ie *plan.InventoryError
+			var ie *inventory.InventoryError
 			if !errors.As(err, &ie) {
-				t.Fatalf("error %T, want *plan.InventoryError: %v", err, err)
+				t.Fatalf("error %T, want *inventory.InventoryError: %v", err, err)
 			}
 			if len(ie.Diagnostics) == 0 {
 				t.Fatalf("an InventoryError without diagnostics")
@@ -119,7 +119,7 @@ func fuzzLookup(name string) (string, bool) {
 	return "", false
 }
 
-func checkDiagnostic(t *testing.T, d plan.Diagnostic, warning bool) {
+func checkDiagnostic(t *testing.T, d inventory.Diagnostic, warning bool) {
 	t.Helper()
 	if d.File != "fuzz.yaml" || d.Line < 1 || d.Column < 1 || d.Message == "" || d.Warning != warning {
 		t.Fatalf("diagnostic %#v", d)

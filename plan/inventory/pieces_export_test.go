@@ -1,4 +1,4 @@
-package plan
+package inventory
 
 // LoadInPieces is Load with the companies parsed size bytes at a time (1: each
 // company alone); 0 parses the file whole.

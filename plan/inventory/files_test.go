@@ -1,4 +1,4 @@
-package plan_test
+package inventory_test
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // writeTree writes files (path -> content) under a new directory and returns it.
@@ -44,7 +45,7 @@ func TestReadFiles(t *testing.T) {
 		}
 		return names
 	}
-	names := func(files []plan.File) []string {
+	names := func(files []inventory.File) []string {
 		var out []string
 		for _, f := range files {
 			out = append(out, f.Name)
@@ -52,42 +53,42 @@ func TestReadFiles(t *testing.T) {
 		return out
 	}
 	t.Run("a directory: its yaml files in name order, a file named twice once", func(t *testing.T) {
-		files, err := plan.ReadFiles(append(at("east"), at("east/b.yaml", "solo.yaml")...), nil)
+		files, err := inventory.ReadFiles(append(at("east"), at("east/b.yaml", "solo.yaml")...), nil)
 		require.NoError(t, err)
 		require.Equal(t, at("east/_defaults.yaml", "east/a.yml", "east/b.yaml", "solo.yaml"), names(files))
 	})
 	t.Run("a file alone brings its directory's _defaults.yaml", func(t *testing.T) {
-		files, err := plan.ReadFiles(at("west/c.yaml"), nil)
+		files, err := inventory.ReadFiles(at("west/c.yaml"), nil)
 		require.NoError(t, err)
 		require.Equal(t, at("west/_defaults.yaml", "west/c.yaml"), names(files))
 	})
 	t.Run("standard input", func(t *testing.T) {
-		files, err := plan.ReadFiles([]string{"-"}, strings.NewReader("version: 1\n"))
+		files, err := inventory.ReadFiles([]string{"-"}, strings.NewReader("version: 1\n"))
 		require.NoError(t, err)
-		require.Equal(t, []plan.File{{Name: "<stdin>", Data: []byte("version: 1\n")}}, files)
+		require.Equal(t, []inventory.File{{Name: "<stdin>", Data: []byte("version: 1\n")}}, files)
 	})
 	t.Run("a directory without yaml", func(t *testing.T) {
-		_, err := plan.ReadFiles(at("empty"), nil)
+		_, err := inventory.ReadFiles(at("empty"), nil)
 		require.EqualError(t, err, filepath.Join(root, "empty")+": a directory without a .yaml or .yml file")
 	})
 	t.Run("a missing path", func(t *testing.T) {
-		_, err := plan.ReadFiles(at("nope.yaml"), nil)
+		_, err := inventory.ReadFiles(at("nope.yaml"), nil)
 		require.EqualError(t, err, filepath.Join(root, "nope.yaml")+": no such file or directory")
 	})
 }
 
 // loadTree loads the inventory of -f paths under root.
-func loadTree(t *testing.T, root string, opts plan.LoadOptions, paths ...string) (*plan.Inventory, []plan.Diagnostic, error) {
+func loadTree(t *testing.T, root string, opts inventory.LoadOptions, paths ...string) (*inventory.Inventory, []inventory.Diagnostic, error) {
 	t.Helper()
 	for i, p := range paths {
 		paths[i] = filepath.Join(root, p)
 	}
-	files, err := plan.ReadFiles(paths, nil)
+	files, err := inventory.ReadFiles(paths, nil)
 	require.NoError(t, err)
 	for i := range files { // messages name files relative to root, as -f would from there
 		files[i].Name, _ = filepath.Rel(root, files[i].Name)
 	}
-	return plan.LoadFiles(files, opts)
+	return inventory.LoadFiles(files, opts)
 }
 
 func TestLoadFilesLayers(t *testing.T) {
@@ -126,7 +127,7 @@ func TestLoadFilesLayers(t *testing.T) {
 		),
 	})
 	env := map[string]string{"DIR_PIN": "1111", "GOLD_PIN": "2222"}
-	opts := plan.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Explain: true}
+	opts := inventory.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Explain: true}
 	inv, warnings, err := loadTree(t, root, opts, "east", "profiles.yaml", "solo.yaml")
 	require.NoError(t, err)
 	require.Empty(t, warnings)
@@ -158,7 +159,7 @@ func TestLoadFilesLayers(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
 	}
-	require.Equal(t, []plan.Container{{Label: "acme", Members: []string{"acme_hq", "acme_west", "solo"}}}, inv.Containers)
+	require.Equal(t, []inventory.Container{{Label: "acme", Members: []string{"acme_hq", "acme_west", "solo"}}}, inv.Containers)
 	require.Len(t, inv.Files, 4)
 }
 
@@ -190,7 +191,7 @@ func TestLoadFilesErrors(t *testing.T) {
 		),
 		"c.yaml": "companies: {delta: {name: Delta}}\n",
 	})
-	_, _, err := loadTree(t, root, plan.LoadOptions{}, "a.yaml", "b.yaml", "c.yaml")
+	_, _, err := loadTree(t, root, inventory.LoadOptions{}, "a.yaml", "b.yaml", "c.yaml")
 	require.Error(t, err)
 	want := strings.Join([]string{
 		`a.yaml:5:33: unknown profile "golden" (did you mean "gold"?)`,
@@ -209,7 +210,7 @@ func TestLoadFilesErrors(t *testing.T) {
 }
 
 func TestLoadMergeKeys(t *testing.T) {
-	inv, _, err := plan.Load("m.yaml", []byte(yamlLines(
+	inv, _, err := inventory.Load("m.yaml", []byte(yamlLines(
 		"version: 1",
 		"x-a: &a {q_ringtime: 10, hs_nm: 1}",
 		"x-b: &b {q_ringtime: 20, vm_silent: 'yes', hs_nm: 2}",
@@ -221,7 +222,7 @@ func TestLoadMergeKeys(t *testing.T) {
 		"      <<: [*a, *b]", // the earlier mapping wins
 		"      hs_nm: 5",     // the mapping's own key wins
 		"  beta: {<<: *acme, name: Beta, settings: *b}",
-	)), plan.LoadOptions{})
+	)), inventory.LoadOptions{})
 	require.NoError(t, err)
 	acme, _ := inv.Company("acme")
 	beta, _ := inv.Company("beta")
@@ -229,11 +230,11 @@ func TestLoadMergeKeys(t *testing.T) {
 	require.Equal(t, apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.String("10"), "hs_nm": apiclient.String("5"), "vm_silent": apiclient.String("yes")}), acme.Settings)
 	require.Equal(t, "Beta", beta.Name)
 
-	_, _, err = plan.Load("m.yaml", []byte(yamlLines(
+	_, _, err = inventory.Load("m.yaml", []byte(yamlLines(
 		"version: 1",
 		"companies:",
 		"  acme: {name: Acme, settings: {<<: [1, 2]}}",
-	)), plan.LoadOptions{})
+	)), inventory.LoadOptions{})
 	require.EqualError(t, err, "m.yaml:3:38: << merges a mapping: write <<: *name, or <<: [*a, *b]\nm.yaml:3:41: << merges a mapping: write <<: *name, or <<: [*a, *b]")
 }
 
@@ -251,9 +252,9 @@ func TestLoadFilesSameAsOneFile(t *testing.T) {
 	for d := range 20 {
 		dirs = append(dirs, fmt.Sprintf("region%02d", d))
 	}
-	split, _, err := loadTree(t, root, plan.LoadOptions{}, append(dirs, "profiles.yaml")...)
+	split, _, err := loadTree(t, root, inventory.LoadOptions{}, append(dirs, "profiles.yaml")...)
 	require.NoError(t, err)
-	one, _, err := plan.Load("one.yaml", []byte(single), plan.LoadOptions{})
+	one, _, err := inventory.Load("one.yaml", []byte(single), inventory.LoadOptions{})
 	require.NoError(t, err)
 	require.Len(t, split.Companies, 50_000)
 	// cmp.Diff takes seconds over 50,000 companies: it runs only when the quick
@@ -355,7 +356,7 @@ func TestLoadMergeKeysLaughs(t *testing.T) {
 		fmt.Fprintf(&b, "x-l%d: &l%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10), ", "))
 	}
 	b.WriteString("companies:\n  acme: {name: Acme, settings: *l10}\n")
-	inv, _, err := plan.Load("laughs.yaml", []byte(b.String()), plan.LoadOptions{})
+	inv, _, err := inventory.Load("laughs.yaml", []byte(b.String()), inventory.LoadOptions{})
 	require.NoError(t, err)
 	require.Equal(t, `"10"`, inv.Companies[0].Settings.Get("q_ringtime").JSON())
 }

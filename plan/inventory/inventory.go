@@ -1,4 +1,4 @@
-package plan
+package inventory
 
 import (
 	"bytes"
@@ -1023,6 +1023,10 @@ var decimalRE = regexp.MustCompile(`^-?[0-9]+$`)
 
 // secretRefRE is a secret field's whole value when it names a variable.
 var secretRefRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// IsSecretRef reports whether s is a secret field's value that names a variable as the
+// loader reads it: exactly one ${VAR}, the whole value.
+func IsSecretRef(s string) bool { return secretRefRE.MatchString(s) }
 
 // secretRef reads a secret field's string scalar: a literal value, or exactly one
 // ${VAR} taking the variable's value. It returns the value, the variable's name

@@ -1,4 +1,4 @@
-package plan_test
+package inventory_test
 
 import (
 	"crypto/sha256"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // inventoryFile is the file name every test loads its inventory as.
@@ -42,7 +42,7 @@ type diag struct {
 	Message      string
 }
 
-func diagsOf(t *testing.T, ds []plan.Diagnostic, warning bool) []diag {
+func diagsOf(t *testing.T, ds []inventory.Diagnostic, warning bool) []diag {
 	t.Helper()
 	out := []diag{}
 	for _, d := range ds {
@@ -57,9 +57,9 @@ func diagsOf(t *testing.T, ds []plan.Diagnostic, warning bool) []diag {
 // returns the errors and warnings.
 func loadFailing(t *testing.T, src string) (errs, warnings []diag) {
 	t.Helper()
-	inv, warns, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Lookup: testLookup})
+	inv, warns, err := inventory.Load(inventoryFile, []byte(src), inventory.LoadOptions{Lookup: testLookup})
 	require.Error(t, err, "the inventory must be refused")
-	var ie *plan.InventoryError
+	var ie *inventory.InventoryError
 	require.ErrorAs(t, err, &ie)
 	require.Nil(t, inv, "a refused inventory has nothing to apply")
 	require.NotEmpty(t, ie.Diagnostics)
@@ -67,9 +67,9 @@ func loadFailing(t *testing.T, src string) (errs, warnings []diag) {
 }
 
 // loadValid loads src and requires it to be accepted.
-func loadValid(t *testing.T, src string) (*plan.Inventory, []diag) {
+func loadValid(t *testing.T, src string) (*inventory.Inventory, []diag) {
 	t.Helper()
-	inv, warns, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Lookup: testLookup})
+	inv, warns, err := inventory.Load(inventoryFile, []byte(src), inventory.LoadOptions{Lookup: testLookup})
 	require.NoError(t, err)
 	require.NotNil(t, inv)
 	return inv, diagsOf(t, warns, true)
@@ -636,7 +636,7 @@ func TestLoadInventoryReportsEveryError(t *testing.T) {
 }
 
 func TestLoadInventoryErrorText(t *testing.T) {
-	_, _, err := plan.Load(inventoryFile, []byte(yamlLines("version: 1", "setings: {}", "prune: {match: '('}")), plan.LoadOptions{Lookup: testLookup})
+	_, _, err := inventory.Load(inventoryFile, []byte(yamlLines("version: 1", "setings: {}", "prune: {match: '('}")), inventory.LoadOptions{Lookup: testLookup})
 	require.Error(t, err)
 	want := "inventory.yaml:2:1: unknown key \"setings\": want version, defaults, profiles, companies, containers or prune (x-... keys are free, for anchors)\n" +
 		"inventory.yaml:3:16: prune.match is not a valid regular expression: missing closing ): `(`"
@@ -644,7 +644,7 @@ func TestLoadInventoryErrorText(t *testing.T) {
 		t.Errorf("FILE:LINE:COLUMN: message, one line each (-want +got):\n%s", diff)
 	}
 
-	d := plan.Diagnostic{File: inventoryFile, Line: 5, Column: 3, Message: "crm_url is deprecated", Warning: true}
+	d := inventory.Diagnostic{File: inventoryFile, Line: 5, Column: 3, Message: "crm_url is deprecated", Warning: true}
 	if diff := cmp.Diff("inventory.yaml:5:3: warning: crm_url is deprecated", d.String()); diff != "" {
 		t.Errorf("a warning (-want +got):\n%s", diff)
 	}
@@ -658,7 +658,7 @@ func TestLoadInventoryIsOffline(t *testing.T) {
 	cases := append(invalidInventories(), invalidInventory{name: "kitchen sink", src: kitchenSink})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			inv, _, err := plan.Load(inventoryFile, []byte(tc.src), plan.LoadOptions{Lookup: testLookup})
+			inv, _, err := inventory.Load(inventoryFile, []byte(tc.src), inventory.LoadOptions{Lookup: testLookup})
 			require.Error(t, err)
 			require.Nil(t, inv)
 			st := srv.Stats()
@@ -685,7 +685,7 @@ func TestLoadInventoryNeverEchoesSecrets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := yamlLines("version: 1", "companies:", "  acme:", "    name: Acme", "    settings:", tc.src)
-			_, _, err := plan.Load(inventoryFile, []byte(src), plan.LoadOptions{Lookup: testLookup})
+			_, _, err := inventory.Load(inventoryFile, []byte(src), inventory.LoadOptions{Lookup: testLookup})
 			require.Error(t, err)
 			require.NotContains(t, err.Error(), tc.secret, "a secret value reached an error message")
 			require.NotContains(t, err.Error(), "\n", "one problem, one line")
@@ -831,7 +831,7 @@ func TestLoadInventoryMergesDefaults(t *testing.T) {
 		"    name: Solo Ltd",
 		"    settings: {}",
 	))
-	want := []plan.Company{
+	want := []inventory.Company{
 		{
 			ID: "acme_hq", Name: "Acme HQ", Description: "Head office",
 			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
@@ -976,7 +976,7 @@ func TestLoadInventoryResolvesEnv(t *testing.T) {
 		"  solo_ltd:",
 		"    name: Solo Ltd",
 	))
-	want := []plan.Company{
+	want := []inventory.Company{
 		{
 			ID: "acme_hq", Name: "Acme HQ",
 			Settings: apiclient.SettingsOf(map[string]apiclient.Value{
@@ -1034,7 +1034,7 @@ func TestLoadInventoryAnchorsAndAliases(t *testing.T) {
 		"  greek: [beta, gamma]",
 	))
 	branch := apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("US/Pacific"), "q_ringtime": apiclient.String("20")})
-	want := []plan.Company{
+	want := []inventory.Company{
 		{ID: "acme_hq", Name: "Acme", Settings: branch},
 		{ID: "acme_west", Name: "Acme", Settings: branch},
 		{ID: "beta", Name: "Beta", Settings: apiclient.Settings{}},
@@ -1043,7 +1043,7 @@ func TestLoadInventoryAnchorsAndAliases(t *testing.T) {
 	if diff := cmp.Diff(want, inv.Companies, cmp.Comparer(valueEqual), cmpEnv); diff != "" {
 		t.Errorf("companies (-want +got):\n%s", diff)
 	}
-	wantContainers := []plan.Container{
+	wantContainers := []inventory.Container{
 		{Label: "acme", Members: []string{"acme_hq", "acme_west"}},
 		{Label: "greek", Members: []string{"beta", "gamma"}},
 	}
@@ -1081,7 +1081,7 @@ func TestLoadInventorySortsCompanies(t *testing.T) {
 	_, ok := inv.Company("ghost")
 	require.False(t, ok)
 
-	wantContainers := []plan.Container{
+	wantContainers := []inventory.Container{
 		{Label: "z", Members: []string{"zulu", "acme"}},
 		{Label: "b", Members: []string{"b_2", "b_10"}},
 	}

@@ -1,4 +1,4 @@
-package plan_test
+package inventory_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 // Why no schema of one file can refuse an inventory that the loader refuses.
@@ -61,10 +61,10 @@ var beyondSchema = map[string]string{
 	"yaml/unknown alias":                     notYAML,
 }
 
-// compileSchema compiles plan.Schema as a draft 2020-12 validator.
+// compileSchema compiles inventory.Schema as a draft 2020-12 validator.
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(plan.Schema()))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(inventory.Schema()))
 	require.NoError(t, err)
 	c := jsonschema.NewCompiler()
 	require.NoError(t, c.AddResource("inventory.schema.json", doc))
@@ -115,15 +115,15 @@ func stringKeys(v any) any {
 
 func TestSchemaIsDraft2020(t *testing.T) {
 	var doc map[string]any
-	require.NoError(t, json.Unmarshal(plan.Schema(), &doc))
+	require.NoError(t, json.Unmarshal(inventory.Schema(), &doc))
 	require.Equal(t, "https://json-schema.org/draft/2020-12/schema", doc["$schema"])
 	compileSchema(t)
 }
 
 func TestSchemaIsDeterministic(t *testing.T) {
-	first := plan.Schema()
+	first := inventory.Schema()
 	for range 5 {
-		require.Equal(t, string(first), string(plan.Schema()))
+		require.Equal(t, string(first), string(inventory.Schema()))
 	}
 	var indented bytes.Buffer
 	require.NoError(t, json.Indent(&indented, first, "", "  "))
@@ -141,7 +141,7 @@ func TestSchemaSettingsAreTheFieldTable(t *testing.T) {
 			} `json:"settings"`
 		} `json:"$defs"`
 	}
-	require.NoError(t, json.Unmarshal(plan.Schema(), &doc))
+	require.NoError(t, json.Unmarshal(inventory.Schema(), &doc))
 	want := map[string]any{}
 	for _, f := range apiclient.Fields() {
 		data, err := json.Marshal(f.JSONSchema())
@@ -157,17 +157,17 @@ func TestSchemaSettingsAreTheFieldTable(t *testing.T) {
 }
 
 // exampleInventories returns the YAML files under examples that the loader accepts,
-// with every ${VAR} set: each file that plan.Load takes alone (the inventories, and
-// the simulator's state files, which are in the inventory format too), and each file
-// of a directory tree that plan.LoadFiles takes as one inventory, as -f naming the
-// directory and those under it reads it (files that name profiles of another file).
-// Kubernetes manifests and workflows are neither.
+// with every ${VAR} set: each file that Load takes alone (the inventories, and the
+// simulator's state files, which are in the inventory format too), and each file of
+// a directory tree that LoadFiles takes as one inventory, as -f naming the directory
+// and those under it reads it (files that name profiles of another file). Kubernetes
+// manifests and workflows are neither.
 func exampleInventories(t *testing.T) []string {
 	t.Helper()
-	opts := plan.LoadOptions{Lookup: func(string) (string, bool) { return "4711", true }}
+	opts := inventory.LoadOptions{Lookup: func(string) (string, bool) { return "4711", true }}
 	found := map[string]bool{}
 	var dirs []string
-	err := filepath.WalkDir(filepath.Join("..", "examples"), func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join("..", "..", "examples"), func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
 			return err
@@ -178,7 +178,7 @@ func exampleInventories(t *testing.T) []string {
 			if err != nil {
 				return err
 			}
-			if _, _, err := plan.Load(path, data, opts); err == nil {
+			if _, _, err := inventory.Load(path, data, opts); err == nil {
 				found[path] = true
 			}
 		}
@@ -193,11 +193,11 @@ func exampleInventories(t *testing.T) []string {
 			}
 			return err
 		}))
-		files, err := plan.ReadFiles(tree, nil)
+		files, err := inventory.ReadFiles(tree, nil)
 		if err != nil || len(files) < 2 {
 			continue
 		}
-		if _, _, err := plan.LoadFiles(files, opts); err == nil {
+		if _, _, err := inventory.LoadFiles(files, opts); err == nil {
 			for _, f := range files {
 				found[f.Name] = true
 			}
@@ -210,7 +210,7 @@ func exampleInventories(t *testing.T) []string {
 func TestSchemaAcceptsTheExamples(t *testing.T) {
 	sch := compileSchema(t)
 	for _, path := range exampleInventories(t) {
-		name, err := filepath.Rel("..", path)
+		name, err := filepath.Rel(filepath.Join("..", ".."), path)
 		require.NoError(t, err)
 		t.Run(filepath.ToSlash(name), func(t *testing.T) {
 			data, err := os.ReadFile(path)
@@ -297,11 +297,11 @@ func TestSchemaRefusesInvalidInventories(t *testing.T) {
 				case err != nil && beyond:
 					t.Errorf("the schema refuses it, but beyondSchema says %q: take it off the list\n%v", reason, err)
 				case err == nil && !beyond:
-					t.Errorf("the schema accepts it: refuse it in the schema, or say in beyondSchema (plan/schema_test.go) why no schema can")
+					t.Errorf("the schema accepts it: refuse it in the schema, or say in beyondSchema (plan/inventory/schema_test.go) why no schema can")
 				}
 				return
 			}
-			require.True(t, beyond, "a YAML reader refuses it before the schema sees it (%v): say so in beyondSchema (plan/schema_test.go)", err)
+			require.True(t, beyond, "a YAML reader refuses it before the schema sees it (%v): say so in beyondSchema (plan/inventory/schema_test.go)", err)
 		})
 	}
 	for name := range beyondSchema {
