@@ -34,6 +34,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -194,20 +195,20 @@ func TestProvider(t *testing.T) {
 	converge(t, client(t, srv), inv)
 
 	// The README's commands, from the example's folder, on a copy of pbx.yaml.
-	state := filepath.Join(t.TempDir(), "pbx.yaml")
-	copyFile(t, "provider/pbx.yaml", state)
+	pbxFile := filepath.Join(t.TempDir(), "pbx.yaml")
+	copyFile(t, "provider/pbx.yaml", pbxFile)
 	f := []string{"-f", "inventory", "-f", "inventory/direct", "-f", "inventory/northwind", "-f", "inventory/contoso"}
 	res := runPbxsync(t, "provider", nil, append([]string{"validate"}, f...)...)
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Equal(t, "the inventory (8 files): valid: 8 companies, 2 containers\n", res.stdout)
 	env := map[string]string{"ACME_HQ_NM_PASSWORD": "4711"}
-	res = runPbxsync(t, "provider", env, append(append([]string{"plan"}, f...), "--url", "sim:"+state, "--explain")...)
+	res = runPbxsync(t, "provider", env, append(append([]string{"plan"}, f...), "--url", "sim:"+pbxFile, "--explain")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Contains(t, res.stdout, `q_ringtime:     "" -> "20"   (set at inventory/profiles.yaml:13)`)
 	require.Contains(t, res.stdout, `zone:           "Europe/London" -> "US/Pacific"   (set at inventory/direct/acme.yaml:8)`)
-	res = runPbxsync(t, "provider", env, append(append([]string{"apply"}, f...), "--url", "sim:"+state, "--auto-approve")...)
+	res = runPbxsync(t, "provider", env, append(append([]string{"apply"}, f...), "--url", "sim:"+pbxFile, "--auto-approve")...)
 	require.Equal(t, 0, res.code, res.stderr)
-	res = runPbxsync(t, "provider", env, append(append([]string{"plan"}, f...), "--url", "sim:"+state, "--detailed-exitcode")...)
+	res = runPbxsync(t, "provider", env, append(append([]string{"plan"}, f...), "--url", "sim:"+pbxFile, "--detailed-exitcode")...)
 	require.Equal(t, 0, res.code, res.stdout+res.stderr)
 
 	// The schema beside it, for editors, is what pbxsync schema prints today.
@@ -491,9 +492,9 @@ func TestMigration(t *testing.T) {
 	from, to := client(t, source), client(t, target)
 
 	// The export references secrets and holds none of them.
-	snap, err := plan.ReadSnapshot(t.Context(), from, 4)
+	snap, err := state.ReadSnapshot(t.Context(), from, 4)
 	require.NoError(t, err)
-	exported, err := snap.Export(plan.ExportOptions{})
+	exported, err := snap.Export(state.ExportOptions{})
 	require.NoError(t, err)
 	for _, ref := range []string{"${ACME_HQ_NM_PASSWORD}", "${ACME_WEST_BARGE_PIN}"} {
 		require.Contains(t, string(exported), ref)
@@ -501,12 +502,12 @@ func TestMigration(t *testing.T) {
 	for _, pin := range []string{"4711", "1234"} {
 		require.NotContains(t, string(exported), pin)
 	}
-	withSecrets, err := snap.Export(plan.ExportOptions{IncludeSecrets: true})
+	withSecrets, err := snap.Export(state.ExportOptions{IncludeSecrets: true})
 	require.NoError(t, err)
 	require.Contains(t, string(withSecrets), `"4711"`)
 
 	// The export, with the secrets it references, plans nothing against its source.
-	selected, err := snap.Select(plan.ExportOptions{})
+	selected, err := snap.Select(state.ExportOptions{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"acme_hq", "acme_west", "beta_gmbh", "solo_ltd"}, selected)
 	inv, diags, err := inventory.Load("snap.yaml", exported, inventory.LoadOptions{Lookup: lookup(snap.Secrets(selected))})
@@ -527,9 +528,9 @@ func TestMigration(t *testing.T) {
 
 	// What pbxsync diff compares: the migrated companies read the same on both sides,
 	// secrets and containers included, though their numeric ids differ.
-	snapTo, err := plan.ReadSnapshot(t.Context(), to, 4)
+	snapTo, err := state.ReadSnapshot(t.Context(), to, 4)
 	require.NoError(t, err)
-	again, err := snapTo.Export(plan.ExportOptions{Companies: selected, IncludeSecrets: true})
+	again, err := snapTo.Export(state.ExportOptions{Companies: selected, IncludeSecrets: true})
 	require.NoError(t, err)
 	if diff := cmp.Diff(string(withSecrets), string(again)); diff != "" {
 		t.Errorf("target differs from source (-source +target):\n%s", diff)
@@ -552,7 +553,7 @@ func TestMigrationWalkthrough(t *testing.T) {
 		require.Equal(t, want, res.code, "pbxsync %s\n%s", strings.Join(args, " "), res.stderr)
 		return res
 	}
-	state := func(name string) []byte { return readFile(t, filepath.Join(dir, name)) }
+	file := func(name string) []byte { return readFile(t, filepath.Join(dir, name)) }
 
 	// 1. Look: secrets as references, their variables named on stderr.
 	res := pbxsync(0, "export", "--url", oldPBX, "--match", "^acme_")
@@ -563,7 +564,7 @@ func TestMigrationWalkthrough(t *testing.T) {
 	require.Contains(t, res.stderr, "ACME_HQ_NM_PASSWORD")
 
 	// 2. Rehearse on copies: the real files are not written.
-	oldBefore, newBefore := state("old-pbx.yaml"), state("new-pbx.yaml")
+	oldBefore, newBefore := file("old-pbx.yaml"), file("new-pbx.yaml")
 	pbxsync(0, "export", "--url", oldPBX, "-o", "snap.yaml", "--include-secrets")
 	pbxsync(0, "export", "--url", newPBX, "-o", "target-copy.yaml", "--include-secrets")
 	for _, name := range []string{"snap.yaml", "target-copy.yaml"} {
@@ -571,16 +572,16 @@ func TestMigrationWalkthrough(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, fs.FileMode(0o600), info.Mode().Perm(), "%s holds secrets", name)
 	}
-	require.Contains(t, string(state("snap.yaml")), `"4711"`)
+	require.Contains(t, string(file("snap.yaml")), `"4711"`)
 	res = pbxsync(0, "migrate", "--from", "sim:snap.yaml", "--to", "sim:target-copy.yaml", "--match", "^acme_", "--auto-approve", "--log-level", "debug")
 	require.Contains(t, res.stderr, "Plan: 2 to create, 1 to group. 1 unmanaged company")
 	require.Contains(t, res.stderr, "verb=create company=acme_hq")
-	require.Equal(t, oldBefore, state("old-pbx.yaml"))
-	require.Equal(t, newBefore, state("new-pbx.yaml"))
+	require.Equal(t, oldBefore, file("old-pbx.yaml"))
+	require.Equal(t, newBefore, file("new-pbx.yaml"))
 
 	// 3. Migrate, with a report of each company's numeric id on both sides.
 	pbxsync(1, "migrate", "--from", oldPBX, "--to", newPBX, "--match", "^acme_") // no terminal, no --auto-approve
-	require.Equal(t, newBefore, state("new-pbx.yaml"))
+	require.Equal(t, newBefore, file("new-pbx.yaml"))
 	pbxsync(0, "migrate", "--from", oldPBX, "--to", newPBX, "--match", "^acme_", "--report", "migration.json", "--auto-approve")
 	var report struct {
 		Verified  bool `json:"verified"`
@@ -592,7 +593,7 @@ func TestMigrationWalkthrough(t *testing.T) {
 			Verified bool   `json:"verified"`
 		} `json:"companies"`
 	}
-	require.NoError(t, json.Unmarshal(state("migration.json"), &report))
+	require.NoError(t, json.Unmarshal(file("migration.json"), &report))
 	require.True(t, report.Verified)
 	require.Len(t, report.Companies, 2)
 	for i, id := range []string{"acme_hq", "acme_west"} {
@@ -610,10 +611,10 @@ func TestMigrationWalkthrough(t *testing.T) {
 	pbxsync(2, "diff", "--from", oldPBX, "--to", newPBX)
 
 	// 5. Remove from the old PBX: refused over the delete budget, done within it.
-	oldBefore = state("old-pbx.yaml")
+	oldBefore = file("old-pbx.yaml")
 	pbxsync(3, "migrate", "--from", oldPBX, "--to", newPBX, "--match", "^acme_", "--delete-source", "--auto-approve")
 	pbxsync(3, "migrate", "--from", oldPBX, "--to", newPBX, "--match", "^acme_", "--delete-source", "--max-delete", "1", "--auto-approve")
-	require.Equal(t, oldBefore, state("old-pbx.yaml"), "refused before any write")
+	require.Equal(t, oldBefore, file("old-pbx.yaml"), "refused before any write")
 	pbxsync(0, "migrate", "--from", oldPBX, "--to", newPBX, "--match", "^acme_", "--delete-source", "--max-delete", "2", "--report", "final.json", "--auto-approve")
 	left, err := pbxtest.ReadStateFile(filepath.Join(dir, "old-pbx.yaml"))
 	require.NoError(t, err)
@@ -628,7 +629,7 @@ func TestMigrationWalkthrough(t *testing.T) {
 	inv, diags := load(t, filepath.Join(dir, "acme.yaml"), lookup(map[string]string{"ACME_HQ_NM_PASSWORD": "4711", "ACME_WEST_BARGE_PIN": "1234"}))
 	require.Empty(t, diags)
 	require.Len(t, inv.Companies, 2)
-	require.NotContains(t, string(state("acme.yaml")), "4711")
+	require.NotContains(t, string(file("acme.yaml")), "4711")
 }
 
 // ---- the library: load, plan, apply
@@ -665,7 +666,7 @@ func client(t *testing.T, srv *simtest.Server) *apiclient.Client {
 
 func planOf(t *testing.T, c *apiclient.Client, inv *inventory.Inventory) *plan.Plan {
 	t.Helper()
-	st, err := plan.ReadState(t.Context(), c, inv, 4)
+	st, err := state.Read(t.Context(), c, inv, 4)
 	require.NoError(t, err)
 	p, err := plan.Diff(inv, st, plan.Options{})
 	require.NoError(t, err)

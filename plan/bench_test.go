@@ -12,6 +12,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // largeCase builds a server state and an inventory of n companies in containers of
@@ -53,36 +54,18 @@ func largeCase(tb testing.TB, n, perContainer int) (pbxtest.State, *inventory.In
 	return st, loaded
 }
 
-// BenchmarkReadState reads 50,000 companies in 10,000 containers from the simulator
-// over HTTP at parallelism 8, as plan does.
-func BenchmarkReadState(b *testing.B) {
-	st, inv := largeCase(b, 50_000, 5)
-	srv := simtest.NewServer(b, pbxtest.WithState(st))
-	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
-	require.NoError(b, err)
-	b.ReportAllocs()
-	var requests int
-	for b.Loop() {
-		state, err := plan.ReadState(b.Context(), client, inv, 8)
-		require.NoError(b, err)
-		requests = state.Requests
-	}
-	b.ReportMetric(float64(requests), "requests/op")
-	b.ReportMetric(float64(len(st.Containers)), "containers")
-}
-
 // BenchmarkDiff diffs 50,000 companies in 10,000 containers, 10% drifted.
 func BenchmarkDiff(b *testing.B) {
 	st, inv := largeCase(b, 50_000, 5)
 	srv := simtest.NewServer(b, pbxtest.WithState(st))
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(b, err)
-	state, err := plan.ReadState(b.Context(), client, inv, 8)
+	read, err := state.Read(b.Context(), client, inv, 8)
 	require.NoError(b, err)
 	b.ReportAllocs()
 	var changes int
 	for b.Loop() {
-		p, err := plan.Diff(inv, state, plan.Options{})
+		p, err := plan.Diff(inv, read, plan.Options{})
 		require.NoError(b, err)
 		changes = len(p.Changes)
 	}

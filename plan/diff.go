@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // Options change what a plan may contain.
@@ -28,7 +29,7 @@ func (o Options) Partial() bool { return len(o.Companies) > 0 || o.Match != "" }
 
 // chosen returns the companies a partial plan keeps: those named or matched, in the
 // inventory or on the server, and their container partners, transitively.
-func (o Options) chosen(inv *inventory.Inventory, st *State) (map[string]bool, error) {
+func (o Options) chosen(inv *inventory.Inventory, st *state.State) (map[string]bool, error) {
 	var re *regexp.Regexp
 	if o.Match != "" {
 		var err error
@@ -99,7 +100,7 @@ const newContainer = "+new:"
 // there are more deletes than opts.MaxDelete it returns the plan and a
 // *DeleteBudgetError. The plan carries what apply writes, and what verification
 // compares with, so that neither reads the inventory again.
-func Diff(inv *inventory.Inventory, st *State, opts Options) (*Plan, error) {
+func Diff(inv *inventory.Inventory, st *state.State, opts Options) (*Plan, error) {
 	p := &Plan{NotPlanned: notPlanned(inv, st)}
 	p.diffCompanies(inv, st)
 	p.diffUnmanaged(inv, st, opts.Prune)
@@ -146,7 +147,7 @@ func Diff(inv *inventory.Inventory, st *State, opts Options) (*Plan, error) {
 
 // diffCompanies plans the creates of the inventory's companies the server lacks, and
 // the updates of those it holds otherwise; not those of companies not planned.
-func (p *Plan) diffCompanies(inv *inventory.Inventory, st *State) {
+func (p *Plan) diffCompanies(inv *inventory.Inventory, st *state.State) {
 	for _, want := range inv.Companies {
 		if _, held := p.NotPlanned[want.ID]; held {
 			continue
@@ -168,7 +169,7 @@ func (p *Plan) diffCompanies(inv *inventory.Inventory, st *State) {
 
 // diffUnmanaged lists the server's companies that the inventory does not name, and
 // with prune plans the deletes of those prune.match selects instead.
-func (p *Plan) diffUnmanaged(inv *inventory.Inventory, st *State, prune bool) {
+func (p *Plan) diffUnmanaged(inv *inventory.Inventory, st *state.State, prune bool) {
 	for _, id := range slices.Sorted(maps.Keys(st.Companies)) {
 		if _, managed := inv.Company(id); managed {
 			continue
@@ -187,7 +188,7 @@ func (p *Plan) diffUnmanaged(inv *inventory.Inventory, st *State, prune bool) {
 // diffGrouping plans the ungroups and groups that put the inventory's companies in
 // the containers it asks for. A company not planned is in no desired group: it is
 // never moved. It returns the members of each desired container, by company.
-func (p *Plan) diffGrouping(inv *inventory.Inventory, st *State) (mates map[string][]string) {
+func (p *Plan) diffGrouping(inv *inventory.Inventory, st *state.State) (mates map[string][]string) {
 	current := maps.Clone(st.Containers)
 	var desired [][]string
 	mates = map[string][]string{}
@@ -277,7 +278,7 @@ func desiredGrouping(inv *inventory.Inventory, mates, containerOf map[string][]s
 // d holds their desired containers, from st: their containers as read back, where a
 // company st lacks is absent and would be created alone. It returns the changes in
 // plan order, and the members of each container read, by company.
-func (d DesiredGrouping) Replan(st *State, scope map[string]bool) ([]Change, map[string][]string) {
+func (d DesiredGrouping) Replan(st *state.State, scope map[string]bool) ([]Change, map[string][]string) {
 	current := maps.Clone(st.Containers)
 	var desired [][]string
 	first := map[string]bool{} // the desired containers listed, by their first member
@@ -313,7 +314,7 @@ func SortChanges(changes []Change) {
 // notPlanned returns the companies of the inventory that a plan must leave alone,
 // with the reason: those whose container could not be read, and the companies the
 // inventory groups with them (their grouping cannot be planned without it).
-func notPlanned(inv *inventory.Inventory, st *State) map[string]string {
+func notPlanned(inv *inventory.Inventory, st *state.State) map[string]string {
 	if len(st.Unread) == 0 {
 		return nil
 	}

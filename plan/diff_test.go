@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // carriedInventory asks for an update of a (its name, its zone and its PINs) and the
@@ -46,7 +47,7 @@ func carriedPlan(t *testing.T) (*inventory.Inventory, *plan.Plan) {
 	t.Helper()
 	inv, _, err := inventory.Load("inventory.yaml", []byte(carriedInventory), inventory.LoadOptions{Lookup: lookup(carriedPINs)})
 	require.NoError(t, err)
-	st := plan.NewState([]apiclient.Company{{ID: "a", Name: "A Old"}}, map[string][]string{"ca": {"a"}})
+	st := state.New([]apiclient.Company{{ID: "a", Name: "A Old"}}, map[string][]string{"ca": {"a"}})
 	p, err := plan.Diff(inv, st, plan.Options{})
 	require.NoError(t, err)
 	require.Equal(t, "Plan: 1 to create, 1 to update.", p.Summary())
@@ -128,7 +129,7 @@ containers:
 	for _, id := range []string{"a", "b", "c", "d", "e", "f", "u"} {
 		companies = append(companies, apiclient.Company{ID: id, Name: strings.ToUpper(id)})
 	}
-	st := plan.NewState(companies, map[string][]string{
+	st := state.New(companies, map[string][]string{
 		"x1": {"a", "u"}, // u is not managed: a's container-mate, never in the desired grouping
 		"x2": {"b", "e"}, // e must leave b's container
 		"x3": {"c", "d"},
@@ -180,7 +181,7 @@ func TestReplan(t *testing.T) {
 					companies = append(companies, apiclient.Company{ID: id})
 				}
 			}
-			st := plan.NewState(companies, tt.containers)
+			st := state.New(companies, tt.containers)
 			scope := map[string]bool{}
 			for _, id := range tt.scope {
 				scope[id] = true

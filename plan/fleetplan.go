@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // FleetMember is one PBX of a fleet as planning needs it: its inventory and what its
@@ -16,7 +17,7 @@ import (
 type FleetMember struct {
 	Name  string
 	Inv   *inventory.Inventory
-	State *State // nil when Err is set
+	State *state.State // nil when Err is set
 	Err   error
 	// Left is true for a PBX this run leaves out (--pbx): read only so that a
 	// company moved from it is not created empty elsewhere; never planned.
@@ -283,7 +284,7 @@ func (d *fleetDiff) planPBX(m FleetMember, opts Options) (*Plan, error) {
 }
 
 // containerMembers returns the members of id's container as read, or nil.
-func containerMembers(st *State, id string) []string {
+func containerMembers(st *state.State, id string) []string {
 	for _, members := range st.Containers {
 		if slices.Contains(members, id) {
 			return members

@@ -9,6 +9,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // inv loads a one-file inventory from YAML text, secrets from vars.
@@ -32,7 +33,7 @@ func company(id, name string, kv ...string) apiclient.Company {
 }
 
 func member(t *testing.T, name, src string, companies ...apiclient.Company) plan.FleetMember {
-	return plan.FleetMember{Name: name, Inv: inv(t, name+".yaml", src), State: plan.NewState(companies, nil)}
+	return plan.FleetMember{Name: name, Inv: inv(t, name+".yaml", src), State: state.New(companies, nil)}
 }
 
 // The moves of a fleet: what one inventory lists and another PBX's server holds

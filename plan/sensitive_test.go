@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // Long and odd, so that finding one in output cannot be chance.
@@ -21,14 +22,14 @@ const (
 
 // sensitivePlan is a plan whose changes carry PINs: an update of acme's, from the
 // server's to the inventory's, and a create of beta with one.
-func sensitivePlan(t *testing.T) (*plan.Plan, *plan.State) {
+func sensitivePlan(t *testing.T) (*plan.Plan, *state.State) {
 	t.Helper()
 	in := inv(t, "inventory.yaml", `version: 1
 companies:
   acme: {name: Acme, settings: {nm_password: "${ACME_PIN}", zone: UTC}}
   beta: {name: Beta, settings: {ivr_password: "${ACME_PIN}"}}
 `, "ACME_PIN", wantPIN)
-	st := plan.NewState([]apiclient.Company{company("acme", "Acme", "nm_password", havePIN, "zone", "Europe/London")}, nil)
+	st := state.New([]apiclient.Company{company("acme", "Acme", "nm_password", havePIN, "zone", "Europe/London")}, nil)
 	p, err := plan.Diff(in, st, plan.Options{})
 	require.NoError(t, err)
 	return p, st
@@ -58,8 +59,8 @@ func TestPlanValuesAreMarked(t *testing.T) {
 
 func TestRenderStructuresKeepSecrets(t *testing.T) {
 	p, st := sensitivePlan(t)
-	other := plan.NewState([]apiclient.Company{company("acme", "Acme", "nm_password", wantPIN)}, nil)
-	comparison, _ := plan.CompareSnapshots(st, other, plan.CompareOptions{})
+	other := state.New([]apiclient.Company{company("acme", "Acme", "nm_password", wantPIN)}, nil)
+	comparison, _ := state.CompareSnapshots(st, other, state.CompareOptions{})
 	require.Len(t, comparison.Diffs, 1)
 	fp, err := plan.DiffFleet([]plan.FleetMember{
 		member(t, "london", "version: 1\ncompanies: {}\n", company("acme", "Acme", "nm_password", havePIN)),

@@ -13,11 +13,12 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // Client is what applying a plan needs from a PBX client.
 type Client interface {
-	plan.Reader
+	state.Reader
 	CreateConfirmed(ctx context.Context, id, name, description string) (apiclient.Company, error)
 	Update(ctx context.Context, id string, ch apiclient.Changes) (apiclient.Company, error)
 	DeleteConfirmed(ctx context.Context, id string) error

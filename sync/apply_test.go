@@ -16,6 +16,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -44,9 +45,9 @@ func load(t testing.TB, src string, lookup func(string) (string, bool)) *invento
 }
 
 // diff reads the server at the given parallelism and plans inv against it.
-func diff(t testing.TB, c plan.Reader, inv *inventory.Inventory, parallelism int, opts plan.Options) *plan.Plan {
+func diff(t testing.TB, c state.Reader, inv *inventory.Inventory, parallelism int, opts plan.Options) *plan.Plan {
 	t.Helper()
-	st, err := plan.ReadState(t.Context(), c, inv, parallelism)
+	st, err := state.Read(t.Context(), c, inv, parallelism)
 	require.NoError(t, err)
 	p, err := plan.Diff(inv, st, opts)
 	require.NoError(t, err)
@@ -171,11 +172,11 @@ func expectedState(before, after pbxtest.State, inv *inventory.Inventory, delete
 func TestApplyQuickstartConverges(t *testing.T) {
 	src, err := os.ReadFile("../examples/quickstart/inventory.yaml")
 	require.NoError(t, err)
-	state, err := pbxtest.ReadStateFile("../examples/quickstart/pbx.yaml")
+	st, err := pbxtest.ReadStateFile("../examples/quickstart/pbx.yaml")
 	require.NoError(t, err)
 	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
 		t.Run(string(mode), func(t *testing.T) {
-			srv := simtest.NewServer(t, pbxtest.WithState(state), pbxtest.WithMode(mode))
+			srv := simtest.NewServer(t, pbxtest.WithState(st), pbxtest.WithMode(mode))
 			c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
 			before := srv.Snapshot()
@@ -416,7 +417,7 @@ companies:
 // it skipped, and every other change runs: a delete of a company no other change
 // names runs after the others have ended, whether they succeeded or not.
 func TestApplySkipsOnlyDependents(t *testing.T) {
-	state := pbxtest.State{
+	st := pbxtest.State{
 		Companies: []apiclient.Company{
 			company("t1", "Target"),
 			company("u1", "Update One", "zone", "Europe/London"),
@@ -473,7 +474,7 @@ prune:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := simtest.NewServer(t, pbxtest.WithState(state))
+			srv := simtest.NewServer(t, pbxtest.WithState(st))
 			c := newClient(t, srv.URL, pbxtest.AdminKey)
 			inv := load(t, src, noEnv)
 			p := diff(t, c, inv, 4, plan.Options{Prune: true, MaxDelete: 1})

@@ -11,6 +11,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -19,7 +20,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkApplyLoad -benchtime 1x ./sync/
 //
-// "apply" is the whole run, plan (ReadState and Diff) then Apply with its
+// "apply" is the whole run, plan (state.Read and Diff) then Apply with its
 // verification; "x-ideal" is its time over the ideal of the plan's own time plus the
 // updates at full parallelism, ceil(N/P) × L, and "extra-requests" the requests beyond
 // the plan's and the N updates (verification reads none: the answers show what was
@@ -35,7 +36,7 @@ func BenchmarkApplyLoad(b *testing.B) {
 	// whole plans and applies once, and returns the plan's time and the whole time.
 	whole := func(b *testing.B, srv *simtest.Server, c *apiclient.Client, inv *inventory.Inventory, parallelism int) (time.Duration, time.Duration, int) {
 		start := time.Now()
-		st, err := plan.ReadState(b.Context(), c, inv, parallelism)
+		st, err := state.Read(b.Context(), c, inv, parallelism)
 		require.NoError(b, err)
 		p, err := plan.Diff(inv, st, plan.Options{})
 		require.NoError(b, err)

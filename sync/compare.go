@@ -4,25 +4,24 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/pbxsync/pbxsync/plan/state"
 	"golang.org/x/sync/errgroup"
-
-	"github.com/pbxsync/pbxsync/plan"
 )
 
 // Compare reads two servers at once and compares them company by company
-// (plan.CompareSnapshots), as diff does. A company of opts.Companies on neither
-// server is an error (plan.NotFoundError).
-func Compare(ctx context.Context, from, to plan.Reader, parallelism int, opts plan.CompareOptions) (*plan.Comparison, error) {
-	var fromSnap, toSnap *plan.State
+// (state.CompareSnapshots), as diff does. A company of opts.Companies on neither
+// server is an error (state.NotFoundError).
+func Compare(ctx context.Context, from, to state.Reader, parallelism int, opts state.CompareOptions) (*state.Comparison, error) {
+	var fromSnap, toSnap *state.State
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		if fromSnap, err = plan.ReadSnapshot(gctx, from, parallelism); err != nil {
+		if fromSnap, err = state.ReadSnapshot(gctx, from, parallelism); err != nil {
 			return fmt.Errorf("read --from: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() (err error) {
-		if toSnap, err = plan.ReadSnapshot(gctx, to, parallelism); err != nil {
+		if toSnap, err = state.ReadSnapshot(gctx, to, parallelism); err != nil {
 			return fmt.Errorf("read --to: %w", err)
 		}
 		return nil
@@ -30,9 +29,9 @@ func Compare(ctx context.Context, from, to plan.Reader, parallelism int, opts pl
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	c, missing := plan.CompareSnapshots(fromSnap, toSnap, opts)
+	c, missing := state.CompareSnapshots(fromSnap, toSnap, opts)
 	if len(missing) > 0 {
-		return nil, plan.NotFound(missing, "on either server")
+		return nil, state.NotFound(missing, "on either server")
 	}
 	return c, nil
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // ExportOptions say what Export reads and how it writes it.
@@ -19,7 +19,7 @@ type ExportOptions struct {
 	Companies      []string       // only these companies, with their container partners; all when empty
 	Match          *regexp.Regexp // only companies whose id matches, with their container partners
 	IncludeSecrets bool           // secret values instead of ${VAR} references
-	Compact        bool           // shared values under defaults (plan.ExportOptions)
+	Compact        bool           // shared values under defaults (state.ExportOptions)
 	Parallelism    int            // requests in flight
 }
 
@@ -33,15 +33,15 @@ type Exported struct {
 
 // Export reads every company and container of the server and writes the chosen
 // ones as an inventory. A company named in Companies that the server lacks is an
-// error (plan.NotFoundError), and so is a Match that matches nothing.
-func Export(ctx context.Context, r plan.Reader, opts ExportOptions) (*Exported, error) {
-	snap, err := plan.ReadSnapshot(ctx, r, opts.Parallelism)
+// error (state.NotFoundError), and so is a Match that matches nothing.
+func Export(ctx context.Context, r state.Reader, opts ExportOptions) (*Exported, error) {
+	snap, err := state.ReadSnapshot(ctx, r, opts.Parallelism)
 	if err != nil {
 		return nil, err
 	}
 	selected, missing := snap.SelectPresent(opts.Companies, opts.Match)
 	if len(missing) > 0 {
-		return nil, plan.NotFound(missing, "on the server")
+		return nil, state.NotFound(missing, "on the server")
 	}
 	if len(selected) == 0 && opts.Match != nil {
 		return nil, fmt.Errorf("nothing to export: --match %q matches no company on the server", opts.Match)
@@ -52,7 +52,7 @@ func Export(ctx context.Context, r plan.Reader, opts ExportOptions) (*Exported, 
 			return nil, err
 		}
 	}
-	e.Data, err = snap.Export(plan.ExportOptions{Companies: opts.Companies, Match: opts.Match, IncludeSecrets: opts.IncludeSecrets, Compact: opts.Compact})
+	e.Data, err = snap.Export(state.ExportOptions{Companies: opts.Companies, Match: opts.Match, IncludeSecrets: opts.IncludeSecrets, Compact: opts.Compact})
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
@@ -60,7 +60,7 @@ func Export(ctx context.Context, r plan.Reader, opts ExportOptions) (*Exported, 
 }
 
 // containersOf counts the containers of two or more that an export of selected holds.
-func containersOf(snap *plan.State, selected []string) int {
+func containersOf(snap *state.State, selected []string) int {
 	chosen := map[string]bool{}
 	for _, id := range selected {
 		chosen[id] = true
@@ -124,7 +124,7 @@ func exportPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, opt
 	if err != nil {
 		return nil, err
 	}
-	snap, err := plan.ReadSnapshot(ctx, c, opts.Parallelism)
+	snap, err := state.ReadSnapshot(ctx, c, opts.Parallelism)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func exportPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, opt
 	if e.Variables, err = snap.SecretVariables(ids); err != nil {
 		return nil, err
 	}
-	if e.Data, err = snap.Export(plan.ExportOptions{Compact: opts.Compact}); err != nil {
+	if e.Data, err = snap.Export(state.ExportOptions{Compact: opts.Compact}); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // FleetApplyOptions tune ApplyFleet.
@@ -58,7 +59,7 @@ type FleetReport struct {
 // PBX, unless it changed there since it was read. A move whose new PBX did not
 // apply it, or could not verify it, stays unfinished: the company stays on its old
 // PBX, and the next run finishes the move.
-func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, snaps map[string]*plan.State, opts FleetApplyOptions) *FleetReport {
+func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, snaps map[string]*state.State, opts FleetApplyOptions) *FleetReport {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -187,7 +188,7 @@ func verifyOn(ctx context.Context, c Client, to string, fp *plan.FleetPlan, appl
 		}
 	}
 	inv := fp.Inventories[to]
-	fresh, err := plan.ReadState(ctx, c, inv, parallelism)
+	fresh, err := state.Read(ctx, c, inv, parallelism)
 	if err != nil {
 		return all(fmt.Sprintf("%s could not be read back: %v", to, err))
 	}
@@ -218,7 +219,7 @@ func verifyOn(ctx context.Context, c Client, to string, fp *plan.FleetPlan, appl
 // finishMoves deletes from their old PBX, c, the moved companies verified on their
 // new one (a transfer that leaves containers to c's inventory), and says what
 // became of each move.
-func finishMoves(ctx context.Context, c Client, snap *plan.State, moves []plan.Move, notVerified map[string]string, opts FleetApplyOptions) map[string]MoveResult {
+func finishMoves(ctx context.Context, c Client, snap *state.State, moves []plan.Move, notVerified map[string]string, opts FleetApplyOptions) map[string]MoveResult {
 	t := transfer{
 		source: c, snapshot: snap,
 		reread:     &inventory.Inventory{}, // its companies only: containers are left
@@ -415,7 +416,7 @@ type FleetReadOptions struct {
 type FleetRun struct {
 	Fleet   *inventory.Fleet
 	Clients map[string]Client
-	States  map[string]*plan.State
+	States  map[string]*state.State
 	Errs    map[string]error
 	chosen  func(string) bool
 }
@@ -430,7 +431,7 @@ func ReadFleet(ctx context.Context, fleet *inventory.Fleet, dial FleetDialer, op
 	if chosen == nil {
 		chosen = func(string) bool { return true }
 	}
-	r := &FleetRun{Fleet: fleet, Clients: map[string]Client{}, States: map[string]*plan.State{}, Errs: map[string]error{}, chosen: chosen}
+	r := &FleetRun{Fleet: fleet, Clients: map[string]Client{}, States: map[string]*state.State{}, Errs: map[string]error{}, chosen: chosen}
 	var mu stdsync.Mutex
 	var g errgroup.Group
 	g.SetLimit(max(opts.PBXParallelism, 1))
@@ -465,7 +466,7 @@ func ReadFleet(ctx context.Context, fleet *inventory.Fleet, dial FleetDialer, op
 
 // readPBX connects to one PBX and reads what its inventory names, or for a PBX left
 // out of the run only which companies it holds.
-func readPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, writes, chosen bool, parallelism int) (Client, *plan.State, error) {
+func readPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, writes, chosen bool, parallelism int) (Client, *state.State, error) {
 	c, err := dial(ctx, p, writes)
 	if err != nil {
 		return nil, nil, err
@@ -474,7 +475,7 @@ func readPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, write
 	if !chosen {
 		inv = &inventory.Inventory{}
 	}
-	st, err := plan.ReadState(ctx, c, inv, parallelism)
+	st, err := state.Read(ctx, c, inv, parallelism)
 	return c, st, err
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -44,7 +45,7 @@ type fleetRun struct {
 }
 
 // runFleetRound runs one fleet round as apply --fleet does: it reads every PBX
-// (plan.ReadState with its inventory; one that cannot be read is a member with
+// (state.Read with its inventory; one that cannot be read is a member with
 // Err), plans the fleet (DiffFleet, moves not budgeted) and applies it
 // (ApplyFleet, each PBX's plan with sync.Apply). Everything runs under ctx. opts,
 // when given, are each PBX's plan options (--prune, --max-delete).
@@ -54,7 +55,7 @@ func runFleetRound(t testing.TB, ctx context.Context, pbxs []fleetPBX, opts ...p
 	var g errgroup.Group
 	for i, p := range pbxs {
 		g.Go(func() error {
-			st, err := plan.ReadState(ctx, p.client, p.inv, 4)
+			st, err := state.Read(ctx, p.client, p.inv, 4)
 			if err != nil {
 				st = nil
 			}
@@ -64,7 +65,7 @@ func runFleetRound(t testing.TB, ctx context.Context, pbxs []fleetPBX, opts ...p
 	}
 	_ = g.Wait()
 	servers := map[string]sync.Client{}
-	snaps := map[string]*plan.State{}
+	snaps := map[string]*state.State{}
 	for i, p := range pbxs {
 		servers[p.name] = p.client
 		if members[i].State != nil {

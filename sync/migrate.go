@@ -13,11 +13,12 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // Source is what a migration needs from the server it copies from.
 type Source interface {
-	plan.Reader
+	state.Reader
 	DeleteConfirmed(ctx context.Context, id string) error
 }
 
@@ -47,14 +48,14 @@ type ApplyFunc func(ctx context.Context, p *plan.Plan) *Report
 type Migration struct {
 	opts     MigrateOptions
 	from     Source
-	to       Client      // the server it copies to
-	snap     *plan.State // the source, read whole
-	selected []string    // the companies migrated, sorted
+	to       Client       // the server it copies to
+	snap     *state.State // the source, read whole
+	selected []string     // the companies migrated, sorted
 	inv      *inventory.Inventory
-	plan     *plan.Plan  // on the target
-	applied  *Report     // nil when nothing was applied on the target
-	target   *plan.State // the target, read back after the apply
-	diffs    map[string]plan.CompanyDiff
+	plan     *plan.Plan   // on the target
+	applied  *Report      // nil when nothing was applied on the target
+	target   *state.State // the target, read back after the apply
+	diffs    map[string]state.CompanyDiff
 	compared bool                     // the target was read back and compared with the source
 	source   map[string]sourceOutcome // what became of each company on the source
 }
@@ -126,7 +127,7 @@ func (m *Migration) Verified() bool {
 // migration is verified.
 func (m *Migration) Prepare(ctx context.Context, from Source, to Client) (err error) {
 	m.from, m.to = from, to
-	if m.snap, err = plan.ReadSnapshot(ctx, m.from, m.opts.Parallelism); err != nil {
+	if m.snap, err = state.ReadSnapshot(ctx, m.from, m.opts.Parallelism); err != nil {
 		return fmt.Errorf("read the source: %w", err)
 	}
 	selected, missing := m.snap.SelectPresent(m.opts.Companies, m.opts.Match)
@@ -141,7 +142,7 @@ func (m *Migration) Prepare(ctx context.Context, from Source, to Client) (err er
 	if m.inv, err = m.inventory(ctx); err != nil {
 		return err
 	}
-	st, err := plan.ReadState(ctx, m.to, m.inv, m.opts.Parallelism)
+	st, err := state.Read(ctx, m.to, m.inv, m.opts.Parallelism)
 	if err != nil {
 		return fmt.Errorf("read the target: %w", err)
 	}
@@ -168,7 +169,7 @@ func (m *Migration) skipMigrated(ctx context.Context, missing []string) error {
 		m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "not on the source, but on the target: migrated already, left out", slog.String("company", id))
 	}
 	if len(nowhere) > 0 {
-		return plan.NotFound(nowhere, "on the source (nor on the target)")
+		return state.NotFound(nowhere, "on the source (nor on the target)")
 	}
 	return nil
 }
@@ -194,7 +195,7 @@ func (m *Migration) inventory(ctx context.Context) (*inventory.Inventory, error)
 				slog.String("company", c.ID), slog.String("fields", strings.Join(unknown, ",")))
 		}
 	}
-	data, err := snap.Export(plan.ExportOptions{Companies: selected})
+	data, err := snap.Export(state.ExportOptions{Companies: selected})
 	if err != nil {
 		return nil, fmt.Errorf("export the source: %w", err)
 	}
@@ -225,11 +226,11 @@ func (m *Migration) Execute(ctx context.Context, apply ApplyFunc) (err error) {
 	if ctx.Err() != nil {
 		return m.interrupted()
 	}
-	if m.target, err = plan.ReadState(ctx, m.to, m.inv, m.opts.Parallelism); err != nil {
+	if m.target, err = state.Read(ctx, m.to, m.inv, m.opts.Parallelism); err != nil {
 		return fmt.Errorf("read back the target: %w", err)
 	}
-	m.diffs = map[string]plan.CompanyDiff{}
-	for _, d := range plan.Compare(plan.SideOf(m.snap), plan.SideOf(m.target), m.selected) {
+	m.diffs = map[string]state.CompanyDiff{}
+	for _, d := range state.Compare(state.SideOf(m.snap), state.SideOf(m.target), m.selected) {
 		m.diffs[d.Company] = d
 	}
 	m.compared = true

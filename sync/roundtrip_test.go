@@ -16,6 +16,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -95,11 +96,11 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			source := simtest.NewServer(t, pbxtest.WithState(randomState(rand.New(rand.NewPCG(seed, 7)))))
 			sc := newClient(t, source.URL, pbxtest.AdminKey)
-			snap, err := plan.ReadSnapshot(t.Context(), sc, 4)
+			snap, err := state.ReadSnapshot(t.Context(), sc, 4)
 			require.NoError(t, err)
-			data, err := snap.Export(plan.ExportOptions{})
+			data, err := snap.Export(state.ExportOptions{})
 			require.NoError(t, err)
-			again, err := snap.Export(plan.ExportOptions{})
+			again, err := snap.Export(state.ExportOptions{})
 			require.NoError(t, err)
 			require.Equal(t, string(data), string(again), "exporting twice gives the same bytes")
 			for _, c := range snap.Companies {
@@ -108,14 +109,14 @@ func TestExportRoundTrip(t *testing.T) {
 				}
 			}
 
-			allIDs, err := snap.Select(plan.ExportOptions{})
+			allIDs, err := snap.Select(state.ExportOptions{})
 			require.NoError(t, err)
 			secrets := snap.Secrets(allIDs)
 			env := func(k string) (string, bool) { v, ok := secrets[k]; return v, ok }
 			inv, _, err := inventory.Load("export.yaml", data, inventory.LoadOptions{Lookup: env})
 			require.NoError(t, err, "the export is a valid inventory:\n%s", data)
 
-			st, err := plan.ReadState(t.Context(), sc, inv, 4)
+			st, err := state.Read(t.Context(), sc, inv, 4)
 			require.NoError(t, err)
 			p, err := plan.Diff(inv, st, plan.Options{})
 			require.NoError(t, err)
@@ -123,7 +124,7 @@ func TestExportRoundTrip(t *testing.T) {
 
 			target := simtest.NewServer(t)
 			tc := newClient(t, target.URL, pbxtest.AdminKey)
-			tst, err := plan.ReadState(t.Context(), tc, inv, 4)
+			tst, err := state.Read(t.Context(), tc, inv, 4)
 			require.NoError(t, err)
 			tp, err := plan.Diff(inv, tst, plan.Options{})
 			require.NoError(t, err)

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // A transfer is the end of "create on B, verify, delete on A", which migrate and a
@@ -20,9 +20,9 @@ import (
 // A since A was read. Deleting a company that changed would lose its change.
 type transfer struct {
 	source   Source
-	snapshot *plan.State // the source as read when the copies were planned
+	snapshot *state.State // the source as read when the copies were planned
 	// reread is what the source is read again with before the deletes
-	// (plan.ReadState): with carryContainers, the copies' inventory, so that their
+	// (state.Read): with carryContainers, the copies' inventory, so that their
 	// containers are read.
 	reread *inventory.Inventory
 	copies []string // the companies copied from the source
@@ -98,7 +98,7 @@ func (t *transfer) run(ctx context.Context) (map[string]sourceOutcome, error) {
 	if len(verified) == 0 {
 		return out, nil
 	}
-	fresh, err := plan.ReadState(ctx, t.source, t.reread, t.parallelism)
+	fresh, err := state.Read(ctx, t.source, t.reread, t.parallelism)
 	if err != nil {
 		for _, group := range verified {
 			keep(out, group, true, "not deleted: the source could not be read again: "+err.Error())
@@ -131,7 +131,7 @@ func (t *transfer) groups() [][]string {
 	}
 	together := func(id string) []string { return []string{id} }
 	if t.containers == carryContainers {
-		together = plan.SideOf(t.snapshot).Mates
+		together = state.SideOf(t.snapshot).Mates
 	}
 	var groups [][]string
 	grouped := map[string]bool{}
@@ -154,11 +154,11 @@ func (t *transfer) groups() [][]string {
 // changedSince says, for each of ids that changed on the source since the snapshot
 // (fresh is the source read again), what changed: its name, its settings, whether
 // it is there at all, and with carryContainers its container.
-func (t *transfer) changedSince(fresh *plan.State, ids []string) map[string]string {
+func (t *transfer) changedSince(fresh *state.State, ids []string) map[string]string {
 	changed := map[string]string{}
-	for _, d := range plan.Compare(plan.SideOf(t.snapshot), plan.SideOf(fresh), ids) {
+	for _, d := range state.Compare(state.SideOf(t.snapshot), state.SideOf(fresh), ids) {
 		switch {
-		case d.Kind == plan.OnlyFrom:
+		case d.Kind == state.OnlyFrom:
 			changed[d.Company] = "is no longer on the source"
 		case t.containers == leaveContainers && len(d.Fields) == 0:
 			// only its container differs: the source's own plan may have regrouped it

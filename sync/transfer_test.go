@@ -13,8 +13,8 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // The source of the transfer tests holds a1 and a2 in one container, b and c each
@@ -33,7 +33,7 @@ containers:
 
 // transferSource starts the source and returns it, a client of it that tries each
 // request once, and its snapshot, as read when the copies were planned.
-func transferSource(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.State) {
+func transferSource(t *testing.T) (*simtest.Server, *apiclient.Client, *state.State) {
 	t.Helper()
 	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{
 		Companies:  []apiclient.Company{{ID: "a1", Name: "A1"}, {ID: "a2", Name: "A2"}, {ID: "b", Name: "B"}, {ID: "c", Name: "C"}},
@@ -41,14 +41,14 @@ func transferSource(t *testing.T) (*simtest.Server, *apiclient.Client, *plan.Sta
 	}))
 	c, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey), apiclient.WithRetryPolicy(apiclient.RetryPolicy{Attempts: 1}))
 	require.NoError(t, err)
-	snap, err := plan.ReadSnapshot(t.Context(), c, 4)
+	snap, err := state.ReadSnapshot(t.Context(), c, 4)
 	require.NoError(t, err)
 	return srv, c, snap
 }
 
 // newTransfer is a transfer of every copy from the source, read again with the
 // copies' inventory (their containers too).
-func newTransfer(t *testing.T, source Source, snap *plan.State, containers containerPolicy) *transfer {
+func newTransfer(t *testing.T, source Source, snap *state.State, containers containerPolicy) *transfer {
 	t.Helper()
 	inv, _, err := inventory.Load("inventory.yaml", []byte(transferInventory), inventory.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
 	require.NoError(t, err)

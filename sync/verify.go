@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // verification is what verify found: what to try again, and what the server did not
@@ -267,10 +268,10 @@ func (rb *readBack) add(id string) {
 // read reads the containers of the companies queued, then of the managed companies
 // found in them, until it finds no new one, and returns what it read: the companies
 // read (each by its id alone) and their containers.
-func (rb *readBack) read(ctx context.Context, c Client, parallelism int) (*plan.State, error) {
+func (rb *readBack) read(ctx context.Context, c Client, parallelism int) (*state.State, error) {
 	// The companies to read exist (they are not absent): what ReadContainers needs to
 	// know of them before their containers tell the rest.
-	st := plan.NewState(nil, nil)
+	st := state.New(nil, nil)
 	for id := range rb.scope {
 		if !rb.absent(id) {
 			st.Companies[id] = apiclient.Company{ID: id}
@@ -326,14 +327,14 @@ func (rb *readBack) firstWaves() [][]string {
 // readContainers reads the containers of waves into st. The companies read exist
 // (they were just written, or read): a container that could not be read is asked
 // for again, twice, before verification gives up.
-func readContainers(ctx context.Context, c Client, st *plan.State, parallelism int, waves [][]string) error {
-	if err := plan.ReadContainers(ctx, c, st, parallelism, waves...); err != nil {
+func readContainers(ctx context.Context, c Client, st *state.State, parallelism int, waves [][]string) error {
+	if err := state.ReadContainers(ctx, c, st, parallelism, waves...); err != nil {
 		return err
 	}
 	for try := 0; try < 2 && len(st.Unread) > 0; try++ {
 		unread := slices.Sorted(maps.Keys(st.Unread))
 		clear(st.Unread)
-		if err := plan.ReadContainers(ctx, c, st, parallelism, unread); err != nil {
+		if err := state.ReadContainers(ctx, c, st, parallelism, unread); err != nil {
 			return err
 		}
 	}

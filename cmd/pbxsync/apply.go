@@ -20,6 +20,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -192,7 +193,7 @@ func (a *app) applyInventory(ctx context.Context, o applyOptions) (*sync.Report,
 		return nil, err
 	}
 	return a.planAndApply(ctx, o, !o.autoApprove, func(ctx context.Context, srv *server) (*plan.Plan, error) {
-		st, err := plan.ReadState(ctx, srv, inv, o.parallelism)
+		st, err := state.Read(ctx, srv, inv, o.parallelism)
 		if err != nil {
 			return nil, err
 		}

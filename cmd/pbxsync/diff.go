@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -137,7 +137,7 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	}
 	defer func() { err = closeServer(to, err) }()
 
-	c, err := sync.Compare(ctx, from, to, o.parallelism, plan.CompareOptions{Companies: o.companies, Match: re})
+	c, err := sync.Compare(ctx, from, to, o.parallelism, state.CompareOptions{Companies: o.companies, Match: re})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 const (
@@ -184,24 +184,24 @@ func TestDiffJSON(t *testing.T) {
 	decodeOneJSON(t, got.stdout)
 	acme := []string{"acme_hq", "acme_west"}
 	withBeta := []string{"acme_hq", "acme_west", "beta"}
-	want := plan.JSONComparison{
+	want := state.JSONComparison{
 		FormatVersion: 1, From: "sim:from.yaml", To: "sim:to.yaml", Equal: false,
-		Summary: plan.JSONComparisonSummary{Compared: 7, OnlyFrom: 1, OnlyTo: 1, Different: 5},
-		Companies: []plan.JSONCompanyDiff{
-			{Company: "acme_hq", Difference: "differs", Fields: map[string]plan.JSONFieldDiff{
+		Summary: state.JSONComparisonSummary{Compared: 7, OnlyFrom: 1, OnlyTo: 1, Different: 5},
+		Companies: []state.JSONCompanyDiff{
+			{Company: "acme_hq", Difference: "differs", Fields: map[string]state.JSONFieldDiff{
 				"name":        {From: json.RawMessage(`"Acme HQ"`), To: json.RawMessage(`"Acme Head Office"`)},
 				"nm_password": {From: json.RawMessage(`"(sensitive)"`), To: json.RawMessage(`"(sensitive)"`)},
 				"zone":        {From: json.RawMessage(`"US/Pacific"`), To: json.RawMessage(`"Europe/London"`)},
-			}, Container: &plan.JSONMatesDiff{From: acme, To: withBeta}},
-			{Company: "acme_west", Difference: "differs", Container: &plan.JSONMatesDiff{From: acme, To: withBeta}},
-			{Company: "beta", Difference: "differs", Container: &plan.JSONMatesDiff{From: []string{"beta"}, To: withBeta}},
-			{Company: "delta", Difference: "differs", Container: &plan.JSONMatesDiff{From: []string{"delta", "epsilon"}, To: []string{"delta"}}},
-			{Company: "epsilon", Difference: "differs", Container: &plan.JSONMatesDiff{From: []string{"delta", "epsilon"}, To: []string{"epsilon"}}},
+			}, Container: &state.JSONMatesDiff{From: acme, To: withBeta}},
+			{Company: "acme_west", Difference: "differs", Container: &state.JSONMatesDiff{From: acme, To: withBeta}},
+			{Company: "beta", Difference: "differs", Container: &state.JSONMatesDiff{From: []string{"beta"}, To: withBeta}},
+			{Company: "delta", Difference: "differs", Container: &state.JSONMatesDiff{From: []string{"delta", "epsilon"}, To: []string{"delta"}}},
+			{Company: "epsilon", Difference: "differs", Container: &state.JSONMatesDiff{From: []string{"delta", "epsilon"}, To: []string{"epsilon"}}},
 			{Company: "new_only", Difference: "only_to"},
 			{Company: "old_only", Difference: "only_from"},
 		},
 	}
-	var doc plan.JSONComparison
+	var doc state.JSONComparison
 	require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
 	if diff := cmp.Diff(want, doc); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -229,10 +229,10 @@ func TestDiffServers(t *testing.T) {
 	same := simtest.NewServer(t, pbxtest.WithState(diffSame()), pbxtest.WithAPIKey("to-key", pbxtest.SystemAdmin()))
 	got = invoke(t, "", vars, "diff", "--from", from.URL, "--to", same.URL, "--json")
 	require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
-	var doc plan.JSONComparison
+	var doc state.JSONComparison
 	require.NoError(t, json.Unmarshal([]byte(got.stdout), &doc))
 	require.True(t, doc.Equal)
-	require.Equal(t, plan.JSONComparisonSummary{Compared: 6}, doc.Summary)
+	require.Equal(t, state.JSONComparisonSummary{Compared: 6}, doc.Summary)
 	require.Empty(t, doc.Companies)
 	require.NotNil(t, doc.Companies, "an empty list, not null")
 

@@ -14,8 +14,8 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 const (
@@ -427,18 +427,18 @@ func exportBenchState(n int) pbxtest.State {
 // reads as much (issue 9: an export takes no more than 1.2 times a plan).
 func BenchmarkExport(b *testing.B) {
 	const n = 20_000
-	state := exportBenchState(n)
-	srv := simtest.NewServer(b, pbxtest.WithState(state))
+	st := exportBenchState(n)
+	srv := simtest.NewServer(b, pbxtest.WithState(st))
 	b.Run("snapshot", func(b *testing.B) {
 		client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 		require.NoError(b, err)
-		snap, err := plan.ReadSnapshot(b.Context(), client, 8)
+		snap, err := state.ReadSnapshot(b.Context(), client, 8)
 		require.NoError(b, err)
 		require.Len(b, snap.Companies, n)
 		b.ReportAllocs()
 		var size int
 		for b.Loop() {
-			data, err := snap.Export(plan.ExportOptions{})
+			data, err := snap.Export(state.ExportOptions{})
 			require.NoError(b, err)
 			size = len(data)
 		}
@@ -462,11 +462,11 @@ func BenchmarkExport(b *testing.B) {
 		inv := filepath.Join(b.TempDir(), "inventory.yaml")
 		var text strings.Builder
 		text.WriteString("version: 1\ncompanies:\n")
-		for _, c := range state.Companies {
+		for _, c := range st.Companies {
 			fmt.Fprintf(&text, "  %s:\n    name: %s\n    settings: {zone: %s, q_ringtime: %s}\n", c.ID, c.Name, c.Settings.Get("zone").Text(), c.Settings.Get("q_ringtime").Text())
 		}
 		text.WriteString("containers:\n")
-		for name, members := range state.Containers {
+		for name, members := range st.Containers {
 			fmt.Fprintf(&text, "  %s: [%s]\n", name, strings.Join(members, ", "))
 		}
 		require.NoError(b, os.WriteFile(inv, []byte(text.String()), 0o600))

@@ -15,6 +15,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -305,7 +306,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		return err
 	}
 	defer srv.close()
-	st, err := plan.ReadState(ctx, srv, inv, o.parallelism)
+	st, err := state.Read(ctx, srv, inv, o.parallelism)
 	if err != nil {
 		return err
 	}

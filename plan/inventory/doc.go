@@ -7,5 +7,5 @@
 //
 // It reads files only: it never talks to a server. A ${VAR} is expanded in a secret
 // field alone; anywhere else it is text, kept as written. Writing the format from a
-// server's state (State.Export) is package plan's, since it needs plan's State.
+// server's state (State.Export) is package state's.
 package inventory

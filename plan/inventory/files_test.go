@@ -14,6 +14,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // writeTree writes files (path -> content) under a new directory and returns it.
@@ -267,7 +268,7 @@ func TestLoadFilesSameAsOneFile(t *testing.T) {
 	}
 	require.ElementsMatch(t, one.Containers, split.Containers)
 
-	st := plan.NewState(nil, nil)
+	st := state.New(nil, nil)
 	for i, c := range one.Companies {
 		if i%3 == 0 {
 			continue // to create

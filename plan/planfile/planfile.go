@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // SavedFormatVersion is the version of the saved plan's format.
@@ -134,11 +135,11 @@ func (sp *SavedPlan) inventoryChanged() *StalePlanError {
 // A saved plan is thus safe to carry through CI artifacts: a hand edit can only make
 // it refuse. The plan returned holds the inventory's values, secrets included, which
 // the saved plan never holds.
-func (sp *SavedPlan) Check(ctx context.Context, r plan.Reader, inv *inventory.Inventory, parallelism int) (*plan.Plan, error) {
+func (sp *SavedPlan) Check(ctx context.Context, r state.Reader, inv *inventory.Inventory, parallelism int) (*plan.Plan, error) {
 	if inv.Hash != sp.Inventory.SHA256 {
 		return nil, sp.inventoryChanged()
 	}
-	st, err := plan.ReadState(ctx, r, inv, parallelism)
+	st, err := state.Read(ctx, r, inv, parallelism)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/planfile"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 const savedInventory = `version: 1
@@ -46,7 +47,7 @@ func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *inventory.Inv
 	require.NoError(t, err)
 	inv, _, err := inventory.Load("inv.yaml", []byte(savedInventory), inventory.LoadOptions{Lookup: pin})
 	require.NoError(t, err)
-	st, err := plan.ReadState(t.Context(), c, inv, 2)
+	st, err := state.Read(t.Context(), c, inv, 2)
 	require.NoError(t, err)
 	p, err := plan.Diff(inv, st, plan.Options{})
 	require.NoError(t, err)

@@ -8,12 +8,12 @@ import (
 	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
-// ComparisonJSON writes the comparison's JSON form (plan.JSONComparison) as one
+// ComparisonJSON writes the comparison's JSON form (state.JSONComparison) as one
 // indented document, from and to naming the sides.
-func ComparisonJSON(w io.Writer, c *plan.Comparison, from, to string) error {
+func ComparisonJSON(w io.Writer, c *state.Comparison, from, to string) error {
 	return apiclient.WriteJSON(w, c.JSON(from, to))
 }
 
@@ -21,7 +21,7 @@ func ComparisonJSON(w io.Writer, c *plan.Comparison, from, to string) error {
 // a summary line, then each company in id order: "-" only in --from, "+" only in
 // --to, "~" different, with each field as from -> to, secrets as (sensitive), and
 // the container-mates on each side.
-func ComparisonText(w io.Writer, c *plan.Comparison, from, to string) error {
+func ComparisonText(w io.Writer, c *state.Comparison, from, to string) error {
 	b := &strings.Builder{}
 	if c.Equal() {
 		fmt.Fprintf(b, "No differences: %s compared, the same on %s and %s.\n", plural(c.Compared, "company", "companies"),
@@ -31,13 +31,13 @@ func ComparisonText(w io.Writer, c *plan.Comparison, from, to string) error {
 	}
 	n := c.Count()
 	fmt.Fprintf(b, "Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.\n",
-		apiclient.Printable(from), apiclient.Printable(to), n[plan.OnlyFrom], n[plan.OnlyTo], n[plan.Differs], plural(c.Compared, "company", "companies"))
+		apiclient.Printable(from), apiclient.Printable(to), n[state.OnlyFrom], n[state.OnlyTo], n[state.Differs], plural(c.Compared, "company", "companies"))
 	for _, d := range c.Diffs {
 		switch d.Kind {
-		case plan.OnlyFrom:
+		case state.OnlyFrom:
 			fmt.Fprintf(b, "\n  - %s: only in --from\n", apiclient.Printable(d.Company))
 			continue
-		case plan.OnlyTo:
+		case state.OnlyTo:
 			fmt.Fprintf(b, "\n  + %s: only in --to\n", apiclient.Printable(d.Company))
 			continue
 		}
@@ -66,7 +66,7 @@ func ComparisonText(w io.Writer, c *plan.Comparison, from, to string) error {
 
 // fieldNames returns the fields that differ: the name first, then the settings in
 // name order.
-func fieldNames(d plan.CompanyDiff) []string {
+func fieldNames(d state.CompanyDiff) []string {
 	names := slices.Sorted(maps.Keys(d.Fields))
 	if i := slices.Index(names, "name"); i > 0 {
 		names = append([]string{"name"}, slices.Delete(names, i, i+1)...)
@@ -75,7 +75,7 @@ func fieldNames(d plan.CompanyDiff) []string {
 }
 
 // sensitive reports whether the field is a secret's, shown only as differing.
-func sensitive(f plan.FieldDiff) bool { return f.From.IsSensitive() || f.To.IsSensitive() }
+func sensitive(f state.FieldDiff) bool { return f.From.IsSensitive() || f.To.IsSensitive() }
 
 // ComparisonMarkdown writes the differences for a ticket or a pull request, from and
 // to naming the sides: a summary line with the counts, then one collapsible section
@@ -83,7 +83,7 @@ func sensitive(f plan.FieldDiff) bool { return f.From.IsSensitive() || f.To.IsSe
 // differs as a table of its values on each side (a secret as "(sensitive) differs")
 // with its container-mates on each side; cut to opts.MaxSize, as a Markdown plan is.
 // Every text that came from a server stands in a code span, pipes escaped in a table.
-func ComparisonMarkdown(w io.Writer, c *plan.Comparison, from, to string, opts MarkdownOptions) error {
+func ComparisonMarkdown(w io.Writer, c *state.Comparison, from, to string, opts MarkdownOptions) error {
 	b := &strings.Builder{}
 	b.WriteString("### pbxsync diff\n\n")
 	if c.Equal() {
@@ -94,18 +94,18 @@ func ComparisonMarkdown(w io.Writer, c *plan.Comparison, from, to string, opts M
 	}
 	n := c.Count()
 	fmt.Fprintf(b, "**Differences between %s (--from) and %s (--to): %d only in --from, %d only in --to, %d different, of %s compared.**\n",
-		code(from), code(to), n[plan.OnlyFrom], n[plan.OnlyTo], n[plan.Differs], plural(c.Compared, "company", "companies"))
-	byKind := map[plan.Difference][]plan.CompanyDiff{}
+		code(from), code(to), n[state.OnlyFrom], n[state.OnlyTo], n[state.Differs], plural(c.Compared, "company", "companies"))
+	byKind := map[state.Difference][]state.CompanyDiff{}
 	for _, d := range c.Diffs {
 		byKind[d.Kind] = append(byKind[d.Kind], d)
 	}
-	only := func(kind plan.Difference) func(int) string {
+	only := func(kind state.Difference) func(int) string {
 		return func(i int) string { return "- " + code(byKind[kind][i].Company) + "\n" }
 	}
 	sections := []markdownSection{
-		{title: "Only in --from", n: n[plan.OnlyFrom], item: only(plan.OnlyFrom)},
-		{title: "Only in --to", n: n[plan.OnlyTo], item: only(plan.OnlyTo)},
-		{title: "Different", n: n[plan.Differs], item: func(i int) string { return markdownCompanyDiff(byKind[plan.Differs][i]) }},
+		{title: "Only in --from", n: n[state.OnlyFrom], item: only(state.OnlyFrom)},
+		{title: "Only in --to", n: n[state.OnlyTo], item: only(state.OnlyTo)},
+		{title: "Different", n: n[state.Differs], item: func(i int) string { return markdownCompanyDiff(byKind[state.Differs][i]) }},
 	}
 	writeMarkdownSections(b, sections, "", opts, markdownCut{
 		one: "difference", many: "differences", doc: "comparison", hint: "run pbxsync diff --format json for the whole comparison",
@@ -116,7 +116,7 @@ func ComparisonMarkdown(w io.Writer, c *plan.Comparison, from, to string, opts M
 
 // markdownCompanyDiff writes a company that differs: its id as a heading, then a
 // table of what differs, the name first, the container last.
-func markdownCompanyDiff(d plan.CompanyDiff) string {
+func markdownCompanyDiff(d state.CompanyDiff) string {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "#### %s\n\n| field | --from | --to |\n| --- | --- | --- |\n", code(d.Company))
 	for _, name := range fieldNames(d) {

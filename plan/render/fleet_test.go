@@ -11,6 +11,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // member is a PBX of a fleet: its one-file inventory, and the companies its server holds.
@@ -18,7 +19,7 @@ func member(t *testing.T, name, src string, companies ...apiclient.Company) plan
 	t.Helper()
 	inv, _, err := inventory.Load(name+".yaml", []byte(src), inventory.LoadOptions{Lookup: func(string) (string, bool) { return "", false }})
 	require.NoError(t, err)
-	return plan.FleetMember{Name: name, Inv: inv, State: plan.NewState(companies, nil)}
+	return plan.FleetMember{Name: name, Inv: inv, State: state.New(companies, nil)}
 }
 
 func company(id, name string, kv ...string) apiclient.Company {

@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // fzHostile are the texts a hostile server or tenant writes (spec/api.md, "What the
@@ -121,17 +122,17 @@ func (x fzTexts) plan() *plan.Plan {
 
 // comparison compares two snapshots built from x, with fuzzed company-ids, names,
 // settings and container names.
-func (x fzTexts) comparison() *plan.Comparison {
+func (x fzTexts) comparison() *state.Comparison {
 	str := apiclient.String
-	from := plan.NewState([]apiclient.Company{
+	from := state.New([]apiclient.Company{
 		{ID: x.id, Name: x.name, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": str(x.before), "barge_pin": str(x.before), "hs_access_nm": str(x.before)})},
 		{ID: x.target, Name: x.name},
 	}, map[string][]string{x.reason: {x.id, x.target}})
-	to := plan.NewState([]apiclient.Company{
+	to := state.New([]apiclient.Company{
 		{ID: x.id, Name: x.after, Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": object(x.after), "barge_pin": str(x.after), "hs_access_nm": str(x.warning)})},
 		{ID: x.warning, Name: x.name},
 	}, map[string][]string{x.warning: {x.warning}})
-	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})
+	c, _ := state.CompareSnapshots(from, to, state.CompareOptions{})
 	return c
 }
 

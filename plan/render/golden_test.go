@@ -18,6 +18,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -57,9 +58,9 @@ func TestGolden(t *testing.T) {
 			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
 
-			state, err := plan.ReadState(t.Context(), client, inv, 4)
+			read, err := state.Read(t.Context(), client, inv, 4)
 			require.NoError(t, err)
-			p, diffErr := plan.Diff(inv, state, opts)
+			p, diffErr := plan.Diff(inv, read, opts)
 			var budget *plan.DeleteBudgetError
 			if diffErr != nil && !errors.As(diffErr, &budget) {
 				t.Fatalf("Diff: %v", diffErr)

@@ -13,6 +13,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 func TestWriteTextColour(t *testing.T) {
@@ -80,14 +81,14 @@ func TestMarkdownMaxSize(t *testing.T) {
 
 // diffSides are two snapshots that differ in every way a comparison looks at: a
 // company on each side only, a name, a setting, a PIN, and grouping.
-func diffSides() (from, to *plan.State) {
+func diffSides() (from, to *state.State) {
 	str := apiclient.String
-	from = plan.NewState([]apiclient.Company{
+	from = state.New([]apiclient.Company{
 		{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("US/Pacific"), "nm_password": str("31415926")})},
 		{ID: "beta", Name: "Beta"},
 		{ID: "old_only", Name: "Old"},
 	}, map[string][]string{"box": {"acme", "beta"}})
-	to = plan.NewState([]apiclient.Company{
+	to = state.New([]apiclient.Company{
 		{ID: "acme", Name: "Acme Inc", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("Europe/London"), "nm_password": str("27182818")})},
 		{ID: "beta", Name: "Beta"},
 		{ID: "new_only", Name: "New"},
@@ -97,7 +98,7 @@ func diffSides() (from, to *plan.State) {
 
 func TestComparisonMarkdown(t *testing.T) {
 	from, to := diffSides()
-	c, missing := plan.CompareSnapshots(from, to, plan.CompareOptions{})
+	c, missing := state.CompareSnapshots(from, to, state.CompareOptions{})
 	require.Empty(t, missing)
 	var b strings.Builder
 	require.NoError(t, render.ComparisonMarkdown(&b, c, "sim:from.yaml", "https://pbx.example.com", render.MarkdownOptions{MaxSize: 60_000}))
@@ -118,7 +119,7 @@ func TestComparisonMarkdown(t *testing.T) {
 	fzRequireMarkdownContained(t, "comparison", b.String())
 
 	b.Reset()
-	same, _ := plan.CompareSnapshots(from, from, plan.CompareOptions{})
+	same, _ := state.CompareSnapshots(from, from, state.CompareOptions{})
 	require.NoError(t, render.ComparisonMarkdown(&b, same, "sim:a.yaml", "sim:b.yaml", render.MarkdownOptions{}))
 	require.Equal(t, "### pbxsync diff\n\n**No differences: 3 companies compared, the same on `sim:a.yaml` and `sim:b.yaml`.**\n", b.String())
 }
@@ -127,14 +128,14 @@ func TestComparisonMarkdown(t *testing.T) {
 func TestComparisonMarkdownHostile(t *testing.T) {
 	const id = "a|b`c\n</details>\n# x"
 	str := apiclient.String
-	from := plan.NewState([]apiclient.Company{
+	from := state.New([]apiclient.Company{
 		{ID: id, Name: "`|`", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("x\\|y</details>"), "barge_pin": str("4711|`")})},
 		{ID: "only`\r\n<img src=x onerror=alert(1)>", Name: "n"},
 	}, map[string][]string{"box": {id, "only`\r\n<img src=x onerror=alert(1)>"}})
-	to := plan.NewState([]apiclient.Company{
+	to := state.New([]apiclient.Company{
 		{ID: id, Name: "\u202eevil\n| a | b | c |", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": str("``"), "barge_pin": str("0815")})},
 	}, map[string][]string{"box": {id}})
-	c, _ := plan.CompareSnapshots(from, to, plan.CompareOptions{})
+	c, _ := state.CompareSnapshots(from, to, state.CompareOptions{})
 	var b strings.Builder
 	require.NoError(t, render.ComparisonMarkdown(&b, c, "sim:from|`.yaml", "sim:to.yaml", render.MarkdownOptions{}))
 	md := b.String()
@@ -168,7 +169,7 @@ func TestComparisonMarkdownMaxSize(t *testing.T) {
 	}
 	fromCos = append(fromCos, apiclient.Company{ID: "zz_old"})
 	toCos = append(toCos, apiclient.Company{ID: "zz_new"})
-	c, _ := plan.CompareSnapshots(plan.NewState(fromCos, nil), plan.NewState(toCos, nil), plan.CompareOptions{})
+	c, _ := state.CompareSnapshots(state.New(fromCos, nil), state.New(toCos, nil), state.CompareOptions{})
 	require.Len(t, c.Diffs, 2002)
 
 	for _, tc := range []struct{ full, where string }{

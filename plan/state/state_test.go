@@ -1,4 +1,4 @@
-package plan_test
+package state_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/render"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // manyCompanies is an inventory of n companies c000..., all alone.
@@ -38,7 +39,7 @@ func TestReadStateRefusedKeyStopsEarly(t *testing.T) {
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey("not-a-key"))
 	require.NoError(t, err)
 
-	_, err = plan.ReadState(t.Context(), client, inv, 4)
+	_, err = state.Read(t.Context(), client, inv, 4)
 	require.True(t, apiclient.IsRefused(err), "a key refused for everything is an error, not a plan of creates: %v", err)
 	require.Contains(t, err.Error(), "invalid API key")
 	reads := srv.Stats().Requests["read"]
@@ -51,13 +52,13 @@ func TestReadStateCompanyAdmin(t *testing.T) {
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey("admin-of-two"))
 	require.NoError(t, err)
 
-	state, err := plan.ReadState(t.Context(), client, inv, 2)
+	read, err := state.Read(t.Context(), client, inv, 2)
 	require.NoError(t, err)
-	require.False(t, state.Grouping, "a company administrator may not read containers")
-	require.ElementsMatch(t, []string{"c000", "c002"}, keys(state.Companies))
+	require.False(t, read.Grouping, "a company administrator may not read containers")
+	require.ElementsMatch(t, []string{"c000", "c002"}, keys(read.Companies))
 	require.Equal(t, map[string]int{"read": 4}, srv.Stats().Requests, "one refused read of all, then one read per company")
 
-	p, err := plan.Diff(inv, state, plan.Options{})
+	p, err := plan.Diff(inv, read, plan.Options{})
 	require.NoError(t, err)
 	require.Equal(t, 1, p.Count()[plan.Create], "c001 could not be read")
 	require.Len(t, p.Warnings, 2, "containers not checked, and creates that may be refused: %v", p.Warnings)
@@ -70,12 +71,12 @@ func TestReadStateReadsEachContainerOnce(t *testing.T) {
 	client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 	require.NoError(t, err)
 
-	state, err := plan.ReadState(t.Context(), client, inv, 1)
+	read, err := state.Read(t.Context(), client, inv, 1)
 	require.NoError(t, err)
 	// 2 shared containers and 5 companies alone: one read of all, 7 container reads.
 	require.Equal(t, map[string]int{"read": 1, "readContainer": 7}, srv.Stats().Requests)
-	require.Equal(t, 8, state.Requests)
-	require.Len(t, state.Containers, 7)
+	require.Equal(t, 8, read.Requests)
+	require.Len(t, read.Containers, 7)
 }
 
 func keys[V any](m map[string]V) []string {
@@ -131,12 +132,12 @@ containers:
 	broken := &apiclient.TransportError{Verb: "readContainer", Company: "e", Err: errors.New("connection reset by peer")}
 	r := &unreadable{Client: client, refuse: map[string]error{"a": refused, "b": refused, "e": broken}, tries: map[string]int{}}
 
-	state, err := plan.ReadState(t.Context(), r, inv, 1)
+	read, err := state.Read(t.Context(), r, inv, 1)
 	require.NoError(t, err, "the other containers are read, and planned")
 	require.Equal(t, map[string]int{"a": 2, "b": 2, "e": 1}, r.tries, "a refusal of a company just read is tried once more; a transport error was retried by the client")
-	require.ElementsMatch(t, []string{"a", "b", "e"}, keys(state.Unread))
+	require.ElementsMatch(t, []string{"a", "b", "e"}, keys(read.Unread))
 
-	p, err := plan.Diff(inv, state, plan.Options{})
+	p, err := plan.Diff(inv, read, plan.Options{})
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "e"}, p.NotPlannedIDs())
 	var planned []string
@@ -193,12 +194,12 @@ func TestReadStateReadsTheMinimum(t *testing.T) {
 			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
 
-			state, err := plan.ReadState(t.Context(), client, loaded, parallelism)
+			read, err := state.Read(t.Context(), client, loaded, parallelism)
 			require.NoError(t, err)
 			require.Equal(t, map[string]int{"read": 1, "readContainer": 90}, srv.Stats().Requests)
-			require.Equal(t, 91, state.Requests)
+			require.Equal(t, 91, read.Requests)
 			require.LessOrEqual(t, srv.Stats().MaxInFlight, parallelism)
-			p, err := plan.Diff(loaded, state, plan.Options{})
+			p, err := plan.Diff(loaded, read, plan.Options{})
 			require.NoError(t, err)
 			require.True(t, p.Empty(), "%v", p.Changes)
 		})
@@ -223,7 +224,7 @@ func TestReadSnapshotReadsEachContainerOnce(t *testing.T) {
 			srv := simtest.NewServer(t, pbxtest.WithState(st))
 			client, err := apiclient.New(srv.URL, apiclient.WithAPIKey(pbxtest.AdminKey))
 			require.NoError(t, err)
-			snap, err := plan.ReadSnapshot(t.Context(), client, parallelism)
+			snap, err := state.ReadSnapshot(t.Context(), client, parallelism)
 			require.NoError(t, err)
 			require.Len(t, snap.Containers, 175)
 			require.Equal(t, 1, srv.Stats().Requests["read"])

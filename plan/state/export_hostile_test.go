@@ -1,4 +1,4 @@
-package plan_test
+package state_test
 
 import (
 	"testing"
@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // A tenant's free text may hold anything; an export shows it escaped (no raw escape
@@ -21,11 +21,11 @@ func TestExportEscapesHostileText(t *testing.T) {
 		"${PBX_API_KEY}",
 	}
 	for _, text := range hostile {
-		snap := plan.NewState([]apiclient.Company{
+		snap := state.New([]apiclient.Company{
 			{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"hs_access": apiclient.String(text), "future" + text: apiclient.String(text)})},
 			{ID: "beta", Name: "Beta"},
 		}, map[string][]string{"box\u202e" + text: {"acme", "beta"}})
-		data, err := snap.Export(plan.ExportOptions{})
+		data, err := snap.Export(state.ExportOptions{})
 		require.NoError(t, err)
 		require.True(t, utf8.Valid(data))
 		for _, r := range string(data) {

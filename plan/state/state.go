@@ -1,4 +1,4 @@
-package plan
+package state
 
 import (
 	"context"
@@ -37,9 +37,9 @@ type State struct {
 	Requests int // requests sent to read all this
 }
 
-// NewState returns the state of a server that holds companies and containers, read
+// New returns the state of a server that holds companies and containers, read
 // whole, as ReadSnapshot returns it.
-func NewState(companies []apiclient.Company, containers map[string][]string) *State {
+func New(companies []apiclient.Company, containers map[string][]string) *State {
 	st := &State{Companies: make(map[string]apiclient.Company, len(companies)), Containers: containers, Grouping: true, Unread: map[string]error{}}
 	if st.Containers == nil {
 		st.Containers = map[string][]string{}
@@ -62,14 +62,14 @@ func refusedRetryWait(r Reader) time.Duration {
 	return apiclient.DefaultRetryPolicy.BaseDelay
 }
 
-// ReadState reads what the plan needs: one read of all companies, then readContainer
+// Read reads what the plan needs: one read of all companies, then readContainer
 // only for containers that hold a managed company, each container once, with at most
 // parallelism requests in flight. With credentials that may not read all companies
 // (a company administrator's), it reads the inventory's companies one by one and
 // leaves grouping alone.
-func ReadState(ctx context.Context, r Reader, inv *inventory.Inventory, parallelism int) (*State, error) {
+func Read(ctx context.Context, r Reader, inv *inventory.Inventory, parallelism int) (*State, error) {
 	parallelism = max(parallelism, 1)
-	st := NewState(nil, nil)
+	st := New(nil, nil)
 	all, err := r.ReadAll(ctx)
 	st.Requests++
 	switch {

@@ -1,4 +1,4 @@
-package plan
+package state
 
 import (
 	"encoding/json"
@@ -235,7 +235,7 @@ type JSONCompanyDiff struct {
 	Container  *JSONMatesDiff           `json:"container,omitempty"`
 }
 
-// JSONFieldDiff is a field's value on each side.
+// JSONFieldDiff is a field's value on each side; a secret's reads "(sensitive)".
 type JSONFieldDiff struct {
 	From json.RawMessage `json:"from"`
 	To   json.RawMessage `json:"to"`
@@ -261,7 +261,7 @@ func (c *Comparison) JSON(from, to string) JSONComparison {
 		if len(d.Fields) > 0 {
 			jd.Fields = map[string]JSONFieldDiff{}
 			for name, f := range d.Fields {
-				jd.Fields[name] = JSONFieldDiff{From: jsonValue(f.From), To: jsonValue(f.To)}
+				jd.Fields[name] = JSONFieldDiff{From: json.RawMessage(f.From.JSON()), To: json.RawMessage(f.To.JSON())}
 			}
 		}
 		if d.Mates != nil {

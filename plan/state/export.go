@@ -1,4 +1,4 @@
-package plan
+package state
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func ReadSnapshot(ctx context.Context, r Reader, parallelism int) (*State, error
 	if err != nil {
 		return nil, fmt.Errorf("read companies: %w", err)
 	}
-	st := NewState(all, nil)
+	st := New(all, nil)
 	st.Requests = 1
 	ids := make([]string, len(all))
 	for i, c := range all {
@@ -386,4 +386,12 @@ func secretText(v apiclient.Value) string {
 		return v.Text()
 	}
 	return v.Reveal().JSON()
+}
+
+// plural writes n and the noun that fits it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -1,4 +1,4 @@
-package plan
+package state
 
 import (
 	"bytes"
@@ -97,7 +97,7 @@ func trickySnapshot(r *rand.Rand) *State {
 		containers[members[0]] = members
 		ids = ids[len(members):]
 	}
-	return NewState(companies, containers)
+	return New(companies, containers)
 }
 
 // TestExportReadsBack checks that what Export writes reads back, with any YAML
@@ -186,7 +186,7 @@ func FuzzExportString(f *testing.F) {
 // A company-id may start with a digit, a variable's name may not: the export's
 // ${VAR} for such a company loads back.
 func TestExportSecretOfCompanyStartingWithDigit(t *testing.T) {
-	snap := NewState([]apiclient.Company{{ID: "7eleven", Name: "7-Eleven", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("0042")})}}, nil)
+	snap := New([]apiclient.Company{{ID: "7eleven", Name: "7-Eleven", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": apiclient.String("0042")})}}, nil)
 	data, err := snap.Export(ExportOptions{})
 	require.NoError(t, err)
 	require.Contains(t, string(data), "nm_password: ${_7ELEVEN_NM_PASSWORD}\n")

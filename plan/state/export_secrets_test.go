@@ -1,4 +1,4 @@
-package plan_test
+package state_test
 
 import (
 	"encoding/json"
@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxsync/pbxsync/apiclient"
-	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // secretValue is what the variables of these tests hold: no free text may take it.
@@ -33,7 +33,7 @@ var cmpEnv = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == 
 // TestExportRoundTripKeepsDollarText exports a company whose free text is
 // ${PBX_API_KEY} and loads the export with that variable set: the text comes back.
 func TestExportRoundTripKeepsDollarText(t *testing.T) {
-	snap := plan.NewState([]apiclient.Company{{
+	snap := state.New([]apiclient.Company{{
 		ID: "acme", Name: "Acme",
 		Settings: apiclient.SettingsOf(map[string]apiclient.Value{
 			"hs_access":    apiclient.String("${PBX_API_KEY}"),
@@ -41,7 +41,7 @@ func TestExportRoundTripKeepsDollarText(t *testing.T) {
 			"nm_password":  apiclient.String("4711"),
 		}),
 	}}, nil)
-	data, err := snap.Export(plan.ExportOptions{})
+	data, err := snap.Export(state.ExportOptions{})
 	require.NoError(t, err)
 	require.Contains(t, string(data), "${ACME_NM_PASSWORD}")
 	require.NotContains(t, string(data), "4711")
@@ -106,8 +106,8 @@ func TestExportSecretOfEveryKind(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := apiclient.Company{ID: "acme", Name: "Acme", Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nm_password": tc.value})}
-			snap := plan.NewState([]apiclient.Company{c}, nil)
-			data, err := snap.Export(plan.ExportOptions{})
+			snap := state.New([]apiclient.Company{c}, nil)
+			data, err := snap.Export(state.ExportOptions{})
 			require.NoError(t, err)
 			var line string
 			for l := range strings.Lines(string(data)) {
@@ -132,7 +132,7 @@ func TestExportSecretOfEveryKind(t *testing.T) {
 			if diff := cmp.Diff(wantSecrets, secrets); diff != "" {
 				t.Errorf("Secrets (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(wantFields, plan.SecretFields(c)); diff != "" {
+			if diff := cmp.Diff(wantFields, state.SecretFields(c)); diff != "" {
 				t.Errorf("SecretFields (-want +got):\n%s", diff)
 			}
 
