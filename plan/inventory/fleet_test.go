@@ -356,6 +356,19 @@ func TestLoadFleetErrors(t *testing.T) {
 			want: []string{"fleet.yaml:4:16: PBXs london (line 3) and paris (line 4) have the same url: each PBX of a fleet is a server of its own"},
 		},
 		{
+			name: "one loopback server under two spellings",
+			fleet: fleetOf(
+				"  london: {url: 'http://127.0.0.1:18140', inventory: none.yaml}",
+				"  paris: {url: 'http://127.1:018140/', inventory: none.yaml}",
+				"  rome: {url: 'http://[::ffff:127.0.0.1]:18140', inventory: none.yaml}",
+				"  milan: {url: 'http://127.0.0.1:18141', inventory: none.yaml}", // another port: another server
+			),
+			want: []string{
+				"fleet.yaml:4:16: PBXs london (line 3) and paris (line 4) have the same url: each PBX of a fleet is a server of its own",
+				"fleet.yaml:5:15: PBXs london (line 3) and rome (line 5) have the same url: each PBX of a fleet is a server of its own",
+			},
+		},
+		{
 			name: "one simulator for two PBXs",
 			fleet: fleetOf(
 				"  london: {url: 'sim:state.yaml', inventory: none.yaml}",
