@@ -261,7 +261,11 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 		return
 	}
 	flipped := apiclient.Bool(!apiclient.Equal("nocallrec", old, apiclient.Bool(true)))
-	if _, err := srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": flipped})}); err != nil {
+	_, err = srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": flipped})})
+	// From here the tenant's switch may be flipped, even when the update's answer was
+	// lost or the run interrupted: it is set back whatever happens next.
+	defer setBack(ctx, srv, company, old, rep)
+	if err != nil {
 		rep.add("features", "failed", "update of nocallrec of %s: %v", company, err)
 		return
 	}
@@ -276,13 +280,28 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 		rep.add("features", "warning", "feature switches are not kept for these credentials: the server answered success and left nocallrec of %s as it was; leave feature switches out of the inventories these credentials apply", company)
 		return
 	}
+	rep.add("features", "ok", "feature switches are kept for these credentials")
+}
+
+// setBack sets nocallrec of company back to old after switchTest, on a context of
+// its own when ctx is done (an interrupt): it reads the company and writes old only
+// where the switch is not old. A switch it cannot set back is a failed check that
+// names the company and the switch ("cleanup", as for the scratch companies).
+func setBack(ctx context.Context, srv DoctorClient, company string, old apiclient.Value, rep *DoctorReport) {
 	restore, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if _, err := srv.Update(restore, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": old})}); err != nil {
-		rep.add("features", "failed", "feature switches are kept, but nocallrec of %s could not be set back to %s: set it by hand: %v", company, old.JSON(), err)
+	now, err := srv.Read(restore, company)
+	if err == nil && apiclient.Equal("nocallrec", now.Settings.Get("nocallrec"), old) {
+		return // never flipped, or the server did not keep it
+	}
+	if err == nil {
+		_, err = srv.Update(restore, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": old})})
+	}
+	if err != nil {
+		rep.add("cleanup", "failed", "nocallrec of %s may be left flipped: set it back to %s by hand: %v", company, old.JSON(), err)
 		return
 	}
-	rep.add("features", "ok", "feature switches are kept for these credentials (nocallrec of %s was set back)", company)
+	rep.add("cleanup", "ok", "nocallrec of %s was set back to %s", company, old.JSON())
 }
 
 // writeTest creates three scratch companies, A, B and C, each in a container of its

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
@@ -227,4 +228,32 @@ func selfSigned(t *testing.T, notBefore, notAfter time.Time) (certPEM, keyPEM []
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	require.NoError(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+// TestDoctorSwitchSetBackAfterInterrupt: doctor --company ID --write-test flips a
+// feature switch of a real tenant; interrupted once the update is sent, it still sets
+// the switch back, and says so (cli.md doctor v0.3). The server keeps switches for
+// these credentials here: a System-Admin's key whose read of every company is refused
+// once, so that doctor takes it for a company administrator's.
+func TestDoctorSwitchSetBackAfterInterrupt(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h := newHostileServer(t, hostileOptions{failFirst: map[string]int{"read": 1}, hook: func(_ *hostileServer, _ int, verb string) {
+		if verb == "update" {
+			cancel() // the update is still forwarded: the switch flips on the server
+		}
+	}}, pbxtest.WithState(mixedState()))
+	beta, ok := h.sim.Company("beta")
+	require.True(t, ok)
+	before := beta.Settings.Get("nocallrec")
+
+	var stderr lockedBuffer
+	code, stdout := invokeWith(ctx, strings.NewReader(""), &stderr, map[string]string{"PBX_URL": h.URL, "PBX_API_KEY": hostileKey},
+		"doctor", "--company", "beta", "--write-test")
+	require.Equal(t, 1, code, "interrupted: %s\n%s", stdout, stderr.String())
+	require.Equal(t, 1, h.sim.Stats().Writes["update"]-1, "the switch was flipped, and set back: %v", h.sim.Stats().Writes)
+	beta, _ = h.sim.Company("beta")
+	require.True(t, apiclient.Equal("nocallrec", before, beta.Settings.Get("nocallrec")), "nocallrec of beta is as it was: %s", beta.Settings.Get("nocallrec").JSON())
+	require.Contains(t, stdout, "cleanup      nocallrec of beta was set back to")
 }
