@@ -3,7 +3,6 @@ package apiclient
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 )
 
 // CredentialsFrom picks the one way to authenticate that the environment variables of
@@ -29,7 +28,7 @@ func CredentialsFrom(prefix string, getenv func(string) string) (Option, error) 
 
 // LoadCA reads the certificate authorities of a PEM file (--ca-cert), for WithRootCAs.
 func LoadCA(file string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(file)
+	data, err := ReadFile(file, MaxCAFile)
 	if err != nil {
 		return nil, fmt.Errorf("--ca-cert: %w", err)
 	}

@@ -36,7 +36,7 @@ type stateCompany struct {
 
 // ReadStateFile reads a state file. A missing file is an empty state.
 func ReadStateFile(path string) (State, error) {
-	data, err := os.ReadFile(path)
+	data, err := apiclient.ReadFile(path, apiclient.MaxInventoryFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{}, nil
 	}

@@ -912,7 +912,7 @@ func TestApplyUsageErrors(t *testing.T) {
 		{"rounds", []string{"-f", inv, "--auto-approve", "--rounds", "-1"}, "invalid --rounds -1: 0 or more"},
 		{"rate", []string{"-f", inv, "--auto-approve", "--rate", "-5"}, "invalid --rate -5: 0 (no cap) or more"},
 		{"max-delete", []string{"-f", inv, "--auto-approve", "--max-delete", "-1"}, "invalid --max-delete -1: 0 or more"},
-		{"missing plan file", []string{filepath.Join(dir, "missing.plan")}, "read the plan: open " + filepath.Join(dir, "missing.plan")},
+		{"missing plan file", []string{filepath.Join(dir, "missing.plan")}, "read the plan: " + filepath.Join(dir, "missing.plan") + ": no such file or directory"},
 		{"an inventory for a plan file", []string{inv}, inv + " is not a plan saved by plan --out: to apply an inventory, pass -f " + inv},
 		{"not a plan file", []string{writeFile(t, dir, "notes.txt", "hello")}, filepath.Join(dir, "notes.txt") + ": not a saved plan"},
 	}

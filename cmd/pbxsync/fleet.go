@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	stdsync "sync"
 	"time"
@@ -62,7 +61,7 @@ func (a *app) checkFleet(o fleetOptions, files []string) error {
 // loadFleet reads and checks the fleet file and every inventory it names; problems
 // go to stderr as an inventory's do, and nothing is sent anywhere.
 func (a *app) loadFleet(o fleetOptions, offline bool) (*inventory.Fleet, error) {
-	data, err := os.ReadFile(o.file)
+	data, err := apiclient.ReadFile(o.file, apiclient.MaxInventoryFile)
 	if err != nil {
 		return nil, fmt.Errorf("read the fleet: %w", err)
 	}
@@ -333,7 +332,7 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 	if err := a.checkFleet(o.fleet, nil); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(o.fleet.file)
+	data, err := apiclient.ReadFile(o.fleet.file, apiclient.MaxInventoryFile)
 	if err != nil {
 		return fmt.Errorf("read the fleet: %w", err)
 	}

@@ -263,7 +263,7 @@ func TestConnect(t *testing.T) {
 			"PBX_PASSWORD is set without PBX_USERNAME"},
 		{"unreadable ca-cert", globalOptions{url: "https://pbx.example.com", caCert: missing},
 			map[string]string{"PBX_API_KEY": testKey},
-			"--ca-cert: open " + missing},
+			"--ca-cert: " + missing + ": no such file or directory"},
 		{"ca-cert not PEM", globalOptions{url: "https://pbx.example.com", caCert: notPEM},
 			map[string]string{"PBX_API_KEY": testKey},
 			"--ca-cert " + notPEM + ": no PEM certificate in the file"},

@@ -213,7 +213,7 @@ func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
 		} else {
 			seen[key] = true
 		}
-		data, err := os.ReadFile(name)
+		data, err := apiclient.ReadFile(name, apiclient.MaxInventoryFile)
 		if err != nil {
 			return err
 		}
@@ -226,9 +226,12 @@ func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
 				continue
 			}
 			seen["-"] = true
-			data, err := io.ReadAll(stdin)
+			data, err := io.ReadAll(io.LimitReader(stdin, apiclient.MaxInventoryFile+1))
 			if err != nil {
 				return nil, fmt.Errorf("read standard input: %w", err)
+			}
+			if len(data) > apiclient.MaxInventoryFile {
+				return nil, fmt.Errorf("standard input: more than the %d MiB pbxsync reads", apiclient.MaxInventoryFile>>20)
 			}
 			files = append(files, File{Name: "<stdin>", Data: data})
 			continue

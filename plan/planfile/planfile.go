@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -214,7 +213,7 @@ func sortedSet(ids []string) []string { return slices.Compact(slices.Sorted(slic
 // Read reads the plan file at path once, and returns the saved plan it holds: one
 // PBX's (single) or a fleet's.
 func Read(path string) (single *SavedPlan, fleet *SavedFleetPlan, err error) {
-	data, err := os.ReadFile(path)
+	data, err := apiclient.ReadFile(path, apiclient.MaxPlanFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the plan: %w", err)
 	}
