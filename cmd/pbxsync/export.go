@@ -130,10 +130,10 @@ func (a *app) reportExport(ctx context.Context, out string, includeSecrets bool,
 		return
 	}
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "Exported %s and %s to %s.\n", plural(companies, "company", "companies"), plural(containers, "container", "containers"), where)
+	fmt.Fprintf(b, "Exported %s and %s to %s.\n", plural(companies, "company", "companies"), plural(containers, "container", "containers"), apiclient.Printable(where))
 	switch {
 	case includeSecrets && out != "":
-		fmt.Fprintf(b, "Warning: %s holds secret values in plain text (mode 0600): keep it private, and out of git.\n", out)
+		fmt.Fprintf(b, "Warning: %s holds secret values in plain text (mode 0600): keep it private, and out of git.\n", apiclient.Printable(out))
 	case includeSecrets:
 		b.WriteString("Warning: the export holds secret values in plain text: keep it private, and out of git.\n")
 	case len(variables) > 0:

@@ -89,7 +89,7 @@ func (a *app) validateFleet(o fleetOptions) error {
 			companies += len(p.Inv.Companies)
 		}
 	}
-	_, err = fmt.Fprintf(a.stdout, "%s: valid: %s, %s\n", o.file, plural(len(fleet.PBXs), "PBX", "PBXs"), plural(companies, "company", "companies"))
+	_, err = fmt.Fprintf(a.stdout, "%s: valid: %s, %s\n", apiclient.Printable(o.file), plural(len(fleet.PBXs), "PBX", "PBXs"), plural(companies, "company", "companies"))
 	return err
 }
 
@@ -272,7 +272,7 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *inventory.Fl
 	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return planfile.SaveFleet(w, fp, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
-	fmt.Fprintf(a.stderr, "Saved the fleet plan to %s: apply it with pbxsync apply %s\n", path, path)
+	fmt.Fprintf(a.stderr, "Saved the fleet plan to %[1]s: apply it with pbxsync apply %[1]s\n", apiclient.Printable(path))
 	return nil
 }
 

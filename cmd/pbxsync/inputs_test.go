@@ -46,3 +46,21 @@ func TestInputsThatNeverEnd(t *testing.T) {
 	}
 	require.Zero(t, srv.Stats().TotalRequests(), "nothing was sent")
 }
+
+// TestPrintedPathsEscaped: a file name with an escape sequence is printed escaped
+// wherever pbxsync names it: validate's result, a fleet's, the saved plan's line.
+func TestPrintedPathsEscaped(t *testing.T) {
+	t.Parallel()
+	srv := simtest.NewServer(t)
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inv\x1b[31m.yaml", "version: 1\ncompanies:\n  a: {name: A}\n")
+	got := invoke(t, "", nil, "validate", "-f", inv)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Equal(t, filepath.Join(dir, `inv\x1b[31m.yaml`)+": valid: 1 company, 0 containers\n", got.stdout)
+
+	out := filepath.Join(dir, "p\x1b[2J.plan")
+	got = invoke(t, "", adminEnv(srv), "plan", "-f", inv, "-o", out)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.NotContains(t, got.stderr, "\x1b")
+	require.Contains(t, got.stderr, `Saved the plan to `+filepath.Join(dir, `p\x1b[2J.plan`))
+}

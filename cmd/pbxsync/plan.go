@@ -109,10 +109,11 @@ func inventoryFailed(files []string, n int) error {
 	return fmt.Errorf("%s: %s: nothing was sent to any server", inventoryName(files), plural(n, "error", "errors"))
 }
 
-// inventoryName names an inventory in a message: its file, or how many files.
+// inventoryName names an inventory in a message: its file, made printable, or how
+// many files.
 func inventoryName(names []string) string {
 	if len(names) == 1 {
-		return names[0]
+		return apiclient.Printable(names[0])
 	}
 	return fmt.Sprintf("the inventory (%d files)", len(names))
 }
@@ -359,7 +360,7 @@ func (a *app) savePlan(path string, p *plan.Plan, server string, inv *inventory.
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
-	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s\n", path, path)
+	fmt.Fprintf(a.stderr, "Saved the plan to %[1]s: apply it with pbxsync apply %[1]s\n", apiclient.Printable(path))
 	return nil
 }
 

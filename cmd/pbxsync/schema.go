@@ -1,8 +1,9 @@
 package main
 
 import (
-	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/spf13/cobra"
+
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 func (a *app) newSchemaCmd() *cobra.Command {

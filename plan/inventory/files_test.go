@@ -361,3 +361,30 @@ func TestLoadMergeKeysLaughs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `"10"`, inv.Companies[0].Settings.Get("q_ringtime").JSON())
 }
+
+// TestReadFilesLinkOutOfFolder: inside a folder named with -f, a link to a file of
+// the folder is read, and a link to a file outside it is refused, naming both; the
+// same file named on the command line is read.
+func TestReadFilesLinkOutOfFolder(t *testing.T) {
+	root := t.TempDir()
+	folder := filepath.Join(root, "inventory")
+	require.NoError(t, os.Mkdir(folder, 0o755))
+	secret := filepath.Join(root, "elsewhere.yaml")
+	require.NoError(t, os.WriteFile(secret, []byte("version: 1\n"), 0o600))
+	inside := filepath.Join(folder, "a.yaml")
+	require.NoError(t, os.WriteFile(inside, []byte("version: 1\n"), 0o600))
+	require.NoError(t, os.Symlink(inside, filepath.Join(folder, "b.yaml")))
+
+	files, err := inventory.ReadFiles([]string{folder}, nil)
+	require.NoError(t, err, "a link within the folder is read")
+	require.Len(t, files, 2)
+
+	link := filepath.Join(folder, "c.yaml")
+	require.NoError(t, os.Symlink(secret, link))
+	_, err = inventory.ReadFiles([]string{folder}, nil)
+	require.EqualError(t, err, link+" is a link to "+secret+", outside the folder "+folder+": name that file with -f if it is meant")
+
+	files, err = inventory.ReadFiles([]string{link}, nil)
+	require.NoError(t, err, "a link named on the command line is followed")
+	require.Len(t, files, 1)
+}

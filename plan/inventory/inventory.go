@@ -251,7 +251,11 @@ func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
 			names = nil
 			for _, e := range entries {
 				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
-					names = append(names, filepath.Join(path, e.Name()))
+					name := filepath.Join(path, e.Name())
+					if err := withinFolder(path, name, e); err != nil {
+						return nil, err
+					}
+					names = append(names, name)
 				}
 			}
 			if len(names) == 0 {
@@ -271,6 +275,27 @@ func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
 		}
 	}
 	return files, nil
+}
+
+// withinFolder refuses a file of a folder named with -f that is a symbolic link to
+// a file outside that folder: a link named on the command line is followed, one
+// inside a folder only within it (cli.md "Files pbxsync reads").
+func withinFolder(folder, name string, e fs.DirEntry) error {
+	if e.Type()&fs.ModeSymlink == 0 {
+		return nil
+	}
+	root, err := filepath.EvalSymlinks(folder)
+	if err != nil {
+		return err
+	}
+	target, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", apiclient.Printable(name), err)
+	}
+	if rel, err := filepath.Rel(root, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s is a link to %s, outside the folder %s: name that file with -f if it is meant", apiclient.Printable(name), apiclient.Printable(target), apiclient.Printable(folder))
+	}
+	return nil
 }
 
 type loader struct {
