@@ -37,6 +37,7 @@ var machinePaths = []string{
 	"/var/lib/pbxsync/",                // the nightly job's report and lock file
 	"/var/lib/node_exporter/textfile/", // node_exporter's textfile directory, for --metrics-file
 	"/dev/null",                        // where a drift check sends the plan (help exit-codes)
+	"/dev/zero",                        // an input that never ends (README "Security model")
 }
 
 // otherNames are the names of the form lower_snake that the docs may use beyond what
