@@ -26,7 +26,7 @@ type ExportOptions struct {
 // Exported is an export: the inventory's bytes, and what they hold.
 type Exported struct {
 	Data       []byte
-	Companies  int
+	IDs        []string // the companies exported
 	Containers int      // containers of two or more
 	Variables  []string // the ${VAR} the export names for secrets; none with IncludeSecrets
 }
@@ -46,7 +46,7 @@ func Export(ctx context.Context, r state.Reader, opts ExportOptions) (*Exported,
 	if len(selected) == 0 && opts.Match != nil {
 		return nil, fmt.Errorf("nothing to export: --match %q matches no company on the server", opts.Match)
 	}
-	e := &Exported{Companies: len(selected), Containers: containersOf(snap, selected)}
+	e := &Exported{IDs: selected, Containers: containersOf(snap, selected)}
 	if !opts.IncludeSecrets {
 		if e.Variables, err = snap.SecretVariables(selected); err != nil {
 			return nil, err
@@ -124,17 +124,9 @@ func exportPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, opt
 	if err != nil {
 		return nil, err
 	}
-	snap, err := state.ReadSnapshot(ctx, c, opts.Parallelism)
+	e, err := Export(ctx, c, ExportOptions{Compact: opts.Compact, Parallelism: opts.Parallelism})
 	if err != nil {
 		return nil, err
-	}
-	ids, _ := snap.SelectPresent(nil, nil)
-	e := &Exported{Companies: len(ids), Containers: containersOf(snap, ids)}
-	if e.Variables, err = snap.SecretVariables(ids); err != nil {
-		return nil, err
-	}
-	if e.Data, err = snap.Export(state.ExportOptions{Compact: opts.Compact}); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return nil, err
@@ -145,7 +137,7 @@ func exportPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, opt
 	if opts.Exported != nil {
 		opts.Exported(ctx, p.Name, target, e)
 	}
-	return ids, nil
+	return e.IDs, nil
 }
 
 // exportTarget is the file an export of a PBX whose inventory is to be at path

@@ -116,7 +116,7 @@ func (a *app) export(ctx context.Context, o exportOptions) (err error) {
 // reportExport tells on stderr what was exported and which variables the export
 // names (never their values), or that it holds secrets in plain text.
 func (a *app) reportExport(ctx context.Context, out string, includeSecrets bool, e *sync.Exported) {
-	companies, containers, variables := e.Companies, e.Containers, e.Variables
+	companies, containers, variables := len(e.IDs), e.Containers, e.Variables
 	where := "standard output"
 	if out != "" {
 		where = out

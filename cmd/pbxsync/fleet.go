@@ -109,14 +109,10 @@ func (r *fleetRun) close(err error) error {
 	return err
 }
 
-// readFleet loads the fleet, connects to every PBX and reads it (sync.ReadFleet).
-func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, writes bool) (*fleetRun, error) {
-	fleet, err := a.loadFleet(o, false)
-	if err != nil {
-		return nil, err
-	}
-	r := &fleetRun{servers: map[string]*server{}}
-	dial := func(ctx context.Context, p *inventory.FleetPBX, writes bool) (sync.Client, error) {
+// fleetDialer connects to a PBX of a fleet with its own credentials
+// (PBX_<NAME>_...), and keeps each server it connects to in r, for r.close.
+func (a *app) fleetDialer(r *fleetRun) sync.FleetDialer {
+	return func(ctx context.Context, p *inventory.FleetPBX, writes bool) (sync.Client, error) {
 		srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, writes, a.lookupEnv, a.logger.With("pbx", p.Name))
 		if err != nil {
 			return nil, err
@@ -126,7 +122,16 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 		r.servers[p.Name] = srv
 		return srv, nil
 	}
-	r.FleetRun, err = sync.ReadFleet(ctx, fleet, dial, sync.FleetReadOptions{Chosen: o.chosen, Parallelism: parallelism,
+}
+
+// readFleet loads the fleet, connects to every PBX and reads it (sync.ReadFleet).
+func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, writes bool) (*fleetRun, error) {
+	fleet, err := a.loadFleet(o, false)
+	if err != nil {
+		return nil, err
+	}
+	r := &fleetRun{servers: map[string]*server{}}
+	r.FleetRun, err = sync.ReadFleet(ctx, fleet, a.fleetDialer(r), sync.FleetReadOptions{Chosen: o.chosen, Parallelism: parallelism,
 		PBXParallelism: o.pbxParallelism, Writes: writes, Logger: a.logger})
 	return r, err
 }
@@ -343,20 +348,8 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 	if err := inventory.CheckPBXs(o.fleet.file, pbxs, o.fleet.pbxs); err != nil {
 		return err
 	}
-	var servers []*server
-	defer func() {
-		for _, srv := range servers {
-			err = closeServer(srv, err)
-		}
-	}()
-	dial := func(ctx context.Context, p *inventory.FleetPBX, _ bool) (sync.Client, error) {
-		srv, err := dial(ctx, p.URL, "", "PBX_"+p.Credentials, a.opts, false, a.lookupEnv, a.logger.With("pbx", p.Name))
-		if err != nil {
-			return nil, err
-		}
-		servers = append(servers, srv)
-		return srv, nil
-	}
-	return sync.ExportFleet(ctx, pbxs, dial, sync.FleetExportOptions{Chosen: o.fleet.chosen, Parallelism: o.parallelism, Compact: o.compact,
+	r := &fleetRun{servers: map[string]*server{}}
+	defer func() { err = r.close(err) }()
+	return sync.ExportFleet(ctx, pbxs, a.fleetDialer(r), sync.FleetExportOptions{Chosen: o.fleet.chosen, Parallelism: o.parallelism, Compact: o.compact,
 		Exported: func(ctx context.Context, _, path string, e *sync.Exported) { a.reportExport(ctx, path, false, e) }})
 }
