@@ -261,7 +261,9 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 		return
 	}
 	flipped := apiclient.Bool(!apiclient.Equal("nocallrec", old, apiclient.Bool(true)))
-	_, err = srv.Update(ctx, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": flipped})})
+	write, cancel := seenThrough(ctx)
+	_, err = srv.Update(write, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": flipped})})
+	cancel()
 	// From here the tenant's switch may be flipped, even when the update's answer was
 	// lost or the run interrupted: it is set back whatever happens next.
 	defer setBack(ctx, srv, company, old, rep)
@@ -281,6 +283,14 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 		return
 	}
 	rep.add("features", "ok", "feature switches are kept for these credentials")
+}
+
+// seenThrough is the context of a write doctor must undo: an interrupt does not cut
+// it off, its answer is awaited (up to a minute), so that the undoing reaches the
+// server after it, never before it. A request the client abandoned may still be
+// carried out, after the read that was to find it.
+func seenThrough(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 }
 
 // setBack sets nocallrec of company back to old after switchTest, on a context of
@@ -335,8 +345,15 @@ func writeTest(ctx context.Context, srv DoctorClient, rep *DoctorReport) {
 		}
 	}()
 	for _, id := range ids {
+		if ctx.Err() != nil {
+			rep.add("write test", "failed", "interrupted: %v", context.Cause(ctx))
+			return
+		}
 		tried = append(tried, id)
-		if _, err := srv.CreateConfirmed(ctx, id, "pbxsync doctor", ""); err != nil {
+		write, cancel := seenThrough(ctx)
+		_, err := srv.CreateConfirmed(write, id, "pbxsync doctor", "")
+		cancel()
+		if err != nil {
 			rep.add("write test", "failed", "create of %s: %v", id, err)
 			return
 		}

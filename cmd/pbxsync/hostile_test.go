@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -161,7 +162,9 @@ func (h *hostileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := httptest.NewRecorder()
-	fwd := httptest.NewRequestWithContext(r.Context(), r.Method, r.URL.Path, bytes.NewReader(body))
+	// What arrived is forwarded whole, even when the client has gone meanwhile: a
+	// server that got a request carries it out (tests interrupt mid-request).
+	fwd := httptest.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, r.URL.Path, bytes.NewReader(body))
 	fwd.Header = r.Header.Clone()
 	h.sim.ServeHTTP(rec, fwd)
 	out := rec.Body.Bytes()
