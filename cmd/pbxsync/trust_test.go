@@ -290,11 +290,13 @@ func TestPasswordRotatedMidRun(t *testing.T) {
 	}
 }
 
-// TestSessionExpiryRenewedOnce: sessions expire twice while 8 requests are in
-// flight; each expiry is renewed by one login that every waiting request shares.
+// TestSessionExpiryRenewedOnce: the session expires while 8 requests are in flight;
+// the expiry is renewed by one login that every waiting request shares. (Not two
+// expiries a few requests apart: on a busy machine both can fall on one request
+// under way, which, refused twice, fails as the API contract has it.)
 func TestSessionExpiryRenewedOnce(t *testing.T) {
 	h := newHostileServer(t, hostileOptions{hook: func(h *hostileServer, n int, _ string) {
-		if n == 10 || n == 60 {
+		if n == 10 {
 			h.sim.ExpireSessions()
 		}
 	}}, pbxtest.WithUser("ops", "right", pbxtest.SystemAdmin()))
@@ -304,9 +306,8 @@ func TestSessionExpiryRenewedOnce(t *testing.T) {
 	require.Equal(t, 0, r.code, "%s", r)
 	stats := h.sim.Stats()
 	require.Equal(t, 50, stats.Writes["create"], "%v", stats.Writes)
-	require.Greater(t, stats.TotalRequests(), 60, "both expiries fell within the run")
-	require.GreaterOrEqual(t, stats.Requests["login"], 2, "an expired session was renewed")
-	require.LessOrEqual(t, stats.Requests["login"], 3, "one login per expiry, shared by the requests in flight")
+	require.Greater(t, stats.TotalRequests(), 10, "the expiry fell within the run")
+	require.Equal(t, 2, stats.Requests["login"], "the expired session was renewed by one login, shared by the requests in flight")
 }
 
 // TestUnreadableContainerAffectsOnlyItsCompanies: a container that the server will
