@@ -46,7 +46,7 @@ type applyOptions struct {
 func (a *app) newApplyCmd() *cobra.Command {
 	var o applyOptions
 	cmd := &cobra.Command{
-		Use:   "apply (-f FILE | PLANFILE | --fleet FILE)",
+		Use:   "apply [PLANFILE] (-f FILE | --fleet FILE)",
 		Short: "Apply the inventory, or a saved plan, to the server and verify the result",
 		Long: `Make the server match the inventory: read it, plan, show the plan on standard error,
 apply the changes (each once those it depends on are done, at most --parallelism at
@@ -57,15 +57,18 @@ and repair failed changes and grouping side effects, for at most --rounds rounds
   apply -f FILE    plans now, then asks on the terminal: only the answer "yes" applies.
                    Where standard input is not a terminal (cron, CI), --auto-approve is
                    required, and without it nothing is read or written.
-  apply PLANFILE   applies a plan saved by "plan --out PLANFILE" without asking: the
+  apply PLANFILE -f FILE
+                   applies a plan saved by "plan --out PLANFILE" without asking: the
                    saved plan is what was reviewed and approved (--auto-approve changes
-                   nothing). It is refused with exit 3, before any write, when the
-                   inventory file changed since, or a company it touches changed on the
-                   server; a plan made for another server is an error (exit 1). The
-                   inventory is read again from the path the plan names.
+                   nothing). It plans again from the inventory you name with -f and the
+                   server you name with --url or PBX_URL, both required: what the plan
+                   file records is only compared, never used. It is refused with exit
+                   3 before any connection when the inventory or the server is not the
+                   plan's, and before any write when a company it touches changed on
+                   the server.
   apply --fleet F  every PBX of a fleet file, and the companies moved between them
                    (at most --max-move): see pbxsync help fleet. A plan saved by
-                   plan --fleet F -o PLANFILE is applied as apply PLANFILE.
+                   plan --fleet F -o PLANFILE is applied with apply PLANFILE --fleet F.
 
 Standard output carries the result: a summary of what succeeded, failed and was
 skipped, what the server did not keep, and whether it was verified; with --json one
@@ -91,7 +94,7 @@ moves).`,
 
   # Review now, apply later exactly what was reviewed (refused if anything changed).
   pbxsync plan -f inventory.yaml --out changes.plan
-  pbxsync apply changes.plan`,
+  pbxsync apply changes.plan -f inventory.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -127,8 +130,6 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 		return err
 	}
 	switch {
-	case len(o.files) > 0 && o.planFile != "":
-		return errors.New("give -f FILE or a PLANFILE, not both")
 	case len(o.files) == 0 && o.planFile == "":
 		return errors.New("no inventory: pass -f FILE, or a PLANFILE saved by plan --out")
 	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete") || cmd.Flags().Changed("company") || cmd.Flags().Changed("match")):
@@ -158,7 +159,10 @@ func (a *app) checkAndLock(cmd *cobra.Command, o applyOptions) (unlock func(), e
 }
 
 func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
-	if o.fleet.file != "" {
+	switch {
+	case o.planFile != "":
+		return a.applyPlanFile(cmd, o)
+	case o.fleet.file != "":
 		return a.applyFleetCmd(cmd, o)
 	}
 	unlock, err := a.checkAndLock(cmd, o)
@@ -168,20 +172,50 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 	defer unlock()
 	ctx := cmd.Context()
 	start := time.Now()
-	var rep *sync.Report
-	if o.planFile == "" {
-		rep, err = a.applyInventory(ctx, o)
-		return a.finishApply(ctx, o, rep, err, start)
+	rep, err := a.applyInventory(ctx, o)
+	return a.finishApply(ctx, o, rep, err, start)
+}
+
+// applyPlanFile is apply PLANFILE: the plan file is read, and then only compared
+// with what the operator names (planfile.Given): without -f (a fleet plan: --fleet)
+// or without --url and PBX_URL it refuses before anything else is read.
+func (a *app) applyPlanFile(cmd *cobra.Command, o applyOptions) error {
+	if cmd.Flags().Changed("pbx") || cmd.Flags().Changed("max-move") {
+		return errors.New("--pbx and --max-move are part of a saved fleet plan: plan again to change them")
+	}
+	if err := a.checkApply(cmd, o); err != nil {
+		return err
 	}
 	single, fleet, err := planfile.Read(o.planFile)
-	switch {
-	case err != nil && inventoryLike(o.planFile):
-		err = fmt.Errorf("%s is not a plan saved by plan --out: to apply an inventory, pass -f %s", o.planFile, o.planFile)
-	case fleet != nil:
-		return a.applySavedFleet(ctx, o, fleet)
-	case err == nil:
-		rep, err = a.applySaved(ctx, o, single)
+	if err != nil {
+		if inventoryLike(o.planFile) {
+			return fmt.Errorf("%s is not a plan saved by plan --out: to apply an inventory, pass -f %s", o.planFile, o.planFile)
+		}
+		return err
 	}
+	server, _ := serverURL(a.opts, a.lookupEnv)
+	given := planfile.Given{Files: o.files, Fleet: o.fleet.file, Server: server}
+	if fleet != nil {
+		if err := fleet.CheckGiven(o.planFile, given); err != nil {
+			return err
+		}
+		if err := a.checkFleet(o.fleet, nil); err != nil {
+			return err
+		}
+	} else if err := single.CheckGiven(o.planFile, given); err != nil {
+		return err
+	}
+	unlock, err := sync.LockFile(o.lockFile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx := cmd.Context()
+	if fleet != nil {
+		return a.applySavedFleet(ctx, o, fleet)
+	}
+	start := time.Now()
+	rep, err := a.applySaved(ctx, o, single)
 	return a.finishApply(ctx, o, rep, err, start)
 }
 
@@ -232,26 +266,20 @@ func (a *app) planAndApply(ctx context.Context, o applyOptions, ask bool, makePl
 	return a.applyPlan(ctx, srv, p, o, pacer), nil
 }
 
-// applySaved applies a plan saved by plan --out, unless it is stale: made from an
-// inventory that changed since, or touching a company that changed on the server.
+// applySaved applies a plan saved by plan --out to the server the operator named,
+// checked against the inventory the operator named: refused before any connection
+// when the plan was made for another server or from another inventory, and before
+// any write when a fresh plan differs from it (planfile.SavedPlan.Check).
 func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.SavedPlan) (*sync.Report, error) {
-	// The server is the plan's: named by the plan file when --url and PBX_URL are
-	// not given, and any other one refused before a request is sent.
-	paths, saved, err := sp.Sources(o.planFile)
+	given, _ := serverURL(a.opts, a.lookupEnv)
+	if err := sp.CheckServer(o.planFile, given); err != nil {
+		return nil, err
+	}
+	files, err := inventory.ReadFiles(o.files, a.stdin)
 	if err != nil {
 		return nil, err
 	}
-	given, _ := serverURL(a.opts, a.lookupEnv)
-	if given == "" {
-		a.opts.url = saved
-	} else if !apiclient.SameServer(given, saved) {
-		return nil, &planfile.OtherServerError{PlanFile: o.planFile, MadeFor: saved, Given: given}
-	}
-	files, err := inventory.ReadFiles(paths, a.stdin)
-	if err != nil {
-		return nil, fmt.Errorf("read the inventory of the plan: %w", err)
-	}
-	if err := sp.CheckInventory(files); err != nil { // before it is loaded: it may no longer be valid
+	if err := sp.CheckInventory(files, o.files); err != nil { // before it is loaded: it may no longer be valid
 		return nil, fmt.Errorf("%s: %w", o.planFile, err)
 	}
 	inv, err := a.loadFiles(files, inventory.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again

@@ -448,7 +448,7 @@ func TestApplyPlanFile(t *testing.T) {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "the inventory changed", wantCode: 3,
-			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: the inventory INV changed since the plan was made: plan again",
+			wantErr: `pbxsync: refused before any write: PLAN: the saved plan is stale: the inventory "INV" is not the one the plan was made from (it changed since, or is another): plan again`,
 			change: func(t *testing.T, srv *simtest.Server, inv string) map[string]string {
 				require.NoError(t, os.WriteFile(inv, []byte(mixedInventory+"# reviewed\n"), 0o600))
 				return adminEnv(srv, mixedEnv...)
@@ -489,7 +489,7 @@ func TestApplyPlanFile(t *testing.T) {
 			vars := tt.change(t, srv, inv)
 			srv.ResetStats()
 			// No --auto-approve, no terminal: the saved plan is the approval.
-			got = invoke(t, "", vars, "apply", planFile)
+			got = invoke(t, "", vars, "apply", planFile, "-f", inv)
 			require.Equal(t, tt.wantCode, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
 			if tt.wantApply {
 				require.Equal(t, "Apply: 4 ok, 0 failed, 0 skipped, 0 not run.\nVerified: yes\n", got.stdout)
@@ -505,7 +505,7 @@ func TestApplyPlanFile(t *testing.T) {
 			require.Empty(t, got.stdout)
 			require.Zero(t, srv.Stats().TotalWrites(), "writes: %v", srv.Stats().Writes)
 			if tt.name == "another server" {
-				requireOneErrorLine(t, got.stderr, fmt.Sprintf("the plan %s was made for %s, not %s", planFile, srv.URL, vars["PBX_URL"]))
+				requireOneErrorLine(t, got.stderr, fmt.Sprintf("the plan %s was made for %q, not %q", planFile, srv.URL, vars["PBX_URL"]))
 				return
 			}
 			errLine := lines(got.stderr)[len(lines(got.stderr))-1]
@@ -894,6 +894,12 @@ func TestApplyInvalidInventory(t *testing.T) {
 	require.Equal(t, inv+": 1 error: nothing was sent to any server", decodeResult(t, string(data)).Error)
 }
 
+// savedPlanJSON is a saved plan of nothing, made for a server on a port where none
+// listens, from inventory.yaml beside it.
+const savedPlanJSON = `{"format_version": 1, "server": "http://127.0.0.1:1", "inventory": {"files": ["inventory.yaml"], "sha256": "00"},
+"options": {"prune": false, "max_delete": 0}, "containers_read": true, "fingerprints": {}, "plan": {"format_version": 1, "changes": []}}
+`
+
 func TestApplyUsageErrors(t *testing.T) {
 	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
 	dir := t.TempDir()
@@ -904,7 +910,9 @@ func TestApplyUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no inventory", []string{"--auto-approve"}, "no inventory: pass -f FILE, or a PLANFILE saved by plan --out"},
-		{"both", []string{"-f", inv, "saved.plan", "--auto-approve"}, "give -f FILE or a PLANFILE, not both"},
+		{"a plan file without -f", []string{writeFile(t, dir, "saved.plan", savedPlanJSON)}, "apply " + filepath.Join(dir, "saved.plan") + `: a saved plan is checked against the inventory you name, never the one it records: pass -f with the inventory it was made from (the plan records "` + filepath.Join(dir, "inventory.yaml") + `")`},
+		{"a plan file with --fleet", []string{filepath.Join(dir, "saved.plan"), "--fleet", inv}, "this is one PBX's plan: give its inventory with -f and its server with --url or PBX_URL, not --fleet"},
+		{"pbx with a plan file", []string{filepath.Join(dir, "saved.plan"), "--pbx", "london"}, "--pbx and --max-move are part of a saved fleet plan"},
 		{"two plan files", []string{"a.plan", "b.plan"}, "accepts at most 1 arg(s), received 2"},
 		{"prune with a plan file", []string{"saved.plan", "--prune"}, "--prune, --max-delete, --company and --match are part of a saved plan"},
 		{"company with a plan file", []string{"saved.plan", "--company", "acme"}, "--prune, --max-delete, --company and --match are part of a saved plan"},
@@ -932,14 +940,14 @@ func TestApplyHelp(t *testing.T) {
 	got := invoke(t, "", nil, "apply", "--help")
 	require.Equal(t, 0, got.code)
 	for _, want := range []string{
-		"apply (-f FILE | PLANFILE | --fleet FILE)",
+		"apply [PLANFILE] (-f FILE | --fleet FILE)",
 		`only the answer "yes" applies`,
 		"pbxsync apply -f inventory.yaml\n",
 		"--auto-approve --log-format json",
 		"--report /var/lib/pbxsync/last-run.json",
 		"--metrics-file /var/lib/node_exporter/textfile/pbxsync.prom",
 		"--lock-file /run/lock/pbxsync.lock",
-		"pbxsync plan -f inventory.yaml --out changes.plan\n  pbxsync apply changes.plan",
+		"pbxsync plan -f inventory.yaml --out changes.plan\n  pbxsync apply changes.plan -f inventory.yaml\n",
 		`applies a plan saved by "plan --out PLANFILE" without asking`,
 		"--parallelism N", "--rounds N", "--rate N", "--force-description", "--prune", "--max-delete N", "--json",
 		"Exit codes", "PBX_API_KEY",

@@ -50,21 +50,23 @@ func TestManyFiles(t *testing.T) {
 		require.Equal(t, 0, got.code, got.stderr)
 		require.Equal(t, []string{"- delete cust_old"}, changeHeads(got.stdout))
 		writeFile(t, dir, "c.yaml", "version: 1\ncompanies:\n  cust_old: {name: Customer Old}\n")
-		got = invoke(t, "", adminEnv(srv), "apply", out)
+		srv.ResetStats()
+		got = invoke(t, "", adminEnv(srv), "apply", out, "-f", dir)
 		require.Equal(t, 3, got.code, "a file added to the directory changes the inventory: %s", got.stderr)
-		require.Contains(t, got.stderr, "changed since the plan was made")
-		require.Zero(t, srv.Stats().TotalWrites())
+		require.Contains(t, got.stderr, "is not the one the plan was made from")
+		require.Zero(t, srv.Stats().TotalRequests(), "refused before any connection")
 		require.NoError(t, os.Remove(filepath.Join(dir, "c.yaml")))
-		got = invoke(t, "", adminEnv(srv), "apply", out)
+		got = invoke(t, "", adminEnv(srv), "apply", out, "-f", dir)
 		require.Equal(t, 0, got.code, got.stderr)
 		_, exists := srv.Company("cust_old")
 		require.False(t, exists)
 	})
 }
 
-// A saved plan names its inventory and a sim: state file relative to its own folder,
-// and records its server: the folder moved elsewhere (a CI artifact) applies as it
-// is, without --url, and another server is refused before a request.
+// A saved plan records its inventory and a sim: state file relative to its own
+// folder, to compare them only: the folder moved elsewhere (a CI artifact) applies
+// with -f and --url naming the moved files; another server is refused before a
+// request, and without --url nothing is read or started.
 func TestSavedPlanTravels(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "repo")
@@ -77,12 +79,17 @@ func TestSavedPlanTravels(t *testing.T) {
 
 	moved := filepath.Join(root, "elsewhere")
 	require.NoError(t, os.Rename(dir, moved))
-	got = invoke(t, "", nil, "apply", filepath.Join(moved, "reviewed.plan"), "--url", "sim:"+filepath.Join(root, "other.yaml"))
+	planFile, inv := filepath.Join(moved, "reviewed.plan"), filepath.Join(moved, "inventory")
+	got = invoke(t, "", nil, "apply", planFile, "-f", inv, "--url", "sim:"+filepath.Join(root, "other.yaml"))
 	require.Equal(t, 3, got.code, got.stderr)
-	require.Contains(t, got.stderr, "was made for sim:"+filepath.Join(moved, "pbx.yaml")+", not sim:"+filepath.Join(root, "other.yaml"))
+	require.Contains(t, got.stderr, `was made for "sim:`+filepath.Join(moved, "pbx.yaml")+`", not "sim:`+filepath.Join(root, "other.yaml")+`"`)
 	require.NoFileExists(t, filepath.Join(root, "other.yaml"), "nothing was started for the other server")
 
-	got = invoke(t, "", nil, "apply", filepath.Join(moved, "reviewed.plan"))
+	got = invoke(t, "", nil, "apply", planFile, "-f", inv)
+	require.Equal(t, 1, got.code, got.stderr)
+	require.Contains(t, got.stderr, `pass --url URL or set PBX_URL (the plan records "sim:`+filepath.Join(moved, "pbx.yaml")+`")`)
+
+	got = invoke(t, "", nil, "apply", planFile, "-f", inv, "--url", "sim:"+filepath.Join(moved, "pbx.yaml"))
 	require.Equal(t, 0, got.code, got.stderr)
 	st, err := pbxtest.ReadStateFile(filepath.Join(moved, "pbx.yaml"))
 	require.NoError(t, err)
@@ -207,7 +214,7 @@ containers:
 	out := filepath.Join(dir, "gamma.plan")
 	got = invoke(t, "", adminEnv(srv), "plan", "-f", inv, "--match", "^g", "--out", out)
 	require.Equal(t, 0, got.code, got.stderr)
-	got = invoke(t, "", adminEnv(srv), "apply", out)
+	got = invoke(t, "", adminEnv(srv), "apply", out, "-f", inv)
 	require.Equal(t, 0, got.code, "a saved partial plan applies: %s", got.stderr)
 	got = invoke(t, "", adminEnv(srv), "apply", "-f", inv, "--company", "beta", "--auto-approve")
 	require.Equal(t, 0, got.code, got.stderr)
@@ -402,7 +409,7 @@ func TestPlanShortOut(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "reviewed.plan")
 	got := invoke(t, "", adminEnv(srv), "plan", "-f", inv, "-o", out)
 	require.Equal(t, 0, got.code, got.stderr)
-	got = invoke(t, "", adminEnv(srv), "apply", out, "--auto-approve")
+	got = invoke(t, "", adminEnv(srv), "apply", out, "-f", inv, "--auto-approve")
 	require.Equal(t, 0, got.code, got.stderr)
 	beta, ok := srv.Company("beta")
 	require.True(t, ok)

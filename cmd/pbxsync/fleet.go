@@ -130,6 +130,13 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 	if err != nil {
 		return nil, err
 	}
+	return a.readLoadedFleet(ctx, fleet, o, parallelism, writes)
+}
+
+// readLoadedFleet connects to every PBX of a loaded fleet and reads it. The run is
+// never nil, so that its servers are closed.
+func (a *app) readLoadedFleet(ctx context.Context, fleet *inventory.Fleet, o fleetOptions, parallelism int, writes bool) (*fleetRun, error) {
+	var err error
 	r := &fleetRun{servers: map[string]*server{}}
 	r.FleetRun, err = sync.ReadFleet(ctx, fleet, a.fleetDialer(r), sync.FleetReadOptions{Chosen: o.chosen, Parallelism: parallelism,
 		PBXParallelism: o.pbxParallelism, Writes: writes, Logger: a.logger})
@@ -182,10 +189,7 @@ func (a *app) applyFleetCmd(cmd *cobra.Command, o applyOptions) error {
 	}
 	fo := o.fleet
 	o.fleet, o.files = fleetOptions{}, []string{"--fleet"} // the rest is apply -f's
-	switch {
-	case o.planFile != "":
-		return errors.New("give --fleet FILE or a PLANFILE, not both: a saved fleet plan names its fleet")
-	case len(o.companies) > 0 || o.match != "":
+	if len(o.companies) > 0 || o.match != "" {
 		return errors.New("--fleet does not take --company or --match: narrow a fleet run with --pbx, or apply one PBX's inventory with -f and --url")
 	}
 	unlock, err := a.checkAndLock(cmd, o)
@@ -277,7 +281,7 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *inventory.Fl
 	if err := sync.WriteFileAtomic(path, func(w io.Writer) error { return planfile.SaveFleet(w, fp, rel, fleet.Hash, o.pbxs, opts) }); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
-	fmt.Fprintf(a.stderr, "Saved the fleet plan to %[1]s: apply it with pbxsync apply %[1]s\n", apiclient.Printable(path))
+	fmt.Fprintf(a.stderr, "Saved the fleet plan to %[1]s: apply it with pbxsync apply %[1]s --fleet %[2]s\n", apiclient.Printable(path), apiclient.Printable(o.file))
 	return nil
 }
 
@@ -285,17 +289,19 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *inventory.Fl
 // plan of the same fleet, made with the saved options, differs from it (exit 3).
 func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, sp *planfile.SavedFleetPlan) (err error) {
 	start := time.Now()
-	o := fleetOptions{file: planfile.Resolve(ao.planFile, sp.Fleet.File), pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
+	o := fleetOptions{file: ao.fleet.file, pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
 	ao.prune, ao.maxDelete = sp.Options.Prune, sp.Options.MaxDelete
-	r, err := a.readFleet(ctx, o, ao.parallelism, true)
-	if r != nil {
-		defer func() { err = r.close(err) }()
-	}
+	fleet, err := a.loadFleet(o, false)
 	if err == nil {
-		if stale := sp.CheckFleet(r.Fleet.Hash); stale != nil { // before a plan of files that changed
+		if stale := sp.CheckFleet(fleet.Hash); stale != nil { // before any connection
 			err = fmt.Errorf("%s: %w", ao.planFile, stale)
 		}
 	}
+	if err != nil {
+		return a.finishFleet(ctx, ao, o, nil, nil, err, start)
+	}
+	r, err := a.readLoadedFleet(ctx, fleet, o, ao.parallelism, true)
+	defer func() { err = r.close(err) }()
 	fp, err := fleetPlan(r, err, ao.prune, ao.maxDelete, o)
 	if fp == nil || err != nil {
 		return a.finishFleet(ctx, ao, o, r, nil, err, start)

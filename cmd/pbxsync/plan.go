@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -360,7 +361,8 @@ func (a *app) savePlan(path string, p *plan.Plan, server string, inv *inventory.
 	if err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
-	fmt.Fprintf(a.stderr, "Saved the plan to %[1]s: apply it with pbxsync apply %[1]s\n", apiclient.Printable(path))
+	fmt.Fprintf(a.stderr, "Saved the plan to %s: apply it with pbxsync apply %s -f %s, to the same server (--url or PBX_URL)\n",
+		apiclient.Printable(path), apiclient.Printable(path), apiclient.Printable(strings.Join(sources, " -f ")))
 	return nil
 }
 

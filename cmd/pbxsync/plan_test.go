@@ -658,7 +658,7 @@ func TestPlanOut(t *testing.T) {
 			out := filepath.Join(dir, format+".plan")
 			got := invoke(t, "", adminEnv(srv, mixedEnv...), "plan", "-f", inv, "--out", out, "--format", format)
 			require.Equal(t, 0, got.code, "stderr: %s", got.stderr)
-			if diff := cmp.Diff([]string{"Saved the plan to " + out + ": apply it with pbxsync apply " + out}, lines(got.stderr)); diff != "" {
+			if diff := cmp.Diff([]string{"Saved the plan to " + out + ": apply it with pbxsync apply " + out + " -f " + inv + ", to the same server (--url or PBX_URL)"}, lines(got.stderr)); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
 			if format == "json" {

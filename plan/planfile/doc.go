@@ -8,13 +8,11 @@
 // Anything else is a StalePlanError, a plan.Refusal returned before any write, so a
 // hand edit can only make a plan refuse. A saved plan holds no secret value.
 //
-// What a plan file records should choose nothing either, only be compared with the
-// operator's inputs (cli.md, "Saved plans", v0.3). Today's rules do not go that far:
-// the paths it records, relative to its folder, are resolved (SavedPlan.Sources,
-// Resolve) into the inventory or fleet file that apply reads again and the sim:
-// state a run opens, and the command line takes the recorded server when neither
-// --url nor PBX_URL names one; a server named otherwise is an OtherServerError. What
-// is read again is still checked against the recorded hash before it is used.
+// What a plan file records chooses nothing either (cli.md, "Saved plans", v0.3): the
+// server, the inventory's paths and hash, the fleet file and a sim: path are only
+// compared with what the operator names (Given: -f or --fleet, and --url or PBX_URL),
+// and shown as a hint when the operator named nothing. apply PLANFILE thus connects
+// to no server, and reads no file, that only the plan file names.
 //
 // The package reads a server only to plan again (SavedPlan.Check) and a file only in
 // Read; it never writes to a server, never prints, and never decides an exit code.

@@ -141,7 +141,7 @@ func (sp *SavedFleetPlan) Check(hash string, fresh *plan.FleetPlan) error {
 // was made from: the fleet file or an inventory it names changed.
 func (sp *SavedFleetPlan) CheckFleet(hash string) error {
 	if hash != sp.Fleet.SHA256 {
-		return &StalePlanError{Reason: "the fleet " + sp.Fleet.File + " or an inventory it names changed since the plan was made"}
+		return &StalePlanError{Reason: "the fleet file, or an inventory it names, is not the one the plan was made from (it changed since, or is another)"}
 	}
 	return nil
 }

@@ -2,9 +2,7 @@ package planfile
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -42,23 +40,6 @@ func Paths(planFile string, sources []string, server string) (rel []string, relS
 	return rel, server, nil
 }
 
-// Sources returns the inventory's paths and the server that the plan, read from
-// planFile, records, resolved against the plan file's folder.
-func (sp *SavedPlan) Sources(planFile string) (paths []string, server string, err error) {
-	paths = sp.Inventory.Paths()
-	if len(paths) == 0 || slices.Contains(paths, "<stdin>") || slices.Contains(paths, "-") {
-		return nil, "", fmt.Errorf("the plan %s was made from an inventory on standard input, which cannot be read again: plan with -f FILE", planFile)
-	}
-	for i, p := range paths {
-		paths[i] = Resolve(planFile, p)
-	}
-	server = sp.Server
-	if state, ok := strings.CutPrefix(server, "sim:"); ok {
-		server = "sim:" + Resolve(planFile, state)
-	}
-	return paths, server, nil
-}
-
 // Resolve resolves a path that a plan file keeps relative to its folder.
 func Resolve(planFile, path string) string {
 	if path = filepath.FromSlash(path); filepath.IsAbs(path) {
@@ -88,16 +69,3 @@ func relativeTo(dir, path string) (string, error) {
 	}
 	return filepath.ToSlash(rel), nil
 }
-
-// OtherServerError refuses a saved plan given to a server other than the one it was
-// made for.
-type OtherServerError struct {
-	PlanFile, MadeFor, Given string
-}
-
-func (e *OtherServerError) Error() string {
-	return fmt.Sprintf("the plan %s was made for %s, not %s: plan again against this server", e.PlanFile, e.MadeFor, e.Given)
-}
-
-// RefusedBeforeAnyWrite makes the error a plan.Refusal: exit 3.
-func (*OtherServerError) RefusedBeforeAnyWrite() {}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
@@ -114,17 +113,8 @@ var (
 	_ plan.Refusal = (*OtherServerError)(nil)
 )
 
-// CheckInventory returns a *StalePlanError when files, the inventory's files as read
-// again, are not what the plan was made from.
-func (sp *SavedPlan) CheckInventory(files []inventory.File) error {
-	if inventory.HashFiles(files) != sp.Inventory.SHA256 {
-		return sp.inventoryChanged()
-	}
-	return nil
-}
-
 func (sp *SavedPlan) inventoryChanged() *StalePlanError {
-	return &StalePlanError{Reason: fmt.Sprintf("the inventory %s changed since the plan was made", strings.Join(sp.Inventory.Paths(), ", "))}
+	return &StalePlanError{Reason: "the inventory is not the one the plan was made from (it changed since, or is another)"}
 }
 
 // Check plans again from inv and the server, with the saved options, and returns the

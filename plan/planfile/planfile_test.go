@@ -145,5 +145,5 @@ func TestSavedPlanOtherInventory(t *testing.T) {
 	_, err = sp.Check(t.Context(), c, other, 2)
 	var stale *planfile.StalePlanError
 	require.ErrorAs(t, err, &stale)
-	require.ErrorContains(t, err, "changed since the plan was made")
+	require.ErrorContains(t, err, "is not the one the plan was made from")
 }
