@@ -275,7 +275,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.Saved
 	if err := sp.CheckServer(o.planFile, given); err != nil {
 		return nil, err
 	}
-	files, err := inventory.ReadFiles(o.files, a.stdin)
+	files, err := inventory.ReadFiles(o.files, a.input)
 	if err != nil {
 		return nil, err
 	}

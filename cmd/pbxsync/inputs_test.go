@@ -3,9 +3,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -63,4 +68,49 @@ func TestPrintedPathsEscaped(t *testing.T) {
 	require.Equal(t, 0, got.code, got.stderr)
 	require.NotContains(t, got.stderr, "\x1b")
 	require.Contains(t, got.stderr, `Saved the plan to `+filepath.Join(dir, `p\x1b[2J.plan`))
+}
+
+// readStarted is an input that never ends, and says when it is first read.
+type readStarted struct {
+	started chan struct{}
+	once    sync.Once
+	r       io.Reader
+}
+
+func (s *readStarted) Read(p []byte) (int, error) {
+	s.once.Do(func() { close(s.started) })
+	return s.r.Read(p)
+}
+
+// TestInterruptWhileReadingStdin: an interrupt while -f - waits on standard input
+// that never ends (a pipe whose writer stays open) ends the command, exit 1, with
+// nothing sent (cli.md "Files pbxsync reads").
+func TestInterruptWhileReadingStdin(t *testing.T) {
+	t.Parallel()
+	srv := simtest.NewServer(t)
+	for _, args := range [][]string{{"validate", "-f", "-"}, {"plan", "-f", "-"}, {"apply", "-f", "-", "--auto-approve"}} {
+		t.Run(args[0], func(t *testing.T) {
+			pr, pw := io.Pipe()
+			t.Cleanup(func() { pw.Close() })
+			stdin := &readStarted{started: make(chan struct{}), r: pr}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			vars := adminEnv(srv)
+			code := make(chan int, 1)
+			go func() {
+				code <- run(ctx, args, stdin, &stdout, &stderr, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, fastRetries)
+			}()
+			<-stdin.started
+			cancel() // as SIGINT does
+			select {
+			case c := <-code:
+				require.Equal(t, 1, c, "%s", stderr.String())
+				require.Contains(t, stderr.String(), "read the inventory: read standard input: interrupted")
+			case <-time.After(time.Minute): // a hang, not a measure of speed
+				t.Fatal("the command did not end after the interrupt")
+			}
+		})
+	}
+	require.Zero(t, srv.Stats().TotalRequests(), "nothing was sent")
 }

@@ -110,7 +110,8 @@ func (e *timeoutError) Is(target error) bool { return target == context.Deadline
 
 // app is what the commands of one run share.
 type app struct {
-	stdin     io.Reader
+	stdin     io.Reader // as given: whether it is a terminal
+	input     io.Reader // stdin to read from: a read ends at an interrupt
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
@@ -129,7 +130,7 @@ type app struct {
 // run runs pbxsync with args; clientOpts go to every client it makes (see
 // globalOptions.clientOptions).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), clientOpts ...apiclient.Option) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, logOut: &logLines{w: stderr}}
+	a := &app{stdin: stdin, input: interruptible{ctx, stdin}, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, logOut: &logLines{w: stderr}}
 	a.opts.clientOptions = clientOpts
 	return a.execute(ctx, a.newRootCmd(), args)
 }
@@ -202,4 +203,39 @@ func (a *app) timedOut(cmd *cobra.Command, err error) error {
 		return err // the deadline did not pass
 	}
 	return fmt.Errorf("%w: %w", te, err)
+}
+
+// errInterruptedInput ends a read of standard input that an interrupt cut short.
+var errInterruptedInput = errors.New("interrupted")
+
+// interruptible reads r, but a read still waiting when ctx ends (an interrupt) ends
+// at once with errInterruptedInput: a command that reads its inventory from a pipe
+// or a terminal that never closes still ends on Ctrl-C (cli.md "Files pbxsync
+// reads"). Each read waits in a goroutine of its own, which ends with that read, or
+// with the process when ctx ended first.
+type interruptible struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (in interruptible) Read(p []byte) (int, error) {
+	if in.ctx.Err() != nil {
+		return 0, errInterruptedInput
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	buf := make([]byte, len(p)) // not p: the read may end after this call returned
+	done := make(chan result, 1)
+	go func() {
+		n, err := in.r.Read(buf)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		return copy(p, buf[:r.n]), r.err
+	case <-in.ctx.Done():
+		return 0, errInterruptedInput
+	}
 }

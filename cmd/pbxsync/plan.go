@@ -32,7 +32,7 @@ func (a *app) loadInventoryWith(paths []string, opts inventory.LoadOptions) (*in
 	if len(paths) == 0 {
 		return nil, errors.New("no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)")
 	}
-	files, err := inventory.ReadFiles(paths, a.stdin)
+	files, err := inventory.ReadFiles(paths, a.input)
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory: %w", err)
 	}
@@ -201,7 +201,7 @@ func (a *app) validateJSON(paths []string, opts inventory.LoadOptions) error {
 	if len(paths) == 0 {
 		return errors.New("no inventory: pass -f FILE or -f DIRECTORY, as often as needed (-f - for standard input)")
 	}
-	files, err := inventory.ReadFiles(paths, a.stdin)
+	files, err := inventory.ReadFiles(paths, a.input)
 	if err != nil {
 		return fmt.Errorf("read the inventory: %w", err)
 	}
