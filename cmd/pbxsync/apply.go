@@ -65,7 +65,8 @@ and repair failed changes and grouping side effects, for at most --rounds rounds
                    file records is only compared, never used. It is refused with exit
                    3 before any connection when the inventory or the server is not the
                    plan's, and before any write when a company it touches changed on
-                   the server.
+                   the server, or when it deletes more than your --max-delete (default
+                   0: a plan file brings no budget of its own).
   apply --fleet F  every PBX of a fleet file, and the companies moved between them
                    (at most --max-move): see pbxsync help fleet. A plan saved by
                    plan --fleet F -o PLANFILE is applied with apply PLANFILE --fleet F.
@@ -115,7 +116,7 @@ moves).`,
 	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second (0: no cap); the pace halves whenever the server asks to slow down")
 	f.BoolVar(&o.forceDescription, "force-description", false, "also write each updated company's description from the inventory")
 	f.BoolVar(&o.prune, "prune", false, "also delete absent companies that prune.match selects (not with PLANFILE)")
-	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes, before any write (exit 3)")
+	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes, before any write (exit 3); a saved plan's deletes too")
 	f.StringVar(&o.report, "report", "", "also write the JSON result to `FILE`, even when the run fails")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus metrics of the run to `FILE` (node_exporter textfile), even when it fails")
 	f.StringVar(&o.lockFile, "lock-file", "", "hold a lock on `FILE` for the whole run; exit 1 at once when another run holds it")
@@ -132,8 +133,8 @@ func (a *app) checkApply(cmd *cobra.Command, o applyOptions) error {
 	switch {
 	case len(o.files) == 0 && o.planFile == "":
 		return errors.New("no inventory: pass -f FILE, or a PLANFILE saved by plan --out")
-	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("max-delete") || cmd.Flags().Changed("company") || cmd.Flags().Changed("match")):
-		return errors.New("--prune, --max-delete, --company and --match are part of a saved plan: plan again to change them")
+	case o.planFile != "" && (cmd.Flags().Changed("prune") || cmd.Flags().Changed("company") || cmd.Flags().Changed("match")):
+		return errors.New("--prune, --company and --match are part of a saved plan: plan again to change them")
 	case o.rounds < 0:
 		return fmt.Errorf("invalid --rounds %d: 0 or more", o.rounds)
 	case o.rate < 0:
@@ -180,8 +181,8 @@ func (a *app) apply(cmd *cobra.Command, o applyOptions) error {
 // with what the operator names (planfile.Given): without -f (a fleet plan: --fleet)
 // or without --url and PBX_URL it refuses before anything else is read.
 func (a *app) applyPlanFile(cmd *cobra.Command, o applyOptions) error {
-	if cmd.Flags().Changed("pbx") || cmd.Flags().Changed("max-move") {
-		return errors.New("--pbx and --max-move are part of a saved fleet plan: plan again to change them")
+	if cmd.Flags().Changed("pbx") {
+		return errors.New("--pbx is part of a saved fleet plan: plan again to change it")
 	}
 	if err := a.checkApply(cmd, o); err != nil {
 		return err
@@ -288,7 +289,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.Saved
 	}
 	// No question: the saved plan is what was reviewed and approved.
 	return a.planAndApply(ctx, o, false, func(ctx context.Context, srv *server) (*plan.Plan, error) {
-		p, err := sp.Check(ctx, srv, inv, o.parallelism)
+		p, err := sp.Check(ctx, srv, inv, o.parallelism, o.maxDelete)
 		if refused(err) {
 			return nil, fmt.Errorf("%s: %w", o.planFile, err)
 		}

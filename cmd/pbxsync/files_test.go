@@ -56,7 +56,7 @@ func TestManyFiles(t *testing.T) {
 		require.Contains(t, got.stderr, "is not the one the plan was made from")
 		require.Zero(t, srv.Stats().TotalRequests(), "refused before any connection")
 		require.NoError(t, os.Remove(filepath.Join(dir, "c.yaml")))
-		got = invoke(t, "", adminEnv(srv), "apply", out, "-f", dir)
+		got = invoke(t, "", adminEnv(srv), "apply", out, "-f", dir, "--max-delete", "1")
 		require.Equal(t, 0, got.code, got.stderr)
 		_, exists := srv.Company("cust_old")
 		require.False(t, exists)

@@ -289,8 +289,10 @@ func (a *app) saveFleetPlan(path string, fp *plan.FleetPlan, fleet *inventory.Fl
 // plan of the same fleet, made with the saved options, differs from it (exit 3).
 func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, sp *planfile.SavedFleetPlan) (err error) {
 	start := time.Now()
-	o := fleetOptions{file: ao.fleet.file, pbxs: sp.PBXs, maxMove: sp.Options.MaxMove, pbxParallelism: ao.fleet.pbxParallelism}
-	ao.prune, ao.maxDelete = sp.Options.Prune, sp.Options.MaxDelete
+	// The budgets are the smaller of the saved ones and the operator's: a plan file
+	// never brings deletes or moves that the operator did not budget for now.
+	o := fleetOptions{file: ao.fleet.file, pbxs: sp.PBXs, maxMove: min(sp.Options.MaxMove, ao.fleet.maxMove), pbxParallelism: ao.fleet.pbxParallelism}
+	ao.prune, ao.maxDelete = sp.Options.Prune, min(sp.Options.MaxDelete, ao.maxDelete)
 	fleet, err := a.loadFleet(o, false)
 	if err == nil {
 		if stale := sp.CheckFleet(fleet.Hash); stale != nil { // before any connection

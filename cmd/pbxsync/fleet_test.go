@@ -278,17 +278,17 @@ func TestFleetSavedPlan(t *testing.T) {
 	_, err = c.Update(t.Context(), "acme_west", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"q_ringtime": apiclient.String("30")})})
 	require.NoError(t, err)
 	f.london.ResetStats()
-	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile())
+	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile(), "--max-move", "2")
 	require.Equal(t, 3, got.code, got.stderr)
 	require.Contains(t, got.stderr, "london:acme_west")
 	require.Zero(t, f.paris.Stats().TotalWrites()+f.london.Stats().TotalWrites())
 
 	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--max-move", "2", "-o", saved)
 	require.Equal(t, 0, got.code, got.stderr)
-	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile())
+	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile(), "--max-move", "2")
 	require.Equal(t, 0, got.code, got.stderr)
 	require.Equal(t, `"30"`, mustCompany(t, f.paris, "acme_west").Settings.Get("q_ringtime").JSON(), "what london held when it was planned again")
-	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile())
+	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile(), "--max-move", "2")
 	require.Equal(t, 3, got.code, "a plan applied is stale: %s", got.stderr)
 }
 

@@ -147,3 +147,40 @@ func TestPlanFileHintEscaped(t *testing.T) {
 	require.NotContains(t, got.stderr, "\x1b")
 	require.Contains(t, got.stderr, `inv\\x1b[2J.yaml`)
 }
+
+// TestPlanFileBringsNoBudget: a plan file made with --prune --max-delete (by anyone,
+// from the operator's own inventory) deletes nothing unless the operator budgets for
+// the deletes at apply time too: the budget is the smaller of the file's and the
+// operator's --max-delete (default 0), and more deletes are refused before any write.
+// A saved fleet plan's moves likewise need the operator's --max-move.
+func TestPlanFileBringsNoBudget(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inventory.yaml", mixedInventory+"prune: {match: \"^partner$\"}\n")
+	planFile := filepath.Join(dir, "changes.plan")
+	got := invoke(t, "", adminEnv(srv, mixedEnv...), "plan", "-f", inv, "--prune", "--max-delete", "10", "--out", planFile)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Contains(t, got.stdout, "- delete partner")
+	srv.ResetStats()
+
+	got = invoke(t, "", adminEnv(srv, mixedEnv...), "apply", planFile, "-f", inv)
+	require.Equal(t, 3, got.code, "%s", got.stderr)
+	require.Contains(t, got.stderr, "the plan deletes 1 company, more than --max-delete allows (0)")
+	require.Zero(t, srv.Stats().TotalWrites(), "refused before any write")
+
+	got = invoke(t, "", adminEnv(srv, mixedEnv...), "apply", planFile, "-f", inv, "--max-delete", "1")
+	require.Equal(t, 0, got.code, "%s", got.stderr)
+	_, exists := srv.Company("partner")
+	require.False(t, exists, "deleted once the operator budgeted for it")
+
+	f := newFleet(t)
+	f.moveAcme(t)
+	saved := filepath.Join(f.dir, "reviewed.plan")
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--max-move", "2", "-o", saved)
+	require.Equal(t, 0, got.code, got.stderr)
+	f.london.ResetStats()
+	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile())
+	require.Equal(t, 3, got.code, "%s", got.stderr)
+	require.Contains(t, got.stderr, "more than --max-move allows (0)")
+	require.Zero(t, f.london.Stats().TotalWrites()+f.paris.Stats().TotalWrites())
+}

@@ -124,7 +124,11 @@ func (sp *SavedPlan) inventoryChanged() *StalePlanError {
 // A saved plan is thus safe to carry through CI artifacts: a hand edit can only make
 // it refuse. The plan returned holds the inventory's values, secrets included, which
 // the saved plan never holds.
-func (sp *SavedPlan) Check(ctx context.Context, r state.Reader, inv *inventory.Inventory, parallelism int) (*plan.Plan, error) {
+//
+// maxDelete is the operator's --max-delete: the delete budget is the smaller of it
+// and the saved one, so that a plan file never brings deletes the operator did not
+// budget for at apply time (a budget exceeded is plan.Diff's refusal, exit 3).
+func (sp *SavedPlan) Check(ctx context.Context, r state.Reader, inv *inventory.Inventory, parallelism, maxDelete int) (*plan.Plan, error) {
 	if inv.Hash != sp.Inventory.SHA256 {
 		return nil, sp.inventoryChanged()
 	}
@@ -132,7 +136,9 @@ func (sp *SavedPlan) Check(ctx context.Context, r state.Reader, inv *inventory.I
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := plan.Diff(inv, st, plan.Options(sp.Options))
+	opts := plan.Options(sp.Options)
+	opts.MaxDelete = min(opts.MaxDelete, maxDelete)
+	fresh, err := plan.Diff(inv, st, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func savedPlan(t *testing.T) (*simtest.Server, *apiclient.Client, *inventory.Inv
 func TestSavedPlanFresh(t *testing.T) {
 	srv, c, inv, sp := savedPlan(t)
 	srv.ResetStats()
-	p, err := sp.Check(t.Context(), c, inv, 2)
+	p, err := sp.Check(t.Context(), c, inv, 2, 10)
 	require.NoError(t, err)
 	require.Zero(t, srv.Stats().TotalWrites())
 	require.Equal(t, "Plan: 1 to create, 1 to update, 1 to group.", p.Summary())
@@ -82,7 +82,7 @@ func TestSavedPlanStale(t *testing.T) {
 	require.NoError(t, err)
 	srv.ResetStats()
 
-	_, err = sp.Check(t.Context(), c, inv, 2)
+	_, err = sp.Check(t.Context(), c, inv, 2, 10)
 	var stale *planfile.StalePlanError
 	require.ErrorAs(t, err, &stale)
 	require.Equal(t, []string{"b", "new"}, stale.Companies, "a field changed on one, the other was created meanwhile")
@@ -128,7 +128,7 @@ func TestSavedPlanTampered(t *testing.T) {
 			srv, c, inv, sp := savedPlan(t)
 			tt.edit(sp)
 			srv.ResetStats()
-			p, err := sp.Check(t.Context(), c, inv, 2)
+			p, err := sp.Check(t.Context(), c, inv, 2, 10)
 			require.Nil(t, p)
 			var stale *planfile.StalePlanError
 			require.ErrorAs(t, err, &stale)
@@ -142,7 +142,7 @@ func TestSavedPlanOtherInventory(t *testing.T) {
 	_, c, _, sp := savedPlan(t)
 	other, _, err := inventory.Load("inv.yaml", []byte(savedInventory+"\n"), inventory.LoadOptions{Lookup: pin})
 	require.NoError(t, err)
-	_, err = sp.Check(t.Context(), c, other, 2)
+	_, err = sp.Check(t.Context(), c, other, 2, 10)
 	var stale *planfile.StalePlanError
 	require.ErrorAs(t, err, &stale)
 	require.ErrorContains(t, err, "is not the one the plan was made from")
