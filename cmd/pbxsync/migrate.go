@@ -113,8 +113,8 @@ type migrateRun struct {
 	approved  bool // the plan was approved, or there was nothing to approve
 }
 
-func (a *app) checkMigrate(o migrateOptions) error {
-	if err := a.checkSides(o.from, o.to); err != nil {
+func (a *app) checkMigrate(ctx context.Context, o migrateOptions) error {
+	if err := a.checkSides(ctx, o.from, o.to); err != nil {
 		return err
 	}
 	switch {
@@ -135,7 +135,7 @@ func (a *app) checkMigrate(o migrateOptions) error {
 }
 
 func (a *app) migrate(ctx context.Context, o migrateOptions) error {
-	if err := a.checkMigrate(o); err != nil {
+	if err := a.checkMigrate(ctx, o); err != nil {
 		return err
 	}
 	unlock, err := sync.LockFile(o.lockFile)
@@ -147,7 +147,7 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 	re, _ := compileMatch(o.match) // checked by checkMigrate
 	r := &migrateRun{migration: sync.NewMigration(sync.MigrateOptions{
 		Companies: o.companies, Match: re, DeleteSource: o.deleteSource, MaxDelete: o.maxDelete, Parallelism: o.parallelism,
-		SourceName: o.from, Logger: a.logger,
+		SourceName: o.from, TargetName: o.to, Logger: a.logger,
 		OnDiagnostic: a.diagnostic,
 	})}
 	err = a.runMigration(ctx, o, r)
