@@ -97,3 +97,64 @@ func TestMigrateSameIDsTwoServers(t *testing.T) {
 	got := runResolving(t, localhostIs127, vars, "migrate", "--from", src.URL, "--to", dst.URL, "--auto-approve")
 	require.Equal(t, 0, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
 }
+
+// A fleet whose london and paris are 127.0.0.1:P and localhost:P is refused before a
+// request by plan, apply and export, naming both; validate, which looks nothing up,
+// compares the urls as written.
+func TestFleetOneServerResolved(t *testing.T) {
+	srv, _ := oneServerTwice(t)
+	dir := t.TempDir()
+	fleet := writeFile(t, dir, "fleet.yaml", "version: 1\npbxs:\n"+
+		"  paris: {url: "+localhostURL(srv)+", inventory: paris.yaml}\n"+
+		"  london: {url: "+srv.URL+", inventory: london.yaml}\n")
+	writeFile(t, dir, "london.yaml", "version: 1\ncompanies:\n  beta: {name: Beta}\n")
+	writeFile(t, dir, "paris.yaml", "version: 1\ncompanies:\n  acme: {name: Acme}\n")
+	vars := map[string]string{"PBX_LONDON_API_KEY": pbxtest.AdminKey, "PBX_PARIS_API_KEY": pbxtest.AdminKey}
+	want := fmt.Sprintf("%s:4:17: PBXs paris (line 3) and london (line 4) are one server (%s and %s both reach %[3]s): each PBX of a fleet is a server of its own",
+		fleet, localhostURL(srv), srv.URL)
+	for _, args := range [][]string{
+		{"plan", "--fleet", fleet},
+		{"apply", "--fleet", fleet, "--auto-approve", "--max-move", "10"},
+		{"export", "--fleet", fleet},
+	} {
+		got := runResolving(t, localhostIs127, vars, args...)
+		require.Equal(t, 1, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
+		require.Contains(t, got.stderr, want+"\n")
+	}
+	require.Zero(t, srv.Stats().TotalRequests())
+
+	got := runResolving(t, localhostIs127, vars, "validate", "--fleet", fleet)
+	require.Equal(t, 0, got.code, got.stderr)
+}
+
+// A fleet whose two PBXs are one server at two ports: each holds the company of the
+// other's inventory, which without the check is planned as two half-done moves that
+// delete the only copies. ReadFleet finds the same companies with the same numeric
+// ids and refuses before any write.
+func TestFleetOneServerByCompanies(t *testing.T) {
+	srv, other := oneServerTwice(t)
+	dir := t.TempDir()
+	fleet := writeFile(t, dir, "fleet.yaml", "version: 1\npbxs:\n"+
+		"  london: {url: "+srv.URL+", inventory: london.yaml}\n"+
+		"  paris: {url: "+other+", inventory: paris.yaml}\n")
+	writeFile(t, dir, "london.yaml", "version: 1\ncompanies:\n  beta: {name: Beta}\n")
+	writeFile(t, dir, "paris.yaml", "version: 1\ncompanies:\n  acme: {name: Acme}\n")
+	vars := map[string]string{"PBX_LONDON_API_KEY": pbxtest.AdminKey, "PBX_PARIS_API_KEY": pbxtest.AdminKey}
+	for _, args := range [][]string{
+		{"plan", "--fleet", fleet},
+		{"apply", "--fleet", fleet, "--auto-approve", "--max-move", "10"},
+		{"apply", "--fleet", fleet, "--pbx", "paris", "--auto-approve", "--max-move", "10"},
+	} {
+		got := runResolving(t, localhostIs127, vars, args...)
+		require.Equal(t, 1, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
+		requireOneErrorLine(t, lastLine(got.stderr), "PBX london (line 3) and PBX paris (line 4) name one server (both hold the same 2 companies with the same numeric ids)")
+	}
+	require.Zero(t, srv.Stats().TotalWrites())
+	require.Len(t, srv.Snapshot().Companies, 2)
+}
+
+// lastLine is the last line of out.
+func lastLine(out string) string {
+	ls := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	return ls[len(ls)-1] + "\n"
+}
