@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -125,6 +126,31 @@ func TestFleetOneServerResolved(t *testing.T) {
 
 	got := runResolving(t, localhostIs127, vars, "validate", "--fleet", fleet)
 	require.Equal(t, 0, got.code, got.stderr)
+}
+
+// A fleet plan saved while localhost did not resolve is refused by apply PLANFILE
+// once localhost resolves to the other PBX's address, before any request.
+func TestSavedFleetPlanOneServerResolved(t *testing.T) {
+	srv := simtest.NewServer(t)
+	dir := t.TempDir()
+	fleet := writeFile(t, dir, "fleet.yaml", "version: 1\npbxs:\n"+
+		"  london: {url: "+srv.URL+", inventory: london.yaml}\n"+
+		"  paris: {url: "+localhostURL(srv)+", inventory: paris.yaml}\n")
+	writeFile(t, dir, "london.yaml", "version: 1\ncompanies:\n  beta: {name: Beta}\n")
+	writeFile(t, dir, "paris.yaml", "version: 1\ncompanies:\n  acme: {name: Acme}\n")
+	vars := map[string]string{"PBX_LONDON_API_KEY": pbxtest.AdminKey, "PBX_PARIS_API_KEY": pbxtest.AdminKey}
+	nowhere := func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	saved := filepath.Join(dir, "fleet.plan")
+	got := runResolving(t, nowhere, vars, "plan", "--fleet", fleet, "--out", saved)
+	require.Equal(t, 0, got.code, got.stderr)
+	srv.ResetStats()
+
+	got = runResolving(t, localhostIs127, vars, "apply", saved, "--fleet", fleet)
+	require.Equal(t, 1, got.code, "stdout: %s\nstderr: %s", got.stdout, got.stderr)
+	require.Contains(t, got.stderr, "PBXs london (line 3) and paris (line 4) are one server")
+	require.Zero(t, srv.Stats().TotalRequests())
 }
 
 // A fleet whose two PBXs are one server at two ports: each holds the company of the
