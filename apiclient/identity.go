@@ -92,8 +92,8 @@ func (s server) key(host string) string {
 	return s.scheme + "://" + net.JoinHostPort(host, s.port) + s.path
 }
 
-// LookupTimeout bounds each host name lookup of a Resolver.
-const LookupTimeout = 3 * time.Second
+// lookupTimeout bounds each host name lookup of a Resolver.
+const lookupTimeout = 3 * time.Second
 
 // Resolver tells whether server URLs name one server as SameServer does, and also
 // when the host names of http(s) URLs resolve to a common address with the same
@@ -120,7 +120,7 @@ func (r Resolver) SameServer(ctx context.Context, a, b string) (bool, error) {
 
 // Twins returns each URL of urls that names the same server as an earlier one, with
 // the first such one, in the order of urls. Each host name is looked up once, for at
-// most LookupTimeout. The error is the context's, when it ends first.
+// most lookupTimeout (3s). The error is the context's, when it ends first.
 func (r Resolver) Twins(ctx context.Context, urls []string) ([]Twin, error) {
 	keys, err := r.keys(ctx, urls)
 	if err != nil {
@@ -180,7 +180,7 @@ func (r Resolver) keys(ctx context.Context, urls []string) ([][]string, error) {
 
 // lookup returns the addresses of a host name; none when it cannot be resolved.
 func (r Resolver) lookup(ctx context.Context, host string) []netip.Addr {
-	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	lookup := r.Lookup
 	if lookup == nil {
