@@ -1,16 +1,21 @@
 package apiclient_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
-	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pbxsync/pbxsync/apiclient"
 )
 
 func TestSameServer(t *testing.T) {
@@ -36,6 +41,9 @@ func TestSameServer(t *testing.T) {
 		{"http://127.0.0.1:18140", "http://0x7f.1:18140/", true},
 		{"http://127.0.0.1:18140", "http://2130706433:18140", true},
 		{"http://127.0.0.1:18140", "http://0177.0.0.1:18140", true},
+		{"http://127.0.0.1:18140", "http://0.0.0.0:18140", true},
+		{"http://[::1]:18140", "http://[::]:18140", true},
+		{"http://0.0.0.0:18140", "http://[::]:18140", false},
 		{"http://[::1]:18140", "http://[0:0:0:0:0:0:0:1]:18140", true},
 		{"https://pbx.example.com", "https://PBX.Example.COM.:443", true},
 		{"http://pbx.example.com", "http://pbx.example.com:80/", true},
@@ -77,6 +85,146 @@ func TestSameServerSimLink(t *testing.T) {
 	require.True(t, apiclient.SameServer("sim:"+real, "sim:"+link))
 }
 
+// fakeLookup resolves the names of hosts, and fails for any other; it counts the
+// lookups of each name.
+type fakeLookup struct {
+	hosts map[string][]string
+	mu    sync.Mutex
+	asked map[string]int
+}
+
+func (f *fakeLookup) lookup(_ context.Context, network, host string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.asked == nil {
+		f.asked = map[string]int{}
+	}
+	f.asked[host]++
+	if network != "ip" {
+		return nil, fmt.Errorf("network %q", network)
+	}
+	addrs, ok := f.hosts[host]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	return out, nil
+}
+
+// loopbackNames resolves names to loopback addresses only.
+var loopbackNames = map[string][]string{
+	"localhost": {"127.0.0.1", "::1"},
+	"pbx.test":  {"::ffff:127.0.0.1"},
+	"zero.test": {"0.0.0.0"},
+	"two.test":  {"127.0.0.2"},
+	"v6.test":   {"fe80::1%lo"},
+}
+
+// TestResolverSameServer: two URLs whose hosts resolve to a common address on one
+// port are one server; a name that does not resolve is compared by its key alone.
+func TestResolverSameServer(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"http://localhost:18140", "http://127.0.0.1:18140", true},
+		{"http://localhost:18140", "http://[::1]:18140/", true},
+		{"http://localhost:18140", "http://127.1:18140", true},
+		{"http://LOCALHOST.:18140", "http://127.0.0.1:18140", true},
+		{"http://pbx.test:18140", "http://localhost:18140", true},
+		{"http://zero.test:18140", "http://127.0.0.1:18140", true},
+		{"http://v6.test:18140", "http://[fe80::1]:18140", true},
+		{"http://pbx.test:18140/api", "http://127.0.0.1:18140/api/", true},
+		{"http://localhost:18140", "http://127.0.0.1:18141", false},
+		{"http://localhost:18140", "https://127.0.0.1:18140", false},
+		{"http://localhost:18140/api", "http://127.0.0.1:18140/other", false},
+		{"http://two.test:18140", "http://localhost:18140", false},
+		{"http://unknown.test:18140", "http://127.0.0.1:18140", false},
+		{"http://unknown.test:18140", "http://Unknown.Test.:18140", true},
+		{"sim:localhost", "http://localhost:18140", false},
+		{"ftp://localhost:18140", "http://127.0.0.1:18140", false},
+	}
+	for _, tt := range tests {
+		for _, pair := range [][2]string{{tt.a, tt.b}, {tt.b, tt.a}} {
+			f := &fakeLookup{hosts: loopbackNames}
+			got, err := apiclient.Resolver{Lookup: f.lookup}.SameServer(t.Context(), pair[0], pair[1])
+			require.NoError(t, err)
+			if got != tt.want {
+				t.Errorf("SameServer(%q, %q) = %v, want %v", pair[0], pair[1], got, tt.want)
+			}
+		}
+	}
+}
+
+// TestResolverTwins: each URL is paired with the first earlier one naming its server,
+// and each name is looked up once.
+func TestResolverTwins(t *testing.T) {
+	f := &fakeLookup{hosts: loopbackNames}
+	urls := []string{"http://127.0.0.1:18140", "http://localhost:18141", "http://localhost:18140", "http://unknown.test", "http://127.1:18140", "http://unknown.test/", "ftp://ftp.test", "sim:state.yaml"}
+	got, err := apiclient.Resolver{Lookup: f.lookup}.Twins(t.Context(), urls)
+	require.NoError(t, err)
+	want := []apiclient.Twin{
+		{First: 0, Second: 2, Why: "http://127.0.0.1:18140 and http://localhost:18140 both reach http://127.0.0.1:18140"},
+		{First: 0, Second: 4, Why: "both are http://127.0.0.1:18140"},
+		{First: 3, Second: 5, Why: "both are http://unknown.test:80"},
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, map[string]int{"localhost": 1, "unknown.test": 1}, f.asked)
+}
+
+// TestResolverInterrupted: a cancelled context ends the lookups with its cause.
+func TestResolverInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	stop := errors.New("interrupted")
+	lookup := func(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+		cancel(stop)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	_, err := apiclient.Resolver{Lookup: lookup}.SameServer(ctx, "http://localhost:1", "http://127.0.0.1:1")
+	require.ErrorIs(t, err, stop)
+}
+
+func TestSameCompanies(t *testing.T) {
+	companies := func(nums map[string]int64) map[string]apiclient.Company {
+		out := map[string]apiclient.Company{}
+		for id, n := range nums {
+			out[id] = apiclient.Company{ID: id, Num: n, Name: id}
+		}
+		return out
+	}
+	ab := companies(map[string]int64{"acme": 1001, "beta": 1002})
+	const a, b = "http://127.0.0.1:18140", "http://127.0.0.1:18141"
+	tests := []struct {
+		name         string
+		urlA, urlB   string
+		compA, compB map[string]apiclient.Company
+		want         bool
+	}{
+		{"the same companies and numeric ids", a, b, ab, companies(map[string]int64{"beta": 1002, "acme": 1001}), true},
+		{"two empty servers", a, b, companies(nil), companies(nil), false},
+		{"one more company", a, b, ab, companies(map[string]int64{"acme": 1001, "beta": 1002, "gamma": 1003}), false},
+		{"one company fewer", a, b, ab, companies(map[string]int64{"acme": 1001}), false},
+		{"another numeric id", a, b, ab, companies(map[string]int64{"acme": 1001, "beta": 1003}), false},
+		{"another company with the numeric id", a, b, ab, companies(map[string]int64{"acme": 1001, "gamma": 1002}), false},
+		{"a sim: copy", "sim:copy.yaml", b, ab, ab, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			why, same := apiclient.SameCompanies(tt.urlA, tt.urlB, tt.compA, tt.compB)
+			require.Equal(t, tt.want, same)
+			if same {
+				require.Equal(t, "both hold the same 2 companies with the same numeric ids", why)
+			}
+			_, same = apiclient.SameCompanies(tt.urlB, tt.urlA, tt.compB, tt.compA)
+			require.Equal(t, tt.want, same)
+		})
+	}
+}
+
 // pathSegment is a path segment of a URL as people write one.
 var pathSegment = regexp.MustCompile(`^[A-Za-z0-9._~-]*$`)
 
@@ -105,6 +253,15 @@ func FuzzSameServer(f *testing.F) {
 		}
 		if upper {
 			respellings = append(respellings, strings.ToUpper(base[:4])+base[4:])
+		}
+		// A name that resolves to the address is the server too, on that port only.
+		f := &fakeLookup{hosts: map[string][]string{"pbx.test": {ip.String()}}}
+		named := fmt.Sprintf("http://pbx.test:%d/%s", port, p)
+		if same, _ := (apiclient.Resolver{Lookup: f.lookup}).SameServer(t.Context(), base, named); !same {
+			t.Errorf("%q resolves to %s: %q is its server", named, ip, base)
+		}
+		if same, _ := (apiclient.Resolver{Lookup: f.lookup}).SameServer(t.Context(), base, fmt.Sprintf("http://pbx.test:%d/%s", port+1, p)); same {
+			t.Errorf("pbx.test on port %d is not %q", port+1, base)
 		}
 		for _, r := range respellings {
 			if !apiclient.SameServer(base, r) {

@@ -425,7 +425,9 @@ type FleetRun struct {
 // at once. A PBX that cannot be reached or read is recorded as failed; the others go
 // on. PBXs left out of the run are read too, but only which companies they hold (one
 // request): a move from one of them is held, never created empty; they are never
-// planned or written. It returns the run, and the context's cause when interrupted.
+// planned or written. It returns the run, and the context's cause when interrupted,
+// or an *apiclient.OneServerError when two PBXs hold the same companies with the same
+// numeric ids.
 func ReadFleet(ctx context.Context, fleet *inventory.Fleet, dial FleetDialer, opts FleetReadOptions) (*FleetRun, error) {
 	chosen := opts.Chosen
 	if chosen == nil {
@@ -461,7 +463,23 @@ func ReadFleet(ctx context.Context, fleet *inventory.Fleet, dial FleetDialer, op
 	if ctx.Err() != nil {
 		return r, context.Cause(ctx)
 	}
-	return r, nil
+	return r, oneServer(fleet, r.States)
+}
+
+// oneServer refuses two PBXs of a fleet that hold the same companies with the same
+// numeric ids (apiclient.SameCompanies): one server under two names.
+func oneServer(fleet *inventory.Fleet, states map[string]*state.State) error {
+	for i, a := range fleet.PBXs {
+		for _, b := range fleet.PBXs[i+1:] {
+			if states[a.Name] == nil || states[b.Name] == nil {
+				continue
+			}
+			if why, same := apiclient.SameCompanies(a.URL, b.URL, states[a.Name].Companies, states[b.Name].Companies); same {
+				return &apiclient.OneServerError{A: fmt.Sprintf("PBX %s (line %d)", a.Name, a.Line), B: fmt.Sprintf("PBX %s (line %d)", b.Name, b.Line), Why: why}
+			}
+		}
+	}
+	return nil
 }
 
 // readPBX connects to one PBX and reads what its inventory names, or for a PBX left

@@ -29,8 +29,9 @@ type MigrateOptions struct {
 	DeleteSource bool           // once the target is verified, delete the migrated companies from the source
 	MaxDelete    int            // with DeleteSource, more deletes than this refuse the migration (Budget)
 	Parallelism  int            // requests in flight on each server
-	// SourceName names the source in the inventory built from it.
-	SourceName string
+	// SourceName names the source in the inventory built from it; SourceName and
+	// TargetName (their URLs) name the two in a refusal of one server under two names.
+	SourceName, TargetName string
 	// Logger gets the warnings and a line for each delete on the source.
 	Logger *slog.Logger
 	// OnDiagnostic is called with each warning, and each error, of the inventory built
@@ -145,6 +146,9 @@ func (m *Migration) Prepare(ctx context.Context, from Source, to Client) (err er
 	st, err := state.Read(ctx, m.to, m.inv, m.opts.Parallelism)
 	if err != nil {
 		return fmt.Errorf("read the target: %w", err)
+	}
+	if why, same := apiclient.SameCompanies(m.opts.SourceName, m.opts.TargetName, m.snap.Companies, st.Companies); same {
+		return &apiclient.OneServerError{A: "the source " + m.opts.SourceName, B: "the target " + m.opts.TargetName, Why: why}
 	}
 	if m.plan, err = plan.Diff(m.inv, st, plan.Options{}); err != nil {
 		return err

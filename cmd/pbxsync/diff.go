@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -76,8 +78,9 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
 }
 
 // checkSides rejects what cannot work before anything is read: a side missing,
-// --url (which names one server), the same server twice.
-func (a *app) checkSides(from, to string) error {
+// --url (which names one server), the same server twice, as its URLs tell
+// (apiclient.Resolver: their host names are looked up).
+func (a *app) checkSides(ctx context.Context, from, to string) error {
 	switch {
 	case a.opts.url != "":
 		return errors.New("--url names one server: name the two with --from and --to")
@@ -85,8 +88,13 @@ func (a *app) checkSides(from, to string) error {
 		return errors.New("no source: pass --from URL (or sim:FILE)")
 	case to == "":
 		return errors.New("no target: pass --to URL (or sim:FILE)")
-	case apiclient.SameServer(from, to):
-		return fmt.Errorf("--from and --to name the same server, %s", from)
+	}
+	twins, err := a.resolver.Twins(ctx, []string{from, to})
+	if err != nil {
+		return err
+	}
+	if len(twins) > 0 {
+		return &apiclient.OneServerError{A: "--from", B: "--to", Why: twins[0].Why}
 	}
 	return nil
 }
@@ -118,14 +126,14 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 		return err
 	}
 	o.format = format
-	if err := a.checkSides(o.from, o.to); err != nil {
+	ctx := cmd.Context()
+	if err := a.checkSides(ctx, o.from, o.to); err != nil {
 		return err
 	}
 	re, err := compileMatch(o.match)
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
 	from, err := connectSide(ctx, o.from, "--from", "PBX_FROM", a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return err
@@ -137,9 +145,14 @@ func (a *app) diff(cmd *cobra.Command, o diffOptions) (err error) {
 	}
 	defer func() { err = closeServer(to, err) }()
 
-	c, err := sync.Compare(ctx, from, to, o.parallelism, state.CompareOptions{Companies: o.companies, Match: re})
+	c, oneServer, err := sync.Compare(ctx, from, to, sync.CompareOptions{Select: state.CompareOptions{Companies: o.companies, Match: re},
+		Parallelism: o.parallelism, From: o.from, To: o.to})
 	if err != nil {
 		return err
+	}
+	if oneServer != "" {
+		a.logger.LogAttrs(ctx, slog.LevelWarn, "--from and --to may be one server under two names: then the comparison can find no difference",
+			slog.String("why", oneServer))
 	}
 	switch o.format {
 	case "json":

@@ -266,7 +266,7 @@ func TestDiffErrors(t *testing.T) {
 		{"no to", []string{"--from", from.URL}, diffEnv(), "no target: pass --to URL (or sim:FILE)", true},
 		{"url", []string{"--from", from.URL, "--to", to.URL, "--url", to.URL}, diffEnv(),
 			"--url names one server: name the two with --from and --to", true},
-		{"same server", []string{"--from", from.URL, "--to", from.URL + "/"}, diffEnv(), "--from and --to name the same server", true},
+		{"same server", []string{"--from", from.URL, "--to", from.URL + "/"}, diffEnv(), "--from and --to name one server", true},
 		{"no credentials for --to", []string{"--from", from.URL, "--to", to.URL},
 			map[string]string{"PBX_FROM_API_KEY": pbxtest.AdminKey, "PBX_API_KEY": pbxtest.AdminKey},
 			"--to: no credentials: set PBX_TO_API_KEY, or PBX_TO_USERNAME and PBX_TO_PASSWORD", true},

@@ -133,11 +133,15 @@ func (a *app) readFleet(ctx context.Context, o fleetOptions, parallelism int, wr
 	return a.readLoadedFleet(ctx, fleet, o, parallelism, writes)
 }
 
-// readLoadedFleet connects to every PBX of a loaded fleet and reads it. The run is
-// never nil, so that its servers are closed.
+// readLoadedFleet checks that no two PBXs of a loaded fleet resolve to one server,
+// connects to every PBX and reads it. The run is never nil, so that its servers are
+// closed.
 func (a *app) readLoadedFleet(ctx context.Context, fleet *inventory.Fleet, o fleetOptions, parallelism int, writes bool) (*fleetRun, error) {
-	var err error
 	r := &fleetRun{servers: map[string]*server{}}
+	if err := a.inventoryProblems([]string{o.file}, nil, inventory.CheckServers(ctx, fleet.PBXs, a.resolver)); err != nil {
+		return r, err
+	}
+	var err error
 	r.FleetRun, err = sync.ReadFleet(ctx, fleet, a.fleetDialer(r), sync.FleetReadOptions{Chosen: o.chosen, Parallelism: parallelism,
 		PBXParallelism: o.pbxParallelism, Writes: writes, Logger: a.logger})
 	return r, err
@@ -354,6 +358,9 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 		return err
 	}
 	if err := inventory.CheckPBXs(o.fleet.file, pbxs, o.fleet.pbxs); err != nil {
+		return err
+	}
+	if err := a.inventoryProblems([]string{o.fleet.file}, nil, inventory.CheckServers(ctx, pbxs, a.resolver)); err != nil {
 		return err
 	}
 	r := &fleetRun{servers: map[string]*server{}}

@@ -115,6 +115,7 @@ type app struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
+	resolver  apiclient.Resolver // whether two URLs name one server; a test gives it its own lookup
 	opts      globalOptions
 	logger    *slog.Logger // set once the global flags have been checked
 	logOut    *logLines    // stderr for the logs, which a progress line makes way for

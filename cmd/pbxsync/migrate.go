@@ -71,9 +71,17 @@ Credentials come from the environment, one set per side: PBX_FROM_API_KEY (or
 PBX_FROM_USERNAME and PBX_FROM_PASSWORD) for --from, PBX_TO_API_KEY (or PBX_TO_USERNAME
 and PBX_TO_PASSWORD) for --to. A sim:FILE side needs none.
 
+--from and --to must be two servers: two spellings of one URL, or host names that
+resolve to a common address on one port, are refused before any request; a source
+and a target that hold the same companies with the same numeric ids, before any
+write (exit 1). Two servers whose every company was created in the same order look
+the same: run again after it created every company on an empty target, a whole
+migration is refused so, and the source's copies are left for apply --prune.
+
 Exit codes: 0 when the migration is verified (and, with --delete-source, the source's
 copies deleted); 1 on an error, a failed change, a company not verified, an
-interruption; 3 when refused before any write (too many deletes).`,
+interruption, one server under two names; 3 when refused before any write (too many
+deletes).`,
 		Example: `  # Rehearse on a copy of the target first: the plan and the calls, nothing real written.
   PBX_URL=https://new-pbx.example.com pbxsync export -o target-copy.yaml --include-secrets
   pbxsync migrate --from https://old-pbx.example.com --to sim:target-copy.yaml --match '^acme_'
@@ -113,8 +121,8 @@ type migrateRun struct {
 	approved  bool // the plan was approved, or there was nothing to approve
 }
 
-func (a *app) checkMigrate(o migrateOptions) error {
-	if err := a.checkSides(o.from, o.to); err != nil {
+func (a *app) checkMigrate(ctx context.Context, o migrateOptions) error {
+	if err := a.checkSides(ctx, o.from, o.to); err != nil {
 		return err
 	}
 	switch {
@@ -135,7 +143,7 @@ func (a *app) checkMigrate(o migrateOptions) error {
 }
 
 func (a *app) migrate(ctx context.Context, o migrateOptions) error {
-	if err := a.checkMigrate(o); err != nil {
+	if err := a.checkMigrate(ctx, o); err != nil {
 		return err
 	}
 	unlock, err := sync.LockFile(o.lockFile)
@@ -147,7 +155,7 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 	re, _ := compileMatch(o.match) // checked by checkMigrate
 	r := &migrateRun{migration: sync.NewMigration(sync.MigrateOptions{
 		Companies: o.companies, Match: re, DeleteSource: o.deleteSource, MaxDelete: o.maxDelete, Parallelism: o.parallelism,
-		SourceName: o.from, Logger: a.logger,
+		SourceName: o.from, TargetName: o.to, Logger: a.logger,
 		OnDiagnostic: a.diagnostic,
 	})}
 	err = a.runMigration(ctx, o, r)

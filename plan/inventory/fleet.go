@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -35,6 +36,7 @@ type FleetPBX struct {
 	Inventory   string     // the inventory path, joined to the fleet file's directory when relative
 	Inv         *Inventory // loaded
 	Line        int        // where the PBX is named in the fleet file
+	URLAt       Position   // where its url is written
 }
 
 // Env returns the environment variable of this PBX for what ("API_KEY", "USERNAME",
@@ -380,6 +382,7 @@ func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
 			raw = "sim:" + path
 		}
 		p.URL, p.urlAt, p.server = raw, n, apiclient.ServerKey(raw)
+		p.URLAt = Position{File: l.file, Line: n.Line, Column: n.Column}
 		return
 	}
 	u, err := url.Parse(raw)
@@ -393,7 +396,35 @@ func (l *loader) fleetURL(p *fleetPBX, n *yaml.Node, raw, dir string) {
 	default:
 		p.URL, p.urlAt = raw, n
 		p.server = apiclient.ServerKey(raw)
+		p.URLAt = Position{File: l.file, Line: n.Line, Column: n.Column}
 	}
+}
+
+// CheckServers refuses a fleet with two PBXs that are one server because their
+// host names resolve to a common address (apiclient.Resolver), naming both at the
+// later one's url, as an *InventoryError. Loading a fleet compares urls by their
+// canonical forms only and looks nothing up; this looks host names up, for a run
+// about to connect to the PBXs. The error is the context's when it ends first.
+func CheckServers(ctx context.Context, pbxs []*FleetPBX, r apiclient.Resolver) error {
+	inFile := slices.SortedFunc(slices.Values(pbxs), func(a, b *FleetPBX) int { return cmp.Compare(a.Line, b.Line) })
+	urls := make([]string, len(inFile))
+	for i, p := range inFile {
+		urls[i] = p.URL
+	}
+	twins, err := r.Twins(ctx, urls)
+	if err != nil {
+		return err
+	}
+	var diags []Diagnostic
+	for _, t := range twins {
+		first, p := inFile[t.First], inFile[t.Second]
+		diags = append(diags, Diagnostic{File: p.URLAt.File, Line: p.URLAt.Line, Column: p.URLAt.Column,
+			Message: fmt.Sprintf("PBXs %s (line %d) and %s (line %d) are one server (%s): each PBX of a fleet is a server of its own", first.Name, first.Line, p.Name, p.Line, t.Why)})
+	}
+	if len(diags) > 0 {
+		return &InventoryError{Diagnostics: diags}
+	}
+	return nil
 }
 
 // CheckPBXs refuses a PBX named for a run (--pbx) that the fleet file does not

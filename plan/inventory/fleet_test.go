@@ -1,10 +1,14 @@
 package inventory_test
 
 import (
+	"context"
+	"errors"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -666,4 +670,45 @@ func TestCheckPBXs(t *testing.T) {
 	require.NoError(t, inventory.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "london"}))
 	err := inventory.CheckPBXs("fleet.yaml", pbxs, []string{"paris", "londn"})
 	require.EqualError(t, err, "--pbx londn: the fleet fleet.yaml has no such PBX (it has berlin, london, paris): did you mean london?")
+}
+
+// TestCheckServers: two PBXs whose host names resolve to a common address on one port
+// are one server, named at the later one's url; reading the fleet file looks nothing
+// up and lets them through.
+func TestCheckServers(t *testing.T) {
+	data := fleetOf(
+		"  rome: {url: 'http://LOCALHOST.:18141', inventory: none.yaml}",
+		"  london: {url: 'http://127.0.0.1:18140', inventory: none.yaml}",
+		"  paris: {url: 'http://127.0.0.1:18141', inventory: none.yaml}",
+		"  berlin: {url: 'http://localhost:18140', inventory: none.yaml}",
+		"  milan: {url: 'http://unknown.test:18140', inventory: none.yaml}",
+		"  oslo: {url: 'https://localhost:18140', inventory: none.yaml}", // another scheme
+	)
+	pbxs, err := inventory.ReadFleetFile("fleet.yaml", []byte(data))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var asked []string
+	lookup := func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, host)
+		if host == "localhost" {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	err = inventory.CheckServers(t.Context(), pbxs, apiclient.Resolver{Lookup: lookup})
+	var invErr *inventory.InventoryError
+	require.ErrorAs(t, err, &invErr)
+	var got []string
+	for _, d := range invErr.Diagnostics {
+		got = append(got, d.String())
+	}
+	require.Equal(t, []string{
+		"fleet.yaml:5:16: PBXs rome (line 3) and paris (line 5) are one server (http://localhost:18141 and http://127.0.0.1:18141 both reach http://127.0.0.1:18141): each PBX of a fleet is a server of its own",
+		"fleet.yaml:6:17: PBXs london (line 4) and berlin (line 6) are one server (http://127.0.0.1:18140 and http://localhost:18140 both reach http://127.0.0.1:18140): each PBX of a fleet is a server of its own",
+	}, got)
+	require.ElementsMatch(t, []string{"localhost", "unknown.test"}, asked)
+
+	require.NoError(t, inventory.CheckServers(t.Context(), pbxs[2:5], apiclient.Resolver{Lookup: lookup})) // milan, oslo, paris
 }
