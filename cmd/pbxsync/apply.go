@@ -273,7 +273,7 @@ func (a *app) planAndApply(ctx context.Context, o applyOptions, ask bool, makePl
 // any write when a fresh plan differs from it (planfile.SavedPlan.Check).
 func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.SavedPlan) (*sync.Report, error) {
 	given, _ := serverURL(a.opts, a.lookupEnv)
-	if err := sp.CheckServer(o.planFile, given); err != nil {
+	if err := sp.CheckServer(ctx, o.planFile, given, a.resolver); err != nil {
 		return nil, err
 	}
 	files, err := inventory.ReadFiles(o.files, a.input)

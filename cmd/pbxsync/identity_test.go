@@ -31,7 +31,7 @@ func localhostIs127(_ context.Context, _, host string) ([]netip.Addr, error) {
 func runResolving(t *testing.T, lookup func(context.Context, string, string) ([]netip.Addr, error), vars map[string]string, args ...string) outcome {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: env(vars), logOut: &logLines{w: &stderr},
+	a := &app{stdin: strings.NewReader(""), input: strings.NewReader(""), stdout: &stdout, stderr: &stderr, lookupEnv: env(vars), logOut: &logLines{w: &stderr},
 		resolver: apiclient.Resolver{Lookup: lookup}}
 	a.opts.clientOptions = []apiclient.Option{fastRetries}
 	code := a.execute(t.Context(), a.newRootCmd(), args)

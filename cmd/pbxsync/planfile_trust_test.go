@@ -184,3 +184,27 @@ func TestPlanFileBringsNoBudget(t *testing.T) {
 	require.Contains(t, got.stderr, "more than --max-move allows (0)")
 	require.Zero(t, f.london.Stats().TotalWrites()+f.paris.Stats().TotalWrites())
 }
+
+// TestPlanFileServerByAddress: the plan-file check knows one server under two names
+// as fleet files and migrate do (a name that resolves to the recorded address), and
+// a recorded name that resolves elsewhere, or nowhere, is another server.
+func TestPlanFileServerByAddress(t *testing.T) {
+	srv := simtest.NewServer(t, pbxtest.WithState(mixedState()))
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "inventory.yaml", mixedInventory)
+	planFile := filepath.Join(dir, "changes.plan")
+	got := invoke(t, "", adminEnv(srv, mixedEnv...), "plan", "-f", inv, "--out", planFile)
+	require.Equal(t, 0, got.code, got.stderr)
+
+	vars := adminEnv(srv, mixedEnv...)
+	vars["PBX_URL"] = strings.Replace(srv.URL, "127.0.0.1", "pbx.test", 1)
+	got = runResolving(t, localhostIs127, vars, "apply", planFile, "-f", inv)
+	require.Equal(t, 3, got.code, "%s", got.stderr)
+	requireOneErrorLine(t, got.stderr, `was made for "`+srv.URL+`", not "`+vars["PBX_URL"]+`"`)
+	require.Zero(t, srv.Stats().TotalWrites())
+
+	vars["PBX_URL"] = localhostURL(srv)
+	got = runResolving(t, localhostIs127, vars, "apply", planFile, "-f", inv)
+	require.Equal(t, 0, got.code, "%s", got.stderr)
+	require.Equal(t, "Apply: 4 ok, 0 failed, 0 skipped, 0 not run.\nVerified: yes\n", got.stdout)
+}

@@ -1,6 +1,7 @@
 package planfile
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -96,10 +97,16 @@ func (sp *SavedPlan) recordedServer(planFile string) string {
 }
 
 // CheckServer returns an *OtherServerError when given, the server the operator
-// named, is not the one the plan was made for (apiclient.SameServer). Nothing has
-// connected anywhere yet.
-func (sp *SavedPlan) CheckServer(planFile, given string) error {
-	if recorded := sp.recordedServer(planFile); !apiclient.SameServer(given, recorded) {
+// named, is not the one the plan was made for (cli.md "One server, one identity":
+// one spelling, or names that resolve to a common address). Nothing has connected
+// anywhere yet; only names are looked up.
+func (sp *SavedPlan) CheckServer(ctx context.Context, planFile, given string, r apiclient.Resolver) error {
+	recorded := sp.recordedServer(planFile)
+	same, err := r.SameServer(ctx, given, recorded)
+	if err != nil {
+		return err
+	}
+	if !same {
 		return &OtherServerError{PlanFile: planFile, MadeFor: recorded, Given: given}
 	}
 	return nil
