@@ -101,7 +101,13 @@ const newContainer = "+new:"
 // *DeleteBudgetError. The plan carries what apply writes, and what verification
 // compares with, so that neither reads the inventory again.
 func Diff(inv *inventory.Inventory, st *state.State, opts Options) (*Plan, error) {
-	p := &Plan{NotPlanned: notPlanned(inv, st)}
+	return diff(inv, st, opts, nil)
+}
+
+// diff is Diff, leaving alone the companies held (with why; a fleet's conflicts)
+// and those the inventory groups them with (NotPlanned).
+func diff(inv *inventory.Inventory, st *state.State, opts Options, held map[string]string) (*Plan, error) {
+	p := &Plan{NotPlanned: notPlanned(inv, st, held)}
 	p.diffCompanies(inv, st)
 	p.diffUnmanaged(inv, st, opts.Prune)
 	var mates map[string][]string
@@ -127,7 +133,7 @@ func Diff(inv *inventory.Inventory, st *state.State, opts Options) (*Plan, error
 	containerOf := containersByCompany(st.Containers)
 	if st.Grouping {
 		p.ContainerOf = containerOf
-		p.Desired = desiredGrouping(inv, mates, containerOf, p.Changes)
+		p.Desired = desiredGrouping(inv, mates, containerOf, p.Changes, p.NotPlanned)
 	}
 	p.Fingerprints = map[string]string{}
 	for _, id := range p.Touched() {
@@ -232,8 +238,9 @@ func containersByCompany(containers map[string][]string) map[string][]string {
 // containers changes may touch: the companies that a group, an ungroup or a create
 // names, and, transitively, the members of their desired containers and of their
 // containers as read (containerOf), whom a server that moves whole containers
-// moves along. Verification reads back no company beyond these.
-func desiredGrouping(inv *inventory.Inventory, mates, containerOf map[string][]string, changes []Change) DesiredGrouping {
+// moves along. Verification reads back no company beyond these, and regroups none
+// that is held (not planned).
+func desiredGrouping(inv *inventory.Inventory, mates, containerOf map[string][]string, changes []Change, held map[string]string) DesiredGrouping {
 	desired := DesiredGrouping{}
 	seen := map[string]bool{}
 	var queue []string
@@ -252,7 +259,7 @@ func desiredGrouping(inv *inventory.Inventory, mates, containerOf map[string][]s
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		if _, managed := inv.Company(id); managed {
+		if _, managed := inv.Company(id); managed && held[id] == "" {
 			desired[id] = mates[id]
 		}
 		for _, m := range mates[id] {
@@ -312,29 +319,40 @@ func SortChanges(changes []Change) {
 }
 
 // notPlanned returns the companies of the inventory that a plan must leave alone,
-// with the reason: those whose container could not be read, and the companies the
-// inventory groups with them (their grouping cannot be planned without it).
-func notPlanned(inv *inventory.Inventory, st *state.State) map[string]string {
-	if len(st.Unread) == 0 {
+// with the reason: those whose container could not be read, those held (diff),
+// and the companies the inventory groups with them (their grouping cannot be
+// planned without them).
+func notPlanned(inv *inventory.Inventory, st *state.State, held map[string]string) map[string]string {
+	if len(st.Unread) == 0 && len(held) == 0 {
 		return nil
 	}
-	held := map[string]string{}
+	out := maps.Clone(held)
+	if out == nil {
+		out = map[string]string{}
+	}
 	for id, err := range st.Unread {
-		held[id] = "its container could not be read: " + err.Error()
+		out[id] = "its container could not be read: " + err.Error()
 	}
 	for _, c := range inv.Containers {
 		for _, id := range c.Members {
+			why := ""
 			if _, unread := st.Unread[id]; unread {
-				for _, mate := range c.Members {
-					if _, done := held[mate]; !done {
-						held[mate] = fmt.Sprintf("the container of %s, which the inventory groups it with, could not be read", id)
-					}
-				}
-				break
+				why = fmt.Sprintf("the container of %s, which the inventory groups it with, could not be read", id)
+			} else if held[id] != "" {
+				why = fmt.Sprintf("held with %s, which the inventory groups it with and the plan leaves alone", id)
 			}
+			if why == "" {
+				continue
+			}
+			for _, mate := range c.Members {
+				if _, done := out[mate]; !done {
+					out[mate] = why
+				}
+			}
+			break
 		}
 	}
-	return held
+	return out
 }
 
 // fieldChanges compares the managed fields and the name, through the field table.

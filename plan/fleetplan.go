@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -30,8 +31,12 @@ type Move struct {
 	Company  string
 	From, To string
 	// Adopt is true when To holds it already: a move interrupted after its create,
-	// which the apply on To finishes before the delete on From.
+	// which the apply on To finishes before the delete on From. To's copy is what a
+	// move could have written (AdoptionConflicts), else it is a Conflict.
 	Adopt bool
+	// Want is what To's inventory asks of it, for the adoption to be checked again
+	// before it is written (AdoptionConflicts).
+	Want inventory.Company
 	// Carried is what the company takes from From: every setting of From's server that
 	// this pbxsync knows, secrets included (in memory only), under To's inventory's own.
 	Carried apiclient.Settings
@@ -50,6 +55,9 @@ type FleetOptions struct {
 // FleetPlan is a plan for every PBX of a fleet, and the moves between them.
 type FleetPlan struct {
 	Moves []Move // sorted by company
+	// Conflicts are the companies two servers hold that are not moves (Conflict):
+	// neither copy is written. Sorted by company.
+	Conflicts []Conflict
 	// PBXs holds the plan of each PBX that could be read, by name.
 	PBXs map[string]*Plan
 	// Inventories holds what each plan was made from: the PBX's inventory, each
@@ -98,6 +106,10 @@ func (fp *FleetPlan) MoveOf(id string) (Move, bool) {
 // create could be a move from a PBX that could not be read is not planned. When
 // there are more moves than MaxMove, or a PBX's deletes exceed MaxDelete, DiffFleet
 // returns the plan and a *MoveBudgetError or *FleetDeleteBudgetError.
+//
+// A company both servers hold is adopted (a move half done) only when the copy on
+// its new PBX is what the move could have written (AdoptionConflicts); else it is a
+// Conflict: left alone on both, and not counted against MaxMove.
 func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 	d := newFleetDiff(members)
 	for _, to := range members {
@@ -125,6 +137,7 @@ func DiffFleet(members []FleetMember, opts FleetOptions) (*FleetPlan, error) {
 			budgetErr = &FleetDeleteBudgetError{PBX: m.Name, DeleteBudgetError: &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}}
 		}
 	}
+	slices.SortFunc(fp.Conflicts, func(a, b Conflict) int { return strings.Compare(a.Company, b.Company) })
 	if len(fp.Moves) > opts.MaxMove {
 		return fp, &MoveBudgetError{Moves: len(fp.Moves), Max: opts.MaxMove}
 	}
@@ -139,6 +152,7 @@ type fleetDiff struct {
 	listedBy map[string]string          // company -> the PBX whose inventory lists it
 	unread   []string                   // the PBXs that could not be read, left out or not
 	held     map[string]string          // company -> why its create waits (Plan.NotPlanned)
+	conflict map[string]*Conflict       // company -> its conflict, held on both PBXs
 	lost     map[string][]string        // PBX -> warnings of fields a move leaves behind
 	movedOut map[string]map[string]bool // PBX -> companies moved away from it
 }
@@ -151,6 +165,7 @@ func newFleetDiff(members []FleetMember) *fleetDiff {
 		members:  members,
 		listedBy: map[string]string{},
 		held:     map[string]string{},
+		conflict: map[string]*Conflict{},
 		lost:     map[string][]string{},
 		movedOut: map[string]map[string]bool{},
 	}
@@ -198,12 +213,19 @@ func (d *fleetDiff) move(to FleetMember, id string) {
 		return
 	}
 	have := src.State.Companies[id]
+	want, _ := to.Inv.Company(id)
+	if here {
+		if fields := AdoptionConflicts(to.State.Companies[id], have, want); len(fields) > 0 {
+			d.conflict[id] = &Conflict{Company: id, From: src.Name, To: to.Name, Fields: fields}
+			return
+		}
+	}
 	carried, unknown := carry(have.Settings)
 	if len(unknown) > 0 {
 		d.lost[to.Name] = append(d.lost[to.Name], fmt.Sprintf("%s: fields this pbxsync does not know are not carried from %s: %s", id, src.Name, strings.Join(unknown, ", ")))
 	}
 	d.fp.Moves = append(d.fp.Moves, Move{
-		Company: id, From: src.Name, To: to.Name, Adopt: here, Carried: carried,
+		Company: id, From: src.Name, To: to.Name, Adopt: here, Want: want, Carried: carried,
 		Fingerprint: Fingerprint(have, containerMembers(src.State, id), inventory.Company{}),
 	})
 	if d.movedOut[src.Name] == nil {
@@ -250,9 +272,23 @@ func (d *fleetDiff) planPBX(m FleetMember, opts Options) (*Plan, error) {
 	inv := withCarried(m.Inv, d.fp.Moves, m.Name)
 	d.fp.Inventories[m.Name] = inv
 	opts.MaxDelete = len(m.State.Companies)
-	p, err := Diff(inv, m.State, opts)
+	conflicts := map[string]string{}
+	for id, c := range d.conflict {
+		if c.To == m.Name {
+			conflicts[id] = c.reason()
+		}
+	}
+	p, err := diff(inv, m.State, opts, conflicts)
 	if err != nil {
 		return nil, err
+	}
+	for _, id := range slices.Sorted(maps.Keys(conflicts)) {
+		c := *d.conflict[id]
+		c.Held = []string{id}
+		if i := slices.IndexFunc(inv.Containers, func(box inventory.Container) bool { return slices.Contains(box.Members, id) }); i >= 0 {
+			c.Held = slices.Sorted(slices.Values(inv.Containers[i].Members))
+		}
+		d.fp.Conflicts = append(d.fp.Conflicts, c)
 	}
 	out := d.movedOut[m.Name]
 	elsewhere := func(id string) bool { return out[id] || d.listedBy[id] != "" && d.listedBy[id] != m.Name }
@@ -264,7 +300,7 @@ func (d *fleetDiff) planPBX(m FleetMember, opts Options) (*Plan, error) {
 	}
 	slices.Sort(waiting)
 	for _, id := range waiting {
-		if elsewhere(id) && !out[id] {
+		if elsewhere(id) && !out[id] && d.conflict[id] == nil {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is listed by the inventory of %s: not moved by this run; a run that names both PBXs moves it", id, d.listedBy[id]))
 		}
 	}
@@ -323,9 +359,13 @@ func withCarried(inv *inventory.Inventory, moves []Move, pbx string) *inventory.
 }
 
 // Summary is the fleet plan's first line: "Fleet: 3 PBXs; 2 moves; london: 1 to
-// update; paris: 2 to create." PBXs without changes are left out of it.
+// update; paris: 2 to create." PBXs without changes are left out of it; conflicts
+// are counted after the moves when there are any ("1 conflict").
 func (fp *FleetPlan) Summary() string {
 	parts := []string{plural(len(fp.Names), "PBX", "PBXs"), plural(len(fp.Moves), "move", "moves")}
+	if n := len(fp.Conflicts); n > 0 {
+		parts = append(parts, plural(n, "conflict", "conflicts"))
+	}
 	for _, name := range fp.Names {
 		switch p := fp.PBXs[name]; {
 		case fp.Failed[name] != nil:
@@ -342,6 +382,7 @@ type JSONFleetPlan struct {
 	FormatVersion int                 `json:"format_version"`
 	Kind          string              `json:"kind"` // "fleet"
 	Moves         []JSONMove          `json:"moves"`
+	Conflicts     []JSONConflict      `json:"conflicts"`
 	PBXs          map[string]JSONPlan `json:"pbxs"`
 	Failed        map[string]string   `json:"failed,omitempty"` // the PBXs that could not be read, with why
 	Summary       JSONFleetSummary    `json:"summary"`
@@ -357,17 +398,50 @@ type JSONMove struct {
 	Settings map[string]json.RawMessage `json:"settings,omitempty"` // what it carries; secrets "(sensitive)"
 }
 
+// JSONConflict is a conflict in a JSON fleet plan: a company on the servers of
+// both PBXs that is not a move, the fields that differ, and the companies held
+// for it on To.
+type JSONConflict struct {
+	Company string              `json:"company"`
+	From    string              `json:"from"`
+	To      string              `json:"to"`
+	Fields  []JSONFieldConflict `json:"fields"`
+	Held    []string            `json:"held"`
+}
+
+// JSONFieldConflict is a field of a conflict: its value on each PBX's server,
+// secrets "(sensitive)".
+type JSONFieldConflict struct {
+	Field string          `json:"field"`
+	From  json.RawMessage `json:"from"`
+	To    json.RawMessage `json:"to"`
+}
+
+// JSONConflicts returns the conflicts' JSON form.
+func JSONConflicts(conflicts []Conflict) []JSONConflict {
+	out := make([]JSONConflict, 0, len(conflicts))
+	for _, c := range conflicts {
+		jc := JSONConflict{Company: c.Company, From: c.From, To: c.To, Fields: make([]JSONFieldConflict, len(c.Fields)), Held: slices.Clone(c.Held)}
+		for i, f := range c.Fields {
+			jc.Fields[i] = JSONFieldConflict{Field: f.Field, From: jsonValue(f.From), To: jsonValue(f.To)}
+		}
+		out = append(out, jc)
+	}
+	return out
+}
+
 // JSONFleetSummary counts the moves, and the changes of every PBX by action.
 type JSONFleetSummary struct {
-	PBXs   int `json:"pbxs"`
-	Failed int `json:"failed"`
-	Moves  int `json:"moves"`
+	PBXs      int `json:"pbxs"`
+	Failed    int `json:"failed"`
+	Moves     int `json:"moves"`
+	Conflicts int `json:"conflicts"`
 	JSONSummary
 }
 
 // JSON returns the fleet plan's JSON form.
 func (fp *FleetPlan) JSON() JSONFleetPlan {
-	doc := JSONFleetPlan{FormatVersion: FormatVersion, Kind: "fleet", Moves: []JSONMove{}, PBXs: map[string]JSONPlan{}}
+	doc := JSONFleetPlan{FormatVersion: FormatVersion, Kind: "fleet", Moves: []JSONMove{}, Conflicts: JSONConflicts(fp.Conflicts), PBXs: map[string]JSONPlan{}}
 	for _, mv := range fp.Moves {
 		jm := JSONMove{Company: mv.Company, From: mv.From, To: mv.To, Adopt: mv.Adopt, Settings: map[string]json.RawMessage{}}
 		for name, v := range mv.Carried.All() {
@@ -390,7 +464,7 @@ func (fp *FleetPlan) JSON() JSONFleetPlan {
 			doc.Failed[name] = apiclient.Printable(err.Error())
 		}
 	}
-	doc.Summary.PBXs, doc.Summary.Failed, doc.Summary.Moves = len(fp.Names), len(fp.Failed), len(fp.Moves)
+	doc.Summary.PBXs, doc.Summary.Failed, doc.Summary.Moves, doc.Summary.Conflicts = len(fp.Names), len(fp.Failed), len(fp.Moves), len(fp.Conflicts)
 	return doc
 }
 
@@ -399,8 +473,8 @@ func (fp *FleetPlan) Empty() bool {
 	return len(fp.Moves) == 0 && !slices.ContainsFunc(fp.Names, func(n string) bool { p := fp.PBXs[n]; return p != nil && !p.Empty() })
 }
 
-// Incomplete names the PBXs that could not be read, and the companies not planned;
-// nil when the plan leaves nothing out.
+// Incomplete names the PBXs that could not be read, the conflicts, or the companies
+// not planned; nil when the plan leaves nothing out.
 func (fp *FleetPlan) Incomplete() error {
 	var parts []string
 	for _, name := range fp.Names {
@@ -410,6 +484,9 @@ func (fp *FleetPlan) Incomplete() error {
 	}
 	if len(parts) > 0 {
 		return fmt.Errorf("%s not read: %s", plural(len(parts), "PBX", "PBXs"), strings.Join(parts, "; "))
+	}
+	if len(fp.Conflicts) > 0 {
+		return &ConflictError{Conflicts: fp.Conflicts}
 	}
 	var held []string
 	for _, name := range fp.Names {

@@ -3,6 +3,7 @@ package sync
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,32 +44,37 @@ const (
 	Unfinished = "unfinished"
 )
 
-// FleetReport is the outcome of ApplyFleet: each PBX's apply, and each move.
+// FleetReport is the outcome of ApplyFleet: each PBX's apply, each move, and each
+// conflict.
 type FleetReport struct {
 	PBXs   map[string]*Report // the apply of each PBX whose plan had changes
 	Failed map[string]error   // the PBXs that could not be read, or whose apply failed: why
 	Moves  []MoveResult
+	// Conflicts are the plan's conflicts, and the adoptions found to be conflicts
+	// when checked again before their write: neither copy was written.
+	Conflicts []plan.Conflict
 	// Servers names each PBX's server for metrics (the URL's host); set by the caller.
 	Servers map[string]string
 }
 
 // ApplyFleet applies a fleet plan: each PBX's plan, at most PBXParallelism PBXs at
-// once, a PBX's failure leaving the others alone; then each move whose new PBX holds
-// the company as planned (read back: its name, its settings and its container as
-// the new PBX's inventory says) is finished by deleting the company from its old
-// PBX, unless it changed there since it was read. A move whose new PBX did not
+// once, a PBX's failure leaving the others alone, and none whose adoptions fail
+// their check before the write (checkAdoptions); then each move whose new PBX
+// holds the company as planned (read back: its name, its settings and its
+// container as the new PBX's inventory says) is finished by deleting the company
+// from its old PBX, unless it changed there since it was read. A move whose new PBX did not
 // apply it, or could not verify it, stays unfinished: the company stays on its old
 // PBX, and the next run finishes the move.
 func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPlan, snaps map[string]*state.State, opts FleetApplyOptions) *FleetReport {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	rep := &FleetReport{PBXs: map[string]*Report{}, Failed: maps.Clone(fp.Failed)}
+	rep := &FleetReport{PBXs: map[string]*Report{}, Failed: maps.Clone(fp.Failed), Conflicts: slices.Clone(fp.Conflicts)}
 	var mu stdsync.Mutex
 	var g errgroup.Group
 	g.SetLimit(max(opts.PBXParallelism, 1))
 	for _, name := range fp.Names {
-		p := fp.PBXs[name]
+		p := withoutConflicts(name, fp.PBXs[name], fp.Conflicts)
 		if p == nil {
 			continue
 		}
@@ -80,6 +86,17 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 		}
 		g.Go(func() error {
 			if ctx.Err() != nil {
+				return nil
+			}
+			conflicts, err := checkAdoptions(ctx, servers, name, fp.Moves)
+			if len(conflicts) > 0 {
+				err = errors.New("a company it was to adopt changed since the plan and is now a conflict")
+			}
+			if err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				rep.Failed[name] = fmt.Errorf("not applied, nothing was written: %w", err)
+				rep.Conflicts = append(rep.Conflicts, conflicts...)
 				return nil
 			}
 			r := opts.Apply(ctx, name, p)
@@ -151,8 +168,12 @@ func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetP
 	for _, mv := range fp.Moves {
 		for _, name := range []string{mv.To, mv.From} {
 			r := rep.PBXs[name]
-			if r != nil && (!r.Verified || r.Interrupted) && why[mv.Company] == "" {
+			switch {
+			case why[mv.Company] != "":
+			case r != nil && (!r.Verified || r.Interrupted):
 				why[mv.Company] = name + " did not succeed (" + r.Err().Error() + ")"
+			case r == nil && rep.Failed[name] != nil: // not applied at all
+				why[mv.Company] = name + " did not succeed (" + rep.Failed[name].Error() + ")"
 			}
 		}
 	}
@@ -247,11 +268,14 @@ func finishMoves(ctx context.Context, c Client, snap *state.State, moves []plan.
 }
 
 // Err says in one line why the fleet run did not succeed, naming each PBX that
-// failed and how many moves are unfinished; nil when it did.
+// failed, how many moves are unfinished, and each conflict; nil when it did.
 func (r *FleetReport) Err() error {
 	var parts []string
 	for _, name := range slices.Sorted(maps.Keys(r.Failed)) {
 		parts = append(parts, name+": "+r.Failed[name].Error())
+	}
+	if len(r.Conflicts) > 0 {
+		parts = append(parts, (&plan.ConflictError{Conflicts: r.Conflicts}).Error())
 	}
 	var unfinished int
 	for _, m := range r.Moves {
@@ -268,6 +292,11 @@ func (r *FleetReport) Err() error {
 	return fmt.Errorf("%s", strings.Join(parts, "; "))
 }
 
+// conflicted reports whether a conflict involves PBX pbx, on either side.
+func (r *FleetReport) conflicted(pbx string) bool {
+	return slices.ContainsFunc(r.Conflicts, func(c plan.Conflict) bool { return c.From == pbx || c.To == pbx })
+}
+
 // JSONFleetResult is the fleet run's report: what apply --fleet --json prints and
 // --report writes.
 type JSONFleetResult struct {
@@ -276,6 +305,7 @@ type JSONFleetResult struct {
 	PBXs            map[string]JSONResult `json:"pbxs"` // the PBXs applied
 	Failed          map[string]string     `json:"failed"`
 	Moves           []JSONMoveResult      `json:"moves"`
+	Conflicts       []plan.JSONConflict   `json:"conflicts"` // nothing was written to either copy
 	DurationSeconds float64               `json:"duration_seconds"`
 	Error           string                `json:"error,omitempty"`
 }
@@ -292,7 +322,7 @@ type JSONMoveResult struct {
 // JSON returns the report's JSON form; err is the run's error.
 func (r *FleetReport) JSON(duration time.Duration, err error) JSONFleetResult {
 	doc := JSONFleetResult{FormatVersion: ResultFormatVersion, Kind: "fleet", PBXs: map[string]JSONResult{}, Failed: map[string]string{},
-		Moves: []JSONMoveResult{}, DurationSeconds: roundSeconds(duration)}
+		Moves: []JSONMoveResult{}, Conflicts: plan.JSONConflicts(r.Conflicts), DurationSeconds: roundSeconds(duration)}
 	for name, rep := range r.PBXs {
 		doc.PBXs[name] = rep.JSON()
 	}
@@ -319,7 +349,7 @@ func (r *FleetReport) WriteSummary(w io.Writer) error {
 		}
 	}
 	slices.Sort(names)
-	quiet := len(r.Moves) == 0
+	quiet := len(r.Moves) == 0 && len(r.Conflicts) == 0
 	for _, name := range names {
 		rep, applied := r.PBXs[name]
 		quiet = quiet && applied && len(rep.Results) == 0 && rep.Succeeded()
@@ -351,6 +381,10 @@ func (r *FleetReport) WriteSummary(w io.Writer) error {
 		}
 		b.WriteString(line + "\n")
 	}
+	for _, c := range r.Conflicts {
+		fmt.Fprintf(b, "conflict %s on %s and %s: not a move, nothing written to either copy; %s differ: delete the wrong copy\n",
+			apiclient.Printable(c.Company), apiclient.Printable(c.From), apiclient.Printable(c.To), apiclient.Printable(strings.Join(c.Names(), ", ")))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -374,6 +408,9 @@ func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) err
 	for _, name := range names {
 		m.labels = label(name)
 		rep, failure := r.PBXs[name], r.Failed[name]
+		if failure == nil && r.conflicted(name) {
+			failure = &plan.ConflictError{Conflicts: r.Conflicts}
+		}
 		if rep == nil {
 			rep = &Report{} // not read, or the run stopped before it: no change, not verified
 			failure = cmp.Or(failure, runErr)
@@ -386,8 +423,8 @@ func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) err
 	}
 	for _, name := range names {
 		m.labels = label(name)
-		m.gauge("pbxsync_fleet_pbx_failed", "1 when the PBX's part of the last fleet run failed (not read, a change failed, not verified), else 0.",
-			m.flag(r.Failed[name] != nil))
+		m.gauge("pbxsync_fleet_pbx_failed", "1 when the PBX's part of the last fleet run failed (not read, a change failed, not verified, a conflict), else 0.",
+			m.flag(r.Failed[name] != nil || r.conflicted(name)))
 		var moves []string
 		for _, s := range []string{Moved, Unfinished} {
 			moves = append(moves, m.with(fmt.Sprintf("status=%q", s), float64(byTarget[name+"/"+s])))
@@ -516,4 +553,23 @@ func (r *FleetRun) Servers(label func(url string) string) map[string]string {
 		}
 	}
 	return servers
+}
+
+// withoutConflicts returns p for its apply: without the companies it holds for the
+// fleet's conflicts among those it leaves out, which the fleet's report names;
+// p itself when it holds none.
+func withoutConflicts(pbx string, p *plan.Plan, conflicts []plan.Conflict) *plan.Plan {
+	if p == nil || len(p.NotPlanned) == 0 {
+		return p
+	}
+	out := *p
+	out.NotPlanned = maps.Clone(p.NotPlanned)
+	for _, c := range conflicts {
+		if c.To == pbx {
+			for _, id := range c.Held {
+				delete(out.NotPlanned, id)
+			}
+		}
+	}
+	return &out
 }

@@ -966,7 +966,10 @@ func TestFleetNeverPrunesWhatAnotherInventoryLists(t *testing.T) {
 // TestFleetMoveKeepsASourceChangedMeanwhile: while paris is being verified, t_one's
 // PIN and q_ringtime change on london. Its delete would lose the change, so it is
 // kept on london, the move unfinished; t_two, unchanged, is moved. The next run
-// adopts t_one on paris with what london holds now, and finishes the move.
+// finds paris's copy holding what london no longer holds: no move could have
+// written it, so it is a conflict (fleet.md v0.3) and neither copy is written. Once
+// a person deletes the wrong copy (paris's), the move is made again with what
+// london holds now.
 func TestFleetMoveKeepsASourceChangedMeanwhile(t *testing.T) {
 	london := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 		company("t_one", "T One", "nm_password", "1111", "q_ringtime", "10"),
@@ -998,9 +1001,16 @@ func TestFleetMoveKeepsASourceChangedMeanwhile(t *testing.T) {
 	require.Equal(t, "5555", got.Settings.Get("nm_password").Text())
 
 	pbxs := []fleetPBX{{name: "london", client: lc, inv: londonInv}, {name: "paris", client: pc, inv: parisInv}}
+	writes := london.Stats().TotalWrites() + paris.Stats().TotalWrites()
+	conflict := runFleetRound(t, t.Context(), pbxs)
+	require.Empty(t, conflict.plan.Moves)
+	require.Len(t, conflict.report.Conflicts, 1)
+	require.Equal(t, []string{"nm_password", "q_ringtime"}, conflict.report.Conflicts[0].Names())
+	require.ErrorContains(t, conflict.report.Err(), "1 conflict")
+	require.Equal(t, writes, london.Stats().TotalWrites()+paris.Stats().TotalWrites(), "neither copy is written")
+
+	require.NoError(t, pc.DeleteConfirmed(t.Context(), "t_one"))
 	again := runFleetRound(t, t.Context(), pbxs)
-	require.Len(t, again.plan.Moves, 1)
-	require.True(t, again.plan.Moves[0].Adopt)
 	require.NoError(t, again.report.Err())
 	require.Equal(t, map[string]string{"t_one": sync.Moved}, moveStatuses(again.report))
 	moved, ok := paris.Company("t_one")
@@ -1008,14 +1018,15 @@ func TestFleetMoveKeepsASourceChangedMeanwhile(t *testing.T) {
 	require.Equal(t, "5555", moved.Settings.Get("nm_password").Text(), "the changed PIN is carried")
 	require.Equal(t, "20", moved.Settings.Get("q_ringtime").Text())
 	require.Empty(t, london.Snapshot().Companies)
-	require.Equal(t, 2, paris.Stats().Writes["create"])
+	require.Equal(t, 3, paris.Stats().Writes["create"])
 	requireFleetQuiet(t, runFleetRound(t, t.Context(), pbxs))
 }
 
 // TestFleetMoveWaitsForTheTargetToHoldIt: paris applies the moves, then, before it
-// is read back, t_one's PIN changes there (another hand, or a server that did not
-// keep it). The read-back sees it: t_one stays on london, the move unfinished; t_two
-// is moved. The next run writes the PIN again and finishes the move.
+// is read back, t_one's PIN changes there (another hand). The read-back sees it:
+// t_one stays on london, the move unfinished; t_two is moved. The next run finds on
+// paris a PIN no move writes: a conflict, neither copy written. Once a person
+// deletes the wrong copy (london's), the move is over: paris keeps its PIN.
 func TestFleetMoveWaitsForTheTargetToHoldIt(t *testing.T) {
 	london := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{
 		company("t_one", "T One", "nm_password", "1111", "q_ringtime", "10"),
@@ -1045,12 +1056,16 @@ func TestFleetMoveWaitsForTheTargetToHoldIt(t *testing.T) {
 	require.True(t, onLondon, "t_one, not held by paris as planned, stays on london")
 
 	pbxs := []fleetPBX{{name: "london", client: lc, inv: londonInv}, {name: "paris", client: pc, inv: parisInv}}
-	again := runFleetRound(t, t.Context(), pbxs)
-	require.NoError(t, again.report.Err())
-	require.Equal(t, map[string]string{"t_one": sync.Moved}, moveStatuses(again.report))
-	moved, _ := paris.Company("t_one")
-	require.Equal(t, "1111", moved.Settings.Get("nm_password").Text(), "london's PIN is written again")
-	require.Empty(t, london.Snapshot().Companies)
-	require.Equal(t, 2, paris.Stats().Writes["create"])
+	writes := london.Stats().TotalWrites() + paris.Stats().TotalWrites()
+	conflict := runFleetRound(t, t.Context(), pbxs)
+	require.Empty(t, conflict.plan.Moves)
+	require.Len(t, conflict.report.Conflicts, 1)
+	require.Equal(t, []string{"nm_password"}, conflict.report.Conflicts[0].Names())
+	require.Equal(t, writes, london.Stats().TotalWrites()+paris.Stats().TotalWrites(), "neither copy is written")
+	kept, _ := paris.Company("t_one")
+	require.Equal(t, "0000", kept.Settings.Get("nm_password").Text(), "paris's PIN is not overwritten")
+
+	require.NoError(t, lc.DeleteConfirmed(t.Context(), "t_one"))
 	requireFleetQuiet(t, runFleetRound(t, t.Context(), pbxs))
+	require.Equal(t, 2, paris.Stats().Writes["create"])
 }

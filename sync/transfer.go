@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/plan/inventory"
 	"github.com/pbxsync/pbxsync/plan/state"
 )
@@ -232,4 +234,57 @@ func (t *transfer) deleteGroups(ctx context.Context, groups [][]string, out map[
 		})
 	}
 	_ = g.Wait()
+}
+
+// checkAdoptions reads again, on both servers, each company that a move adopts on
+// PBX to (one held by both, a move half done), just before to's plan writes to it:
+// the servers may have changed since the plan. It returns the conflicts of the
+// copies that are no longer what a move could have written
+// (plan.AdoptionConflicts), or why a copy could not be read, is gone, or no longer
+// holds on the old PBX what the move carries. Either way, to must not be written.
+func checkAdoptions(ctx context.Context, servers map[string]Client, to string, moves []plan.Move) ([]plan.Conflict, error) {
+	var conflicts []plan.Conflict
+	for _, mv := range moves {
+		if mv.To != to || !mv.Adopt {
+			continue
+		}
+		there, err := lookUp(ctx, servers[mv.To], mv.To, mv.Company)
+		if err != nil {
+			return nil, err
+		}
+		held, err := lookUp(ctx, servers[mv.From], mv.From, mv.Company)
+		if err != nil {
+			return nil, err
+		}
+		if !carries(mv, held) {
+			return nil, fmt.Errorf("%s changed on %s since the plan: its adoption waits for the next run", mv.Company, mv.From)
+		}
+		if fields := plan.AdoptionConflicts(there, held, mv.Want); len(fields) > 0 {
+			conflicts = append(conflicts, plan.Conflict{Company: mv.Company, From: mv.From, To: mv.To, Fields: fields})
+		}
+	}
+	return conflicts, nil
+}
+
+// lookUp reads company id on PBX pbx, for checkAdoptions: an error when it is gone.
+func lookUp(ctx context.Context, c Client, pbx, id string) (apiclient.Company, error) {
+	got, exists, err := c.Lookup(ctx, id)
+	switch {
+	case err != nil:
+		return got, fmt.Errorf("%s could not be read again on %s before its adoption: %w", id, pbx, err)
+	case !exists:
+		return got, fmt.Errorf("%s is no longer on %s: its adoption is planned again by the next run", id, pbx)
+	}
+	return got, nil
+}
+
+// carries reports whether held, the company on the move's old PBX as read now,
+// still holds what the move carries: every field of the table as the plan read it.
+func carries(mv plan.Move, held apiclient.Company) bool {
+	for name, v := range held.Settings.All() {
+		if _, known := apiclient.LookupField(name); known && !apiclient.Equal(name, v, mv.Carried.Get(name)) {
+			return false
+		}
+	}
+	return true
 }

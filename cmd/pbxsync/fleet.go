@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -230,7 +231,7 @@ func (a *app) applyFleet(ctx context.Context, ao applyOptions, o fleetOptions) (
 }
 
 // showFleetPlan shows the fleet plan on stderr, as text, or as log lines where the
-// logs are JSON: the summary, each move, then each PBX's plan (showPlan).
+// logs are JSON: the summary, each move and conflict, then each PBX's plan (showPlan).
 func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
 	if a.opts.logFormat != "json" {
 		return render.FleetText(a.stderr, fp, a.colorful(a.stderr))
@@ -238,6 +239,10 @@ func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
 	a.logger.LogAttrs(ctx, slog.LevelInfo, "fleet plan", slog.String("summary", fp.Summary()), slog.Int("moves", len(fp.Moves)))
 	for _, mv := range fp.Moves {
 		a.logger.LogAttrs(ctx, slog.LevelInfo, "move", slog.String("company", mv.Company), slog.String("from", mv.From), slog.String("to", mv.To), slog.Bool("adopt", mv.Adopt))
+	}
+	for _, c := range fp.Conflicts {
+		a.logger.LogAttrs(ctx, slog.LevelWarn, "conflict", slog.String("company", c.Company), slog.String("from", c.From), slog.String("to", c.To),
+			slog.String("fields", strings.Join(c.Names(), ",")))
 	}
 	for _, name := range fp.Names {
 		if p := fp.PBXs[name]; p != nil {

@@ -22,9 +22,24 @@ func moveLine(mv plan.Move) string {
 	return line
 }
 
+// conflictLine is how text and Markdown name a conflict, names shown by show.
+func conflictLine(c plan.Conflict, show func(string) string) string {
+	return fmt.Sprintf("conflict %s on %s and %s: not a move; neither copy is written, delete the wrong one", show(c.Company), show(c.From), show(c.To))
+}
+
+// conflictValues shows a field of a conflict: "(sensitive)" for a secret, else its
+// value on each PBX, each shown by show.
+func conflictValues(c plan.Conflict, f plan.FieldConflict, show func(string) string) string {
+	if apiclient.IsSecret(f.Field) || f.To.IsSensitive() || f.From.IsSensitive() {
+		return apiclient.Redacted
+	}
+	return fmt.Sprintf("%s on %s, %s on %s", show(apiclient.Display(f.Field, f.To)), show(c.To), show(apiclient.Display(f.Field, f.From)), show(c.From))
+}
+
 // FleetText writes the fleet plan for a person: the summary, the moves with the
-// settings they carry (secrets as (sensitive)), then each PBX's plan (PlanText) under
-// its name; a PBX that could not be read, with why.
+// settings they carry (secrets as (sensitive)), the conflicts with the fields that
+// differ (secrets as (sensitive)), then each PBX's plan (PlanText) under its name; a
+// PBX that could not be read, with why.
 func FleetText(w io.Writer, fp *plan.FleetPlan, color bool) error {
 	b := &strings.Builder{}
 	b.WriteString(fp.Summary() + "\n")
@@ -47,6 +62,16 @@ func FleetText(w io.Writer, fp *plan.FleetPlan, color bool) error {
 			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(n, "empty field", "empty fields"))
 		}
 	}
+	for _, c := range fp.Conflicts {
+		fmt.Fprintf(b, "\n  !! %s\n", conflictLine(c, apiclient.Printable))
+		width := 0
+		for _, f := range c.Fields {
+			width = max(width, len(f.Field))
+		}
+		for _, f := range c.Fields {
+			fmt.Fprintf(b, "      %-*s  %s\n", width+1, f.Field+":", conflictValues(c, f, apiclient.Printable))
+		}
+	}
 	for _, name := range fp.Names {
 		fmt.Fprintf(b, "\n== %s\n", apiclient.Printable(name))
 		if err := fp.Failed[name]; err != nil {
@@ -61,8 +86,8 @@ func FleetText(w io.Writer, fp *plan.FleetPlan, color bool) error {
 	return err
 }
 
-// FleetMarkdown writes the fleet plan for a pull request: the summary and the moves,
-// then each PBX's plan (PlanMarkdown) under a heading of its own, the size limit
+// FleetMarkdown writes the fleet plan for a pull request: the summary, the moves and
+// the conflicts, then each PBX's plan (PlanMarkdown) under a heading of its own, the size limit
 // shared among them.
 func FleetMarkdown(w io.Writer, fp *plan.FleetPlan, opts MarkdownOptions) error {
 	b := &strings.Builder{}
@@ -75,6 +100,15 @@ func FleetMarkdown(w io.Writer, fp *plan.FleetPlan, opts MarkdownOptions) error 
 				b.WriteString(" (on both already)")
 			}
 			b.WriteString("\n")
+		}
+	}
+	if len(fp.Conflicts) > 0 {
+		b.WriteString("\n### Conflicts\n\n")
+		for _, c := range fp.Conflicts {
+			fmt.Fprintf(b, "- %s\n", conflictLine(c, code))
+			for _, f := range c.Fields {
+				fmt.Fprintf(b, "  - %s: %s\n", code(f.Field), conflictValues(c, f, code))
+			}
 		}
 	}
 	for _, name := range fp.Names {

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,4 +58,27 @@ func TestFleetPlanOutput(t *testing.T) {
 	require.Contains(t, md.String(), "### PBX `paris`\n\n**Plan: 1 to create.**")
 	require.NotContains(t, md.String(), "### pbxsync plan", "each PBX's heading stands for its plan's")
 	require.Equal(t, 1, strings.Count(md.String(), "</details>")-strings.Count(md.String(), "<details>")+1, fmt.Sprintf("no </details> from the server:\n%s", md.String()))
+}
+
+// A conflict in each rendering, against testdata/fleet/conflict/: the fields that
+// differ with their values on each PBX, secrets as (sensitive), a hostile name
+// made printable; and the companies paris's plan leaves alone for it.
+func TestFleetConflictOutput(t *testing.T) {
+	hostile := "Acme`|</details>\x1b[31m\u202e"
+	fp, err := plan.DiffFleet([]plan.FleetMember{
+		member(t, "london", "version: 1\ncompanies: {}\n", company("acme", hostile, "barge_pin", "6666", "callerid", "0666", "phonebook", "3")),
+		member(t, "paris", "version: 1\ncompanies:\n  acme: {name: Acme}\n  gamma: {name: Gamma}\n  delta: {name: Delta}\ncontainers:\n  acme: [acme, gamma]\n",
+			company("acme", "Acme Paris", "barge_pin", "1234", "callerid", "0123"), company("gamma", "Gamma")),
+	}, plan.FleetOptions{})
+	require.NoError(t, err)
+	var text, md, js strings.Builder
+	require.NoError(t, render.FleetText(&text, fp, false))
+	require.NoError(t, render.FleetMarkdown(&md, fp, render.MarkdownOptions{MaxSize: 60000}))
+	require.NoError(t, render.FleetJSON(&js, fp))
+	for name, out := range map[string]string{"plan.txt": text.String(), "plan.md": md.String(), "plan.json": js.String()} {
+		for _, leak := range []string{"6666", "1234", "\x1b", "\u202e"} {
+			require.NotContains(t, out, leak, name)
+		}
+		golden(t, filepath.Join("testdata", "fleet", "conflict", name), []byte(out))
+	}
 }
