@@ -357,7 +357,6 @@ func (c *Client) login(ctx context.Context) (secret, error) {
 		}
 		for _, ck := range cookies {
 			if ck.Name == SessionCookie && ck.Value != "" {
-				c.redact.credential(ck.Value)
 				session = secret(ck.Value)
 				return nil
 			}
@@ -414,9 +413,12 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is known; the cause is the news
 		}
-		return nil, nil, &TransportError{Verb: verb, Company: company, Transient: !permanent(err), Err: err}
+		err = &TransportError{Verb: verb, Company: company, Transient: !permanent(err), Err: err}
+		c.redact.scrubError(err) // net/http quotes a malformed answer
+		return nil, nil, err
 	}
 	defer hresp.Body.Close()
+	c.rememberSession(hresp)
 	if hresp.TLS != nil && len(hresp.TLS.PeerCertificates) > 0 && c.peer.Load() == nil {
 		c.peer.Store(hresp.TLS.PeerCertificates[0])
 	}
@@ -433,10 +435,7 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 	if err != nil && ctx.Err() != nil {
 		return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
 	}
-	var refused *APIError
-	if errors.As(err, &refused) {
-		refused.Message = c.redact.message(refused.Message)
-	}
+	c.redact.scrubError(err)
 	if resp != nil {
 		resp.Message = c.redact.message(resp.Message)
 		scrubEntries(resp.Values, c.redact.data())
@@ -444,25 +443,35 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 	return resp, hresp.Cookies(), err
 }
 
+// rememberSession adds the session cookie an answer sets to what no server text may
+// show, before anything of the answer is shown or recorded.
+func (c *Client) rememberSession(resp *http.Response) {
+	for _, ck := range resp.Cookies() {
+		if ck.Name == SessionCookie && ck.Value != "" {
+			c.redact.credential(ck.Value)
+		}
+	}
+}
+
 // scrubEntries removes the credentials from what the server says it holds: ids,
 // names, container names and settings other than secrets.
-func scrubEntries(entries map[string]Entry, s scrubber) {
-	if len(s.values) == 0 {
+func scrubEntries(entries map[string]Entry, clean func(string) string) {
+	if clean == nil {
 		return
 	}
 	for id, e := range entries {
-		e.Name = s.clean(e.Name)
+		e.Name = clean(e.Name)
 		for name, v := range e.Data.All() {
 			if v.kind == KindString || v.kind == KindOther {
-				if clean := s.clean(v.text); clean != v.text && !IsSecret(name) {
-					e.Data.Set(name, String(clean)) // raw JSON no longer valid, perhaps
+				if cleaned := clean(v.text); cleaned != v.text && !IsSecret(name) {
+					e.Data.Set(name, String(cleaned)) // raw JSON no longer valid, perhaps
 				}
 			}
 		}
-		scrubEntries(e.Members, s)
-		if clean := s.clean(id); clean != id {
+		scrubEntries(e.Members, clean)
+		if cleaned := clean(id); cleaned != id {
 			delete(entries, id)
-			id = clean
+			id = cleaned
 		}
 		entries[id] = e
 	}

@@ -3,6 +3,7 @@ package apiclient
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -14,7 +15,9 @@ import (
 // report about a real server (pbxsync --trace FILE), and writes them as an HTTP
 // Archive (HAR 1.2) that browsers' developer tools open. What it keeps is redacted:
 // the API key, the password, session cookies and every value of a secret field, sent
-// or received, are (sensitive). Several clients may share one trace.
+// or received, are (sensitive), in every form the client's redactor knows; a body
+// that is not JSON is kept as its size only (cli.md, --trace v0.3). Several clients
+// may share one trace.
 type Trace struct {
 	mu      sync.Mutex
 	entries []harEntry
@@ -142,9 +145,10 @@ func (t *tracing) RoundTrip(req *http.Request) (*http.Response, error) {
 		got, readErr := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(got), errReader{readErr}))
+		t.c.rememberSession(resp)
 		e.Response = harResponse{Status: resp.StatusCode, StatusText: http.StatusText(resp.StatusCode), HTTPVersion: resp.Proto,
 			Headers: t.headers(resp.Header), Cookies: []harHeader{}, HeadersSize: -1, BodySize: len(got),
-			Content: harContent{Size: len(got), MimeType: resp.Header.Get("Content-Type"), Text: t.body(got)}}
+			Content: harContent{Size: len(got), MimeType: t.c.redact.message(resp.Header.Get("Content-Type")), Text: t.body(got)}}
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	e.Time, e.Timings = ms, harTimings{Wait: ms}
@@ -173,46 +177,60 @@ func (t *tracing) headers(h http.Header) []harHeader {
 			case "Cookie", "Set-Cookie", "Authorization":
 				v = Redacted
 			}
-			out = append(out, harHeader{Name: name, Value: t.c.redact.message(v)})
+			out = append(out, harHeader{Name: t.c.redact.message(name), Value: t.c.redact.message(v)})
 		}
 	}
 	return out
 }
 
-// body redacts a request's or an answer's body: in JSON, the value of every secret
-// field and of the credentials' keys; in any text, every credential and secret value
-// the client has sent.
+// body records a request's or an answer's body. JSON is kept with the value of
+// every secret field and credential key replaced, and every other string, key and
+// number scrubbed by the client's redactor. Any other body (cut off, an HTML page,
+// garbage) is kept as its size only: what cannot be read cannot be redacted.
 func (t *tracing) body(b []byte) string {
-	var v any
-	if json.Unmarshal(b, &v) == nil {
-		if out, err := json.Marshal(redactJSON(v)); err == nil {
-			b = out
-		}
+	if len(b) == 0 {
+		return ""
 	}
-	return t.c.redact.message(string(b))
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if !json.Valid(b) || dec.Decode(&v) != nil {
+		return fmt.Sprintf("(%d bytes, not JSON: not recorded)", len(b))
+	}
+	out, _ := json.Marshal(redactJSON(v, t.c.redact.message)) // what was decoded encodes
+	return string(out)
 }
 
 // credentialKeys are the JSON keys whose values are credentials: what a login sends,
 // and what a server's login answer might hold beside its cookie.
 var credentialKeys = map[string]bool{"key": true, "password": true, "session": true, "token": true, "sessionid": true}
 
-// redactJSON replaces the values of secret fields and credentials, wherever they
-// stand in a JSON document.
-func redactJSON(v any) any {
+// redactJSON returns v, a decoded JSON document, with the values of secret fields
+// and credentials replaced wherever they stand, and every other string, key and
+// number passed through scrub.
+func redactJSON(v any, scrub func(string) string) any {
 	switch x := v.(type) {
 	case map[string]any:
+		out := make(map[string]any, len(x))
 		for k, child := range x {
-			if IsSecret(k) || credentialKeys[strings.ToLower(k)] {
-				if child != nil && child != "" {
-					x[k] = Redacted
-				}
-				continue
+			switch {
+			case !IsSecret(k) && !credentialKeys[strings.ToLower(k)]:
+				child = redactJSON(child, scrub)
+			case child != nil && child != "":
+				child = Redacted
 			}
-			x[k] = redactJSON(child)
+			out[scrub(k)] = child
 		}
+		return out
 	case []any:
 		for i, child := range x {
-			x[i] = redactJSON(child)
+			x[i] = redactJSON(child, scrub)
+		}
+	case string:
+		return scrub(x)
+	case json.Number:
+		if s := scrub(string(x)); s != string(x) {
+			return s
 		}
 	}
 	return v
