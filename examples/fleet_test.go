@@ -226,7 +226,8 @@ func TestFleetInterruptedMove(t *testing.T) {
 	require.NoError(t, err)
 	i := slices.IndexFunc(london.Companies, func(c apiclient.Company) bool { return c.ID == "acme_paris" })
 	require.GreaterOrEqual(t, i, 0)
-	paris.Companies = append(paris.Companies, london.Companies[i])
+	created := apiclient.Company{ID: "acme_paris", Name: london.Companies[i].Name} // every field as a new company has it
+	paris.Companies = append(paris.Companies, created)
 	require.NoError(t, pbxtest.WriteStateFile(filepath.Join(dir, "state", "paris.yaml"), paris))
 
 	res := runPbxsync(t, dir, env, "plan", "--fleet", "fleet.yaml", "--max-move", "1")

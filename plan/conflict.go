@@ -47,26 +47,43 @@ func (c Conflict) reason() string {
 
 // AdoptionConflicts compares to, a company on the server of a move's new PBX, with
 // from, the company the move takes from its old PBX, and want, what the new PBX's
-// inventory asks of it. A move writes each field of to as a new company has it
-// (created, nothing more), as from holds it (carried), or as want asks (applied);
-// AdoptionConflicts returns the fields of to that are none of these: none when to
-// may be adopted as a move half done. Only "name" and the fields of the table that
-// to holds are compared: no move writes another.
+// inventory asks of it, and returns what makes to something other than a move half
+// done: none when to may be adopted. A move writes to in two steps, so a copy it
+// left behind is one of two: created and nothing more (every field as a new company
+// has it), or created and updated once (every field as want asks, else as from
+// holds it; a feature switch may be unset, since a server ignores those for some
+// credentials). Each field is first checked alone (fleet.md: as a new company has
+// it, as from holds it, or as want asks), and then the copy as a whole: a tenant of
+// B whose fields are each empty or as B's inventory asks, but not all, is no copy a
+// move made, and taking from's values over it would hand them to another tenant. The
+// name is from's or want's. Only "name" and the fields of the table that to holds are
+// compared: no move writes another. For a whole copy that is neither, the fields
+// returned are those that differ from the update's.
 func AdoptionConflicts(to, from apiclient.Company, want inventory.Company) []FieldConflict {
 	var out []FieldConflict
 	if to.Name != from.Name && to.Name != want.Name {
 		out = append(out, FieldConflict{Field: "name", From: apiclient.String(from.Name), To: apiclient.String(to.Name)})
 	}
+	created := true             // every field as a new company has it
+	var updated []FieldConflict // the fields not as the move's update writes them
 	for name, v := range to.Settings.All() {
 		f, known := apiclient.LookupField(name)
 		if !known {
 			continue
 		}
-		asked, managed := want.Settings.Lookup(name)
-		if f.Equal(v, f.Zero()) || f.Equal(v, from.Settings.Get(name)) || managed && f.Equal(v, asked) {
+		zero := f.Equal(v, f.Zero())
+		created = created && zero
+		written := from.Settings.Get(name)
+		if asked, managed := want.Settings.Lookup(name); managed {
+			written = asked
+		}
+		if f.Equal(v, written) || f.Feature && zero {
 			continue
 		}
-		out = append(out, FieldConflict{Field: name, From: from.Settings.Get(name), To: v})
+		updated = append(updated, FieldConflict{Field: name, From: from.Settings.Get(name), To: v})
+	}
+	if !created {
+		out = append(out, updated...)
 	}
 	slices.SortFunc(out, func(a, b FieldConflict) int { return strings.Compare(a.Field, b.Field) })
 	return out

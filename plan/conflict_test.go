@@ -46,12 +46,13 @@ func TestAdoptionConflicts(t *testing.T) {
 		want []string
 	}{
 		{"created, nothing more", fresh("acme", "Acme Paris"), nil},
-		{"created and carried", with(fresh("acme", "Acme"), "zone", "Europe/London", "barge_pin", "1357", "callerid", "0666", "phonebook", "3"), nil},
-		{"carried, then the inventory applied", with(fresh("acme", "Acme Paris"), "zone", "Europe/Paris", "barge_pin", "2468", "callerid", "0666", "phonebook", "3"), nil},
-		{"a mix of the three", with(fresh("acme", "Acme"), "zone", "Europe/Paris", "callerid", "0666"), nil},
+		{"created and updated: carried, the inventory's values over them", with(fresh("acme", "Acme Paris"), "zone", "Europe/Paris", "barge_pin", "2468", "callerid", "0666", "phonebook", "3"), nil},
+		{"carried without the inventory's values: no update writes that", with(fresh("acme", "Acme"), "zone", "Europe/London", "barge_pin", "1357", "callerid", "0666", "phonebook", "3"), []string{"barge_pin", "zone"}},
+		{"a mix of the three, each field alone possible", with(fresh("acme", "Acme"), "zone", "Europe/Paris", "callerid", "0666"), []string{"barge_pin", "phonebook"}},
+		{"paris's tenant as its inventory has it, its PIN and caller id empty", with(fresh("acme", "Acme Paris"), "zone", "Europe/Paris"), []string{"barge_pin", "callerid", "phonebook"}},
 		{"a switch off is a switch unset", off, nil},
 		{"a field no move writes", future, nil},
-		{"a tenant of its own", with(fresh("acme", "Acme Paris"), "barge_pin", "8080", "callerid", "0123", "phonebook", "1"), []string{"barge_pin", "callerid", "phonebook"}},
+		{"a tenant of its own", with(fresh("acme", "Acme Paris"), "barge_pin", "8080", "callerid", "0123", "phonebook", "1"), []string{"barge_pin", "callerid", "phonebook", "zone"}},
 		{"another name", fresh("acme", "Acme Elsewhere"), []string{"name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,7 +87,7 @@ func TestDiffFleetConflict(t *testing.T) {
 	require.Equal(t, "acme", c.Company)
 	require.Equal(t, "london", c.From)
 	require.Equal(t, "paris", c.To)
-	require.Equal(t, []string{"barge_pin", "callerid"}, c.Names(), "phonebook as a new company has it: a move could have written it")
+	require.Equal(t, []string{"barge_pin", "callerid", "phonebook", "q_ringtime"}, c.Names(), "every field that differs from what a move's update writes")
 	require.Equal(t, []string{"acme", "gamma"}, c.Held)
 
 	require.Empty(t, fp.PBXs["london"].Changes, "london's prune leaves it")
@@ -104,7 +105,7 @@ func TestDiffFleetConflict(t *testing.T) {
 
 	var conflicts *plan.ConflictError
 	require.True(t, errors.As(fp.Incomplete(), &conflicts), "%v", fp.Incomplete())
-	require.Equal(t, "1 conflict (a company on two servers that no move explains): acme (on london and paris; differs in barge_pin, callerid); "+
+	require.Equal(t, "1 conflict (a company on two servers that no move explains): acme (on london and paris; differs in barge_pin, callerid, phonebook, q_ringtime); "+
 		"neither copy is written: delete the wrong one and run again", conflicts.Error())
 
 	doc := fp.JSON()
@@ -115,15 +116,19 @@ func TestDiffFleetConflict(t *testing.T) {
 	require.Equal(t, `"0666"`, string(doc.Conflicts[0].Fields[1].From))
 }
 
-// A move half done is adopted however far it got: created only, created and
-// carried, or with paris's values applied too; then paris's plan writes what is left.
+// A move half done is adopted however far it got: created only, or created and
+// updated with what it carries and paris's values over them (a feature switch the
+// server did not keep included); then paris's plan writes what is left.
 func TestDiffFleetAdoptsAMoveHalfDone(t *testing.T) {
 	held := with(fresh("acme", "Acme"), "barge_pin", "1357", "callerid", "0666", "zone", "Europe/London")
+	held.Settings.Set("nocallrec", apiclient.Bool(true))
 	parisInv := "version: 1\ncompanies:\n  acme: {name: Acme Paris, settings: {zone: Europe/Paris}}\n"
+	switchLost := with(held, "zone", "Europe/Paris")
+	switchLost.Settings.Set("nocallrec", apiclient.Null())
 	for name, copied := range map[string]apiclient.Company{
-		"created":   fresh("acme", "Acme Paris"),
-		"carried":   held,
-		"completed": with(held, "zone", "Europe/Paris"),
+		"created":                fresh("acme", "Acme Paris"),
+		"updated":                with(held, "zone", "Europe/Paris"),
+		"updated, a switch lost": switchLost,
 	} {
 		t.Run(name, func(t *testing.T) {
 			london := member(t, "london", "version: 1\ncompanies: {}\n", held)

@@ -44,7 +44,7 @@ func TestFleetConflictWritesNeitherCopy(t *testing.T) {
 
 	require.Empty(t, run.plan.Moves)
 	require.Len(t, run.report.Conflicts, 1)
-	require.Equal(t, []string{"barge_pin", "callerid", "zone"}, run.report.Conflicts[0].Names(), "zone: paris holds neither what london holds nor what its inventory asks")
+	require.Equal(t, []string{"barge_pin", "callerid", "phonebook", "zone"}, run.report.Conflicts[0].Names(), "each field not as a move's update writes it")
 	require.Zero(t, london.Stats().TotalWrites(), "london's impostor is neither deleted nor changed: %s", londonLog)
 	for _, verb := range []string{"update", "group", "ungroup", "delete"} {
 		handled, _ := parisLog.writes(verb)
@@ -60,10 +60,10 @@ func TestFleetConflictWritesNeitherCopy(t *testing.T) {
 
 	err := run.report.Err()
 	require.ErrorContains(t, err, "1 conflict")
-	require.ErrorContains(t, err, "acme (on london and paris; differs in barge_pin, callerid, zone)")
+	require.ErrorContains(t, err, "acme (on london and paris; differs in barge_pin, callerid, phonebook, zone)")
 	var summary, doc bytes.Buffer
 	require.NoError(t, run.report.WriteSummary(&summary))
-	require.Contains(t, summary.String(), "conflict acme on london and paris: not a move, nothing written to either copy; barge_pin, callerid, zone differ")
+	require.Contains(t, summary.String(), "conflict acme on london and paris: not a move, nothing written to either copy; barge_pin, callerid, phonebook, zone differ")
 	out := run.report.Outcome(time.Second, err)
 	require.NoError(t, out.JSON(&doc))
 	var got struct {
@@ -85,15 +85,19 @@ func TestFleetConflictWritesNeitherCopy(t *testing.T) {
 }
 
 // A move half done is adopted and finished however far it got on paris: created
-// only (every field as a new company has it), created and carried (london's
-// settings), or with paris's inventory applied too.
+// only (every field as a new company has it), or created and updated with london's
+// settings and paris's inventory's over them (the one update a move sends), also when
+// the server did not keep a feature switch of it.
 func TestFleetAdoptsAMoveHalfDone(t *testing.T) {
 	held := company("acme", "Acme", "barge_pin", "1357", "callerid", "0666", "zone", "Europe/London", "q_ringtime", "15")
+	held.Settings.Set("nocallrec", apiclient.Bool(true))
 	parisInv := load(t, "version: 1\ncompanies:\n  acme: {name: Acme Paris, settings: {zone: Europe/Paris}}\n", noEnv)
+	switchLost := wantCompany(held, parisInv)
+	switchLost.Settings.Set("nocallrec", apiclient.Null())
 	for name, copied := range map[string]apiclient.Company{
-		"created":   company("acme", "Acme Paris"),
-		"carried":   held,
-		"completed": wantCompany(held, parisInv),
+		"created":                company("acme", "Acme Paris"),
+		"updated":                wantCompany(held, parisInv),
+		"updated, a switch lost": switchLost,
 	} {
 		t.Run(name, func(t *testing.T) {
 			london := simtestServer(t, held)
@@ -127,7 +131,7 @@ func TestFleetAdoptionCheckedAgainBeforeItsWrite(t *testing.T) {
 		conflicts []string
 		failure   string
 	}{
-		{"on paris", "paris", []string{"callerid"}, "not applied, nothing was written: a company it was to adopt changed since the plan and is now a conflict"},
+		{"on paris", "paris", []string{"barge_pin", "callerid", "zone"}, "not applied, nothing was written: a company it was to adopt changed since the plan and is now a conflict"},
 		{"on london", "london", nil, "not applied, nothing was written: acme changed on london since the plan: its adoption waits for the next run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
