@@ -41,7 +41,8 @@ type Client struct {
 	trace     *Trace                           // records every exchange, redacted; nil for none
 	log       *slog.Logger
 	pacer     *Pacer
-	allowHTTP bool // http:// to a host other than this machine (WithAllowHTTP)
+	limiter   *Limiter // bounds the requests in flight; nil for no bound
+	allowHTTP bool     // http:// to a host other than this machine (WithAllowHTTP)
 
 	redact redactor // what the client sent that no server text may show
 
@@ -103,6 +104,14 @@ func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 // WithPacer spaces every request through p, which workers that share it slow down
 // together when the server answers 429 or 503.
 func WithPacer(p *Pacer) Option { return func(c *Client) { c.pacer = p } }
+
+// WithLimiter bounds the requests in flight to the server with l (a fixed or an
+// adaptive limit): every request of the client, from every phase of a run, takes a
+// slot of it, and each answer's time tells an adaptive one about the server's load.
+func WithLimiter(l *Limiter) Option { return func(c *Client) { c.limiter = l } }
+
+// Limiter is the client's limiter, nil without one.
+func (c *Client) Limiter() *Limiter { return c.limiter }
 
 // WithUserAgent replaces the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
@@ -403,7 +412,16 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 			return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
 		}
 	}
+	if c.limiter != nil {
+		if err := c.limiter.acquire(ctx); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", subject(verb, company), context.Cause(ctx))
+		}
+	}
 	start := time.Now()
+	outcome := Failed
+	if c.limiter != nil {
+		defer func() { c.limiter.release(time.Since(start), outcome) }()
+	}
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -422,14 +440,21 @@ func (c *Client) post(ctx context.Context, path, verb, company string, body []by
 	if hresp.TLS != nil && len(hresp.TLS.PeerCertificates) > 0 && c.peer.Load() == nil {
 		c.peer.Store(hresp.TLS.PeerCertificates[0])
 	}
+	overloaded := hresp.StatusCode == http.StatusTooManyRequests || hresp.StatusCode == http.StatusServiceUnavailable
 	if c.pacer != nil {
-		if hresp.StatusCode == http.StatusTooManyRequests || hresp.StatusCode == http.StatusServiceUnavailable {
+		if overloaded {
 			c.pacer.throttled()
 		} else {
 			c.pacer.answered()
 		}
 	}
 	resp, err := DecodeResponse(verb, company, hresp.StatusCode, hresp.Header, limitBody(hresp.Body, c.maxBody))
+	switch {
+	case overloaded:
+		outcome = Overloaded
+	case ctx.Err() == nil:
+		outcome = Answered // the answer read whole: its time counts
+	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("verb", verb), slog.String("company", company),
 		slog.Int("status", hresp.StatusCode), slog.Duration("duration", time.Since(start)))
 	if err != nil && ctx.Err() != nil {

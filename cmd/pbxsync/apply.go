@@ -111,7 +111,7 @@ moves).`,
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking; needed when standard input is not a terminal")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON document")
 	formatFlag(cmd, &o.json)
-	parallelismFlag(cmd, &o.parallelism, false)
+	a.parallelismFlag(cmd, &o.parallelism)
 	f.IntVar(&o.rounds, "rounds", 3, "at most `N` repair rounds after verification (0 for none)")
 	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second (0: no cap); the pace halves whenever the server asks to slow down")
 	f.BoolVar(&o.forceDescription, "force-description", false, "also write each updated company's description from the inventory")

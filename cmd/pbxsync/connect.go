@@ -73,6 +73,9 @@ func connectSide(ctx context.Context, url, flag, prefix string, opts globalOptio
 func dial(ctx context.Context, url, from, prefix string, opts globalOptions, writes bool, lookupEnv func(string) (string, bool), logger *slog.Logger, extra ...apiclient.Option) (*server, error) {
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	clientOpts := append([]apiclient.Option(nil), opts.clientOptions...)
+	if opts.parallelism > 0 || opts.maxParallelism > 0 { // a command that talks to servers: each its own limit
+		clientOpts = append(clientOpts, apiclient.WithLimiter(apiclient.NewLimiter(opts.parallelism, opts.maxParallelism)))
+	}
 	if logger != nil {
 		clientOpts = append(clientOpts, apiclient.WithLogger(logger))
 	}

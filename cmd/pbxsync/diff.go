@@ -73,7 +73,7 @@ Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an erro
 	completeValues(cmd, "format", "text", "json", "markdown")
 	f.IntVar(&o.maxSize, "max-size", 60_000, "markdown: at most `N` characters (a GitHub comment holds 65,536); the rest is cut, with a line saying how many differences are not shown (0: no limit)")
 	f.BoolVar(&o.json, "json", false, "print the differences as one JSON document (same as --format json)")
-	parallelismFlag(cmd, &o.parallelism, true)
+	a.parallelismFlag(cmd, &o.parallelism)
 	return cmd
 }
 

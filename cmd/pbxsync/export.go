@@ -70,7 +70,7 @@ against --url sim:FILE shows the calls a real run would make, on a copy.`,
 	selectionFlags(cmd, &o.companies, &o.match, "")
 	f.BoolVar(&o.compact, "compact", false, "write a value most companies share once, under defaults, and each company's settings only where they differ")
 	f.BoolVar(&o.includeSecrets, "include-secrets", false, "write secret values instead of ${VAR} references (-o FILE gets mode 0600)")
-	parallelismFlag(cmd, &o.parallelism, false)
+	a.parallelismFlag(cmd, &o.parallelism)
 	fleetFlags(cmd, &o.fleet, false)
 	return cmd
 }

@@ -92,6 +92,9 @@ type globalOptions struct {
 	trace     string           // write every request and answer, redacted, to this HAR file
 	recorder  *apiclient.Trace // made for --trace once the flags are read; nil without
 	timeout   time.Duration    // a deadline for the whole run; 0 for none
+	// parallelism is --parallelism (0 for auto), maxParallelism --max-parallelism:
+	// each server's limiter is made of them.
+	parallelism, maxParallelism int
 	// clientOptions go to every client of the run, before the command's own: a test
 	// gives a retry policy that does not wait through real backoff.
 	clientOptions []apiclient.Option

@@ -105,7 +105,7 @@ deletes).`,
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse, before any write, to delete more than `N` companies from the source (exit 3)")
 	f.StringVar(&o.report, "report", "", "also write the JSON migration report to `FILE`, even when the run fails")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus metrics of the run to `FILE` (node_exporter textfile; pbxsync_migrate_... with from and to labels), even when it fails")
-	parallelismFlag(cmd, &o.parallelism, true)
+	a.parallelismFlag(cmd, &o.parallelism)
 	f.IntVar(&o.rounds, "rounds", 3, "at most `N` repair rounds after verifying the target (0 for none)")
 	f.Float64Var(&o.rate, "rate", 0, "at most `N` requests a second to the target (0: no cap); the pace halves whenever it asks to slow down")
 	f.StringVar(&o.lockFile, "lock-file", "", "hold a lock on `FILE` for the whole run; exit 1 at once when another run holds it")

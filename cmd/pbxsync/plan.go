@@ -266,7 +266,7 @@ companies moved between them (pbxsync help fleet).`,
 	f.BoolVar(&o.json, "json", false, "print the plan as one JSON document (same as --format json)")
 	f.StringVarP(&o.out, "out", "o", "", "also save the plan to `PLANFILE` for a later apply PLANFILE")
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
-	parallelismFlag(cmd, &o.parallelism, false)
+	a.parallelismFlag(cmd, &o.parallelism)
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
 	fleetFlags(cmd, &o.fleet, true)

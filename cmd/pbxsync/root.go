@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -92,22 +93,59 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	return root
 }
 
-// parallelismFlag gives cmd --parallelism N (default 8), checked before the command
-// runs: at least 1. perServer says that each server of the command gets N.
-func parallelismFlag(cmd *cobra.Command, n *int, perServer bool) {
-	usage := "at most `N` requests in flight at once"
-	if perServer {
-		usage = "at most `N` requests in flight on each server"
-	}
-	cmd.Flags().IntVar(n, "parallelism", 8, usage)
+// parallelismFlag gives cmd --parallelism auto|N and --max-parallelism M, checked
+// before the command runs (api.md "A PBX is shared"). Each server the command talks
+// to gets a limit of its own (connect: a.opts.limiter), shared by every phase: auto
+// finds it while running, between 1 and M; N pins it. *n is what the command's
+// phases may start at once: N, or M for auto, the limit deciding what is sent.
+func (a *app) parallelismFlag(cmd *cobra.Command, n *int) {
+	p := &parallelism{auto: true}
+	cmd.Flags().Var(p, "parallelism", "requests in flight on each server: auto (the default) finds what the server answers without queueing; `N` pins it")
+	most := cmd.Flags().Int("max-parallelism", apiclient.DefaultMaxParallelism, "with --parallelism auto: at most `M` requests in flight on each server")
 	run := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {
-		if *n < 1 {
-			return fmt.Errorf("invalid --parallelism %d: at least 1", *n)
+		switch {
+		case !p.auto && p.n < 1:
+			return fmt.Errorf("invalid --parallelism %d: at least 1, or auto", p.n)
+		case *most < 1:
+			return fmt.Errorf("invalid --max-parallelism %d: at least 1", *most)
+		}
+		a.opts.parallelism, a.opts.maxParallelism = p.n, *most
+		*n = p.n
+		if p.auto {
+			*n = *most
 		}
 		return run(c, args)
 	}
 }
+
+// parallelism is the value of --parallelism: auto, or N.
+type parallelism struct {
+	auto bool
+	n    int
+}
+
+func (p *parallelism) String() string {
+	if p.auto {
+		return "auto"
+	}
+	return strconv.Itoa(p.n)
+}
+
+func (p *parallelism) Set(s string) error {
+	if s == "auto" {
+		p.auto, p.n = true, 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want auto, or a number of requests")
+	}
+	p.auto, p.n = false, n
+	return nil
+}
+
+func (*parallelism) Type() string { return "auto|N" }
 
 // planFormat checks plan's and diff's --format (text, json or markdown; --json sets
 // json) and --max-size, and returns the format.
