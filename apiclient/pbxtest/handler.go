@@ -106,6 +106,7 @@ type Stats struct {
 	Writes      map[string]int // write requests the server carried out (no-ops included), by verb
 	Faults      map[Fault]int  // faults injected, by kind
 	MaxInFlight int            // the most requests in progress at once
+	Pool        PoolStats      // the workers' (WithWorkers), zero without them
 }
 
 // TotalRequests is the number of requests of all verbs.
@@ -127,7 +128,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{Requests: maps.Clone(s.stats.Requests), Writes: maps.Clone(s.stats.Writes),
-		Faults: maps.Clone(s.stats.Faults), MaxInFlight: s.stats.MaxInFlight}
+		Faults: maps.Clone(s.stats.Faults), MaxInFlight: s.stats.MaxInFlight, Pool: s.stats.Pool}
 }
 
 // ResetStats sets the counts to zero.
@@ -169,10 +170,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 
-	outcome := string(fault)
+	outcome, wait := string(fault), time.Duration(0)
 	defer func() {
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("verb", verb), slog.String("company", subject),
-			slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
+		attrs := []slog.Attr{slog.String("verb", verb), slog.String("company", subject),
+			slog.String("outcome", outcome), slog.Duration("duration", time.Since(start))}
+		if s.pool != nil {
+			attrs = append(attrs, slog.Duration("wait", wait))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	if apiclient.Wait(r.Context(), delay) != nil {
 		outcome = "client gone"
@@ -187,7 +192,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, cookie, result := s.serve(verb, req, r)
+	var (
+		body   []byte
+		cookie *http.Cookie
+		result string
+		served bool
+	)
+	wait, served = s.work(r.Context(), func() { body, cookie, result = s.serve(verb, req, r) })
+	if !served {
+		outcome = "client gone"
+		return
+	}
 	if result != "" && fault == "" {
 		outcome = result
 	}

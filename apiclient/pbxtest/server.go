@@ -116,7 +116,8 @@ type Server struct {
 	version    string
 	sessionTTL time.Duration
 	log        *slog.Logger
-	seeds      []State // WithState's, until New has applied every option
+	pool       *workers // WithWorkers'; nil serves every request at once
+	seeds      []State  // WithState's, until New has applied every option
 
 	mu            sync.Mutex // guards everything below
 	keys          map[string]Role
@@ -129,6 +130,8 @@ type Server struct {
 	faults        faultState
 	stats         Stats
 	inFlight      int
+	queued        int // requests waiting for a worker
+	busy          int // workers serving a request
 }
 
 // New returns a server with the options applied. It accepts no credentials unless
