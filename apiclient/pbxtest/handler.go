@@ -172,8 +172,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	outcome, wait := string(fault), time.Duration(0)
 	defer func() {
-		attrs := []slog.Attr{slog.String("verb", verb), slog.String("company", subject),
-			slog.String("outcome", outcome), slog.Duration("duration", time.Since(start))}
+		attrs := append(make([]slog.Attr, 0, 5), slog.String("verb", verb), slog.String("company", subject),
+			slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
 		if s.pool != nil {
 			attrs = append(attrs, slog.Duration("wait", wait))
 		}

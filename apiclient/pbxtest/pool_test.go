@@ -1,9 +1,12 @@
 package pbxtest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -167,5 +170,33 @@ func TestNoWorkersServeAtOnce(t *testing.T) {
 	}
 	for _, l := range logLines(t, &logs) {
 		require.NotContains(t, l, "wait", "log line %v", l)
+	}
+}
+
+// BenchmarkWorkers measures what the pool itself costs a request, with no service
+// time to model: compare "workers" with "none".
+func BenchmarkWorkers(b *testing.B) {
+	body, err := json.Marshal(ops(pbxtest.AdminKey, scope("acme"), nil))
+	require.NoError(b, err)
+	for _, bench := range []struct {
+		name string
+		opts []pbxtest.Option
+	}{
+		{"none", nil},
+		{"workers", []pbxtest.Option{pbxtest.WithWorkers(4, 0)}},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			srv := pbxtest.New(append([]pbxtest.Option{companies("acme"),
+				pbxtest.WithAPIKey(pbxtest.AdminKey, pbxtest.SystemAdmin())}, bench.opts...)...)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					w := httptest.NewRecorder()
+					srv.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/rest/ops/read/", bytes.NewReader(body)))
+					if w.Code != http.StatusOK {
+						b.Errorf("HTTP %d", w.Code)
+					}
+				}
+			})
+		})
 	}
 }
