@@ -45,8 +45,17 @@ also accepts the key in $PBX_COMPANY_ADMIN_KEY as a company administrator's of
 those companies (read and update only; feature switches silently ignored), to
 rehearse what pbxsync does with a tenant's key.
 
-Example:
+Capacity: --workers N --service-time D serve the API as a PBX does, with N
+workers: at most N requests are served at once, each holding a worker for D, and
+the others queue for one. --latency, the network's share, is spent before a
+request joins the queue, and a request answered by a fault takes no worker
+(--fault-rate). Each request's log line has its wait, and on exit one
+line tells how many requests waited and the mean wait (over every request that
+asked for a worker).
+
+Examples:
   PBX_API_KEY=demo pbxsim --addr 127.0.0.1:8080 --latency 50ms --fault-rate 0.05
+  PBX_API_KEY=demo pbxsim --workers 4 --service-time 20ms --latency 10ms
 
 Flags:
 `
@@ -71,7 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q (see --help)", fs.Arg(0))
 	}
-	simOpts, err := o.simOptions(getenv, stderr)
+	o.workersSet, o.serviceTimeSet = fs.Changed("workers"), fs.Changed("service-time")
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	simOpts, err := o.simOptions(getenv, log)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -82,10 +93,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fail("%v", err)
 	}
 	fmt.Fprintf(stdout, "pbxsim: serving the PBX company API at http://%s (mode %s); Ctrl-C stops it\n", ln.Addr(), o.mode)
-	if err := serve(ctx, ln, sim, o.statePath, stderr); err != nil {
+	err = serve(ctx, ln, sim, o.statePath, stderr)
+	logStopped(ctx, log, sim.Stats(), o.workers > 0)
+	if err != nil {
 		return fail("%v", err)
 	}
 	return 0
+}
+
+// logStopped logs the line pbxsim ends with: the requests it saw and, with
+// workers, how many waited for one and the mean wait.
+func logStopped(ctx context.Context, log *slog.Logger, st pbxtest.Stats, workers bool) {
+	attrs := []slog.Attr{slog.Int("requests", st.TotalRequests())}
+	if workers {
+		attrs = append(attrs, slog.Int("waited", st.Pool.Waited), slog.Duration("mean_wait", st.Pool.MeanWait()),
+			slog.Duration("max_wait", st.Pool.MaxWait), slog.Int("max_queued", st.Pool.MaxQueued))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "stopped", attrs...)
 }
 
 // options are pbxsim's flags.
@@ -96,6 +120,9 @@ type options struct {
 	faultKinds                        string
 	seed                              uint64
 	maxInFlight                       int
+	workers                           int
+	serviceTime                       time.Duration
+	workersSet, serviceTimeSet        bool // given on the command line
 	companyAdmin                      []string
 	statePath                         string
 	showVersion                       bool
@@ -122,16 +149,17 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the fault and jitter draws, so that a run repeats")
 	fs.DurationVar(&o.retryAfter, "retry-after", time.Second, "Retry-After sent with 429 and 503")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 0, "answer 429 above this many requests at once (0: no limit)")
+	fs.IntVar(&o.workers, "workers", 0, "serve at most `N` requests at once and queue the others, as a PBX's few API workers do (default: no queue)")
+	fs.DurationVar(&o.serviceTime, "service-time", 0, "how long each request holds a worker (with --workers)")
 	fs.StringSliceVar(&o.companyAdmin, "company-admin", nil, "also accept $PBX_COMPANY_ADMIN_KEY as a company administrator's key for these comma-separated company `IDS`")
 	fs.StringVar(&o.statePath, "state", "", "keep the state in this inventory-format `FILE`: read at start, written after changes")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	return fs, o
 }
 
-// simOptions checks the options and turns them into the simulator's, logging to stderr.
-func (o *options) simOptions(getenv func(string) string, stderr io.Writer) ([]pbxtest.Option, error) {
-	opts := []pbxtest.Option{pbxtest.WithVersion(o.version),
-		pbxtest.WithLogger(slog.New(slog.NewTextHandler(stderr, nil)))}
+// simOptions checks the options and turns them into the simulator's, logging to log.
+func (o *options) simOptions(getenv func(string) string, log *slog.Logger) ([]pbxtest.Option, error) {
+	opts := []pbxtest.Option{pbxtest.WithVersion(o.version), pbxtest.WithLogger(log)}
 	creds, err := o.credentials(getenv)
 	if err != nil {
 		return nil, err
@@ -148,6 +176,12 @@ func (o *options) simOptions(getenv func(string) string, stderr io.Writer) ([]pb
 		return nil, err
 	}
 	opts = append(opts, pbxtest.WithFaults(faults))
+	if err := o.checkWorkers(); err != nil {
+		return nil, err
+	}
+	if o.workersSet {
+		opts = append(opts, pbxtest.WithWorkers(o.workers, o.serviceTime))
+	}
 	if o.statePath != "" {
 		st, err := pbxtest.ReadStateFile(o.statePath)
 		if err != nil {
@@ -208,6 +242,19 @@ func (o *options) faults() (pbxtest.Faults, error) {
 		Seed: o.seed, Latency: o.latency, Jitter: o.jitter, Rates: pbxtest.SpreadRate(o.faultRate, kinds...),
 		RetryAfter: o.retryAfter, MaxInFlight: o.maxInFlight,
 	}, nil
+}
+
+// checkWorkers checks that --workers and --service-time come together and make sense.
+func (o *options) checkWorkers() error {
+	switch {
+	case o.workersSet && o.workers < 1:
+		return fmt.Errorf("--workers must be at least 1, not %d (leave it out for no queue)", o.workers)
+	case o.workersSet && o.serviceTime <= 0:
+		return errors.New("--workers needs --service-time greater than 0: how long each request holds a worker")
+	case o.serviceTimeSet && !o.workersSet:
+		return errors.New("--service-time needs --workers: how many requests are served at once")
+	}
+	return nil
 }
 
 // serve serves sim on ln until ctx ends, then shuts the server down. With a statePath,

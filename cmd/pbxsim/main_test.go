@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -54,6 +56,42 @@ func TestServesUntilCancelled(t *testing.T) {
 	require.Equal(t, 3, strings.Count(logs, "msg=request"), "one log line per request:\n%s", logs)
 	require.Contains(t, logs, "verb=create company=acme outcome=success")
 	require.NotContains(t, logs, "demo-key", "keys never reach the log")
+	require.Contains(t, logs, "msg=stopped requests=3\n", "the last line counts the requests")
+	require.NotContains(t, logs, "wait=", "without --workers, nothing waits for one")
+}
+
+// With --workers, every request line has its wait, and the last line tells how
+// many requests waited and the mean wait.
+func TestWorkersLogTheirWait(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	outR, outW := io.Pipe()
+	var stderr bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"--addr", "127.0.0.1:0", "--api-key", "k", "--workers", "1", "--service-time", "20ms"}, outW, &stderr, noEnv)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(outR).ReadString('\n')
+	require.NoError(t, err)
+	client, err := apiclient.New(regexp.MustCompile(`http://[0-9.:]+`).FindString(line), apiclient.WithAPIKey("k"))
+	require.NoError(t, err)
+	_, err = client.Create(ctx, "acme", "Acme", "")
+	require.NoError(t, err)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = client.Read(ctx, "acme") })
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+
+	cancel()
+	require.Equal(t, 0, <-code)
+	logs := stderr.String()
+	require.Len(t, regexp.MustCompile(`msg=request .* wait=\S+\n`).FindAllString(logs, -1), 4, "every request line has its wait:\n%s", logs)
+	stopped := regexp.MustCompile(`msg=stopped requests=4 waited=([0-2]) mean_wait=\S+ max_wait=\S+ max_queued=[0-2]\n`).FindStringSubmatch(logs)
+	require.NotNil(t, stopped, "the last line counts the requests and their waits:\n%s", logs)
 }
 
 func TestRefusesBadFlags(t *testing.T) {
@@ -70,6 +108,13 @@ func TestRefusesBadFlags(t *testing.T) {
 		{"extra argument", []string{"--api-key", "k", "serve"}, `unexpected argument "serve"`},
 		{"unknown flag", []string{"--api-key", "k", "--port", "80"}, "unknown flag: --port"},
 		{"company admin without a key", []string{"--api-key", "k", "--company-admin", "acme"}, "PBX_COMPANY_ADMIN_KEY"},
+		{"no workers", []string{"--api-key", "k", "--workers", "0", "--service-time", "20ms"}, "--workers must be at least 1, not 0"},
+		{"negative workers", []string{"--api-key", "k", "--workers", "-2", "--service-time", "20ms"}, "--workers must be at least 1, not -2"},
+		{"workers without a service time", []string{"--api-key", "k", "--workers", "2"}, "--workers needs --service-time greater than 0"},
+		{"a service time of zero", []string{"--api-key", "k", "--workers", "2", "--service-time", "0s"}, "--workers needs --service-time greater than 0"},
+		{"a negative service time", []string{"--api-key", "k", "--workers", "2", "--service-time", "-5ms"}, "--workers needs --service-time greater than 0"},
+		{"a service time without workers", []string{"--api-key", "k", "--service-time", "20ms"}, "--service-time needs --workers"},
+		{"workers not a number", []string{"--api-key", "k", "--workers", "many"}, "invalid argument \"many\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
