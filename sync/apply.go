@@ -68,7 +68,10 @@ type Report struct {
 	Unresolved  []plan.Change
 	Rounds      int // repair rounds run
 	Retries     int // requests sent again after a passing failure (the command counts them)
-	Interrupted bool
+	// ParallelismLimit is the limit on requests in flight the run settled on for the
+	// server (apiclient.Limiter.Settled; the command sets it); 0 when unknown.
+	ParallelismLimit int
+	Interrupted      bool
 	// Cause is why the run was interrupted: context.Cause of its context (an
 	// interrupt, or the deadline of --timeout).
 	Cause error

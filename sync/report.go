@@ -33,11 +33,13 @@ type JSONResult struct {
 	VerificationError string `json:"verification_error,omitempty"`
 	// NotPlanned are the companies the plan left out, since the server could not be
 	// read for them.
-	NotPlanned      []plan.JSONNotPlanned `json:"not_planned,omitempty"`
-	Rounds          int                   `json:"rounds"`
-	Retries         int                   `json:"retries"`
-	Interrupted     bool                  `json:"interrupted"`
-	DurationSeconds float64               `json:"duration_seconds"`
+	NotPlanned []plan.JSONNotPlanned `json:"not_planned,omitempty"`
+	Rounds     int                   `json:"rounds"`
+	Retries    int                   `json:"retries"`
+	// ParallelismLimit is the limit on requests in flight the run settled on.
+	ParallelismLimit int     `json:"parallelism_limit,omitempty"`
+	Interrupted      bool    `json:"interrupted"`
+	DurationSeconds  float64 `json:"duration_seconds"`
 	// Error is why the run did not succeed, as pbxsync printed it; the command sets it.
 	Error string `json:"error,omitempty"`
 }
@@ -232,6 +234,7 @@ func (r *Report) JSON() JSONResult {
 		VerificationError: verification,
 		Rounds:            r.Rounds,
 		Retries:           r.Retries,
+		ParallelismLimit:  r.ParallelismLimit,
 		Interrupted:       r.Interrupted,
 		DurationSeconds:   roundSeconds(r.Duration),
 	}
@@ -365,6 +368,8 @@ func (r *Report) addMetrics(m *metrics, now time.Time, runErr error) {
 	m.gauge("pbxsync_drift_fields", "Values the server did not keep although they were written with success.", m.value(float64(len(drift))))
 	m.gauge("pbxsync_errors", "Problems of the last run: failed changes, values the server did not keep, companies not planned; at least 1 whenever the run failed.", m.value(float64(problems)))
 	m.gauge("pbxsync_interrupted", "1 when the last apply was interrupted, else 0.", m.flag(r.Interrupted))
+	m.gauge("pbxsync_parallelism_limit", "The limit on requests in flight the last apply settled on for the server (--parallelism auto finds it); 0 when it applied nothing.",
+		m.value(float64(r.ParallelismLimit)))
 }
 
 // metrics builds a file of the Prometheus text format: gauges only, since each run

@@ -410,6 +410,9 @@ pbxsync_errors{server="pbx.example.test"} 2
 # HELP pbxsync_interrupted 1 when the last apply was interrupted, else 0.
 # TYPE pbxsync_interrupted gauge
 pbxsync_interrupted{server="pbx.example.test"} 0
+# HELP pbxsync_parallelism_limit The limit on requests in flight the last apply settled on for the server (--parallelism auto finds it); 0 when it applied nothing.
+# TYPE pbxsync_parallelism_limit gauge
+pbxsync_parallelism_limit{server="pbx.example.test"} 0
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -477,7 +480,7 @@ func TestReportMetricsValues(t *testing.T) {
 // metricNames are the families WriteMetrics writes, each a gauge.
 var metricNames = []string{
 	"pbxsync_last_run_timestamp_seconds", "pbxsync_last_run_duration_seconds", "pbxsync_last_run_success",
-	"pbxsync_changes", "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted",
+	"pbxsync_changes", "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted", "pbxsync_parallelism_limit",
 }
 
 // promFamily is a metric family as Prometheus' text parser read it.

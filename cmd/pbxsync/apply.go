@@ -374,17 +374,34 @@ func (a *app) applyPlan(ctx context.Context, srv *server, p *plan.Plan, o applyO
 	opts := sync.Options{Parallelism: o.parallelism, Rounds: o.rounds, ForceDescription: o.forceDescription}
 	var pr *progress
 	if terminal(a.stderr) {
-		pr = startProgress(a.logOut, len(p.Changes), pacer)
+		pr = startProgress(a.logOut, len(p.Changes), pacer, srv.Limiter())
 		opts.OnResult = pr.record
 	} else {
 		opts.OnResult = func(r sync.Result) { logResult(ctx, a.logger, r) }
 	}
 	rep := sync.Apply(ctx, srv, p, opts)
-	rep.Retries = srv.Retries() // the whole run's, its reads included
+	rep.Retries = srv.Retries()                           // the whole run's, its reads included
+	rep.ParallelismLimit = a.logLimit(ctx, a.logger, srv) // above the last progress line
 	if pr != nil {
 		pr.end()
 	}
 	return rep
+}
+
+// logLimit logs the limit on requests in flight that the run settled on for srv, and
+// returns it (0 without a limiter).
+func (a *app) logLimit(ctx context.Context, logger *slog.Logger, srv *server) int {
+	l := srv.Limiter()
+	if l == nil {
+		return 0
+	}
+	mode := "auto"
+	if l.Fixed() {
+		mode = "pinned"
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "parallelism", slog.String("server", apiclient.ServerLabel(srv.url)),
+		slog.Int("limit", l.Settled()), slog.String("mode", mode))
+	return l.Settled()
 }
 
 // logSlowdowns warns when the server asked to slow down: a sign that --rate is
@@ -458,14 +475,15 @@ type progress struct {
 	done    atomic.Int64 // changes of the plan that finished
 	repairs atomic.Int64 // changes of repair rounds that finished
 	failed  atomic.Int64
-	pacer   *apiclient.Pacer // counts the requests
-	sent    int              // requests before the progress started
+	pacer   *apiclient.Pacer   // counts the requests
+	limiter *apiclient.Limiter // the limit on requests in flight; nil for none
+	sent    int                // requests before the progress started
 	stop    chan struct{}
 	stopped chan struct{}
 }
 
-func startProgress(out *logLines, total int, pacer *apiclient.Pacer) *progress {
-	p := &progress{out: out, total: total, started: time.Now(), pacer: pacer, sent: pacer.Requests(),
+func startProgress(out *logLines, total int, pacer *apiclient.Pacer, limiter *apiclient.Limiter) *progress {
+	p := &progress{out: out, total: total, started: time.Now(), pacer: pacer, limiter: limiter, sent: pacer.Requests(),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go p.run()
 	return p
@@ -512,7 +530,11 @@ func (p *progress) line() string {
 	if elapsed > 0 {
 		rate = float64(p.pacer.Requests()-p.sent) / elapsed.Seconds()
 	}
-	line := fmt.Sprintf("Applying: %d/%d done, %d failed, %.1f requests/s, %s", done, p.total, p.failed.Load(), rate, elapsed.Round(time.Second))
+	line := fmt.Sprintf("Applying: %d/%d done, %d failed, %.1f requests/s", done, p.total, p.failed.Load(), rate)
+	if p.limiter != nil {
+		line += fmt.Sprintf(" (%d in flight at most)", p.limiter.Limit())
+	}
+	line += ", " + elapsed.Round(time.Second).String()
 	if done > 0 && int(done) < p.total {
 		left := time.Duration(float64(elapsed) / float64(done) * float64(p.total-int(done)))
 		line += fmt.Sprintf(", about %s left", left.Round(time.Second))

@@ -321,7 +321,8 @@ func TestApplyProgressOnTerminal(t *testing.T) {
 	code, stdout := invokeWith(t.Context(), strings.NewReader(""), stderr, adminEnv(srv, mixedEnv...), "apply", "-f", inv, "--auto-approve")
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
 	require.Equal(t, "Apply: 4 ok, 0 failed, 0 skipped, 0 not run.\nVerified: yes\n", stdout)
-	require.Regexp(t, `\rApplying: 4/4 done, 0 failed, [0-9.]+ requests/s, [0-9]+s\x1b\[K\n$`, stderr.String())
+	require.Regexp(t, `\rApplying: 4/4 done, 0 failed, [0-9.]+ requests/s \([0-9]+ in flight at most\), [0-9]+s\x1b\[K\n$`, stderr.String())
+	require.Regexp(t, `msg=parallelism server=127.0.0.1:[0-9]+ limit=[0-9]+ mode=auto\n`, stderr.String(), "the limit found, in the log")
 	require.NotContains(t, stderr.String(), "msg=change", "a terminal gets a progress line, not log lines")
 }
 
@@ -636,9 +637,9 @@ func changeSeries() []string {
 func TestApplyReportAndMetrics(t *testing.T) {
 	allSeries := append(append([]string{
 		"pbxsync_last_run_timestamp_seconds", "pbxsync_last_run_duration_seconds", "pbxsync_last_run_success",
-	}, changeSeries()...), "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted")
+	}, changeSeries()...), "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted", "pbxsync_parallelism_limit")
 	described := []string{"pbxsync_last_run_timestamp_seconds", "pbxsync_last_run_duration_seconds", "pbxsync_last_run_success",
-		"pbxsync_changes", "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted"}
+		"pbxsync_changes", "pbxsync_drift_fields", "pbxsync_errors", "pbxsync_interrupted", "pbxsync_parallelism_limit"}
 
 	tests := []struct {
 		name        string
