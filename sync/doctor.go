@@ -46,6 +46,7 @@ type DoctorClient interface {
 	Client
 	Retries() int
 	PeerCertificate() *x509.Certificate
+	Limiter() *apiclient.Limiter
 }
 
 // DoctorOptions say what doctor checks, and on what.
@@ -165,9 +166,9 @@ func checkVersion(all []apiclient.Company, rep *DoctorReport) {
 }
 
 // checkLatency adds the "latency" and "parallelism" checks: the median of five
-// reads of probe; then batches of 2, 4, 8 and 16 reads at once, until the server
-// answers 429 or slows down past twice that latency. It reports whether the checks
-// can go on.
+// reads of probe; then the limit on requests in flight that --parallelism auto finds
+// for the server, the same measure, over a few dozen reads (probeParallelism). It
+// reports whether the checks can go on.
 func checkLatency(ctx context.Context, srv DoctorClient, probe string, first time.Duration, rep *DoctorReport) bool {
 	var one []time.Duration
 	for range 5 {
@@ -181,17 +182,34 @@ func checkLatency(ctx context.Context, srv DoctorClient, probe string, first tim
 	slices.Sort(one)
 	base := one[len(one)/2]
 	rep.add("latency", "ok", "a read takes %s (the read of every company took %s)", roundTime(base), roundTime(first))
-	suggested := 1
-	for _, n := range []int{2, 4, 8, 16} {
-		took, limited := burst(ctx, srv, probe, n)
-		if limited || took > 2*base+5*time.Millisecond {
-			break
-		}
-		suggested = n
-	}
+	suggested := probeParallelism(ctx, srv, probe)
 	rep.SuggestedParallelism = suggested
-	rep.add("parallelism", "ok", "%d requests in flight are answered as fast as one: --parallelism %d", suggested, suggested)
+	rep.add("parallelism", "ok", "%d requests in flight are answered without queueing, as --parallelism auto finds (the default); --parallelism %d pins it", suggested, suggested)
 	return true
+}
+
+// probeReads is how many reads probeParallelism sends.
+const probeReads = 32
+
+// probeParallelism reads probe probeReads times through the client's limiter, as
+// many at once as it lets through, and returns the limit it reached: what the
+// server answers without a queue forming or a 429 (apiclient.Limiter, adaptive).
+// A client without an adaptive limiter gives 1.
+func probeParallelism(ctx context.Context, srv DoctorClient, probe string) int {
+	l := srv.Limiter()
+	if l == nil || l.Fixed() {
+		return 1
+	}
+	var g errgroup.Group
+	g.SetLimit(l.Max())
+	for range probeReads {
+		g.Go(func() error {
+			_, _ = srv.Read(ctx, probe) // a refusal is the limiter's news, not the check's
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return l.Limit()
 }
 
 // certificateWarning is how close to its expiry a server's certificate is worth a
@@ -395,26 +413,6 @@ func writeTest(ctx context.Context, srv DoctorClient, rep *DoctorReport) {
 	} else {
 		rep.add("features", "warning", "a feature switch (nocallrec) was not kept: these credentials may not set them; leave feature switches out of the inventory, or use a System-Admin key")
 	}
-}
-
-// burst sends n reads of id at once, and returns the slowest's time, and whether the
-// server asked to slow down.
-func burst(ctx context.Context, srv DoctorClient, id string, n int) (time.Duration, bool) {
-	times := make([]time.Duration, n)
-	limited := make([]bool, n)
-	var g errgroup.Group
-	for i := range n {
-		g.Go(func() error {
-			t := time.Now()
-			_, err := srv.Read(ctx, id)
-			times[i] = time.Since(t)
-			var te *apiclient.TransportError
-			limited[i] = errors.As(err, &te) && (te.Status == 429 || te.Status == 503) || srv.Retries() > 0
-			return nil
-		})
-	}
-	_ = g.Wait()
-	return slices.Max(times), slices.Contains(limited, true)
 }
 
 // roundTime rounds a duration to what a person reads: milliseconds, or tens of

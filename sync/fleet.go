@@ -24,7 +24,7 @@ import (
 // FleetApplyOptions tune ApplyFleet.
 type FleetApplyOptions struct {
 	Parallelism    int // requests in flight on each PBX
-	PBXParallelism int // PBXs worked on at once
+	PBXParallelism int // PBXs worked on at once; 0 for all of them
 	// Apply applies a PBX's plan, as Apply does (the command adds its progress and
 	// logs); it is called at most once for each PBX, from PBXParallelism goroutines.
 	Apply  func(ctx context.Context, pbx string, p *plan.Plan) *Report
@@ -72,7 +72,7 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 	rep := &FleetReport{PBXs: map[string]*Report{}, Failed: maps.Clone(fp.Failed), Conflicts: slices.Clone(fp.Conflicts)}
 	var mu stdsync.Mutex
 	var g errgroup.Group
-	g.SetLimit(max(opts.PBXParallelism, 1))
+	g.SetLimit(pbxLimit(opts.PBXParallelism))
 	for _, name := range fp.Names {
 		p := withoutConflicts(name, fp.PBXs[name], fp.Conflicts)
 		if p == nil {
@@ -120,7 +120,7 @@ func ApplyFleet(ctx context.Context, servers map[string]Client, fp *plan.FleetPl
 	notVerified := verifyMoves(ctx, servers, fp, rep, opts)
 	results := map[string]MoveResult{}
 	var wg errgroup.Group
-	wg.SetLimit(max(opts.PBXParallelism, 1))
+	wg.SetLimit(pbxLimit(opts.PBXParallelism))
 	for _, from := range slices.Sorted(maps.Keys(bySource)) {
 		moves := bySource[from]
 		one := opts
@@ -151,7 +151,7 @@ func verifyMoves(ctx context.Context, servers map[string]Client, fp *plan.FleetP
 	why := map[string]string{}
 	var mu stdsync.Mutex
 	var g errgroup.Group
-	g.SetLimit(max(opts.PBXParallelism, 1))
+	g.SetLimit(pbxLimit(opts.PBXParallelism))
 	for to, moves := range byTarget {
 		g.Go(func() error {
 			notes := verifyOn(ctx, servers[to], to, fp, rep.PBXs[to], moves, opts.Parallelism)
@@ -443,7 +443,7 @@ type FleetDialer func(ctx context.Context, p *inventory.FleetPBX, writes bool) (
 type FleetReadOptions struct {
 	Chosen         func(pbx string) bool // the PBXs of this run (--pbx); nil for every PBX
 	Parallelism    int                   // requests in flight on each PBX
-	PBXParallelism int                   // PBXs read at once
+	PBXParallelism int                   // PBXs read at once; 0 for all of them
 	Writes         bool                  // the run may write to its chosen PBXs
 	Logger         *slog.Logger
 }
@@ -473,7 +473,7 @@ func ReadFleet(ctx context.Context, fleet *inventory.Fleet, dial FleetDialer, op
 	r := &FleetRun{Fleet: fleet, Clients: map[string]Client{}, States: map[string]*state.State{}, Errs: map[string]error{}, chosen: chosen}
 	var mu stdsync.Mutex
 	var g errgroup.Group
-	g.SetLimit(max(opts.PBXParallelism, 1))
+	g.SetLimit(pbxLimit(opts.PBXParallelism))
 	for _, p := range fleet.PBXs {
 		g.Go(func() error {
 			c, st, err := readPBX(ctx, p, dial, opts.Writes && chosen(p.Name), chosen(p.Name), opts.Parallelism)
@@ -572,4 +572,14 @@ func withoutConflicts(pbx string, p *plan.Plan, conflicts []plan.Conflict) *plan
 		}
 	}
 	return &out
+}
+
+// pbxLimit is the limit of an errgroup that works on PBXs, n at once: every one of
+// them at once for 0 (fleet.md v0.3: a fleet run takes about as long as its
+// slowest PBX, each PBX held to its own limit of requests in flight).
+func pbxLimit(n int) int {
+	if n < 1 {
+		return -1
+	}
+	return n
 }

@@ -61,6 +61,7 @@ server answered goes into a file to attach to a bug report.`,
 
 // doctor connects to the server of the flags and runs doctor's checks on it.
 func (a *app) doctor(ctx context.Context, opts sync.DoctorOptions) (*sync.DoctorReport, error) {
+	a.opts.parallelism, a.opts.maxParallelism = 0, apiclient.DefaultMaxParallelism // auto: the parallelism check finds the limit as a run would
 	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func fleetFlags(cmd *cobra.Command, o *fleetOptions, run bool) {
 	f.StringArrayVar(&o.pbxs, "pbx", nil, "with --fleet: only this PBX `NAME` (repeatable)")
 	if run {
 		f.IntVar(&o.maxMove, "max-move", 0, "with --fleet: refuse, before any write, a plan with more than `N` moves between PBXs (exit 3)")
-		f.IntVar(&o.pbxParallelism, "pbx-parallelism", 4, "with --fleet: at most `M` PBXs worked on at once")
+		f.IntVar(&o.pbxParallelism, "pbx-parallelism", 0, "with --fleet: at most `M` PBXs worked on at once (default: all of the run's, each with its own --parallelism)")
 	}
 }
 
@@ -269,6 +269,7 @@ func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions,
 				OnResult: func(res sync.Result) { logResult(ctx, logger, res) }}
 			rep := sync.Apply(ctx, srv, p, opts)
 			rep.Retries = srv.Retries()
+			rep.ParallelismLimit = a.logLimit(ctx, logger, srv)
 			return rep
 		},
 	})

@@ -48,9 +48,10 @@ func fleetBenchPBX(p, n int) (pbxtest.State, string) {
 //
 //	go test ./cmd/pbxsync -run '^$' -bench BenchmarkFleetPlan -benchtime 3x
 //
-// A PBX's plan reads 1 + 500 containers, at --parallelism 8 (the default): about
-// 1 + ceil(500/8) = 64 round trips, 3.2 s. "one-pbx" is a fleet of one of them, the
-// baseline; "ten-pbxs/pbx-parallelism=M" the whole fleet, read M PBXs at once (4 is
+// A PBX's plan reads 1 + 500 containers, at --parallelism auto (the default): the
+// server queues nothing, so the limit grows to --max-parallelism (32), about 1 +
+// ceil(500/32) = 17 round trips once it has. "one-pbx" is a fleet of one of them, the
+// baseline; "ten-pbxs/pbx-parallelism=M" the whole fleet, read M PBXs at once (all is
 // the default), and its x-one-pbx is its time over the baseline's (reported when
 // one-pbx ran first): the goal is about 1, the time of the slowest PBX, not the sum
 // (10); at M = 4 the PBXs go in ceil(10/4) = 3 waves. requests/op counts what the

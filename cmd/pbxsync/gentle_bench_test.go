@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
 )
@@ -111,7 +110,8 @@ func BenchmarkGentleApply(b *testing.B) {
 
 // BenchmarkGentleNoQueue: where the server does not queue (no pool), nothing is
 // lost. "pinned-16" applies 100 updates at --parallelism 16 against 50 ms of latency:
-// x-ideal is its time over ceil(201/16) x 50 ms, the least 16 in flight need.
+// x-ideal is its time over (1 + 2 x ceil(100/16)) x 50 ms, the least 16 in flight
+// need for the list, the reads, then the updates.
 // "auto-300" applies 300 updates at default flags against 20 ms: x-sequential is how
 // many times faster it is than a script that reads and updates one company after
 // another (601 x 20 ms).
@@ -120,7 +120,7 @@ func BenchmarkGentleApply(b *testing.B) {
 func BenchmarkGentleNoQueue(b *testing.B) {
 	b.Run("pinned-16", func(b *testing.B) {
 		const n = 100
-		ideal := time.Duration((1+2*n+15)/16) * 50 * time.Millisecond
+		ideal := time.Duration(1+2*((n+15)/16)) * 50 * time.Millisecond
 		var ratio float64
 		for b.Loop() {
 			r := gentleApplyLatency(b, n, 50*time.Millisecond, "--parallelism", "16")
@@ -183,4 +183,48 @@ func BenchmarkGentle429(b *testing.B) {
 	b.ReportMetric(refused/float64(b.N), "refused-%")
 }
 
-var _ = apiclient.DefaultMaxParallelism
+// BenchmarkGentleFleet applies a fleet of six PBXs of 2, 3, 4, 6, 8 and 12 workers,
+// each with 100 x N updates (a slow PBX and a fast one take about as long alone: 4
+// s), at default flags. x-slowest is the fleet's wall time over the longest any of
+// its PBXs takes applied alone; max-wait-ms the longest mean wait for a worker on
+// any PBX of the fleet run. Each op takes about 30 s:
+//
+//	go test ./cmd/pbxsync -run '^$' -bench BenchmarkGentleFleet -benchtime 1x
+func BenchmarkGentleFleet(b *testing.B) {
+	pool := []int{2, 3, 4, 6, 8, 12}
+	var ratio, maxWait float64
+	for b.Loop() {
+		var alone time.Duration
+		for _, workers := range pool {
+			alone = max(alone, gentleApply(b, workers, 100*workers, pbxtest.Faults{}).wall)
+		}
+		dir := b.TempDir()
+		var fleet strings.Builder
+		fleet.WriteString("version: 1\npbxs:\n")
+		env := map[string]string{}
+		var servers []*simtest.Server
+		for i, workers := range pool {
+			name := fmt.Sprintf("p%d", i)
+			st, inv := gentleCase(name+"c", 100*workers)
+			srv := simtest.NewServer(b, pbxtest.WithState(st), pbxtest.WithFaults(pbxtest.Faults{Latency: gentleLatency}), pbxtest.WithWorkers(workers, gentleService))
+			servers = append(servers, srv)
+			require.NoError(b, os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(inv), 0o600))
+			fmt.Fprintf(&fleet, "  %s: {url: %s, inventory: %s.yaml}\n", name, srv.URL, name)
+			env["PBX_"+strings.ToUpper(name)+"_API_KEY"] = pbxtest.AdminKey
+		}
+		fleetFile := filepath.Join(dir, "fleet.yaml")
+		require.NoError(b, os.WriteFile(fleetFile, []byte(fleet.String()), 0o600))
+		var stdout, stderr bytes.Buffer
+		start := time.Now()
+		code := run(b.Context(), []string{"apply", "--fleet", fleetFile, "--auto-approve"},
+			strings.NewReader(""), &stdout, &stderr, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		wall := time.Since(start)
+		require.Equal(b, 0, code, "%s", stderr.String())
+		ratio += float64(wall) / float64(alone)
+		for _, srv := range servers {
+			maxWait = max(maxWait, float64(srv.Stats().Pool.MeanWait())/float64(time.Millisecond))
+		}
+	}
+	b.ReportMetric(ratio/float64(b.N), "x-slowest")
+	b.ReportMetric(maxWait, "max-wait-ms")
+}

@@ -166,7 +166,7 @@ func TestHelpTopics(t *testing.T) {
 		{"fleet", []string{
 			"version: 1", "pbxs:", "url:", "credentials:", "inventory:", "sim:FILE", "x-",
 			"PBX_<credentials>_API_KEY", "PBX_<credentials>_USERNAME and PBX_<credentials>_PASSWORD", "upper-cased, - as _",
-			"--fleet FILE", "--pbx NAME", "--max-move N", "default 0", "exit 3", "--pbx-parallelism M", "default 4",
+			"--fleet FILE", "--pbx NAME", "--max-move N", "default 0", "exit 3", "--pbx-parallelism M", "default all",
 			"1. creates it on B", "2. reads B back", "3. only then deletes it from A", "unfinished", "adopted",
 			"never stops the others", "not created", "name both PBXs",
 			`"kind": "fleet"`, `"moves": [`, `"pbxs": {`, `"summary": {`, "pbxsync help plan-json",
