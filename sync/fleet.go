@@ -402,11 +402,8 @@ func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) err
 		}
 	}
 	slices.Sort(names)
-	label := func(name string) string {
-		return `pbx="` + promEscape(name) + `",server="` + promEscape(r.Servers[name]) + `"`
-	}
 	for _, name := range names {
-		m.labels = label(name)
+		m.labels = pbxLabels(name, r.Servers[name])
 		rep, failure := r.PBXs[name], r.Failed[name]
 		if failure == nil && r.conflicted(name) {
 			failure = &plan.ConflictError{Conflicts: r.Conflicts}
@@ -422,7 +419,7 @@ func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) err
 		byTarget[mv.To+"/"+mv.Status]++
 	}
 	for _, name := range names {
-		m.labels = label(name)
+		m.labels = pbxLabels(name, r.Servers[name])
 		m.gauge("pbxsync_fleet_pbx_failed", "1 when the PBX's part of the last fleet run failed (not read, a change failed, not verified, a conflict), else 0.",
 			m.flag(r.Failed[name] != nil || r.conflicted(name)))
 		var moves []string

@@ -434,6 +434,11 @@ func promEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
+// pbxLabels are the labels of a fleet's samples: the PBX, and its server.
+func pbxLabels(pbx, server string) string {
+	return `pbx="` + promEscape(pbx) + `",server="` + promEscape(server) + `"`
+}
+
 // roundSeconds rounds d to milliseconds.
 func roundSeconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
