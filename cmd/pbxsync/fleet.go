@@ -154,28 +154,60 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 	if r != nil {
 		defer func() { err = r.close(err) }()
 	}
-	fp, diffErr := fleetPlan(r, err, po.prune, po.maxDelete, o)
+	fp, err := a.printFleetPlan(r, err, po, o)
+	servers := a.fleetServers(r, o)
+	return a.finishPlan(ctx, po.metricsFile, func(w io.Writer, now time.Time) error { return sync.WriteFleetPlanMetrics(w, now, fp, servers) }, err)
+}
+
+// printFleetPlan plans the fleet that readFleet read (or could not: readErr), prints
+// the plan and saves it (--out). The plan is nil when none was made.
+func (a *app) printFleetPlan(r *fleetRun, readErr error, po planOptions, o fleetOptions) (*plan.FleetPlan, error) {
+	fp, diffErr := fleetPlan(r, readErr, po.prune, po.maxDelete, o)
 	if fp == nil {
-		return diffErr
+		return nil, diffErr
 	}
 	if err := writePlan(a, fp, po, render.FleetJSON, render.FleetMarkdown, render.FleetText); err != nil {
-		return err
+		return fp, err
 	}
 	if diffErr != nil {
-		return diffErr
+		return fp, diffErr
 	}
 	if err := fp.Incomplete(); err != nil {
-		return err // not saved either: apply would refuse it
+		return fp, err // not saved either: apply would refuse it
 	}
 	if po.out != "" {
 		if err := a.saveFleetPlan(po.out, fp, r.Fleet, o, po); err != nil {
-			return err
+			return fp, err
 		}
 	}
 	if po.detailedExitcode && !fp.Empty() {
-		return errChanges
+		return fp, errChanges
 	}
-	return nil
+	return fp, nil
+}
+
+// fleetServers names each PBX of a fleet run for metrics: those of the run read,
+// or, when the run ended before (an inventory of the fleet is not valid), those the
+// fleet file lists, so that each of them still gets its samples of a failed run.
+func (a *app) fleetServers(r *fleetRun, o fleetOptions) map[string]string {
+	if r != nil && r.FleetRun != nil {
+		return r.Servers(apiclient.ServerLabel)
+	}
+	data, err := apiclient.ReadFile(o.file, apiclient.MaxInventoryFile)
+	if err != nil {
+		return nil
+	}
+	pbxs, err := inventory.ReadFleetFile(o.file, data)
+	if err != nil {
+		return nil
+	}
+	servers := map[string]string{}
+	for _, p := range pbxs {
+		if o.chosen(p.Name) {
+			servers[p.Name] = apiclient.ServerLabel(p.URL)
+		}
+	}
+	return servers
 }
 
 // fleetPlan plans a fleet that readFleet read; a budget exceeded comes back as a

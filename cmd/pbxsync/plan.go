@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -234,6 +236,7 @@ type planOptions struct {
 	parallelism      int
 	prune            bool
 	maxDelete        int
+	metricsFile      string
 	fleet            fleetOptions
 }
 
@@ -245,11 +248,21 @@ func (a *app) newPlanCmd() *cobra.Command {
 		Long: `Read the server and show the changes that would make it match the inventory:
 creates, updates of managed fields, ungroups and groups, and with --prune deletes.
 Nothing is written to the server. With --fleet FILE, every PBX of a fleet and the
-companies moved between them (pbxsync help fleet).`,
+companies moved between them (pbxsync help fleet).
+
+--metrics-file FILE writes the drift the plan found as Prometheus metrics for
+node_exporter's textfile collector, replaced atomically whatever the outcome, so that
+a drift check can alert without correcting anything: pbxsync_plan_changes{action}
+(create, update, ungroup, group, delete: as the summary counts them),
+pbxsync_plan_unmanaged, pbxsync_plan_not_planned, pbxsync_plan_success (1 when the
+plan was made with the server read whole; 0, and no counts, when it was not) and
+pbxsync_plan_last_run_timestamp_seconds, labelled server; with --fleet labelled pbx
+too, with pbxsync_plan_moves and pbxsync_plan_conflicts for each PBX.`,
 		Example: `  pbxsync plan -f inventory.yaml --url sim:state.yaml
   pbxsync plan -f inventory.yaml --json > plan.json
   pbxsync plan -f inventory.yaml --format markdown >> "$GITHUB_STEP_SUMMARY"
   pbxsync plan -f inventory.yaml --detailed-exitcode   # exit 2 when there are changes
+  pbxsync plan -f inventory.yaml --metrics-file /var/lib/node_exporter/textfile/pbxsync-drift.prom
   pbxsync plan -f inventory/resellers/ -f inventory/direct.yaml --explain`,
 		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.plan(cmd, o) },
@@ -269,6 +282,7 @@ companies moved between them (pbxsync help fleet).`,
 	a.parallelismFlag(cmd, &o.parallelism)
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
 	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write the drift the plan found as Prometheus metrics to `FILE` (node_exporter textfile; pbxsync_plan_...), even when it fails")
 	fleetFlags(cmd, &o.fleet, true)
 	return cmd
 }
@@ -298,44 +312,66 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 	if o.out != "" && slices.Contains(o.files, "-") {
 		return errors.New("--out needs the inventory in files (-f FILE), so that apply can read it again")
 	}
+	ctx := cmd.Context()
+	p, err := a.planInventory(ctx, o)
+	server := a.serverLabel()
+	return a.finishPlan(ctx, o.metricsFile, func(w io.Writer, now time.Time) error { return sync.WritePlanMetrics(w, now, p, server) }, err)
+}
+
+// planInventory plans the inventory of -f on the server of --url, prints the plan
+// and saves it (--out). The plan is nil when none was made.
+func (a *app) planInventory(ctx context.Context, o planOptions) (*plan.Plan, error) {
 	inv, err := a.loadInventoryWith(o.files, inventory.LoadOptions{Lookup: a.lookupEnv, Explain: o.explain})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx := cmd.Context()
 	srv, err := connect(ctx, a.opts, false, a.lookupEnv, a.logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer srv.close()
 	st, err := state.Read(ctx, srv, inv, o.parallelism)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a.logger.Debug("read the server", "companies", len(st.Companies), "containers", len(st.Containers), "requests", st.Requests)
 	opts := plan.Options{Prune: o.prune, MaxDelete: o.maxDelete, Companies: o.companies, Match: o.match}
 	p, diffErr := plan.Diff(inv, st, opts)
 	if p == nil {
-		return diffErr
+		return nil, diffErr
 	}
 	if err := writePlan(a, p, o, render.PlanJSON, render.PlanMarkdown, render.PlanText); err != nil {
-		return err
+		return p, err
 	}
 	if refused(diffErr) {
-		return diffErr
+		return p, diffErr
 	}
 	if err := p.Incomplete(); err != nil {
-		return err // not saved either: apply would refuse it
+		return p, err // not saved either: apply would refuse it
 	}
 	if o.out != "" {
 		if err := a.savePlan(o.out, p, srv.url, inv, o.files, opts); err != nil {
-			return err
+			return p, err
 		}
 	}
 	if o.detailedExitcode && !p.Empty() {
-		return errChanges
+		return p, errChanges
 	}
-	return nil
+	return p, nil
+}
+
+// finishPlan writes --metrics-file (metrics), whatever the plan's outcome err, and
+// returns err. A file that could not be written is the error of a plan that
+// succeeded, with changes (--detailed-exitcode) too: exit 1, not 0 or 2.
+func (a *app) finishPlan(ctx context.Context, file string, metrics func(io.Writer, time.Time) error, err error) error {
+	runErr := err
+	if errors.Is(err, errChanges) {
+		runErr = nil
+	}
+	if werr := a.outputs(false, "", file).Write(ctx, sync.Outcome{Metrics: metrics}, false, runErr); werr != nil {
+		return werr
+	}
+	return err
 }
 
 // writePlan prints p, one PBX's plan or a fleet's, on stdout in the format of
