@@ -242,26 +242,7 @@ func TestNightly(t *testing.T) {
 	require.Equal(t, "Plan: 1 to update.", p.Summary())
 	require.Equal(t, "acme_hq", p.Changes[0].Company)
 
-	// The crontab line and the systemd service run the same command.
-	schedule, cronArgs := crontabCommand(t, "nightly/pbxsync.crontab")
-	require.Equal(t, "30 2 * * *", schedule)
-	service := readUnit(t, "nightly/pbxsync.service")
-	require.Equal(t, []string{"oneshot"}, service["Service"]["Type"])
-	require.Equal(t, []string{"/etc/pbxsync/pbxsync.env"}, service["Service"]["EnvironmentFile"])
-	execStart := service["Service"]["ExecStart"]
-	require.Len(t, execStart, 1)
-	serviceArgs := commandArgs(t, execStart[0])
-	if diff := cmp.Diff(serviceArgs, cronArgs); diff != "" {
-		t.Errorf("the crontab line and the service differ (-service +crontab):\n%s", diff)
-	}
-	requireFlags(t, serviceArgs, "apply",
-		"-f", "/etc/pbxsync/inventory.yaml", "--auto-approve", "--log-format", "json",
-		"--report", "", "--metrics-file", "", "--lock-file", "")
-	timer := readUnit(t, "nightly/pbxsync.timer")
-	require.Equal(t, []string{"*-*-* 02:30:00"}, timer["Timer"]["OnCalendar"])
-	require.Equal(t, []string{"true"}, timer["Timer"]["Persistent"])
-	require.Equal(t, []string{"pbxsync.service"}, timer["Timer"]["Unit"])
-	require.Equal(t, []string{"timers.target"}, timer["Install"]["WantedBy"])
+	serviceArgs, driftArgs := nightlyJobs(t)
 
 	// The command itself, with its files under a temporary directory.
 	dir := t.TempDir()
@@ -297,6 +278,128 @@ func TestNightly(t *testing.T) {
 	require.Equal(t, float64(report.Summary.OK), ok, "the changes made, as the report counts them")
 	res = runPbxsync(t, dir, env, "plan", "-f", flagValue(args, "-f"), "--detailed-exitcode")
 	require.Equal(t, 0, res.code, "the second night finds nothing to do: %s", res.stdout+res.stderr)
+
+	testDriftCheck(t, dir, env, relocate(driftArgs, dir), metrics)
+}
+
+// nightlyJobs checks that each crontab line of the nightly example and its systemd
+// service and timer run the same command at the same time, and returns the pbxsync
+// arguments of both: the nightly apply, and the drift check.
+func nightlyJobs(t *testing.T) (apply, drift []string) {
+	t.Helper()
+	jobs := crontabJobs(t, "nightly/pbxsync.crontab")
+	require.Len(t, jobs, 2)
+	require.Equal(t, "30 2 * * *", jobs[0].schedule)
+	apply = serviceCommand(t, "nightly/pbxsync.service", jobs[0].args)
+	requireFlags(t, apply, "apply",
+		"-f", "/etc/pbxsync/inventory.yaml", "--auto-approve", "--log-format", "json",
+		"--report", "", "--metrics-file", "", "--lock-file", "")
+	timer := readUnit(t, "nightly/pbxsync.timer")
+	require.Equal(t, []string{"*-*-* 02:30:00"}, timer["Timer"]["OnCalendar"])
+	require.Equal(t, []string{"true"}, timer["Timer"]["Persistent"])
+	require.Equal(t, []string{"pbxsync.service"}, timer["Timer"]["Unit"])
+	require.Equal(t, []string{"timers.target"}, timer["Install"]["WantedBy"])
+	require.Equal(t, "15 * * * *", jobs[1].schedule)
+	drift = serviceCommand(t, "nightly/pbxsync-drift.service", jobs[1].args)
+	requireFlags(t, drift, "plan",
+		"-f", "/etc/pbxsync/inventory.yaml", "--log-format", "json", "--timeout", "", "--metrics-file", "")
+	require.NotEqual(t, flagValue(apply, "--metrics-file"), flagValue(drift, "--metrics-file"), "a file of its own")
+	require.Contains(t, readmeCommands(t, "nightly/README.md"), "pbxsync "+strings.Join(drift, " "), "the README shows the drift check")
+	timer = readUnit(t, "nightly/pbxsync-drift.timer")
+	require.Equal(t, []string{"*-*-* *:15:00"}, timer["Timer"]["OnCalendar"])
+	require.Equal(t, []string{"pbxsync-drift.service"}, timer["Timer"]["Unit"])
+	require.Equal(t, []string{"timers.target"}, timer["Install"]["WantedBy"])
+	return apply, drift
+}
+
+// testDriftCheck runs the nightly example's drift check (args) on the PBX that the
+// nightly apply has just brought in line (env's sim:), whose metrics were applied:
+// the check reports no drift; after a change by hand it reports it, as the plan's
+// summary counts it, writing nothing; and every alerting rule of the README names
+// a metric that the files hold.
+func testDriftCheck(t *testing.T, dir string, env map[string]string, args []string, applied map[string][]promSample) {
+	t.Helper()
+	server := map[string]string{"server": env["PBX_URL"]}
+	res := runPbxsync(t, dir, env, args...)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Contains(t, res.stdout, "No changes")
+	drift := readMetrics(t, flagValue(args, "--metrics-file"))
+	require.Equal(t, []promSample{{Labels: server, Value: 1}}, drift["pbxsync_plan_success"])
+	require.Len(t, drift["pbxsync_plan_changes"], len(plan.Actions), "one sample for each action")
+	for _, s := range drift["pbxsync_plan_changes"] {
+		require.Zero(t, s.Value, "no drift: %v", s.Labels)
+	}
+
+	// Someone changes a managed field by hand: the check reports it and changes nothing.
+	state := strings.TrimPrefix(env["PBX_URL"], "sim:")
+	before := string(readFile(t, state))
+	hq := strings.Index(before, "\n  acme_hq:\n")
+	zone := strings.Index(before[hq:], "zone: US/Pacific")
+	require.True(t, hq >= 0 && zone >= 0, "acme_hq's zone in the simulator's state")
+	edited := before[:hq+zone] + "zone: Europe/London" + before[hq+zone+len("zone: US/Pacific"):]
+	require.NoError(t, os.WriteFile(state, []byte(edited), 0o600))
+	res = runPbxsync(t, dir, env, args...)
+	require.Equal(t, 0, res.code, "a drift check without --detailed-exitcode succeeds: %s", res.stderr)
+	require.Equal(t, edited, string(readFile(t, state)), "the drift check writes nothing")
+	res = runPbxsync(t, dir, env, "plan", "-f", flagValue(args, "-f"), "--json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var doc struct{ Summary map[string]int }
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &doc))
+	require.Equal(t, 1, doc.Summary["update"])
+	drift = readMetrics(t, flagValue(args, "--metrics-file"))
+	got := map[string]int{}
+	for _, s := range drift["pbxsync_plan_changes"] {
+		require.Equal(t, env["PBX_URL"], s.Labels["server"])
+		got[s.Labels["action"]] = int(s.Value)
+	}
+	require.Equal(t, doc.Summary, got, "the metrics count the changes as the plan's summary does")
+	require.Equal(t, []promSample{{Labels: server, Value: 1}}, drift["pbxsync_plan_success"])
+
+	// The README's rules: the drift alert is there, and every metric a rule names is
+	// in one of the two files.
+	rules := alertRules(t, "nightly/README.md")
+	require.Contains(t, rules, "PbxsyncDrift")
+	require.Equal(t, "pbxsync_plan_changes > 0", rules["PbxsyncDrift"])
+	for alert, expr := range rules {
+		for _, name := range metricName.FindAllString(expr, -1) {
+			_, ofApply := applied[name]
+			_, ofPlan := drift[name]
+			require.True(t, ofApply || ofPlan, "%s: %s is in no metrics file", alert, name)
+		}
+	}
+}
+
+// metricName finds the metrics of pbxsync that an expression names.
+var metricName = regexp.MustCompile(`\bpbxsync_[a-z_]+\b`)
+
+// alertRules reads the Prometheus alerting rules of a README's yaml blocks, each block
+// decoded strictly as a rules file: alert -> expr.
+func alertRules(t *testing.T, path string) map[string]string {
+	t.Helper()
+	rules := map[string]string{}
+	for _, block := range readmeBlocks(t, path, "yaml") {
+		var file struct {
+			Groups []struct {
+				Name  string `yaml:"name"`
+				Rules []struct {
+					Alert string `yaml:"alert"`
+					Expr  string `yaml:"expr"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		dec := yaml.NewDecoder(strings.NewReader(block))
+		dec.KnownFields(true)
+		require.NoError(t, dec.Decode(&file), "%s:\n%s", path, block)
+		for _, g := range file.Groups {
+			require.NotEmpty(t, g.Name)
+			for _, r := range g.Rules {
+				require.NotContains(t, rules, r.Alert, "%s: two rules named %s", path, r.Alert)
+				require.NotEmpty(t, r.Expr, r.Alert)
+				rules[r.Alert] = r.Expr
+			}
+		}
+	}
+	return rules
 }
 
 // TestKubernetes reads the manifests as the API server does (strictly, into the
@@ -797,13 +900,70 @@ func commandArgs(t *testing.T, line string) []string {
 // crontabCommand returns the schedule and the pbxsync arguments of a crontab's one job.
 func crontabCommand(t *testing.T, path string) (string, []string) {
 	t.Helper()
-	jobs := lines(t, path)
+	jobs := crontabJobs(t, path)
 	require.Len(t, jobs, 1, "one job in %s", path)
-	fields := strings.Fields(jobs[0])
-	require.Greater(t, len(fields), 5)
-	command := strings.Join(fields[5:], " ")
-	require.Contains(t, command, ". /etc/pbxsync/pbxsync.env", "the job reads the environment file")
-	return strings.Join(fields[:5], " "), commandArgs(t, command)
+	return jobs[0].schedule, jobs[0].args
+}
+
+// cronJob is a line of a crontab: its schedule, and the pbxsync arguments it runs.
+type cronJob struct {
+	schedule string
+	args     []string
+}
+
+// crontabJobs returns the jobs of a crontab, in order; each schedule is one that cron
+// reads, and each job reads the environment file.
+func crontabJobs(t *testing.T, path string) []cronJob {
+	t.Helper()
+	var jobs []cronJob
+	for _, line := range lines(t, path) {
+		fields := strings.Fields(line)
+		require.Greater(t, len(fields), 5)
+		schedule, command := strings.Join(fields[:5], " "), strings.Join(fields[5:], " ")
+		_, err := cron.ParseStandard(schedule)
+		require.NoError(t, err, "%s: %q", path, schedule)
+		require.Contains(t, command, ". /etc/pbxsync/pbxsync.env", "the job reads the environment file")
+		jobs = append(jobs, cronJob{schedule, commandArgs(t, command)})
+	}
+	return jobs
+}
+
+// serviceCommand returns the pbxsync arguments of a systemd service's one ExecStart,
+// which must be those of the crontab's job (cronArgs): a oneshot service that reads
+// the environment file.
+func serviceCommand(t *testing.T, path string, cronArgs []string) []string {
+	t.Helper()
+	service := readUnit(t, path)
+	require.Equal(t, []string{"oneshot"}, service["Service"]["Type"], path)
+	require.Equal(t, []string{"/etc/pbxsync/pbxsync.env"}, service["Service"]["EnvironmentFile"], path)
+	execStart := service["Service"]["ExecStart"]
+	require.Len(t, execStart, 1, path)
+	args := commandArgs(t, execStart[0])
+	if diff := cmp.Diff(args, cronArgs); diff != "" {
+		t.Errorf("the crontab line and %s differ (-service +crontab):\n%s", path, diff)
+	}
+	return args
+}
+
+// readmeBlocks returns the text of each of a README's fenced blocks of a language
+// (```yaml).
+func readmeBlocks(t *testing.T, path, lang string) []string {
+	t.Helper()
+	var blocks []string
+	var block *strings.Builder
+	for _, line := range strings.Split(string(readFile(t, path)), "\n") {
+		switch {
+		case block == nil && line == "```"+lang:
+			block = &strings.Builder{}
+		case block != nil && line == "```":
+			blocks = append(blocks, block.String())
+			block = nil
+		case block != nil:
+			block.WriteString(line + "\n")
+		}
+	}
+	require.Nil(t, block, "%s: a block that does not end", path)
+	return blocks
 }
 
 // readUnit reads a systemd unit file: section -> key -> values in order.

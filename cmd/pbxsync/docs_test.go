@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan"
 	"github.com/pbxsync/pbxsync/sync"
 )
 
@@ -616,6 +617,7 @@ func knownNames(t *testing.T, root string, pieces []docPiece) map[string]bool {
 	require.NoError(t, (&sync.Report{}).WriteMetrics(&metrics, time.Time{}, "", nil))
 	require.NoError(t, sync.MigrationReport{}.WriteMetrics(&metrics, time.Time{}, "", ""))
 	require.NoError(t, (&sync.FleetReport{Servers: map[string]string{"pbx": "host"}}).WriteMetrics(&metrics, time.Time{}, nil))
+	require.NoError(t, sync.WriteFleetPlanMetrics(&metrics, time.Time{}, &plan.FleetPlan{PBXs: map[string]*plan.Plan{"pbx": {}}}, map[string]string{"pbx": "host"}))
 	for _, line := range strings.Split(metrics.String(), "\n") {
 		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
 			known[f[2]] = true
