@@ -38,7 +38,7 @@ func fleetFlags(cmd *cobra.Command, o *fleetOptions, run bool) {
 	completeFiles(cmd, "fleet", "yaml", "yml")
 	f.StringArrayVar(&o.pbxs, "pbx", nil, "with --fleet: only this PBX `NAME` (repeatable)")
 	if run {
-		f.IntVar(&o.maxMove, "max-move", 0, "with --fleet: refuse, before any write, a plan with more than `N` moves between PBXs (exit 3)")
+		f.IntVar(&o.maxMove, "max-move", 0, "with --fleet: refuse a plan with more than `N` moves between PBXs (exit 3): apply before any write, plan once it is printed")
 		f.IntVar(&o.pbxParallelism, "pbx-parallelism", 0, "with --fleet: at most `M` PBXs worked on at once (default: all of the run's, each with its own --parallelism)")
 	}
 }
@@ -162,7 +162,7 @@ func (a *app) planFleet(ctx context.Context, po planOptions, o fleetOptions) (er
 		return err
 	}
 	if diffErr != nil {
-		return diffErr
+		return plan.ApplyWouldRefuse(diffErr)
 	}
 	if err := fp.Incomplete(); err != nil {
 		return err // not saved either: apply would refuse it

@@ -73,9 +73,12 @@ func refused(err error) bool {
 // refusedPrefix leads the message of a refusal, on stderr and in reports.
 const refusedPrefix = "refused before any write: "
 
-// shown is err as a person and a report read it: a refusal says so first.
+// shown is err as a person and a report read it: a refusal says so first. plan's
+// budget, which refuses nothing, says "apply would refuse" instead
+// (plan.WouldRefuseError).
 func shown(err error) error {
-	if err == nil || !refused(err) || strings.HasPrefix(err.Error(), refusedPrefix) {
+	var would *plan.WouldRefuseError
+	if err == nil || !refused(err) || errors.As(err, &would) || strings.HasPrefix(err.Error(), refusedPrefix) {
 		return err
 	}
 	return fmt.Errorf("%s%w", refusedPrefix, err)

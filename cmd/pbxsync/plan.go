@@ -268,7 +268,7 @@ companies moved between them (pbxsync help fleet).`,
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	a.parallelismFlag(cmd, &o.parallelism)
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
-	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
+	f.IntVar(&o.maxDelete, "max-delete", 0, "exit 3 after printing a plan with more than `N` deletes: apply would refuse it")
 	fleetFlags(cmd, &o.fleet, true)
 	return cmd
 }
@@ -322,7 +322,7 @@ func (a *app) plan(cmd *cobra.Command, o planOptions) error {
 		return err
 	}
 	if refused(diffErr) {
-		return diffErr
+		return plan.ApplyWouldRefuse(diffErr)
 	}
 	if err := p.Incomplete(); err != nil {
 		return err // not saved either: apply would refuse it
