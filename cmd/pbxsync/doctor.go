@@ -29,8 +29,7 @@ shows what was written; it deletes them again, also on Ctrl-C and after an error
 A company administrator's credentials may read only their own companies: name
 one with --company ID; --write-test then sets that company's nocallrec the other
 way, reads it back, and sets it back, also on Ctrl-C (a switch it cannot set back
-is a failed "cleanup" check naming the company).
-Exit 0 when no check failed, 1 otherwise. With --trace FILE, what the
+is a failed "cleanup" check naming the company). With --trace FILE, what the
 server answered goes into a file to attach to a bug report.`,
 		Example: `  pbxsync doctor --url https://pbx.example.com
   PBX_API_KEY=$TENANT_KEY pbxsync doctor --company acme_hq --write-test

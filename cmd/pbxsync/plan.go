@@ -161,8 +161,7 @@ needed: a ${VAR} that is unset is a warning here, and an error for plan and appl
 
 With --format json (or --json) the result is one JSON document on standard output,
 problems included: {"format_version": 1, "valid", "files", "companies", "containers",
-"errors": [{"file", "line", "column", "message"}], "warnings": [...]}. Exit 1 when
-the inventory is not valid.`,
+"errors": [{"file", "line", "column", "message"}], "warnings": [...]}.`,
 		Example: `  pbxsync validate -f inventory.yaml
   pbxsync validate -f inventory/ -f profiles.yaml --json | jq '.errors[].message'`,
 		Args: noPositional,
