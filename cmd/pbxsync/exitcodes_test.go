@@ -19,8 +19,12 @@ import (
 )
 
 // exitMention is an exit code stated in prose: "exit 3", "exits 2", "exit code 1",
-// "exit status 0", "exits with 1".
-var exitMention = regexp.MustCompile(`(?i)\bexit(?:s|ed)?(?: code| status| with)? (\d+)\b`)
+// "exit status 0", "exits with 1", "exit code `4`".
+var exitMention = regexp.MustCompile("(?i)\\bexit(?:s|ed)?(?: code| status| with)?:? `?(\\d+)\\b")
+
+// exitTableHead is the head of a Markdown table of exit codes: its first column is
+// the code.
+var exitTableHead = regexp.MustCompile(`(?i)^\|\s*(exit )?codes?\s*\|`)
 
 // exitTableRow is a row of a Markdown table of exit codes: "| 3 | meaning |".
 var exitTableRow = regexp.MustCompile(`^\|\s*(\d+)\s*\|\s*(.*?)\s*\|`)
@@ -54,7 +58,7 @@ func statedExitCodes(name, text string) []statedCode {
 			stated = append(stated, statedCode{code: atoi(m[1]), where: where})
 		}
 		switch {
-		case strings.HasPrefix(line, "| code |"):
+		case exitTableHead.MatchString(line):
 			inTable = true
 		case inTable && strings.HasPrefix(line, "|"):
 			if m := exitTableRow.FindStringSubmatch(line); m != nil {
@@ -176,12 +180,17 @@ func TestExitCodesStatedChecker(t *testing.T) {
 	prose := "exit 2 when there are changes"
 	require.Contains(t, readme, prose)
 
-	for name, mutated := range map[string]string{
-		"row 3 as it was": strings.Replace(readme, row3, "| 3 | `apply` or `migrate` refused before any write:", 1),
-		"no row 2":        strings.Replace(readme, row2, "", 1),
-		"prose":           strings.Replace(readme, prose, "exit 4 when there are changes", 1),
+	for _, m := range []struct{ name, text, problem string }{
+		{"row 3 as it was", strings.Replace(readme, row3, "| 3 | `apply` or `migrate` refused before any write:", 1), "exit code 3 means"},
+		{"no row 2", strings.Replace(readme, row2, "", 1), "README.md: no row for exit code 2"},
+		{"prose", strings.Replace(readme, prose, "exit 4 when there are changes", 1), "exit code 4 is not one of 0, 1, 2, 3"},
+		{"quoted", strings.Replace(readme, prose, "exit code `5` when there are changes", 1), "exit code 5 is not one of"},
+		{"table head", strings.Replace(strings.Replace(readme, "| code | meaning |", "| Exit code | meaning |", 1), row3, "| 7 | a new code |\n"+row3, 1),
+			"exit code 7 is not one of"},
 	} {
-		require.NotEmpty(t, exitCodeProblems("README.md", mutated, "", true), name)
+		problems := exitCodeProblems("README.md", m.text, "", true)
+		require.Len(t, problems, 1, m.name)
+		require.Contains(t, problems[0], m.problem, m.name)
 	}
 
 	doctor := "Exit codes:\n  0  no check failed\n  1  a check failed, or doctor could not run\n"
