@@ -136,7 +136,7 @@ func TestFleetWalkthrough(t *testing.T) {
 	require.NotContains(t, res.stdout, "5150", "the PIN is carried, never shown")
 	require.Contains(t, res.stdout, "== london\nNo changes: the server matches the inventory. 1 unmanaged company (on the server, not in the inventory).\nUnmanaged: legacy_co.\n",
 		"london's plan neither deletes acme_paris nor counts it unmanaged")
-	require.Equal(t, "pbxsync: refused before any write: the fleet plan moves 1 company, more than --max-move allows (0)\n", res.stderr)
+	require.Equal(t, "pbxsync: apply would refuse: the fleet plan moves 1 company, more than --max-move allows (0)\n", res.stderr)
 
 	// The plan for a pull request, and its JSON (pbxsync help fleet).
 	res = pbxsync(0, []string{"plan", "--fleet", "fleet.yaml", "--format", "markdown", "--max-move", "1"})

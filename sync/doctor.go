@@ -27,11 +27,24 @@ type DoctorReport struct {
 	SuggestedParallelism int           `json:"suggested_parallelism,omitempty"`
 }
 
+// DoctorCheck is one check: its name (one of doctorChecks), whether it was ok, a
+// warning, failed, or skipped (it could not run, and Detail says why), and what was
+// found or what to do.
 type DoctorCheck struct {
 	Name   string `json:"name"`
-	Status string `json:"status"` // ok, warning or failed
+	Status string `json:"status"` // ok, warning, failed or skipped
 	Detail string `json:"detail"`
 }
+
+// The checks doctor lists, in the order it lists them: each one, ran or skipped with
+// the reason (cli.md "First contact", v0.3: nothing is left out silently); those of
+// writeChecks with --write-test only, and "write test" only when the scratch
+// companies could not be made.
+var (
+	readChecks   = []string{"tls", "server", "credentials", "api version", "containers", "latency", "parallelism"}
+	writeChecks  = []string{"write test", "group mode", "update", "features", "cleanup"}
+	doctorChecks = slices.Concat(readChecks, writeChecks)
+)
 
 func (r *DoctorReport) add(name, status, format string, args ...any) {
 	r.Checks = append(r.Checks, DoctorCheck{Name: name, Status: status, Detail: apiclient.Printable(fmt.Sprintf(format, args...))})
@@ -67,44 +80,79 @@ func (r *DoctorReport) WriteText(w io.Writer) error {
 }
 
 // Doctor runs the checks of a first contact with a server (cli.md "First contact"),
-// in order; a failed one ends the run, since the later ones need it. It only reads,
-// unless opts.WriteTest.
+// in order. It only reads, unless opts.WriteTest. Every check is listed: one that
+// cannot run, on a server that holds no company or after a failed check it needs,
+// as skipped, with the reason.
 func Doctor(ctx context.Context, srv DoctorClient, opts DoctorOptions) *DoctorReport {
 	rep := &DoctorReport{}
+	runDoctor(ctx, srv, opts, rep)
+	rep.skipRest(opts.WriteTest)
+	return rep
+}
+
+// runDoctor runs the checks until one fails that the next ones need. With
+// --write-test and a System-Admin's credentials, the scratch companies are made
+// first: on a server that holds no company, the reads are checked on them.
+func runDoctor(ctx context.Context, srv DoctorClient, opts DoctorOptions, rep *DoctorReport) {
 	start := time.Now()
 	all, err := srv.ReadAll(ctx)
 	first := time.Since(start)
 	if !checkTLS(srv, opts, err, time.Now(), rep) {
-		return rep
+		return
 	}
 	all, ok := checkAccess(ctx, srv, opts, all, err, rep)
 	if !ok {
-		return rep
+		return
 	}
-	checkVersion(all, rep)
-	if len(all) == 0 {
-		rep.add("containers", "warning", "no company to read a container of")
-		return rep
+	var scratch []string
+	if opts.WriteTest && rep.Role == "system_admin" {
+		s := &scratchCompanies{}
+		defer s.delete(ctx, srv, rep)
+		scratch = s.create(ctx, srv, rep)
 	}
-	probe := all[0].ID
-	if rep.Role == "company_admin" {
-		rep.add("containers", "warning", "a company administrator may not read containers: plans leave them alone")
-	} else if _, err := srv.ReadContainer(ctx, probe); err != nil {
-		rep.add("containers", "failed", "the container of %s cannot be read: %v", probe, err)
-		return rep
-	} else {
-		rep.add("containers", "ok", "containers can be read")
+	probe := ""
+	switch {
+	case len(all) > 0:
+		probe = all[0].ID
+	case len(scratch) > 0:
+		probe = scratch[0]
 	}
-	if !checkLatency(ctx, srv, probe, first, rep) {
-		return rep
+	checkVersion(ctx, srv, all, probe, rep)
+	if !checkContainers(ctx, srv, probe, rep) || !checkLatency(ctx, srv, probe, first, rep) {
+		return
 	}
 	switch {
 	case opts.WriteTest && rep.Role == "company_admin":
+		const why = "a company administrator's credentials cannot create the scratch companies it needs"
+		rep.add("group mode", "skipped", why)
+		rep.add("update", "skipped", why)
 		switchTest(ctx, srv, probe, rep)
-	case opts.WriteTest:
-		writeTest(ctx, srv, rep)
+	case scratch != nil:
+		writeTest(ctx, srv, scratch, rep)
 	}
-	return rep
+}
+
+// skipRest lists each check that did not run, of those doctor lists (the write
+// test's with writeTest), as skipped because of the first check that failed; and
+// puts the checks in the order of doctorChecks.
+func (r *DoctorReport) skipRest(writeTest bool) {
+	reason := "not reached"
+	if i := slices.IndexFunc(r.Checks, func(c DoctorCheck) bool { return c.Status == "failed" }); i >= 0 {
+		reason = "the " + r.Checks[i].Name + " check failed"
+	}
+	listed := readChecks
+	if writeTest {
+		listed = doctorChecks
+	}
+	for _, name := range listed {
+		ran := slices.ContainsFunc(r.Checks, func(c DoctorCheck) bool { return c.Name == name })
+		if !ran && name != "write test" {
+			r.add(name, "skipped", "%s", reason)
+		}
+	}
+	slices.SortStableFunc(r.Checks, func(a, b DoctorCheck) int {
+		return cmp.Compare(slices.Index(doctorChecks, a.Name), slices.Index(doctorChecks, b.Name))
+	})
 }
 
 // checkAccess adds the "server" and "credentials" checks from the answer to reading
@@ -112,6 +160,11 @@ func Doctor(ctx context.Context, srv DoctorClient, opts DoctorOptions) *DoctorRe
 // credentials read opts.Companies instead. It returns the companies read, and
 // whether the checks can go on.
 func checkAccess(ctx context.Context, srv DoctorClient, opts DoctorOptions, all []apiclient.Company, err error, rep *DoctorReport) ([]apiclient.Company, bool) {
+	if err != nil && !apiclient.IsRefused(err) {
+		rep.add("server", "failed", "no answer of the API: %v", err)
+		return nil, false
+	}
+	rep.add("server", "ok", "%s answers the company API", opts.URL) // a refusal is an answer
 	switch {
 	case apiclient.IsRefused(err) && len(opts.Companies) > 0:
 		all = all[:0]
@@ -123,17 +176,12 @@ func checkAccess(ctx context.Context, srv DoctorClient, opts DoctorOptions, all 
 			}
 			all = append(all, c)
 		}
-		rep.add("server", "ok", "%s answers the company API", opts.URL)
 		rep.Role = "company_admin"
 		rep.add("credentials", "warning", "a company administrator's: %s can be read, not every company; plans read the inventory's companies one by one, cannot create or delete, leave containers alone, and the server ignores feature switches", strings.Join(opts.Companies, ", "))
 	case apiclient.IsRefused(err):
 		rep.add("credentials", "failed", "the server refused to read every company: the key or password is refused, or it is a company administrator's, which pbxsync can use only for its own companies: then name one with --company ID: %v", err)
 		return nil, false
-	case err != nil:
-		rep.add("server", "failed", "no answer of the API: %v", err)
-		return nil, false
 	default:
-		rep.add("server", "ok", "%s answers the company API", opts.URL)
 		rep.Role = "system_admin"
 		rep.add("credentials", "ok", "a System-Admin's: every company can be read (%s)", countOf(len(all), "company", "companies"))
 	}
@@ -141,8 +189,21 @@ func checkAccess(ctx context.Context, srv DoctorClient, opts DoctorOptions, all 
 }
 
 // checkVersion adds the "api version" check: which fields of the table the
-// server's companies lack.
-func checkVersion(all []apiclient.Company, rep *DoctorReport) {
+// server's companies lack. On a server that holds none, it reads probe, a scratch
+// company, if there is one.
+func checkVersion(ctx context.Context, srv DoctorClient, all []apiclient.Company, probe string, rep *DoctorReport) {
+	if len(all) == 0 && probe == "" {
+		rep.add("api version", "skipped", "the server holds no company, whose fields would tell its version: --write-test creates scratch companies and reads theirs")
+		return
+	}
+	if len(all) == 0 {
+		c, err := srv.Read(ctx, probe)
+		if err != nil {
+			rep.add("api version", "failed", "a read of the scratch company %s failed: %v", probe, err)
+			return
+		}
+		all = []apiclient.Company{c}
+	}
 	fields := map[string]bool{}
 	for _, c := range all {
 		for name := range c.Settings.All() {
@@ -155,37 +216,68 @@ func checkVersion(all []apiclient.Company, rep *DoctorReport) {
 			missing = append(missing, f.Name+" (since "+cmp.Or(f.Since, "every version")+")")
 		}
 	}
-	switch {
-	case len(all) == 0:
-		rep.add("api version", "warning", "the server holds no company, so its fields tell nothing of its version")
-	case len(missing) == 0:
+	if len(missing) == 0 {
 		rep.add("api version", "ok", "every field of the table is returned: 6.5, or a version as new")
-	default:
+	} else {
 		rep.add("api version", "warning", "fields not returned: %s: an older server, whose plans leave them alone", strings.Join(missing, ", "))
 	}
 }
 
-// checkLatency adds the "latency" and "parallelism" checks: the median of five
-// reads of probe; then the limit on requests in flight that --parallelism auto finds
-// for the server, the same measure, over a few dozen reads (probeParallelism). It
+// checkContainers adds the "containers" check: a read of probe's container. It
 // reports whether the checks can go on.
+func checkContainers(ctx context.Context, srv DoctorClient, probe string, rep *DoctorReport) bool {
+	switch {
+	case rep.Role == "company_admin":
+		rep.add("containers", "warning", "a company administrator may not read containers: plans leave them alone")
+	case probe == "":
+		rep.add("containers", "skipped", "the server holds no company to read the container of: --write-test creates scratch companies and reads theirs")
+	default:
+		if _, err := srv.ReadContainer(ctx, probe); err != nil {
+			rep.add("containers", "failed", "the container of %s cannot be read: %v", probe, err)
+			return false
+		}
+		rep.add("containers", "ok", "containers can be read")
+	}
+	return true
+}
+
+// checkLatency adds the "latency" and "parallelism" checks: the median of five
+// reads of probe (on a server that holds no company, "": of the list of companies);
+// then the limit on requests in flight that --parallelism auto finds for the server,
+// the same measure, over a few dozen reads (probeParallelism). It reports whether
+// the checks can go on.
 func checkLatency(ctx context.Context, srv DoctorClient, probe string, first time.Duration, rep *DoctorReport) bool {
 	var one []time.Duration
 	for range 5 {
 		t := time.Now()
-		if _, err := srv.Read(ctx, probe); err != nil {
-			rep.add("latency", "failed", "a read of %s failed: %v", probe, err)
+		if err := probeRead(ctx, srv, probe); err != nil {
+			rep.add("latency", "failed", "a read of %s failed: %v", cmp.Or(probe, "the companies"), err)
 			return false
 		}
 		one = append(one, time.Since(t))
 	}
 	slices.Sort(one)
 	base := one[len(one)/2]
-	rep.add("latency", "ok", "a read takes %s (the read of every company took %s)", roundTime(base), roundTime(first))
+	if probe == "" {
+		rep.add("latency", "ok", "a read of the companies, none here, takes %s", roundTime(base))
+	} else {
+		rep.add("latency", "ok", "a read takes %s (the read of every company took %s)", roundTime(base), roundTime(first))
+	}
 	suggested := probeParallelism(ctx, srv, probe)
 	rep.SuggestedParallelism = suggested
 	rep.add("parallelism", "ok", "%d requests in flight are answered without queueing, as --parallelism auto finds (the default); --parallelism %d pins it", suggested, suggested)
 	return true
+}
+
+// probeRead reads probe, or with "" every company (a server that holds none).
+func probeRead(ctx context.Context, srv DoctorClient, probe string) error {
+	var err error
+	if probe == "" {
+		_, err = srv.ReadAll(ctx)
+	} else {
+		_, err = srv.Read(ctx, probe)
+	}
+	return err
 }
 
 // probeReads is how many reads probeParallelism sends.
@@ -204,7 +296,7 @@ func probeParallelism(ctx context.Context, srv DoctorClient, probe string) int {
 	g.SetLimit(l.Max())
 	for range probeReads {
 		g.Go(func() error {
-			_, _ = srv.Read(ctx, probe) // a refusal is the limiter's news, not the check's
+			_ = probeRead(ctx, srv, probe) // a refusal is the limiter's news, not the check's
 			return nil
 		})
 	}
@@ -276,6 +368,7 @@ func switchTest(ctx context.Context, srv DoctorClient, company string, rep *Doct
 	old, ok := before.Settings.Lookup("nocallrec")
 	if !ok {
 		rep.add("features", "warning", "the server does not return nocallrec of %s: a server older than 6.3.22, without feature switches", company)
+		rep.add("cleanup", "skipped", "nothing was written")
 		return
 	}
 	flipped := apiclient.Bool(!apiclient.Equal("nocallrec", old, apiclient.Bool(true)))
@@ -320,7 +413,9 @@ func setBack(ctx context.Context, srv DoctorClient, company string, old apiclien
 	defer cancel()
 	now, err := srv.Read(restore, company)
 	if err == nil && apiclient.Equal("nocallrec", now.Settings.Get("nocallrec"), old) {
-		return // never flipped, or the server did not keep it
+		// never flipped, or the server did not keep it
+		rep.add("cleanup", "ok", "nocallrec of %s is as it was: nothing to set back", company)
+		return
 	}
 	if err == nil {
 		_, err = srv.Update(restore, company, apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"nocallrec": old})})
@@ -332,50 +427,67 @@ func setBack(ctx context.Context, srv DoctorClient, company string, old apiclien
 	rep.add("cleanup", "ok", "nocallrec of %s was set back to %s", company, old.JSON())
 }
 
-// writeTest creates three scratch companies, A, B and C, each in a container of its
-// own; groups B into A's container, then A into C's: a server that moves a company
-// alone leaves B behind, one that moves whole containers takes B along. It sets a
-// feature switch and a setting on A and reads the update's answer. The companies are
-// deleted at the end whatever happened, on a context of their own when ctx is done.
-func writeTest(ctx context.Context, srv DoctorClient, rep *DoctorReport) {
+// scratchCompanies are the companies of the write test, pbxsync_doctor_<random>_a,
+// _b and _c: each created in a container of its own, and deleted at the end
+// whatever happened.
+type scratchCompanies struct {
+	// tried are the creates tried, answered or not: one whose answer an interrupt
+	// cut off may exist all the same, so delete reads each back before deleting it.
+	tried []string
+}
+
+// create creates the three scratch companies and returns their ids; nil, with a
+// failed "write test" check, when one could not be created.
+func (s *scratchCompanies) create(ctx context.Context, srv DoctorClient, rep *DoctorReport) []string {
 	prefix := "pbxsync_doctor_" + strings.ToLower(rand.Text()[:8]) + "_"
 	ids := []string{prefix + "a", prefix + "b", prefix + "c"}
-	// Every create tried, answered or not: one whose answer an interrupt cut off
-	// may exist all the same, so the cleanup reads each back before deleting it.
-	var tried []string
-	defer func() {
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		var left []string
-		for _, id := range tried {
-			_, exists, err := srv.Lookup(cleanup, id)
-			if err == nil && exists {
-				err = srv.DeleteConfirmed(cleanup, id)
-			}
-			if err != nil {
-				left = append(left, id)
-			}
-		}
-		if len(left) > 0 {
-			rep.add("cleanup", "failed", "could not delete the scratch companies %s: delete them by hand", strings.Join(left, ", "))
-		} else if len(tried) > 0 {
-			rep.add("cleanup", "ok", "the scratch companies are deleted")
-		}
-	}()
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			rep.add("write test", "failed", "interrupted: %v", context.Cause(ctx))
-			return
+			return nil
 		}
-		tried = append(tried, id)
+		s.tried = append(s.tried, id)
 		write, cancel := seenThrough(ctx)
 		_, err := srv.CreateConfirmed(write, id, "pbxsync doctor", "")
 		cancel()
 		if err != nil {
 			rep.add("write test", "failed", "create of %s: %v", id, err)
-			return
+			return nil
 		}
 	}
+	return ids
+}
+
+// delete deletes the scratch companies, on a context of its own when ctx is done,
+// and adds the "cleanup" check.
+func (s *scratchCompanies) delete(ctx context.Context, srv DoctorClient, rep *DoctorReport) {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	var left []string
+	for _, id := range s.tried {
+		_, exists, err := srv.Lookup(cleanup, id)
+		if err == nil && exists {
+			err = srv.DeleteConfirmed(cleanup, id)
+		}
+		if err != nil {
+			left = append(left, id)
+		}
+	}
+	switch {
+	case len(left) > 0:
+		rep.add("cleanup", "failed", "could not delete the scratch companies %s: delete them by hand", strings.Join(left, ", "))
+	case len(s.tried) > 0:
+		rep.add("cleanup", "ok", "the scratch companies are deleted")
+	default:
+		rep.add("cleanup", "skipped", "no scratch company was created")
+	}
+}
+
+// writeTest learns from the scratch companies ids, A, B and C, each in a container
+// of its own: it groups B into A's container, then A into C's: a server that moves
+// a company alone leaves B behind, one that moves whole containers takes B along.
+// It sets a feature switch and a setting on A and reads the update's answer.
+func writeTest(ctx context.Context, srv DoctorClient, ids []string, rep *DoctorReport) {
 	if _, err := srv.Group(ctx, ids[1], ids[0]); err != nil {
 		rep.add("group mode", "failed", "group of %s into the container of %s: %v", ids[1], ids[0], err)
 		return

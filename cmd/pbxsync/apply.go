@@ -76,13 +76,8 @@ skipped, what the server did not keep, and whether it was verified; with --json 
 JSON document instead (format_version 1). On a terminal, standard error shows a
 progress line; elsewhere a log line for each finished change. --report and
 --metrics-file are written whatever the outcome, each replaced atomically; only when
-another run holds --lock-file is nothing read or written.
-
-Exit codes: 0 when every change succeeded and the server holds the inventory; 1 when
-a change failed, the server did not keep a value, the run was interrupted (Ctrl-C:
-changes in flight finish, nothing new starts, the summary is still written), or on
-any error; 3 when refused before any write (a stale plan file, too many deletes or
-moves).`,
+another run holds --lock-file is nothing read or written. On Ctrl-C, the changes in
+flight finish, nothing new starts, and the summary is still written.`,
 		Example: `  # By hand: review the plan, then type yes.
   pbxsync apply -f inventory.yaml
 

@@ -47,9 +47,7 @@ how many differences are not shown.
 
 Credentials come from the environment, one set per side: PBX_FROM_API_KEY (or
 PBX_FROM_USERNAME and PBX_FROM_PASSWORD) for --from, PBX_TO_API_KEY (or PBX_TO_USERNAME
-and PBX_TO_PASSWORD) for --to. A sim:FILE side needs none.
-
-Exit codes: 0 when the two sides hold the same, 2 when they differ, 1 on an error.`,
+and PBX_TO_PASSWORD) for --to. A sim:FILE side needs none.`,
 		Example: `  # Did the migration carry everything over?
   pbxsync diff --from https://old-pbx.example.com --to https://new-pbx.example.com --match '^acme_'
 

@@ -308,7 +308,7 @@ func TestDiffHelp(t *testing.T) {
 		"diff --from URL --to URL", "--company ID", "--match REGEX", "--json",
 		"--format FORMAT", "text, json or markdown", "--max-size N", "--format markdown >>",
 		"PBX_FROM_API_KEY", "PBX_TO_API_KEY", "(sensitive)",
-		"0 when the two sides hold the same, 2 when they differ, 1 on an error",
+		"\nExit codes:\n  0  the two sides hold the same\n  1  an error: ", "\n  2  the two sides differ\n",
 		"pbxsync diff --from sim:snap.yaml --to https://pbx.example.com",
 	} {
 		require.Contains(t, got.stdout, want)

@@ -17,21 +17,30 @@ func (a *app) newDoctorCmd() *cobra.Command {
 		Use:   "doctor",
 		Short: "Check, read-only, what a first run against a server depends on",
 		Long: `Check, before the first plan against a server, what pbxsync depends on, and say
-for each check ok, warning or failed, and what to do: that the server answers the
-API, the credentials and their role (System-Admin, or a company administrator's),
-the API version as far as the fields returned tell it, whether containers can be
-read, the latency, and how many requests in flight the server takes before it
-answers 429 or slows down (a suggested --parallelism). It only reads: about forty
-requests. --write-test also creates three scratch companies (pbxsync_doctor_...)
-to learn whether group moves a company alone or its whole container, whether
-feature switches are kept for these credentials, and whether an update's answer
-shows what was written; it deletes them again, also on Ctrl-C and after an error.
-A company administrator's credentials may read only their own companies: name
-one with --company ID; --write-test then sets that company's nocallrec the other
-way, reads it back, and sets it back, also on Ctrl-C (a switch it cannot set back
-is a failed "cleanup" check naming the company).
-Exit 0 when no check failed, 1 otherwise. With --trace FILE, what the
-server answered goes into a file to attach to a bug report.`,
+for each check ok, warning, failed or skipped, and what to do: that the server
+answers the API, the credentials and their role (System-Admin, or a company
+administrator's), the API version as far as the fields returned tell it, whether
+containers can be read, the latency, and how many requests in flight the server
+takes before it answers 429 or slows down (a suggested --parallelism). It only
+reads: about forty requests. --write-test also creates three scratch companies
+(pbxsync_doctor_...) to learn whether group moves a company alone or its whole
+container, whether feature switches are kept for these credentials, and whether an
+update's answer shows what was written; it deletes them again, also on Ctrl-C and
+after an error. A company administrator's credentials may read only their own
+companies: name one with --company ID; --write-test then sets that company's
+nocallrec the other way, reads it back, and sets it back, also on Ctrl-C (a switch
+it cannot set back is a failed "cleanup" check naming the company).
+
+Every check is listed. One that cannot run is "skipped", with the reason: after a
+failed check it needs, or on a server that holds no company, where the API version
+and the containers are read from the scratch companies of --write-test, which needs
+none (without it, they are skipped).
+
+--json prints one object: {"checks": [{"name", "status": "ok"|"warning"|"failed"|
+"skipped", "detail"}], "role": "system_admin"|"company_admin", "group_mode":
+"move"|"merge", "feature_switches_kept": true|false, "suggested_parallelism": N},
+the last four where learnt. With --trace FILE, what the server answered goes into a
+file to attach to a bug report.`,
 		Example: `  pbxsync doctor --url https://pbx.example.com
   PBX_API_KEY=$TENANT_KEY pbxsync doctor --company acme_hq --write-test
   pbxsync doctor --json --trace first-contact.har`,

@@ -26,6 +26,7 @@ import (
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest"
 	"github.com/pbxsync/pbxsync/apiclient/pbxtest/simtest"
+	"github.com/pbxsync/pbxsync/sync"
 )
 
 // doctor checks a server read-only, and suggests the parallelism it takes, found as
@@ -56,7 +57,65 @@ func TestDoctor(t *testing.T) {
 	got = invoke(t, "", map[string]string{"PBX_URL": srv.URL, "PBX_API_KEY": "wrong-key"}, "doctor")
 	require.Equal(t, 1, got.code)
 	require.Contains(t, got.stdout, "\nfailed   credentials  the server refused to read every company")
+	require.Contains(t, got.stdout, "\nskipped  latency      the credentials check failed\n", "the checks it stopped are listed")
 	require.Contains(t, got.stderr, "doctor: a check failed")
+}
+
+// doctorCheckNames runs doctor --json with args on srv and returns its exit code, the
+// report, and each check as "name status".
+func doctorCheckNames(t *testing.T, srv *simtest.Server, args ...string) (outcome, sync.DoctorReport, []string) {
+	t.Helper()
+	got := invoke(t, "", adminEnv(srv), append([]string{"doctor", "--json"}, args...)...)
+	var rep sync.DoctorReport
+	require.NoError(t, json.Unmarshal([]byte(got.stdout), &rep), got.stderr)
+	var names []string
+	for _, c := range rep.Checks {
+		names = append(names, c.Name+" "+c.Status)
+	}
+	return got, rep, names
+}
+
+// On a server that holds no company, doctor lists every check it lists on one that
+// holds some (cli.md v0.3): --write-test needs no company, and the reads that need
+// one are checked on its scratch companies; without it, those are skipped with the
+// reason, and the others run on the list of companies.
+func TestDoctorEmptyServer(t *testing.T) {
+	for _, mode := range []pbxtest.Mode{pbxtest.ModeMove, pbxtest.ModeMerge} {
+		t.Run(string(mode), func(t *testing.T) {
+			populated := simtest.NewServer(t, pbxtest.WithState(mixedState()), pbxtest.WithMode(mode))
+			empty := simtest.NewServer(t, pbxtest.WithMode(mode))
+			_, _, want := doctorCheckNames(t, populated, "--write-test")
+			got, rep, names := doctorCheckNames(t, empty, "--write-test")
+			require.Equal(t, 0, got.code, got.stderr)
+			require.Equal(t, want, names)
+			require.Equal(t, []string{"tls ok", "server ok", "credentials ok", "api version ok", "containers ok", "latency ok", "parallelism ok",
+				"group mode ok", "update ok", "features ok", "cleanup ok"}, names)
+			require.Equal(t, string(mode), rep.GroupMode)
+			require.NotNil(t, rep.FeatureSwitchesKept)
+			require.Positive(t, rep.SuggestedParallelism)
+			require.Equal(t, 3, empty.Stats().Writes["create"], "the scratch companies")
+			require.Empty(t, empty.Snapshot().Companies, "and they are deleted")
+		})
+	}
+
+	populated := simtest.NewServer(t, pbxtest.WithState(mixedState()))
+	empty := simtest.NewServer(t)
+	_, _, want := doctorCheckNames(t, populated)
+	got, rep, names := doctorCheckNames(t, empty)
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Equal(t, []string{"tls ok", "server ok", "credentials ok", "api version skipped", "containers skipped", "latency ok", "parallelism ok"}, names)
+	require.Equal(t, len(want), len(names))
+	for i := range want {
+		require.Equal(t, strings.Fields(want[i])[0], strings.Fields(names[i])[0])
+	}
+	require.Contains(t, rep.Checks[3].Detail, "the server holds no company, whose fields would tell its version: --write-test")
+	require.Contains(t, rep.Checks[4].Detail, "the server holds no company to read the container of: --write-test")
+	require.Positive(t, rep.SuggestedParallelism)
+	require.Zero(t, empty.Stats().TotalWrites())
+
+	text := invoke(t, "", adminEnv(empty), "doctor")
+	require.Equal(t, 0, text.code, text.stderr)
+	require.Contains(t, text.stdout, "\nskipped  containers   the server holds no company to read the container of")
 }
 
 // doctor --write-test tells the group modes apart with three scratch companies, sees
@@ -86,8 +145,18 @@ func TestDoctorWriteTest(t *testing.T) {
 	got := invoke(t, "", adminEnv(srv), "doctor", "--write-test")
 	require.Equal(t, 1, got.code)
 	require.Contains(t, got.stdout, "failed   group mode")
+	require.Contains(t, got.stdout, "\nskipped  update       the group mode check failed\nskipped  features     the group mode check failed\n")
 	require.Contains(t, got.stdout, "ok       cleanup      the scratch companies are deleted")
 	require.Equal(t, before.Companies, srv.Snapshot().Companies)
+
+	// No scratch company can be created on a server that holds none: the write test
+	// fails, and what needs its companies is skipped, saying why.
+	srv = simtest.NewServer(t, pbxtest.WithFaults(pbxtest.Faults{Rates: map[pbxtest.Fault]float64{pbxtest.FaultFail: 1}, Verbs: []string{"create"}}))
+	got, _, names := doctorCheckNames(t, srv, "--write-test")
+	require.Equal(t, 1, got.code)
+	require.Equal(t, []string{"tls ok", "server ok", "credentials ok", "api version skipped", "containers skipped", "latency ok", "parallelism ok",
+		"write test failed", "group mode skipped", "update skipped", "features skipped", "cleanup ok"}, names)
+	require.Empty(t, srv.Snapshot().Companies)
 }
 
 // An interrupt during the write test still deletes what it created.
@@ -140,8 +209,11 @@ func TestDoctorCompanyAdmin(t *testing.T) {
 	for _, c := range rep.Checks {
 		names = append(names, c.Name+" "+c.Status)
 	}
-	require.Equal(t, []string{"tls ok", "server ok", "credentials warning", "api version ok", "containers warning", "latency ok", "parallelism ok", "features warning"}, names)
-	require.Contains(t, rep.Checks[len(rep.Checks)-1].Detail, "feature switches are not kept")
+	require.Equal(t, []string{"tls ok", "server ok", "credentials warning", "api version ok", "containers warning", "latency ok", "parallelism ok",
+		"group mode skipped", "update skipped", "features warning", "cleanup ok"}, names)
+	require.Contains(t, rep.Checks[7].Detail, "a company administrator's credentials cannot create the scratch companies")
+	require.Contains(t, rep.Checks[9].Detail, "feature switches are not kept")
+	require.Equal(t, "nocallrec of beta is as it was: nothing to set back", rep.Checks[10].Detail)
 	require.Equal(t, before.Companies, srv.Snapshot().Companies, "nothing changed")
 
 	// A company the key does not administer.

@@ -38,7 +38,7 @@ func fleetFlags(cmd *cobra.Command, o *fleetOptions, run bool) {
 	completeFiles(cmd, "fleet", "yaml", "yml")
 	f.StringArrayVar(&o.pbxs, "pbx", nil, "with --fleet: only this PBX `NAME` (repeatable)")
 	if run {
-		f.IntVar(&o.maxMove, "max-move", 0, "with --fleet: refuse, before any write, a plan with more than `N` moves between PBXs (exit 3)")
+		f.IntVar(&o.maxMove, "max-move", 0, "with --fleet: refuse a plan with more than `N` moves between PBXs (exit 3): apply before any write, plan once it is printed")
 		f.IntVar(&o.pbxParallelism, "pbx-parallelism", 0, "with --fleet: at most `M` PBXs worked on at once (default: all of the run's, each with its own --parallelism)")
 	}
 }
@@ -170,7 +170,7 @@ func (a *app) printFleetPlan(r *fleetRun, readErr error, po planOptions, o fleet
 		return fp, err
 	}
 	if diffErr != nil {
-		return fp, diffErr
+		return fp, plan.ApplyWouldRefuse(diffErr)
 	}
 	if err := fp.Incomplete(); err != nil {
 		return fp, err // not saved either: apply would refuse it

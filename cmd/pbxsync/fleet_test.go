@@ -117,7 +117,8 @@ func TestFleetMove(t *testing.T) {
 			require.Equal(t, 2, doc.Summary.Create)
 			require.Empty(t, doc.PBXs["london"].Changes, "london's plan neither deletes nor ungroups what moves")
 			require.NotContains(t, got.stdout, londonPIN)
-			require.Contains(t, got.stderr, "more than --max-move allows (0)")
+			require.Equal(t, "pbxsync: apply would refuse: the fleet plan moves 2 companies, more than --max-move allows (0)\n", got.stderr,
+				"plan writes nothing: it says what apply would do")
 
 			got = invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve")
 			require.Equal(t, 3, got.code, got.stderr)

@@ -79,10 +79,20 @@ func oneOfWords(words []string, and string) string {
 //go:embed help/plan-json.txt
 var planJSONHelp string
 
-// exitCodesHelp is pbxsync help exit-codes: what main's exitCode gives.
-//
+// exitCodesHelp is pbxsync help exit-codes: help/exit-codes.txt, with the codes drawn
+// from the table of exit codes.
+func exitCodesHelp() string {
+	b := &strings.Builder{}
+	// Two strings into an embedded template, written to a strings.Builder: nothing
+	// can fail (a test reads the whole topic).
+	_ = exitCodesTemplate.Execute(b, map[string]string{"Codes": exitCodesText(exitCodesOf(""), "  ", 84), "Commands": exitCodesByCommand()})
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 //go:embed help/exit-codes.txt
-var exitCodesHelp string
+var exitCodesTemplateText string
+
+var exitCodesTemplate = template.Must(template.New("exit-codes").Parse(exitCodesTemplateText))
 
 // fleetHelp is pbxsync help fleet: the fleet file, its flags, moves, and the fleet
 // plan's JSON, as cmd/pbxsync/fleet.go, plan/fleet.go and plan/fleetplan.go do them.
@@ -104,7 +114,7 @@ func newHelpTopics() []*cobra.Command {
 	}, {
 		Use:   "exit-codes",
 		Short: "What each exit code of pbxsync means",
-		Long:  exitCodesHelp,
+		Long:  exitCodesHelp(),
 	}, {
 		Use:   "fleet",
 		Short: "Many PBXs from one repository: the fleet file, --pbx, moving companies between PBXs",

@@ -49,18 +49,19 @@ func main() {
 // and nothing is printed, since it is not a failure.
 var errChanges = errors.New("there are changes")
 
-// exitCode is the one place where an error becomes an exit code (spec/cli.md): 3 for
-// a plan.Refusal, whichever package found it.
+// exitCode is the one place where an error becomes an exit code (cli.md, and
+// exitCodes for what each means): exitRefused for a plan.Refusal, whichever package
+// found it.
 func exitCode(err error) int {
 	switch {
 	case err == nil:
-		return 0
+		return exitOK
 	case errors.Is(err, errChanges):
-		return 2
+		return exitChanges
 	case refused(err):
-		return 3
+		return exitRefused
 	default:
-		return 1
+		return exitError
 	}
 }
 
@@ -73,9 +74,12 @@ func refused(err error) bool {
 // refusedPrefix leads the message of a refusal, on stderr and in reports.
 const refusedPrefix = "refused before any write: "
 
-// shown is err as a person and a report read it: a refusal says so first.
+// shown is err as a person and a report read it: a refusal says so first. plan's
+// budget, which refuses nothing, says "apply would refuse" instead
+// (plan.WouldRefuseError).
 func shown(err error) error {
-	if err == nil || !refused(err) || strings.HasPrefix(err.Error(), refusedPrefix) {
+	var would *plan.WouldRefuseError
+	if err == nil || !refused(err) || errors.As(err, &would) || strings.HasPrefix(err.Error(), refusedPrefix) {
 		return err
 	}
 	return fmt.Errorf("%s%w", refusedPrefix, err)

@@ -76,12 +76,7 @@ resolve to a common address on one port, are refused before any request; a sourc
 and a target that hold the same companies with the same numeric ids, before any
 write (exit 1). Two servers whose every company was created in the same order look
 the same: run again after it created every company on an empty target, a whole
-migration is refused so, and the source's copies are left for apply --prune.
-
-Exit codes: 0 when the migration is verified (and, with --delete-source, the source's
-copies deleted); 1 on an error, a failed change, a company not verified, an
-interruption, one server under two names; 3 when refused before any write (too many
-deletes).`,
+migration is refused so, and the source's copies are left for apply --prune.`,
 		Example: `  # Rehearse on a copy of the target first: the plan and the calls, nothing real written.
   PBX_URL=https://new-pbx.example.com pbxsync export -o target-copy.yaml --include-secrets
   pbxsync migrate --from https://old-pbx.example.com --to sim:target-copy.yaml --match '^acme_'

@@ -163,8 +163,7 @@ needed: a ${VAR} that is unset is a warning here, and an error for plan and appl
 
 With --format json (or --json) the result is one JSON document on standard output,
 problems included: {"format_version": 1, "valid", "files", "companies", "containers",
-"errors": [{"file", "line", "column", "message"}], "warnings": [...]}. Exit 1 when
-the inventory is not valid.`,
+"errors": [{"file", "line", "column", "message"}], "warnings": [...]}.`,
 		Example: `  pbxsync validate -f inventory.yaml
   pbxsync validate -f inventory/ -f profiles.yaml --json | jq '.errors[].message'`,
 		Args: noPositional,
@@ -281,7 +280,7 @@ too, with pbxsync_plan_moves and pbxsync_plan_conflicts for each PBX.`,
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
 	a.parallelismFlag(cmd, &o.parallelism)
 	f.BoolVar(&o.prune, "prune", false, "also plan deletes of absent companies that prune.match selects")
-	f.IntVar(&o.maxDelete, "max-delete", 0, "refuse a plan with more than `N` deletes (exit 3)")
+	f.IntVar(&o.maxDelete, "max-delete", 0, "exit 3 after printing a plan with more than `N` deletes: apply would refuse it")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write the drift the plan found as Prometheus metrics to `FILE` (node_exporter textfile; pbxsync_plan_...), even when it fails")
 	fleetFlags(cmd, &o.fleet, true)
 	return cmd
@@ -344,7 +343,7 @@ func (a *app) planInventory(ctx context.Context, o planOptions) (*plan.Plan, err
 		return p, err
 	}
 	if refused(diffErr) {
-		return p, diffErr
+		return p, plan.ApplyWouldRefuse(diffErr)
 	}
 	if err := p.Incomplete(); err != nil {
 		return p, err // not saved either: apply would refuse it

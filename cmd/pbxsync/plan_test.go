@@ -612,11 +612,11 @@ prune:
 		{name: "over the default budget", flags: []string{"--prune"}, wantCode: 3,
 			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 1 unmanaged company (on the server, not in the inventory).",
 			wantHeads: []string{"- delete cust_a", "- delete cust_b", `+ create newco ("New Co")`, "~ update acme_hq"},
-			wantErr:   "pbxsync: refused before any write: the plan deletes 2 companies, more than --max-delete allows (0)"},
+			wantErr:   "pbxsync: apply would refuse: the plan deletes 2 companies, more than --max-delete allows (0)"},
 		{name: "over a budget of one", flags: []string{"--prune", "--max-delete", "1", "--detailed-exitcode"}, wantCode: 3,
 			wantFirst: "Plan: 1 to create, 1 to update, 2 to delete. 1 unmanaged company (on the server, not in the inventory).",
 			wantHeads: []string{"- delete cust_a", "- delete cust_b", `+ create newco ("New Co")`, "~ update acme_hq"},
-			wantErr:   "pbxsync: refused before any write: the plan deletes 2 companies, more than --max-delete allows (1)"},
+			wantErr:   "pbxsync: apply would refuse: the plan deletes 2 companies, more than --max-delete allows (1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

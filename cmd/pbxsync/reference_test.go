@@ -161,7 +161,7 @@ func TestHelpTopics(t *testing.T) {
 			"(nm_password, ivr_password and barge_pin)", "pbxsync explain FIELD", "pbxsync schema",
 		}},
 		{"plan-json", []string{"format_version", "(sensitive)", "apply --json", `"status"`, "--report FILE"}},
-		{"exit-codes", []string{"\n  0  success", "\n  1  an error", "\n  2  plan --detailed-exitcode only", "\n  3  refused before any write"}},
+		{"exit-codes", []string{"\n  0  success", "\n  1  an error", "\n  2  plan --detailed-exitcode only", "\n  3  apply refused before any write", "\n  diff\n    0  the two sides hold the same\n"}},
 		{"security", []string{"Not trusted"}},
 		{"fleet", []string{
 			"version: 1", "pbxs:", "url:", "credentials:", "inventory:", "sim:FILE", "x-",

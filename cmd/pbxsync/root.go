@@ -25,15 +25,6 @@ Environment:
   PBX_<NAME>_API_KEY, PBX_<NAME>_USERNAME, PBX_<NAME>_PASSWORD
                  with --fleet: the credentials of each PBX (pbxsync help fleet)
   NO_COLOR       when set, output has no colour (as --no-color, or TERM=dumb)
-
-Exit codes:
-  0  success; for plan --detailed-exitcode, success and no changes
-  1  an error: bad input, no connection, refused credentials, a failed change,
-     the --timeout reached
-  2  plan --detailed-exitcode only: success, and there are changes; diff: the
-     two servers differ
-  3  apply refused before any write: a stale plan file, too many deletes
-     (migrate too), or with --fleet more moves than --max-move
 `
 
 func (a *app) newRootCmd() *cobra.Command {
@@ -71,6 +62,11 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetHelpTemplate(root.HelpTemplate() + helpFooter)
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		help(cmd, args)
+		fmt.Fprint(cmd.OutOrStdout(), exitCodesFooter(cmd))
+	})
 	root.SetVersionTemplate(versionLine() + "\n")
 
 	pf := root.PersistentFlags()
