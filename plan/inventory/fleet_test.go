@@ -394,7 +394,7 @@ func TestLoadFleetErrors(t *testing.T) {
 			),
 			want: []string{
 				"fleet.yaml:3:40: PBX london: inventory nowhere/: no such file or directory",
-				"fleet.yaml:5:38: PBX rome: inventory empty: a directory without a .yaml or .yml file",
+				"fleet.yaml:5:38: PBX rome: inventory empty: a folder with no .yaml or .yml file in it or below it (names that start with . are skipped)",
 				"fleet.yaml:6:39: PBX milan: inventory - (standard input) is not allowed in a fleet file: name a file or a directory",
 				"broken.yaml:3:3: company delta has no name: a name is required to create it",
 				`broken.yaml:4:5: unknown key "nme" in company delta: want name, description, settings or profiles (did you mean "name"?)`,

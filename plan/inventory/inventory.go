@@ -39,8 +39,8 @@ type Company struct {
 	Name        string
 	Description string
 	// Settings are the managed fields: the company's own over its profiles, over its
-	// file's defaults, over its directory's defaults, each normalised through the
-	// field table.
+	// file's defaults, over the defaults of its folders (the nearest first), each
+	// normalised through the field table.
 	Settings apiclient.Settings
 	// Env names the variable each ${VAR} secret came from, so that a saved plan can
 	// name it instead of holding its value.
@@ -553,10 +553,7 @@ func (l *loader) mergeCompanies(docs []*fileDoc, profiles map[string]profile) ([
 	seen := make(map[string]Position, n)
 	for _, d := range docs {
 		l.file = d.name
-		var base []*layer
-		if dd := dirDefaults[d.dir]; dd != nil && dd != d.defaults {
-			base = append(base, dd)
-		}
+		base := folderDefaults(d, dirDefaults)
 		if d.defaults != nil {
 			base = append(base, d.defaults)
 		}
@@ -576,8 +573,28 @@ func (l *loader) mergeCompanies(docs []*fileDoc, profiles map[string]profile) ([
 	return companies, seen
 }
 
-// layers returns the layers of a company, lowest first: base (its directory's and
-// its file's defaults), the profiles it names, its own settings.
+// folderDefaults returns the defaults of the _defaults.yaml files that apply to the
+// companies of d, outermost first: those of its folder and of every folder above it
+// that the inventory holds one of (inventory.md v0.3), its own excepted. Standard
+// input has no folder.
+func folderDefaults(d *fileDoc, dirDefaults map[string]*layer) []*layer {
+	var base []*layer
+	for dir := d.dir; dir != ""; {
+		if dd := dirDefaults[dir]; dd != nil && dd != d.defaults {
+			base = append(base, dd)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	slices.Reverse(base)
+	return base
+}
+
+// layers returns the layers of a company, lowest first: base (its folders' and its
+// file's defaults), the profiles it names, its own settings.
 func (l *loader) layers(c *draft, base []*layer, profiles map[string]profile) []*layer {
 	layers := slices.Clone(base)
 	for _, name := range c.profiles {
@@ -648,10 +665,11 @@ func (l *loader) member(m member, label string, inv *Inventory, where map[string
 	return false
 }
 
-// resolve sets the company's settings from its layers, lowest first (directory
-// defaults, file defaults, profiles in the order listed, its own): each field takes
-// the value, and the variable of a ${VAR}, of the last layer that sets it. The
-// company's own settings are the result, so that the common case copies nothing.
+// resolve sets the company's settings from its layers, lowest first (folder
+// defaults, outermost first; file defaults; profiles in the order listed; its own):
+// each field takes the value, and the variable of a ${VAR}, of the last layer that
+// sets it. The company's own settings are the result, so that the common case
+// copies nothing.
 func (c *draft) resolve(layers []*layer, explain bool) {
 	c.Settings = apiclient.Settings{}
 	if c.own != nil {
