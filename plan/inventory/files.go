@@ -249,3 +249,25 @@ func withinFolder(folder, name string) error {
 	}
 	return nil
 }
+
+// RequireCompanies returns an error naming paths, as -f named them, when inv has no
+// company (inventory.md v0.3): a job pointed at the wrong folder, or at one holding
+// only _defaults.yaml, must fail, not plan nothing and report no drift for ever.
+func RequireCompanies(inv *Inventory, paths []string) error {
+	if len(inv.Companies) > 0 {
+		return nil
+	}
+	flags := make([]string, len(paths))
+	for i, p := range paths {
+		flags[i] = "-f " + apiclient.Printable(p)
+	}
+	return fmt.Errorf("%s: %s", strings.Join(flags, " "), noCompanies(len(paths)))
+}
+
+// noCompanies says that the n paths of an inventory define no company.
+func noCompanies(n int) string {
+	if n == 1 {
+		return "no companies in the files it names"
+	}
+	return "no companies in the files they name"
+}
