@@ -65,8 +65,7 @@ const DefaultsFile = "_defaults.yaml"
 // folder's _defaults.yaml comes along even when the file is named alone, since its
 // defaults apply to every company of the folder. A file named twice is read once.
 func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
-	r := fileReader{stdin: stdin, seen: map[string]bool{}}
-	r.wd, _ = os.Getwd()
+	r := newFileReader(stdin)
 	for _, path := range paths {
 		if err := r.read(path); err != nil {
 			return nil, err
@@ -81,6 +80,11 @@ type fileReader struct {
 	wd    string // the working directory, that relative paths start from
 	files []File
 	seen  map[string]bool // by absolute path; "-" for standard input
+}
+
+func newFileReader(stdin io.Reader) *fileReader {
+	wd, _ := os.Getwd()
+	return &fileReader{stdin: stdin, wd: wd, seen: map[string]bool{}}
 }
 
 // read reads the files that path names.
