@@ -143,7 +143,7 @@ func formatFlag(cmd *cobra.Command, json *bool) {
 }
 
 // fileFlagUsage is -f's, repeatable: the inventory's files and directories.
-const fileFlagUsage = "an inventory `FILE` or DIRECTORY (every *.yaml and *.yml in it); repeat for more; - for standard input"
+const fileFlagUsage = "an inventory `FILE` or DIRECTORY (every *.yaml and *.yml in it and below it); repeat for more; - for standard input"
 
 func plural(n int, one, many string) string {
 	if n == 1 {
