@@ -68,10 +68,10 @@ var (
 		"nightly/inventory.yaml",
 		"ci-plan-review/inventory.yaml",
 	}
-	// The provider layout's files, one inventory when -f names these folders (and the
-	// _defaults.yaml files come along).
-	providerFolders = []string{"provider/inventory", "provider/inventory/direct", "provider/inventory/northwind", "provider/inventory/contoso"}
-	providerFiles   = []string{
+	// The provider layout's files: one inventory, that -f provider/inventory reads
+	// whole; in this order, the files the list of folders of the README before
+	// v0.3 read (-f inventory -f inventory/direct -f inventory/northwind ...).
+	providerFiles = []string{
 		"provider/inventory/profiles.yaml",
 		"provider/inventory/direct/_defaults.yaml", "provider/inventory/direct/acme.yaml", "provider/inventory/direct/globex.yaml",
 		"provider/inventory/northwind/_defaults.yaml", "provider/inventory/northwind/customers.yaml",
@@ -171,12 +171,12 @@ func TestQuickstart(t *testing.T) {
 	require.Equal(t, "No changes: the server matches the inventory. 1 unmanaged company (on the server, not in the inventory).\nUnmanaged: legacy_co.\n", res.stdout)
 }
 
-// TestProvider checks the provider layout: its folders load as one inventory without a
+// TestProvider checks the provider layout: its tree loads as one inventory without a
 // warning, every file of it is read, it applies to the simulator and then plans
 // nothing; and the README's commands do what it says, --explain included.
 func TestProvider(t *testing.T) {
 	pins := lookup(map[string]string{"ACME_HQ_NM_PASSWORD": "4711"})
-	files, err := inventory.ReadFiles(providerFolders, nil)
+	files, err := inventory.ReadFiles([]string{"provider/inventory"}, nil)
 	require.NoError(t, err)
 	var names []string
 	for _, f := range files {
@@ -197,7 +197,7 @@ func TestProvider(t *testing.T) {
 	// The README's commands, from the example's folder, on a copy of pbx.yaml.
 	pbxFile := filepath.Join(t.TempDir(), "pbx.yaml")
 	copyFile(t, "provider/pbx.yaml", pbxFile)
-	f := []string{"-f", "inventory", "-f", "inventory/direct", "-f", "inventory/northwind", "-f", "inventory/contoso"}
+	f := []string{"-f", "inventory"}
 	res := runPbxsync(t, "provider", nil, append([]string{"validate"}, f...)...)
 	require.Equal(t, 0, res.code, res.stderr)
 	require.Equal(t, "the inventory (8 files): valid: 8 companies, 2 containers\n", res.stdout)
@@ -218,6 +218,51 @@ func TestProvider(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(readFile(t, "provider/.vscode/settings.json"), &vscode))
 	require.Equal(t, map[string]string{"./inventory.schema.json": "inventory/**/*.yaml"}, vscode.Schemas)
+}
+
+// TestProviderOneFolder: one -f inventory plans exactly as the list of folders the
+// README gave before -f read subfolders (every file of the tree, each named on its
+// own, in the order that list read them), --explain's places and JSON included.
+func TestProviderOneFolder(t *testing.T) {
+	pbxFile := filepath.Join(t.TempDir(), "pbx.yaml")
+	copyFile(t, "provider/pbx.yaml", pbxFile)
+	env := map[string]string{"ACME_HQ_NM_PASSWORD": "4711"}
+	plans := func(paths ...string) (text, doc string) {
+		t.Helper()
+		var f []string
+		for _, p := range paths {
+			f = append(f, "-f", p)
+		}
+		res := runPbxsync(t, "provider", env, append([]string{"plan", "--url", "sim:" + pbxFile, "--explain"}, f...)...)
+		require.Equal(t, 0, res.code, res.stderr)
+		text = res.stdout
+		res = runPbxsync(t, "provider", env, append([]string{"plan", "--url", "sim:" + pbxFile, "--json"}, f...)...)
+		require.Equal(t, 0, res.code, res.stderr)
+		return text, res.stdout
+	}
+	var before []string
+	for _, name := range providerFiles {
+		before = append(before, strings.TrimPrefix(name, "provider/"))
+	}
+	text, doc := plans("inventory")
+	require.Contains(t, text, "Plan: 2 to create, 5 to update, 1 to group.")
+	wantText, wantDoc := plans(before...)
+	require.Equal(t, wantText, text)
+	require.JSONEq(t, wantDoc, doc)
+	text, doc = plans("inventory", "inventory/direct", "inventory/northwind", "inventory/contoso")
+	require.Equal(t, wantText, text, "the old list of folders still plans the same")
+	require.JSONEq(t, wantDoc, doc)
+
+	// A folder holding only _defaults.yaml is no inventory: exit 1, naming it.
+	res := runPbxsync(t, "provider", env, "plan", "-f", "inventory/direct/_defaults.yaml", "--url", "sim:"+pbxFile)
+	require.Equal(t, 1, res.code)
+	require.Equal(t, "pbxsync: -f inventory/direct/_defaults.yaml: no companies in the files it names\n", res.stderr)
+	only := filepath.Join(t.TempDir(), "reseller")
+	require.NoError(t, os.Mkdir(only, 0o755))
+	copyFile(t, "provider/inventory/direct/_defaults.yaml", filepath.Join(only, "_defaults.yaml"))
+	res = runPbxsync(t, "provider", env, "validate", "-f", only)
+	require.Equal(t, 1, res.code)
+	require.Equal(t, "pbxsync: -f "+only+": no companies in the files it names\n", res.stderr)
 }
 
 func TestNightly(t *testing.T) {

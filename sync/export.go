@@ -2,8 +2,10 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -140,19 +142,28 @@ func exportPBX(ctx context.Context, p *inventory.FleetPBX, dial FleetDialer, opt
 	return e.IDs, nil
 }
 
-// exportTarget is the file an export of a PBX whose inventory is to be at path
-// writes: the file itself, or companies.yaml in a directory. One that holds an
-// inventory already is refused.
-func exportTarget(path string) (string, error) {
+// exportTarget is the file an export of a PBX whose inventory is to be at paths
+// writes: the file itself, or companies.yaml in a folder. A folder that holds an
+// inventory already, at any depth, is refused, and so is a list of paths: an
+// export is one file.
+func exportTarget(paths []string) (string, error) {
+	if len(paths) != 1 {
+		return "", fmt.Errorf("its inventory is a list of %d paths: export --fleet writes one file; give the PBX one file or folder to export into", len(paths))
+	}
+	path := paths[0]
 	target := path
 	if ext := filepath.Ext(target); ext != ".yaml" && ext != ".yml" {
 		target = filepath.Join(target, "companies.yaml")
-		if entries, err := filepath.Glob(filepath.Join(path, "*.y*ml")); err == nil && len(entries) > 0 {
-			return "", fmt.Errorf("%s already holds an inventory (%s): export --fleet writes only new ones", path, filepath.Base(entries[0]))
+		names, err := inventory.FolderFiles(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		if len(names) > 0 {
+			return "", fmt.Errorf("%s already holds an inventory (%s): export --fleet writes only new ones", apiclient.Printable(path), apiclient.Printable(names[0]))
 		}
 	}
 	if _, err := os.Lstat(target); err == nil {
-		return "", fmt.Errorf("%s exists: export --fleet writes only new inventories", target)
+		return "", fmt.Errorf("%s exists: export --fleet writes only new inventories", apiclient.Printable(target))
 	}
 	return target, nil
 }

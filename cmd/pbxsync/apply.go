@@ -278,7 +278,7 @@ func (a *app) applySaved(ctx context.Context, o applyOptions, sp *planfile.Saved
 	if err := sp.CheckInventory(files, o.files); err != nil { // before it is loaded: it may no longer be valid
 		return nil, fmt.Errorf("%s: %w", o.planFile, err)
 	}
-	inv, err := a.loadFiles(files, inventory.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again
+	inv, err := a.loadFiles(o.files, files, inventory.LoadOptions{Lookup: a.lookupEnv}) // the bytes just checked, not read again
 	if err != nil {
 		return nil, err
 	}

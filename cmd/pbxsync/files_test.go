@@ -63,6 +63,50 @@ func TestManyFiles(t *testing.T) {
 	})
 }
 
+// An inventory with no company is an error naming what -f named, exit 1, before any
+// request: a nightly job pointed at a folder that holds only _defaults.yaml, or at
+// an empty tree, must fail instead of finding no drift for ever.
+func TestNoCompanies(t *testing.T) {
+	root := t.TempDir()
+	defaultsOnly := filepath.Join(root, "inventory")
+	require.NoError(t, os.MkdirAll(filepath.Join(defaultsOnly, "reseller"), 0o755))
+	writeFile(t, defaultsOnly, "_defaults.yaml", "version: 1\ndefaults: {zone: Europe/London}\n")
+	writeFile(t, filepath.Join(defaultsOnly, "reseller"), "_defaults.yaml", "version: 1\ndefaults: {q_ringtime: 20}\n")
+	profiles := writeFile(t, root, "profiles.yaml", "version: 1\nprofiles:\n  gold: {q_ringtime: 20}\n")
+	hostile := filepath.Join(root, "inv\x1b[2J")
+	require.NoError(t, os.Mkdir(hostile, 0o755))
+	writeFile(t, hostile, "empty.yaml", "version: 1\ncompanies: {}\n")
+
+	srv := simtest.NewServer(t, pbxtest.WithState(pbxtest.State{Companies: []apiclient.Company{co("acme", "Acme")}}))
+	planFile := filepath.Join(root, "saved.plan")
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{defaultsOnly}, "pbxsync: -f " + defaultsOnly + ": no companies in the files it names"},
+		{[]string{defaultsOnly, profiles}, "pbxsync: -f " + defaultsOnly + " -f " + profiles + ": no companies in the files they name"},
+		{[]string{hostile}, "pbxsync: -f " + root + `/inv\x1b[2J: no companies in the files it names`},
+	} {
+		var f []string
+		for _, p := range tc.paths {
+			f = append(f, "-f", p)
+		}
+		for _, args := range [][]string{
+			{"validate"}, {"validate", "--json"}, {"plan"}, {"plan", "--out", planFile}, {"apply", "--auto-approve"},
+		} {
+			t.Run(strings.Join(append(args, tc.paths...), " "), func(t *testing.T) {
+				srv.ResetStats()
+				got := invoke(t, "", adminEnv(srv), append(args, f...)...)
+				require.Equal(t, 1, got.code, got.stderr)
+				require.Equal(t, []string{tc.want}, lines(got.stderr))
+				require.Empty(t, got.stdout)
+				require.Zero(t, srv.Stats().TotalRequests(), "nothing is sent")
+				require.NoFileExists(t, planFile)
+			})
+		}
+	}
+}
+
 // A saved plan records its inventory and a sim: state file relative to its own
 // folder, to compare them only: the folder moved elsewhere (a CI artifact) applies
 // with -f and --url naming the moved files; another server is refused before a

@@ -293,6 +293,64 @@ func TestFleetSavedPlan(t *testing.T) {
 	require.Equal(t, 3, got.code, "a plan applied is stale: %s", got.stderr)
 }
 
+// A PBX's inventory may list folder trees and files: london's is two resellers'
+// trees, each with _defaults.yaml files at two depths, and a file of profiles. The
+// fleet validates, applies and then plans nothing; a fleet whose every inventory is
+// empty fails before any request.
+func TestFleetInventoryList(t *testing.T) {
+	f := newFleet(t)
+	require.NoError(t, os.RemoveAll(filepath.Join(f.dir, "london")))
+	f.write(t, "fleet.yaml", "version: 1\npbxs:\n"+
+		"  london:\n    url: "+f.london.URL+"\n    inventory: [resellers/acme/, resellers/beta, shared/profiles.yaml]\n"+
+		"  paris: {url: "+f.paris.URL+", inventory: paris/}\n"+
+		"  berlin: {url: "+f.berlin.URL+", inventory: berlin.yaml}\n")
+	f.write(t, "resellers/acme/_defaults.yaml", "version: 1\ndefaults: {zone: Europe/London}\n")
+	f.write(t, "resellers/acme/hq/_defaults.yaml", "version: 1\ndefaults: {vm_silent: \"yes\"}\n")
+	f.write(t, "resellers/acme/hq/acme.yaml", "version: 1\ncompanies:\n"+
+		"  acme_hq: {name: Acme HQ, profiles: [queues], settings: {nm_password: \"${ACME_PIN}\"}}\n"+
+		"  acme_west: {name: Acme West, settings: {zone: US/Pacific}}\ncontainers:\n  acme: [acme_hq, acme_west]\n")
+	f.write(t, "resellers/acme/.archive/old.yaml", "version: 1\ncompanies:\n  acme_old: {name: Acme Old}\n")
+	f.write(t, "resellers/beta/_defaults.yaml", "version: 1\ndefaults: {zone: Europe/Dublin}\n")
+	f.write(t, "resellers/beta/customers/b/beta.yaml", "version: 1\ncompanies:\n  beta: {name: Beta}\n  beta_two: {name: Beta Two}\n")
+	f.write(t, "shared/profiles.yaml", "version: 1\nprofiles:\n  queues: {q_ringtime: 20}\n")
+
+	got := invoke(t, "", f.env, "validate", "--fleet", f.fleetFile())
+	require.Equal(t, 0, got.code, got.stderr)
+	require.Equal(t, f.fleetFile()+": valid: 3 PBXs, 6 companies\n", got.stdout)
+	got = invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve")
+	require.Equal(t, 0, got.code, got.stderr)
+	hq := mustCompany(t, f.london, "acme_hq")
+	require.Equal(t, map[string]string{"zone": "Europe/London", "vm_silent": "yes", "q_ringtime": "20"},
+		map[string]string{"zone": hq.Settings.Get("zone").Text(), "vm_silent": hq.Settings.Get("vm_silent").Text(), "q_ringtime": hq.Settings.Get("q_ringtime").Text()})
+	require.Equal(t, "US/Pacific", mustCompany(t, f.london, "acme_west").Settings.Get("zone").Text())
+	require.Equal(t, "Europe/Dublin", mustCompany(t, f.london, "beta_two").Settings.Get("zone").Text())
+	_, ok := f.london.Company("acme_old")
+	require.False(t, ok, "a folder whose name starts with . is skipped")
+	got = invoke(t, "", f.env, "plan", "--fleet", f.fleetFile(), "--detailed-exitcode")
+	require.Equal(t, 0, got.code, got.stdout+got.stderr)
+
+	// export --fleet writes one file per PBX, and never where an inventory is, at
+	// any depth.
+	got = invoke(t, "", f.env, "export", "--fleet", f.fleetFile(), "--pbx", "london")
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stderr, "london: its inventory is a list of 3 paths: export --fleet writes one file")
+	f.write(t, "tree.yaml", "version: 1\npbxs:\n  london: {url: "+f.london.URL+", inventory: resellers}\n")
+	got = invoke(t, "", f.env, "export", "--fleet", filepath.Join(f.dir, "tree.yaml"))
+	require.Equal(t, 1, got.code)
+	require.Contains(t, got.stderr, "london: "+filepath.Join(f.dir, "resellers")+" already holds an inventory ("+filepath.Join(f.dir, "resellers/acme/_defaults.yaml")+")")
+	require.NoFileExists(t, filepath.Join(f.dir, "resellers/companies.yaml"))
+
+	f.write(t, "empty.yaml", "version: 1\npbxs:\n"+
+		"  london: {url: "+f.london.URL+", inventory: [resellers/acme/hq/_defaults.yaml, shared/]}\n")
+	f.london.ResetStats()
+	for _, args := range [][]string{{"validate"}, {"plan"}, {"apply", "--auto-approve"}} {
+		got = invoke(t, "", f.env, append(args, "--fleet", filepath.Join(f.dir, "empty.yaml"))...)
+		require.Equal(t, 1, got.code, got.stderr)
+		require.Regexp(t, `empty\.yaml:3:\d+: PBX london: inventory \[resellers/acme/hq/_defaults\.yaml, shared/\]: no companies in the files they name\n`, got.stderr)
+	}
+	require.Zero(t, f.london.Stats().TotalRequests(), "nothing is sent")
+}
+
 // export --fleet writes each PBX's inventory where the fleet file says, which then
 // plans to nothing; it never overwrites one.
 func TestFleetExport(t *testing.T) {

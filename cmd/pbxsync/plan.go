@@ -38,17 +38,21 @@ func (a *app) loadInventoryWith(paths []string, opts inventory.LoadOptions) (*in
 	if err != nil {
 		return nil, fmt.Errorf("read the inventory: %w", err)
 	}
-	return a.loadFiles(files, opts)
+	return a.loadFiles(paths, files, opts)
 }
 
-// loadFiles checks an inventory's files, read already, as loadInventoryWith does.
-func (a *app) loadFiles(files []inventory.File, opts inventory.LoadOptions) (*inventory.Inventory, error) {
+// loadFiles checks an inventory's files, read already from the paths -f names, as
+// loadInventoryWith does: an inventory with no company is an error too.
+func (a *app) loadFiles(paths []string, files []inventory.File, opts inventory.LoadOptions) (*inventory.Inventory, error) {
 	inv, warnings, err := inventory.LoadFiles(files, opts)
 	var names []string
 	for _, f := range files {
 		names = append(names, f.Name)
 	}
 	if err := a.inventoryProblems(names, warnings, err); err != nil {
+		return nil, err
+	}
+	if err := inventory.RequireCompanies(inv, paths); err != nil {
 		return nil, err
 	}
 	return inv, nil
@@ -141,7 +145,7 @@ func formatFlag(cmd *cobra.Command, json *bool) {
 }
 
 // fileFlagUsage is -f's, repeatable: the inventory's files and directories.
-const fileFlagUsage = "an inventory `FILE` or DIRECTORY (every *.yaml and *.yml in it); repeat for more; - for standard input"
+const fileFlagUsage = "an inventory `FILE` or DIRECTORY (every *.yaml and *.yml in it and below it); repeat for more; - for standard input"
 
 func plural(n int, one, many string) string {
 	if n == 1 {
@@ -210,6 +214,11 @@ func (a *app) validateJSON(paths []string, opts inventory.LoadOptions) error {
 	var invErr *inventory.InventoryError
 	if err != nil && !errors.As(err, &invErr) {
 		return err
+	}
+	if invErr == nil {
+		if err := inventory.RequireCompanies(inv, paths); err != nil {
+			return err
+		}
 	}
 	doc := plan.NewValidation(files, inv, warnings, invErr)
 	if werr := apiclient.WriteJSON(a.stdout, doc); werr != nil {

@@ -288,7 +288,7 @@ func TestHelpFleetExampleLoads(t *testing.T) {
 	dir := t.TempDir()
 	for _, pbx := range []string{"london", "paris"} {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, pbx), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, pbx, "companies.yaml"), []byte("version: 1\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, pbx, "companies.yaml"), []byte("version: 1\ncompanies:\n  "+pbx+"_co: {name: Co}\n"), 0o644))
 	}
 	fleet, warnings, err := inventory.LoadFleet(filepath.Join(dir, "fleet.yaml"), []byte(src.String()), inventory.LoadOptions{})
 	require.NoError(t, err, src.String())

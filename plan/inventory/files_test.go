@@ -70,11 +70,75 @@ func TestReadFiles(t *testing.T) {
 	})
 	t.Run("a directory without yaml", func(t *testing.T) {
 		_, err := inventory.ReadFiles(at("empty"), nil)
-		require.EqualError(t, err, filepath.Join(root, "empty")+": a directory without a .yaml or .yml file")
+		require.EqualError(t, err, filepath.Join(root, "empty")+": a folder with no .yaml or .yml file in it or below it (names that start with . are skipped)")
 	})
 	t.Run("a missing path", func(t *testing.T) {
 		_, err := inventory.ReadFiles(at("nope.yaml"), nil)
 		require.EqualError(t, err, filepath.Join(root, "nope.yaml")+": no such file or directory")
+	})
+}
+
+// TestReadFilesTree: a folder is read with its subfolders, at any depth, in path
+// order with each folder's _defaults.yaml first; names that start with "." are
+// skipped, files and folders alike; a folder with no inventory file anywhere in it
+// is an error naming it.
+func TestReadFilesTree(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"inv/profiles.yaml":      "version: 1\n",
+		"inv/_defaults.yaml":     "version: 1\n",
+		"inv/A.yaml":             "version: 1\n",
+		"inv/b.yaml":             "version: 1\n",
+		"inv/b/x.yaml":           "version: 1\n",
+		"inv/b/_defaults.yaml":   "version: 1\n",
+		"inv/b/c/y.yml":          "version: 1\n",
+		"inv/b/c/notes.txt":      "not yaml",
+		"inv/b/.old/z.yaml":      "version: 1\n",
+		"inv/.git/config.yaml":   "version: 1\n",
+		"inv/.hidden.yaml":       "version: 1\n",
+		"inv/d/e/f/g/deep.yaml":  "version: 1\n",
+		"inv/h/readme.md":        "",
+		"bare/one/two/readme.md": "",
+		"bare/.hidden/only.yaml": "version: 1\n",
+		".named/visible.yaml":    "version: 1\n",
+	})
+	t.Chdir(root)
+	names := func(files []inventory.File) []string {
+		var out []string
+		for _, f := range files {
+			out = append(out, filepath.ToSlash(f.Name))
+		}
+		return out
+	}
+	files, err := inventory.ReadFiles([]string{"inv"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"inv/_defaults.yaml", "inv/A.yaml",
+		"inv/b/_defaults.yaml", "inv/b/c/y.yml", "inv/b/x.yaml",
+		"inv/b.yaml",
+		"inv/d/e/f/g/deep.yaml",
+		"inv/profiles.yaml",
+	}, names(files))
+
+	t.Run("a folder named again, or below one named, is read once", func(t *testing.T) {
+		again, err := inventory.ReadFiles([]string{"inv", "inv/b", "./inv/b/c", filepath.Join(root, "inv/b/x.yaml")}, nil)
+		require.NoError(t, err)
+		require.Equal(t, names(files), names(again))
+	})
+	t.Run("a hidden folder named with -f is read", func(t *testing.T) {
+		files, err := inventory.ReadFiles([]string{".named"}, nil)
+		require.NoError(t, err)
+		require.Equal(t, []string{".named/visible.yaml"}, names(files))
+	})
+	t.Run("a tree without an inventory file", func(t *testing.T) {
+		_, err := inventory.ReadFiles([]string{"bare"}, nil)
+		require.EqualError(t, err, "bare: a folder with no .yaml or .yml file in it or below it (names that start with . are skipped)")
+	})
+	t.Run("paths are printed escaped", func(t *testing.T) {
+		require.NoError(t, os.Mkdir("\x1b]0;owned\x07", 0o755))
+		_, err := inventory.ReadFiles([]string{"\x1b]0;owned\x07"}, nil)
+		require.EqualError(t, err, `\x1b]0;owned\x07: a folder with no .yaml or .yml file in it or below it (names that start with . are skipped)`)
+		_, err = inventory.ReadFiles([]string{"\x1b[2Jnope"}, nil)
+		require.EqualError(t, err, `\x1b[2Jnope: no such file or directory`)
 	})
 }
 
@@ -162,6 +226,107 @@ func TestLoadFilesLayers(t *testing.T) {
 	}
 	require.Equal(t, []inventory.Container{{Label: "acme", Members: []string{"acme_hq", "acme_west", "solo"}}}, inv.Containers)
 	require.Len(t, inv.Files, 4)
+}
+
+// TestLoadFilesNestedDefaults: a _defaults.yaml applies to its folder and every
+// folder below it, the nearest one winning field by field, under the file's own
+// defaults; a folder beside it is not below it.
+func TestLoadFilesNestedDefaults(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"inv/_defaults.yaml": yamlLines(
+			"version: 1",
+			"defaults: {zone: Europe/London, vm_maxmsgs: 50, q_ringtime: 5, barge_pin: '${TOP_PIN}'}",
+		),
+		"inv/top.yaml": yamlLines("version: 1", "companies:", "  top: {name: Top}"),
+		"inv/reseller/_defaults.yaml": yamlLines(
+			"version: 1",
+			"defaults: {vm_maxmsgs: 100, barge_pin: '${RESELLER_PIN}'}",
+			"companies:", // a _defaults.yaml may hold companies: its defaults are theirs too
+			"  res_own: {name: Reseller Own}",
+		),
+		"inv/reseller/r.yaml": yamlLines("version: 1", "companies:", "  res: {name: Reseller}"),
+		"inv/reseller/customer/_defaults.yaml": yamlLines(
+			"version: 1",
+			"defaults: {q_ringtime: 7}",
+		),
+		"inv/reseller/customer/c.yaml": yamlLines(
+			"version: 1",
+			"defaults: {hs_nm: 1, vm_maxmsgs: 200}",
+			"companies:",
+			"  cust: {name: Customer}",
+			"  cust_own: {name: Customer Own, settings: {zone: US/Pacific, q_ringtime: 9}}",
+		),
+		"inv/reseller/customer/deeper/further/d.yaml": yamlLines("version: 1", "companies:", "  deep: {name: Deep}"),
+		"inv/beside/b.yaml":                           yamlLines("version: 1", "companies:", "  beside: {name: Beside}"),
+	})
+	env := map[string]string{"TOP_PIN": "1111", "RESELLER_PIN": "2222"}
+	opts := inventory.LoadOptions{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Explain: true}
+	settings := func(inv *inventory.Inventory) map[string]string {
+		got := map[string]string{}
+		for _, c := range inv.Companies {
+			for _, name := range c.Settings.Names() {
+				got[c.ID+"."+name] = fmt.Sprintf("%s from %s %s", c.Settings.Get(name).Reveal().JSON(), c.Origin[name], c.Env[name])
+			}
+		}
+		return got
+	}
+	top := filepath.Join("inv", "_defaults.yaml")
+	res := filepath.Join("inv", "reseller", "_defaults.yaml")
+	cust := filepath.Join("inv", "reseller", "customer", "_defaults.yaml")
+	file := filepath.Join("inv", "reseller", "customer", "c.yaml")
+	inv, warnings, err := loadTree(t, root, opts, "inv")
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	want := map[string]string{
+		"top.zone": `"Europe/London" from ` + top + `:2 `, "top.vm_maxmsgs": `"50" from ` + top + `:2 `,
+		"top.q_ringtime": `"5" from ` + top + `:2 `, "top.barge_pin": `"1111" from ` + top + `:2 TOP_PIN`,
+		"beside.zone": `"Europe/London" from ` + top + `:2 `, "beside.vm_maxmsgs": `"50" from ` + top + `:2 `,
+		"beside.q_ringtime": `"5" from ` + top + `:2 `, "beside.barge_pin": `"1111" from ` + top + `:2 TOP_PIN`,
+		"res.zone": `"Europe/London" from ` + top + `:2 `, "res.vm_maxmsgs": `"100" from ` + res + `:2 `,
+		"res.q_ringtime": `"5" from ` + top + `:2 `, "res.barge_pin": `"2222" from ` + res + `:2 RESELLER_PIN`,
+		"res_own.zone": `"Europe/London" from ` + top + `:2 `, "res_own.vm_maxmsgs": `"100" from ` + res + `:2 `,
+		"res_own.q_ringtime": `"5" from ` + top + `:2 `, "res_own.barge_pin": `"2222" from ` + res + `:2 RESELLER_PIN`,
+		"cust.zone": `"Europe/London" from ` + top + `:2 `, "cust.vm_maxmsgs": `"200" from ` + file + `:2 `,
+		"cust.q_ringtime": `"7" from ` + cust + `:2 `, "cust.barge_pin": `"2222" from ` + res + `:2 RESELLER_PIN`,
+		"cust.hs_nm":    `"1" from ` + file + `:2 `,
+		"cust_own.zone": `"US/Pacific" from ` + file + `:5 `, "cust_own.vm_maxmsgs": `"200" from ` + file + `:2 `,
+		"cust_own.q_ringtime": `"9" from ` + file + `:5 `, "cust_own.barge_pin": `"2222" from ` + res + `:2 RESELLER_PIN`,
+		"cust_own.hs_nm": `"1" from ` + file + `:2 `,
+		"deep.zone":      `"Europe/London" from ` + top + `:2 `, "deep.vm_maxmsgs": `"100" from ` + res + `:2 `,
+		"deep.q_ringtime": `"7" from ` + cust + `:2 `, "deep.barge_pin": `"2222" from ` + res + `:2 RESELLER_PIN`,
+	}
+	if diff := cmp.Diff(want, settings(inv)); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+
+	t.Run("a _defaults.yaml above the folders named is not read", func(t *testing.T) {
+		inv, _, err := loadTree(t, root, opts, filepath.Join("inv", "reseller", "customer"))
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{
+			"cust.vm_maxmsgs": `"200" from ` + file + `:2 `, "cust.q_ringtime": `"7" from ` + cust + `:2 `, "cust.hs_nm": `"1" from ` + file + `:2 `,
+			"cust_own.zone": `"US/Pacific" from ` + file + `:5 `, "cust_own.vm_maxmsgs": `"200" from ` + file + `:2 `,
+			"cust_own.q_ringtime": `"9" from ` + file + `:5 `, "cust_own.hs_nm": `"1" from ` + file + `:2 `,
+			"deep.q_ringtime": `"7" from ` + cust + `:2 `,
+		}, settings(inv))
+	})
+}
+
+// A saved plan's hash of a tree of files changes when a file moves to a folder that
+// other _defaults.yaml files apply to, and not when the tree is named another way.
+func TestHashFilesTree(t *testing.T) {
+	files := func(names ...string) []inventory.File {
+		var out []inventory.File
+		for _, n := range names {
+			out = append(out, inventory.File{Name: n, Data: []byte("version: 1\n")})
+		}
+		return out
+	}
+	below := inventory.HashFiles(files("inv/_defaults.yaml", "inv/reseller/a.yaml"))
+	beside := inventory.HashFiles(files("inv/_defaults.yaml", "other/a.yaml"))
+	require.NotEqual(t, below, beside, "inv/_defaults.yaml applies to inv/reseller/a.yaml, not to other/a.yaml")
+	require.Equal(t, below, inventory.HashFiles(files("/srv/repo/inv/_defaults.yaml", "/srv/repo/inv/reseller/a.yaml")))
+	require.Equal(t, below, inventory.HashFiles(files("inv/_defaults.yaml", "inv/customers/a.yaml")), "a folder renamed")
+	require.Equal(t, below, inventory.HashFiles(files("inv/_defaults.yaml", "inv/reseller/x/../a.yaml")))
 }
 
 func TestLoadFilesErrors(t *testing.T) {
@@ -387,4 +552,34 @@ func TestReadFilesLinkOutOfFolder(t *testing.T) {
 	files, err = inventory.ReadFiles([]string{link}, nil)
 	require.NoError(t, err, "a link named on the command line is followed")
 	require.Len(t, files, 1)
+	require.NoError(t, os.Remove(link))
+
+	// Below the folder -f names, the same rule: within the folder named, not the
+	// subfolder the link is in.
+	sub := filepath.Join(folder, "reseller")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	up := filepath.Join(sub, "up.yaml")
+	require.NoError(t, os.Symlink(inside, up))
+	files, err = inventory.ReadFiles([]string{folder}, nil)
+	require.NoError(t, err, "a link to a file of the folder named, from a subfolder, is read")
+	require.Len(t, files, 3)
+	out := filepath.Join(sub, "out.yaml")
+	require.NoError(t, os.Symlink(secret, out))
+	_, err = inventory.ReadFiles([]string{folder}, nil)
+	require.EqualError(t, err, out+" is a link to "+secret+", outside the folder "+folder+": name that file with -f if it is meant")
+	require.NoError(t, os.Remove(out))
+	require.NoError(t, os.Symlink(secret, filepath.Join(sub, ".out.yaml")))
+	_, err = inventory.ReadFiles([]string{folder}, nil)
+	require.NoError(t, err, "a link whose name starts with . is skipped, as any such name")
+
+	// A link to a folder is never followed, and never skipped unsaid.
+	for name, target := range map[string]string{"elsewhere": root, "loop": folder} {
+		t.Run("a link to a folder: "+name, func(t *testing.T) {
+			link := filepath.Join(sub, name)
+			require.NoError(t, os.Symlink(target, link))
+			defer os.Remove(link)
+			_, err := inventory.ReadFiles([]string{folder}, nil)
+			require.EqualError(t, err, link+" is a link to the folder "+target+": links to folders are not followed inside a folder -f names; name that folder with -f if it is meant")
+		})
+	}
 }

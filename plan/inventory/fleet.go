@@ -33,7 +33,7 @@ type FleetPBX struct {
 	Name        string
 	URL         string     // as written, except a relative sim:PATH, made relative to the fleet file's directory (sim: + filepath.Join(dir, PATH))
 	Credentials string     // the environment variables' middle part: PBX_<Credentials>_API_KEY
-	Inventory   string     // the inventory path, joined to the fleet file's directory when relative
+	Inventory   []string   // the inventory's paths (files or folders), each joined to the fleet file's directory when relative
 	Inv         *Inventory // loaded
 	Line        int        // where the PBX is named in the fleet file
 	URLAt       Position   // where its url is written
@@ -57,9 +57,10 @@ var (
 // fleetPBX is a PBX as the fleet file writes it, with where it says what.
 type fleetPBX struct {
 	FleetPBX
-	urlAt     *yaml.Node // its url's value, nil when the url is missing or not valid
-	server    string     // the url as compared with the others: scheme and host lower-cased, no final /; sim: an absolute path
-	inventory *yaml.Node // its inventory's value, nil when missing or not valid
+	urlAt     *yaml.Node   // its url's value, nil when the url is missing or not valid
+	server    string       // the url as compared with the others: scheme and host lower-cased, no final /; sim: an absolute path
+	inventory *yaml.Node   // its inventory's value, nil when missing or not valid
+	paths     []*yaml.Node // the paths of its inventory as written, one per Inventory
 }
 
 // ReadFleetFile checks a fleet file alone, without loading its inventories (which
@@ -81,7 +82,7 @@ func ReadFleetFile(file string, data []byte) ([]*FleetPBX, error) {
 }
 
 // LoadFleet reads a fleet file, data being its content, and loads each PBX's
-// inventory from disk (ReadFiles of the PBX's inventory path, then LoadFiles
+// inventory from disk (ReadFiles of the PBX's inventory paths, then LoadFiles
 // with opts). Every problem of the fleet file and of every inventory is reported at
 // once, as an *InventoryError (diagnostics FILE:LINE:COLUMN); warnings come back
 // apart, as LoadFiles does.
@@ -127,28 +128,23 @@ func LoadFleetFor(file string, data []byte, opts LoadOptions, chosen func(pbx st
 // A problem reaching an inventory is the loader's own, at the fleet file's line.
 func (l *loader) loadFleetInventories(pbxs []*fleetPBX, chosen func(pbx string) bool) []Diagnostic {
 	var diags []Diagnostic
-	byPath := map[string]*Inventory{}
+	byPaths := map[string]*Inventory{}
 	for _, p := range pbxs {
 		if p.inventory == nil {
 			continue
 		}
-		key := p.Inventory
-		if abs, err := filepath.Abs(key); err == nil {
-			key = abs
-		}
 		one := l.opts
+		key := absPaths(p.Inventory)
 		if chosen != nil && !chosen(p.Name) {
 			one.Offline, key = true, key+"\x00offline"
 		}
-		if inv, ok := byPath[key]; ok {
+		if inv, ok := byPaths[key]; ok {
 			p.Inv = inv
 			continue
 		}
-		files, err := ReadFiles([]string{p.Inventory}, nil)
-		if err != nil {
-			msg := strings.TrimPrefix(err.Error(), p.Inventory+": ")
-			l.errorf(p.inventory, "PBX %s: inventory %s: %s", p.Name, p.inventory.Value, msg)
-			byPath[key] = nil
+		byPaths[key] = nil
+		files, ok := l.readFleetFiles(p)
+		if !ok {
 			continue
 		}
 		inv, warns, err := LoadFiles(files, one)
@@ -160,13 +156,77 @@ func (l *loader) loadFleetInventories(pbxs []*fleetPBX, chosen func(pbx string) 
 		case errors.As(err, &ie):
 			diags = append(diags, ie.Diagnostics...)
 		case err != nil:
-			l.errorf(p.inventory, "PBX %s: inventory %s: %v", p.Name, p.inventory.Value, err)
+			l.errorf(p.inventory, "PBX %s: inventory %s: %v", p.Name, inventoryText(p), err)
 		}
 		diags = append(diags, warns...)
 		p.Inv = inv
-		byPath[key] = inv
+		byPaths[key] = inv
 	}
+	l.noCompanies(pbxs, chosen)
 	return diags
+}
+
+// absPaths is a PBX's inventory paths made absolute, as one key.
+func absPaths(paths []string) string {
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		abs[i] = p
+		if a, err := filepath.Abs(p); err == nil {
+			abs[i] = a
+		}
+	}
+	return strings.Join(abs, "\x00")
+}
+
+// readFleetFiles reads the files of a PBX's inventory paths, as -f would read
+// them, reporting a path that cannot be read at the fleet file's line that names it.
+func (l *loader) readFleetFiles(p *fleetPBX) ([]File, bool) {
+	r := newFileReader(nil)
+	ok := true
+	for i, path := range p.Inventory {
+		if err := r.read(path); err != nil {
+			msg := strings.TrimPrefix(err.Error(), apiclient.Printable(path)+": ")
+			l.errorf(p.paths[i], "PBX %s: inventory %s: %s", p.Name, p.paths[i].Value, msg)
+			ok = false
+		}
+	}
+	return r.files, ok
+}
+
+// noCompanies reports the PBXs whose inventory holds no company. In a fleet that is
+// a warning (a PBX just added, or one retired by moving every company away), unless
+// no PBX of the fleet has a company at all: then, as for -f, an error at each.
+func (l *loader) noCompanies(pbxs []*fleetPBX, chosen func(pbx string) bool) {
+	var empty []*fleetPBX
+	for _, p := range pbxs {
+		switch {
+		case p.Inv == nil:
+			return // not loaded: whether it has companies is unknown
+		case len(p.Inv.Companies) == 0:
+			empty = append(empty, p)
+		}
+	}
+	for _, p := range empty {
+		msg := fmt.Sprintf("PBX %s: inventory %s: %s", p.Name, inventoryText(p), noCompanies(len(p.paths)))
+		switch {
+		case len(empty) == len(pbxs):
+			l.errorf(p.inventory, "%s", msg)
+		case chosen == nil || chosen(p.Name):
+			l.warnf(p.inventory, "%s: every company on its server is unmanaged, or moved to the PBX whose inventory lists it", msg)
+		}
+	}
+}
+
+// inventoryText is a PBX's inventory as the fleet file writes it: a path, or a list.
+func inventoryText(p *fleetPBX) string {
+	if p.inventory.Kind != yaml.SequenceNode {
+		return p.inventory.Value
+	}
+	paths := make([]string, len(p.paths))
+	for i, n := range p.paths {
+		paths[i] = n.Value
+	}
+	return "[" + strings.Join(paths, ", ") + "]"
 }
 
 // companiesOfTwoPBXs reports each company that the inventories of two PBXs define,
@@ -325,17 +385,7 @@ func (l *loader) fleetPBX(key, value *yaml.Node, dir string) *fleetPBX {
 			}
 		case "inventory":
 			hasInventory = true
-			s, ok := l.fleetString(p.Name, v, "inventory")
-			switch {
-			case !ok:
-			case s == "-":
-				l.errorf(v, "PBX %s: inventory - (standard input) is not allowed in a fleet file: name a file or a directory", p.Name)
-			default:
-				p.Inventory, p.inventory = s, v
-				if !filepath.IsAbs(s) {
-					p.Inventory = filepath.Join(dir, s)
-				}
-			}
+			l.fleetInventory(p, v, dir)
 		case "credentials":
 			// Never quoted: a key pasted here by mistake stays out of the messages.
 			if s, ok := l.fleetString(p.Name, v, "credentials"); ok {
@@ -355,9 +405,48 @@ func (l *loader) fleetPBX(key, value *yaml.Node, dir string) *fleetPBX {
 		l.errorf(key, "PBX %s has no url: want https://host[:port], http://host[:port] or sim:FILE", p.Name)
 	}
 	if !hasInventory {
-		l.errorf(key, "PBX %s has no inventory: want a file or a directory, relative to the fleet file", p.Name)
+		l.errorf(key, "PBX %s has no inventory: want a file or a folder, or a list of them, relative to the fleet file", p.Name)
 	}
 	return p
+}
+
+// fleetInventory reads a PBX's inventory: a path, or a non-empty list of paths, each
+// a file or a folder relative to the fleet file's directory dir.
+func (l *loader) fleetInventory(p *fleetPBX, n *yaml.Node, dir string) {
+	items := []*yaml.Node{n}
+	switch {
+	case n.Kind == yaml.SequenceNode && len(n.Content) == 0:
+		l.errorf(n, "PBX %s: inventory is an empty list: want a file or a folder, or a list of them", p.Name)
+		return
+	case n.Kind == yaml.SequenceNode:
+		items = n.Content
+	case n.Kind != yaml.ScalarNode:
+		l.errorf(n, "PBX %s: inventory must be a file or a folder, or a list of them", p.Name)
+		return
+	}
+	var paths []string
+	var at []*yaml.Node
+	for _, item := range items {
+		item = resolve(item)
+		what := "inventory"
+		if n.Kind == yaml.SequenceNode {
+			what = "each path of inventory"
+		}
+		s, ok := l.fleetString(p.Name, item, what)
+		switch {
+		case !ok:
+		case s == "-":
+			l.errorf(item, "PBX %s: inventory - (standard input) is not allowed in a fleet file: name a file or a folder", p.Name)
+		default:
+			if !filepath.IsAbs(s) {
+				s = filepath.Join(dir, s)
+			}
+			paths, at = append(paths, s), append(at, item)
+		}
+	}
+	if len(at) == len(items) {
+		p.Inventory, p.inventory, p.paths = paths, n, at
+	}
 }
 
 // fleetString reads a PBX's string scalar, that must not be empty.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,10 +75,11 @@ func fleetErrors(t *testing.T, fleet *inventory.Fleet, err error) []string {
 
 // pbxSummary is what TestLoadFleet checks of each PBX.
 type pbxSummary struct {
-	Name, URL, Credentials, Inventory string
-	Line                              int
-	Companies                         []string
-	Files                             []string
+	Name, URL, Credentials string
+	Inventory              []string
+	Line                   int
+	Companies              []string
+	Files                  []string
 }
 
 func summarise(f *inventory.Fleet) []pbxSummary {
@@ -100,17 +102,17 @@ func TestLoadFleet(t *testing.T) {
 	require.Len(t, fleet.Hash, 64)
 	require.Equal(t, []pbxSummary{
 		{
-			Name: "london", URL: "https://pbx-lon.example.com", Credentials: "LONDON", Inventory: "inv/london", Line: 8,
+			Name: "london", URL: "https://pbx-lon.example.com", Credentials: "LONDON", Inventory: []string{"inv/london"}, Line: 8,
 			Companies: []string{"acme_hq", "acme_west", "beta"},
 			Files:     []string{"inv/london/_defaults.yaml", "inv/london/a.yaml", "inv/london/b.yaml"},
 		},
 		{
-			Name: "new-york", URL: "https://pbx-nyc.example.com/api/", Credentials: "NEW_YORK", Inventory: "inv/new-york", Line: 12,
+			Name: "new-york", URL: "https://pbx-nyc.example.com/api/", Credentials: "NEW_YORK", Inventory: []string{"inv/new-york"}, Line: 12,
 			Companies: []string{"nyc_one"},
 			Files:     []string{"inv/new-york/c.yaml"},
 		},
 		{
-			Name: "paris", URL: "sim:state/paris.yaml", Credentials: "EU_WEST", Inventory: "inv/paris.yaml", Line: 4,
+			Name: "paris", URL: "sim:state/paris.yaml", Credentials: "EU_WEST", Inventory: []string{"inv/paris.yaml"}, Line: 4,
 			Companies: []string{"gamma"},
 			Files:     []string{"inv/paris.yaml"},
 		},
@@ -142,7 +144,7 @@ func TestLoadFleetPathsFromAnyDirectory(t *testing.T) {
 	}
 	paths := func(f *inventory.Fleet) (urls, inventories []string) {
 		for _, p := range f.PBXs {
-			urls, inventories = append(urls, p.URL), append(inventories, p.Inventory)
+			urls, inventories = append(urls, p.URL), append(inventories, p.Inventory...)
 		}
 		return urls, inventories
 	}
@@ -176,7 +178,7 @@ func TestLoadFleetPathsFromAnyDirectory(t *testing.T) {
 		fleet, _, err := inventory.LoadFleet("elsewhere/fleet.yaml", abs, inventory.LoadOptions{})
 		require.NoError(t, err)
 		require.Equal(t, "sim:"+filepath.Join(root, "state/london.yaml"), fleet.PBXs[0].URL)
-		require.Equal(t, filepath.Join(root, "inv/london"), fleet.PBXs[0].Inventory)
+		require.Equal(t, []string{filepath.Join(root, "inv/london")}, fleet.PBXs[0].Inventory)
 	})
 }
 
@@ -285,7 +287,7 @@ func TestLoadFleetErrors(t *testing.T) {
 				"    apikey: abc",
 			),
 			want: []string{
-				"fleet.yaml:3:3: PBX london has no inventory: want a file or a directory, relative to the fleet file",
+				"fleet.yaml:3:3: PBX london has no inventory: want a file or a folder, or a list of them, relative to the fleet file",
 				`fleet.yaml:5:5: unknown key "inventroy" in PBX london: want url, inventory or credentials (did you mean "inventory"?)`,
 				`fleet.yaml:7:5: unknown key "apikey" in PBX london: want url, inventory or credentials`,
 			},
@@ -394,10 +396,30 @@ func TestLoadFleetErrors(t *testing.T) {
 			),
 			want: []string{
 				"fleet.yaml:3:40: PBX london: inventory nowhere/: no such file or directory",
-				"fleet.yaml:5:38: PBX rome: inventory empty: a directory without a .yaml or .yml file",
-				"fleet.yaml:6:39: PBX milan: inventory - (standard input) is not allowed in a fleet file: name a file or a directory",
+				"fleet.yaml:5:38: PBX rome: inventory empty: a folder with no .yaml or .yml file in it or below it (names that start with . are skipped)",
+				"fleet.yaml:6:39: PBX milan: inventory - (standard input) is not allowed in a fleet file: name a file or a folder",
 				"broken.yaml:3:3: company delta has no name: a name is required to create it",
 				`broken.yaml:4:5: unknown key "nme" in company delta: want name, description, settings or profiles (did you mean "name"?)`,
+			},
+		},
+		{
+			name: "lists of paths",
+			fleet: fleetOf(
+				"  london: {url: sim:1.yaml, inventory: [london/, nowhere/, empty, rome.yaml]}",
+				"  paris: {url: sim:2.yaml, inventory: []}",
+				"  rome: {url: sim:3.yaml, inventory: [paris/, '-', ~, {a: b}, [x], '']}",
+				"  milan: {url: sim:4.yaml, inventory: {path: broken.yaml}}",
+			),
+			want: []string{
+				"fleet.yaml:3:50: PBX london: inventory nowhere/: no such file or directory",
+				"fleet.yaml:3:60: PBX london: inventory empty: a folder with no .yaml or .yml file in it or below it (names that start with . are skipped)",
+				"fleet.yaml:4:39: PBX paris: inventory is an empty list: want a file or a folder, or a list of them",
+				"fleet.yaml:5:47: PBX rome: inventory - (standard input) is not allowed in a fleet file: name a file or a folder",
+				"fleet.yaml:5:52: PBX rome: each path of inventory must be a non-empty string",
+				"fleet.yaml:5:55: PBX rome: each path of inventory must be a non-empty string",
+				"fleet.yaml:5:63: PBX rome: each path of inventory must be a non-empty string",
+				"fleet.yaml:5:68: PBX rome: each path of inventory must be a non-empty string",
+				"fleet.yaml:6:39: PBX milan: inventory must be a file or a folder, or a list of them",
 			},
 		},
 		{
@@ -471,6 +493,11 @@ func TestLoadFleetErrors(t *testing.T) {
 			data := []byte(strings.ReplaceAll(tc.fleet, "ABS/", root+"/"))
 			fleet, _, err := inventory.LoadFleet("fleet.yaml", data, inventory.LoadOptions{})
 			got := fleetErrors(t, fleet, err)
+			// none.yaml stands in for an inventory here: that a fleet with no company
+			// at all is refused is TestLoadFleetNoCompanies'.
+			got = slices.DeleteFunc(got, func(d string) bool {
+				return strings.HasSuffix(d, ": inventory none.yaml: no companies in the files it names")
+			})
 			for i := range got {
 				got[i] = strings.ReplaceAll(got[i], root+"/", "ABS/")
 			}
@@ -478,6 +505,86 @@ func TestLoadFleetErrors(t *testing.T) {
 			require.NotContains(t, err.Error(), "hunter2", "the fleet's messages never quote a credential")
 		})
 	}
+}
+
+// A PBX's inventory may be a list of files and folders, each read as -f reads it:
+// folders at any depth, a _defaults.yaml for its folder and those below it, a file
+// named by two paths read once.
+func TestLoadFleetInventoryList(t *testing.T) {
+	tree := map[string]string{
+		"fleet/fleet.yaml": yamlLines(
+			"version: 1",
+			"x-shared: &shared ../shared/profiles.yaml",
+			"pbxs:",
+			"  london:",
+			"    url: sim:london.yaml",
+			"    inventory:",
+			"      - ../resellers/north/",
+			"      - ../resellers/south",
+			"      - *shared",
+			"      - ../resellers/north/acme/a.yaml",
+			"  paris: {url: sim:paris.yaml, inventory: [../paris.yaml]}",
+		),
+		"resellers/north/_defaults.yaml":  yamlLines("version: 1", "defaults: {zone: Europe/London}"),
+		"resellers/north/acme/a.yaml":     yamlLines("version: 1", "companies:", "  acme: {name: Acme, profiles: [gold]}"),
+		"resellers/north/acme/b/c/d.yaml": yamlLines("version: 1", "companies:", "  acme_deep: {name: Acme Deep}"),
+		"resellers/north/.draft/x.yaml":   yamlLines("version: 1", "companies:", "  draft: {name: Draft}"),
+		"resellers/south/_defaults.yaml":  yamlLines("version: 1", "defaults: {zone: Europe/Madrid}"),
+		"resellers/south/s/s.yaml":        yamlLines("version: 1", "companies:", "  sur: {name: Sur}"),
+		"shared/profiles.yaml":            yamlLines("version: 1", "profiles:", "  gold: {q_ringtime: 20}"),
+		"paris.yaml":                      yamlLines("version: 1", "companies:", "  gamma: {name: Gamma}"),
+	}
+	fleet, warns, err := loadFleetIn(t, tree, "fleet/fleet.yaml", inventory.LoadOptions{})
+	require.NoError(t, err)
+	require.Empty(t, warns)
+	london := fleet.PBXs[0]
+	require.Equal(t, []string{"resellers/north", "resellers/south", "shared/profiles.yaml", "resellers/north/acme/a.yaml"}, london.Inventory)
+	require.Equal(t, []string{
+		"resellers/north/_defaults.yaml", "resellers/north/acme/a.yaml", "resellers/north/acme/b/c/d.yaml",
+		"resellers/south/_defaults.yaml", "resellers/south/s/s.yaml",
+		"shared/profiles.yaml",
+	}, london.Inv.Files)
+	zones := map[string]string{}
+	for _, c := range london.Inv.Companies {
+		zones[c.ID] = c.Settings.Get("zone").Text()
+	}
+	require.Equal(t, map[string]string{"acme": "Europe/London", "acme_deep": "Europe/London", "sur": "Europe/Madrid"}, zones)
+	acme, _ := london.Inv.Company("acme")
+	require.Equal(t, "20", acme.Settings.Get("q_ringtime").Text(), "a profile from the list's file")
+	require.Equal(t, []string{"paris.yaml"}, fleet.PBXs[1].Inventory)
+}
+
+// A PBX whose inventory holds no company is a warning at its fleet file line (a PBX
+// just added, or retired by moving its companies away); a fleet with no company at
+// all is refused, as -f with none is.
+func TestLoadFleetNoCompanies(t *testing.T) {
+	tree := maps.Clone(fleetInventories)
+	tree["only-defaults/_defaults.yaml"] = yamlLines("version: 1", "defaults: {zone: Europe/Rome}")
+	tree["only-defaults/sub/_defaults.yaml"] = yamlLines("version: 1", "defaults: {q_ringtime: 20}")
+	tree["fleet.yaml"] = fleetOf(
+		"  london: {url: sim:1.yaml, inventory: london/}",
+		"  rome: {url: sim:2.yaml, inventory: [only-defaults/, none.yaml]}",
+		"  milan: {url: sim:3.yaml, inventory: none.yaml}",
+	)
+	tree["empty-fleet.yaml"] = fleetOf(
+		"  rome: {url: sim:2.yaml, inventory: [only-defaults/, none.yaml]}",
+		"  milan: {url: sim:3.yaml, inventory: none.yaml}",
+	)
+	fleet, warns, err := loadFleetIn(t, tree, "fleet.yaml", inventory.LoadOptions{})
+	require.NoError(t, err)
+	require.Len(t, fleet.PBXs, 3)
+	require.Equal(t, []string{
+		"fleet.yaml:4:38: warning: PBX rome: inventory [only-defaults/, none.yaml]: no companies in the files they name: every company on its server is unmanaged, or moved to the PBX whose inventory lists it",
+		"fleet.yaml:5:39: warning: PBX milan: inventory none.yaml: no companies in the files it names: every company on its server is unmanaged, or moved to the PBX whose inventory lists it",
+	}, diagStrings(t, warns))
+
+	data, err := os.ReadFile("empty-fleet.yaml")
+	require.NoError(t, err)
+	fleet, _, err = inventory.LoadFleet("empty-fleet.yaml", data, inventory.LoadOptions{})
+	require.Equal(t, []string{
+		"empty-fleet.yaml:3:38: PBX rome: inventory [only-defaults/, none.yaml]: no companies in the files they name",
+		"empty-fleet.yaml:4:39: PBX milan: inventory none.yaml: no companies in the files it names",
+	}, fleetErrors(t, fleet, err))
 }
 
 func TestLoadFleetErrorsInASubdirectory(t *testing.T) {

@@ -3,14 +3,10 @@ package inventory
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -43,8 +39,8 @@ type Company struct {
 	Name        string
 	Description string
 	// Settings are the managed fields: the company's own over its profiles, over its
-	// file's defaults, over its directory's defaults, each normalised through the
-	// field table.
+	// file's defaults, over the defaults of its folders (the nearest first), each
+	// normalised through the field table.
 	Settings apiclient.Settings
 	// Env names the variable each ${VAR} secret came from, so that a saved plan can
 	// name it instead of holding its value.
@@ -173,129 +169,6 @@ func loadFiles(files []File, opts LoadOptions, size int) (*Inventory, []Diagnost
 		inv.Files = append(inv.Files, f.Name)
 	}
 	return inv, warnings, nil
-}
-
-// HashFiles is the hash a saved plan keeps of its inventory: of one file, the SHA-256
-// of its bytes; of several, of each file's name, the place of its directory among the
-// files' directories and its bytes, so that a file moved to another directory (other
-// _defaults.yaml) changes it, and a path written another way does not.
-func HashFiles(files []File) string {
-	if len(files) == 1 {
-		sum := sha256.Sum256(files[0].Data)
-		return hex.EncodeToString(sum[:])
-	}
-	h := sha256.New()
-	dirs := map[string]int{}
-	for _, f := range files {
-		dir := filepath.Dir(f.Name)
-		if _, ok := dirs[dir]; !ok {
-			dirs[dir] = len(dirs)
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00%x\n", filepath.Base(f.Name), dirs[dir], sha256.Sum256(f.Data))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// DefaultsFile is the file whose defaults apply to every company of its directory.
-const DefaultsFile = "_defaults.yaml"
-
-// ReadFiles reads the files of an inventory as -f names them (spec/inventory.md,
-// "Many files"): a file; a directory, meaning every *.yaml and *.yml file directly
-// inside it, in name order; or "-", standard input. A file's directory's
-// _defaults.yaml comes along even when the file is named alone, since its defaults
-// apply to every company of the directory. A file named twice is read once.
-func ReadFiles(paths []string, stdin io.Reader) ([]File, error) {
-	var files []File
-	seen := map[string]bool{}
-	add := func(name string) error {
-		if key := filepath.Clean(name); seen[key] {
-			return nil
-		} else {
-			seen[key] = true
-		}
-		data, err := apiclient.ReadFile(name, apiclient.MaxInventoryFile)
-		if err != nil {
-			return err
-		}
-		files = append(files, File{Name: name, Data: data})
-		return nil
-	}
-	for _, path := range paths {
-		if path == "-" {
-			if seen["-"] {
-				continue
-			}
-			seen["-"] = true
-			data, err := io.ReadAll(io.LimitReader(stdin, apiclient.MaxInventoryFile+1))
-			if err != nil {
-				return nil, fmt.Errorf("read standard input: %w", err)
-			}
-			if len(data) > apiclient.MaxInventoryFile {
-				return nil, fmt.Errorf("standard input: more than the %d MiB pbxsync reads", apiclient.MaxInventoryFile>>20)
-			}
-			files = append(files, File{Name: "<stdin>", Data: data})
-			continue
-		}
-		info, err := os.Stat(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no such file or directory", path)
-		} else if err != nil {
-			return nil, err
-		}
-		names := []string{path}
-		if info.IsDir() {
-			entries, err := os.ReadDir(path)
-			if err != nil {
-				return nil, err
-			}
-			names = nil
-			for _, e := range entries {
-				if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
-					name := filepath.Join(path, e.Name())
-					if err := withinFolder(path, name, e); err != nil {
-						return nil, err
-					}
-					names = append(names, name)
-				}
-			}
-			if len(names) == 0 {
-				return nil, fmt.Errorf("%s: a directory without a .yaml or .yml file", path)
-			}
-		}
-		for _, name := range names {
-			defaults := filepath.Join(filepath.Dir(name), DefaultsFile)
-			if _, err := os.Stat(defaults); err == nil {
-				if err := add(defaults); err != nil {
-					return nil, err
-				}
-			}
-			if err := add(name); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return files, nil
-}
-
-// withinFolder refuses a file of a folder named with -f that is a symbolic link to
-// a file outside that folder: a link named on the command line is followed, one
-// inside a folder only within it (cli.md "Files pbxsync reads").
-func withinFolder(folder, name string, e fs.DirEntry) error {
-	if e.Type()&fs.ModeSymlink == 0 {
-		return nil
-	}
-	root, err := filepath.EvalSymlinks(folder)
-	if err != nil {
-		return err
-	}
-	target, err := filepath.EvalSymlinks(name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", apiclient.Printable(name), err)
-	}
-	if rel, err := filepath.Rel(root, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%s is a link to %s, outside the folder %s: name that file with -f if it is meant", apiclient.Printable(name), apiclient.Printable(target), apiclient.Printable(folder))
-	}
-	return nil
 }
 
 type loader struct {
@@ -680,10 +553,7 @@ func (l *loader) mergeCompanies(docs []*fileDoc, profiles map[string]profile) ([
 	seen := make(map[string]Position, n)
 	for _, d := range docs {
 		l.file = d.name
-		var base []*layer
-		if dd := dirDefaults[d.dir]; dd != nil && dd != d.defaults {
-			base = append(base, dd)
-		}
+		base := folderDefaults(d, dirDefaults)
 		if d.defaults != nil {
 			base = append(base, d.defaults)
 		}
@@ -703,8 +573,28 @@ func (l *loader) mergeCompanies(docs []*fileDoc, profiles map[string]profile) ([
 	return companies, seen
 }
 
-// layers returns the layers of a company, lowest first: base (its directory's and
-// its file's defaults), the profiles it names, its own settings.
+// folderDefaults returns the defaults of the _defaults.yaml files that apply to the
+// companies of d, outermost first: those of its folder and of every folder above it
+// that the inventory holds one of (inventory.md v0.3), its own excepted. Standard
+// input has no folder.
+func folderDefaults(d *fileDoc, dirDefaults map[string]*layer) []*layer {
+	var base []*layer
+	for dir := d.dir; dir != ""; {
+		if dd := dirDefaults[dir]; dd != nil && dd != d.defaults {
+			base = append(base, dd)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	slices.Reverse(base)
+	return base
+}
+
+// layers returns the layers of a company, lowest first: base (its folders' and its
+// file's defaults), the profiles it names, its own settings.
 func (l *loader) layers(c *draft, base []*layer, profiles map[string]profile) []*layer {
 	layers := slices.Clone(base)
 	for _, name := range c.profiles {
@@ -775,10 +665,11 @@ func (l *loader) member(m member, label string, inv *Inventory, where map[string
 	return false
 }
 
-// resolve sets the company's settings from its layers, lowest first (directory
-// defaults, file defaults, profiles in the order listed, its own): each field takes
-// the value, and the variable of a ${VAR}, of the last layer that sets it. The
-// company's own settings are the result, so that the common case copies nothing.
+// resolve sets the company's settings from its layers, lowest first (folder
+// defaults, outermost first; file defaults; profiles in the order listed; its own):
+// each field takes the value, and the variable of a ${VAR}, of the last layer that
+// sets it. The company's own settings are the result, so that the common case
+// copies nothing.
 func (c *draft) resolve(layers []*layer, explain bool) {
 	c.Settings = apiclient.Settings{}
 	if c.own != nil {

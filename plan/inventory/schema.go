@@ -55,7 +55,7 @@ func inventorySchemaProperties() map[string]any {
 		},
 		"defaults": map[string]any{
 			"$ref":        "#/$defs/settings",
-			"description": "Settings for the companies of this file that do not set their own; in a file named _defaults.yaml, for every company of its directory. A file's defaults win over its directory's; profiles and a company's own settings win over both.",
+			"description": "Settings for the companies of this file that do not set their own; in a file named _defaults.yaml, for every company of its folder and of the folders below it, where a nearer _defaults.yaml wins. A file's defaults win over its folders'; profiles and a company's own settings win over both.",
 		},
 		"profiles": map[string]any{
 			"type":                 []string{"object", "null"},
