@@ -31,7 +31,8 @@ type JSONNotPlanned struct {
 	Reason  string `json:"reason"`
 }
 
-// JSONChange is one change in a JSON plan. Secret values read "(sensitive)".
+// JSONChange is one change in a JSON plan. Secret values read "(sensitive)", empty
+// ones as they are (Shown).
 type JSONChange struct {
 	Action  Action `json:"action"`
 	Company string `json:"company"`
