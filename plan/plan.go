@@ -48,6 +48,10 @@ type Change struct {
 	ForcedDescription string
 	Target            string                 // group: the company whose container the mover joins
 	Fields            map[string]FieldChange // update: the fields that change ("name" included); create: its settings
+	// PartnerOf is, in a partial plan, for a company that Options.Companies and
+	// Match did not choose, the chosen companies whose container partner it is
+	// (transitively, in the inventory or on the server), sorted: they brought it in.
+	PartnerOf []string
 }
 
 // NamedField is a field of a change, with its name.

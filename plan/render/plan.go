@@ -77,11 +77,27 @@ func textChange(b *strings.Builder, c plan.Change, color bool) {
 		head = m.color + head + reset
 	}
 	fmt.Fprintf(b, "\n  %s\n", head)
+	if len(c.PartnerOf) > 0 {
+		fmt.Fprintf(b, "      %s\n", partnerLine(c, apiclient.Printable))
+	}
 	listed, empty := shownFields(c.SortedFields(), c.Action == plan.Create)
 	textFields(b, c.Action, listed)
 	if empty > 0 {
 		fmt.Fprintf(b, "      (and %s)\n", plural(empty, "empty field", "empty fields"))
 	}
+}
+
+// partnerLine says why a partial plan holds a change of a company that --company and
+// --match did not choose, names shown by show.
+func partnerLine(c plan.Change, show func(string) string) string {
+	ids := c.PartnerOf
+	switch n := len(ids); {
+	case n == 1:
+		return fmt.Sprintf("(container partner of %s, brought in with it)", show(ids[0]))
+	case n <= 5:
+		return fmt.Sprintf("(container partner of %s and %s, brought in with them)", plan.FirstOf(ids[:n-1], n, show), show(ids[n-1]))
+	}
+	return fmt.Sprintf("(container partner of %s, brought in with them)", plan.FirstOf(ids, 5, show))
 }
 
 // shownFields returns the fields a plan lists, and with count the number of those it
@@ -190,6 +206,9 @@ func markdownChange(c plan.Change) string {
 		fmt.Fprintf(b, "- %s joins the container of %s\n", code(c.Company), code(c.Target))
 	default:
 		fmt.Fprintf(b, "- %s\n", code(c.Company))
+	}
+	if len(c.PartnerOf) > 0 {
+		fmt.Fprintf(b, "  - %s\n", partnerLine(c, code))
 	}
 	listed, empty := shownFields(c.SortedFields(), c.Action == plan.Create)
 	markdownFields(b, c.Action, listed)
