@@ -167,21 +167,11 @@ func diff(inv *inventory.Inventory, st *state.State, opts Options, held map[stri
 		maps.DeleteFunc(p.NotPlanned, func(id, _ string) bool { return !chosen[id] })
 	}
 	SortChanges(p.Changes)
-	containerOf := containersByCompany(st.Containers)
 	if st.Grouping {
-		p.ContainerOf = containerOf
-		p.Desired = desiredGrouping(inv, mates, containerOf, p.Changes, p.NotPlanned)
+		p.ContainerOf = containersByCompany(st.Containers)
+		p.Desired = desiredGrouping(inv, mates, p.ContainerOf, p.Changes, p.NotPlanned)
 	}
-	p.Fingerprints = map[string]string{}
-	for _, id := range p.Touched() {
-		have, exists := st.Companies[id]
-		if !exists {
-			p.Fingerprints[id] = Absent
-			continue
-		}
-		want, _ := inv.Company(id)
-		p.Fingerprints[id] = Fingerprint(have, containerOf[id], want)
-	}
+	p.Fingerprints = Fingerprints(inv, st, p.Touched())
 	if n := p.Count()[Delete]; n > opts.MaxDelete {
 		return p, &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}
 	}
