@@ -2,6 +2,7 @@ package planfile_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -189,6 +190,14 @@ func TestSavedPlanTampered(t *testing.T) {
 				}
 			}
 		}, impossible, []string{"b", "other"}},
+		{"a field no table knows, a fingerprint forged", func(sp *planfile.SavedPlan) {
+			for i, c := range sp.Plan.Changes {
+				if c.Action == plan.Update {
+					sp.Plan.Changes[i].Fields["\x1b[31mforged"] = plan.JSONField{Before: json.RawMessage("1"), After: json.RawMessage("2")}
+				}
+			}
+			sp.Fingerprints["a"] = "forged"
+		}, impossible, []string{"a"}},
 		// A fingerprint alone cannot tell an edit from a change on the server: the
 		// plan is refused all the same.
 		{"a fingerprint forged", func(sp *planfile.SavedPlan) {

@@ -181,15 +181,29 @@ func changeParts(id string, changes []plan.JSONChange) map[string]string {
 
 // possible returns whether a plan of inv, with prune as saved, could hold a change,
 // whatever the server holds: a delete of a company inv does not manage and
-// prune.match selects; a create, an update or an ungroup of one it manages; a group
-// of one it manages into the container of one it puts in the same container.
+// prune.match selects; a create or an update of one it manages, of fields the field
+// table knows (and the name); an ungroup of one it manages; a group of one it
+// manages into the container of one it puts in the same container.
 func possible(inv *inventory.Inventory, prune bool) func(plan.JSONChange) bool {
+	known := func(name string) bool { _, ok := apiclient.LookupField(name); return ok || name == "name" }
 	return func(c plan.JSONChange) bool {
 		_, managed := inv.Company(c.Company)
 		switch c.Action {
 		case plan.Delete:
 			return !managed && prune && inv.Prune != nil && inv.Prune.MatchString(c.Company)
-		case plan.Create, plan.Update, plan.Ungroup:
+		case plan.Create, plan.Update:
+			for name := range c.Settings {
+				if !known(name) {
+					return false
+				}
+			}
+			for name := range c.Fields {
+				if !known(name) {
+					return false
+				}
+			}
+			return managed
+		case plan.Ungroup:
 			return managed
 		case plan.Group:
 			return managed && slices.ContainsFunc(inv.Containers, func(box inventory.Container) bool {
