@@ -128,11 +128,12 @@ func TestFleetWalkthrough(t *testing.T) {
 		"      vm_maxmsgs:   \"100\"\n",
 		"      (and 20 empty fields, carried as they are)\n",
 		"  + create acme_paris (\"Acme Paris\")\n",
-		"      vm_maxmsgs:    \"200\"\n",
-		"      (and 18 empty fields)\n",
+		"      vm_maxmsgs:   \"200\"\n",
+		"      zone:         \"Europe/Paris\"\n      (and 20 empty fields)\n",
 	} {
 		require.Contains(t, res.stdout, line)
 	}
+	require.NotContains(t, res.stdout, "barge_pin", "a PIN that is not set is counted with the empty fields, not shown as (sensitive)")
 	require.NotContains(t, res.stdout, "5150", "the PIN is carried, never shown")
 	require.Contains(t, res.stdout, "== london\nNo changes: the server matches the inventory. 1 unmanaged company (on the server, not in the inventory).\nUnmanaged: legacy_co.\n",
 		"london's plan neither deletes acme_paris nor counts it unmanaged")

@@ -28,21 +28,21 @@ type Options struct {
 func (o Options) Partial() bool { return len(o.Companies) > 0 || o.Match != "" }
 
 // chosen returns the companies a partial plan keeps: those named or matched, in the
-// inventory or on the server, and their container partners, transitively.
-func (o Options) chosen(inv *inventory.Inventory, st *state.State) (map[string]bool, error) {
+// inventory or on the server, and their container partners, transitively; and for
+// each partner, the companies named or matched that brought it in, sorted.
+func (o Options) chosen(inv *inventory.Inventory, st *state.State) (chosen map[string]bool, partnerOf map[string][]string, err error) {
 	var re *regexp.Regexp
 	if o.Match != "" {
-		var err error
 		if re, err = regexp.Compile(o.Match); err != nil {
-			return nil, fmt.Errorf("--match: %w", err)
+			return nil, nil, fmt.Errorf("--match: %w", err)
 		}
 	}
-	chosen := map[string]bool{}
+	chosen = map[string]bool{}
 	for _, id := range o.Companies {
 		_, inInventory := inv.Company(id)
 		_, onServer := st.Companies[id]
 		if !inInventory && !onServer {
-			return nil, fmt.Errorf("company %q is neither in the inventory nor on the server", id)
+			return nil, nil, fmt.Errorf("company %q is neither in the inventory nor on the server", id)
 		}
 		chosen[id] = true
 	}
@@ -54,6 +54,7 @@ func (o Options) chosen(inv *inventory.Inventory, st *state.State) (map[string]b
 			chosen[id] = chosen[id] || re.MatchString(id)
 		}
 	}
+	maps.DeleteFunc(chosen, func(_ string, yes bool) bool { return !yes })
 	var groups [][]string
 	for _, c := range inv.Containers {
 		groups = append(groups, c.Members)
@@ -61,25 +62,58 @@ func (o Options) chosen(inv *inventory.Inventory, st *state.State) (map[string]b
 	for _, members := range st.Containers {
 		groups = append(groups, members)
 	}
-	for grew := true; grew; { // partners of partners
-		grew = false
-		for _, members := range groups {
-			if !slices.ContainsFunc(members, func(id string) bool { return chosen[id] }) {
-				continue
-			}
-			for _, id := range members {
-				if !chosen[id] {
-					chosen[id], grew = true, true
+	set := partnerSets(groups)
+	brought := map[string][]string{} // by partner set: the companies chosen in it
+	for _, id := range slices.Sorted(maps.Keys(chosen)) {
+		if first, grouped := set[id]; grouped {
+			brought[first] = append(brought[first], id)
+		}
+	}
+	partnerOf = map[string][]string{}
+	for id, first := range set {
+		if by := brought[first]; len(by) > 0 && !chosen[id] {
+			partnerOf[id] = by
+		}
+	}
+	for id := range partnerOf {
+		chosen[id] = true
+	}
+	return chosen, partnerOf, nil
+}
+
+// partnerSets returns, for each company in one of groups, the first company (in
+// name order) of its partner set: the companies that share a group with it, and
+// those that share one with them, and so on.
+func partnerSets(groups [][]string) map[string]string {
+	in := map[string][]int{} // company -> the groups it is in
+	for i, members := range groups {
+		for _, id := range members {
+			in[id] = append(in[id], i)
+		}
+	}
+	set := map[string]string{}
+	done := make([]bool, len(groups))
+	for _, first := range slices.Sorted(maps.Keys(in)) {
+		if _, seen := set[first]; seen {
+			continue
+		}
+		set[first] = first
+		for queue := []string{first}; len(queue) > 0; queue = queue[1:] {
+			for _, g := range in[queue[0]] {
+				if done[g] {
+					continue
+				}
+				done[g] = true
+				for _, id := range groups[g] {
+					if _, seen := set[id]; !seen {
+						set[id] = first
+						queue = append(queue, id)
+					}
 				}
 			}
 		}
 	}
-	for id, yes := range chosen {
-		if !yes {
-			delete(chosen, id)
-		}
-	}
-	return chosen, nil
+	return set
 }
 
 // DeleteBudgetError refuses a plan with more deletes than allowed, before any write.
@@ -121,30 +155,23 @@ func diff(inv *inventory.Inventory, st *state.State, opts Options, held map[stri
 	}
 
 	if opts.Partial() {
-		chosen, err := opts.chosen(inv, st)
+		chosen, partnerOf, err := opts.chosen(inv, st)
 		if err != nil {
 			return nil, err
 		}
 		p.Partial = true
 		p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return !chosen[c.Company] || c.Target != "" && !chosen[c.Target] })
+		for i, c := range p.Changes {
+			p.Changes[i].PartnerOf = partnerOf[c.Company]
+		}
 		maps.DeleteFunc(p.NotPlanned, func(id, _ string) bool { return !chosen[id] })
 	}
 	SortChanges(p.Changes)
-	containerOf := containersByCompany(st.Containers)
 	if st.Grouping {
-		p.ContainerOf = containerOf
-		p.Desired = desiredGrouping(inv, mates, containerOf, p.Changes, p.NotPlanned)
+		p.ContainerOf = containersByCompany(st.Containers)
+		p.Desired = desiredGrouping(inv, mates, p.ContainerOf, p.Changes, p.NotPlanned)
 	}
-	p.Fingerprints = map[string]string{}
-	for _, id := range p.Touched() {
-		have, exists := st.Companies[id]
-		if !exists {
-			p.Fingerprints[id] = Absent
-			continue
-		}
-		want, _ := inv.Company(id)
-		p.Fingerprints[id] = Fingerprint(have, containerOf[id], want)
-	}
+	p.Fingerprints = Fingerprints(inv, st, p.Touched())
 	if n := p.Count()[Delete]; n > opts.MaxDelete {
 		return p, &DeleteBudgetError{Deletes: n, Max: opts.MaxDelete}
 	}

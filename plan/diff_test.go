@@ -196,3 +196,70 @@ func TestReplan(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffPartners: a partial plan keeps the chosen companies and their container
+// partners, in the inventory or on the server, through other partners too; each
+// partner's changes name the chosen companies that brought it in, a chosen one's
+// name none.
+func TestDiffPartners(t *testing.T) {
+	inv, _, err := inventory.Load("inventory.yaml", []byte(`version: 1
+defaults: {zone: UTC}
+companies:
+  hq: {name: HQ}
+  west: {name: West}
+  east: {name: East}
+  solo: {name: Solo}
+  lone: {name: Lone}
+  x: {name: X}
+  y: {name: Y}
+containers:
+  acme: [hq, west, east]
+  xy: [x, y]
+`), inventory.LoadOptions{})
+	require.NoError(t, err)
+	var companies []apiclient.Company
+	for _, id := range []string{"hq", "west", "solo", "lone", "x", "y"} {
+		companies = append(companies, company(id, strings.ToUpper(id[:1])+id[1:], "zone", "Europe/London"))
+	}
+	st := state.New(companies, map[string][]string{"hq": {"hq", "solo", "west"}, "x": {"x"}, "y": {"y"}, "lone": {"lone"}})
+
+	tests := []struct {
+		name string
+		opts plan.Options
+		want map[string][]string // company of each change -> its PartnerOf
+	}{
+		{"a company on the server's container", plan.Options{Companies: []string{"solo"}},
+			map[string][]string{"solo": nil, "hq": {"solo"}, "west": {"solo"}, "east": {"solo"}}},
+		{"two chosen in one set", plan.Options{Companies: []string{"west", "solo"}},
+			map[string][]string{"solo": nil, "west": nil, "hq": {"solo", "west"}, "east": {"solo", "west"}}},
+		{"matched", plan.Options{Match: "^(so|we)"},
+			map[string][]string{"solo": nil, "west": nil, "hq": {"solo", "west"}, "east": {"solo", "west"}}},
+		{"named and matched", plan.Options{Companies: []string{"lone"}, Match: "^x$"},
+			map[string][]string{"lone": nil, "x": nil, "y": {"x"}}},
+		{"no container partners", plan.Options{Companies: []string{"lone"}}, map[string][]string{"lone": nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := plan.Diff(inv, st, tt.opts)
+			require.NoError(t, err)
+			require.True(t, p.Partial)
+			got := map[string][]string{}
+			for _, c := range p.Changes {
+				if prev, seen := got[c.Company]; seen {
+					require.Equal(t, prev, c.PartnerOf, "every change of %s says the same", c.Company)
+				}
+				got[c.Company] = c.PartnerOf
+			}
+			require.Equal(t, tt.want, got)
+			for _, c := range p.JSON().Changes {
+				require.Equal(t, tt.want[c.Company], c.PartnerOf, "JSON: %s", c.Company)
+			}
+		})
+	}
+
+	whole, err := plan.Diff(inv, st, plan.Options{})
+	require.NoError(t, err)
+	for _, c := range whole.Changes {
+		require.Nil(t, c.PartnerOf, "a whole plan names no partner")
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // Absent is the fingerprint of a company the server does not have.
@@ -29,4 +30,21 @@ func Fingerprint(c apiclient.Company, members []string, want inventory.Company) 
 	}
 	fmt.Fprintf(h, "container=%s\n", strings.Join(members, ","))
 	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Fingerprints returns the fingerprint of each company of ids as st holds it, or
+// Absent; a secret compared with what inv asks of it.
+func Fingerprints(inv *inventory.Inventory, st *state.State, ids []string) map[string]string {
+	containerOf := containersByCompany(st.Containers)
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		have, exists := st.Companies[id]
+		if !exists {
+			out[id] = Absent
+			continue
+		}
+		want, _ := inv.Company(id)
+		out[id] = Fingerprint(have, containerOf[id], want)
+	}
+	return out
 }

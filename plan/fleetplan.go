@@ -45,6 +45,16 @@ type Move struct {
 	Fingerprint string
 }
 
+// CarriedFields returns the settings the move carries, in name order, each value as
+// every form of a plan shows it (Shown).
+func (mv Move) CarriedFields() []NamedField {
+	out := make([]NamedField, 0, mv.Carried.Len())
+	for name, v := range mv.Carried.All() {
+		out = append(out, NamedField{name, FieldChange{Before: apiclient.Null(), After: Shown(name, v)}})
+	}
+	return out
+}
+
 // FleetOptions tune a fleet plan: Options apply to each PBX's plan (MaxDelete per
 // PBX, a move's final delete not counted), MaxMove to the moves of the whole fleet.
 type FleetOptions struct {
@@ -395,7 +405,7 @@ type JSONMove struct {
 	To      string `json:"to"`
 	// Adopt is true when the new PBX holds it already (a move half done).
 	Adopt    bool                       `json:"adopt,omitempty"`
-	Settings map[string]json.RawMessage `json:"settings,omitempty"` // what it carries; secrets "(sensitive)"
+	Settings map[string]json.RawMessage `json:"settings,omitempty"` // what it carries; secrets "(sensitive)", unless empty
 }
 
 // JSONConflict is a conflict in a JSON fleet plan: a company on the servers of
@@ -444,8 +454,8 @@ func (fp *FleetPlan) JSON() JSONFleetPlan {
 	doc := JSONFleetPlan{FormatVersion: FormatVersion, Kind: "fleet", Moves: []JSONMove{}, Conflicts: JSONConflicts(fp.Conflicts), PBXs: map[string]JSONPlan{}}
 	for _, mv := range fp.Moves {
 		jm := JSONMove{Company: mv.Company, From: mv.From, To: mv.To, Adopt: mv.Adopt, Settings: map[string]json.RawMessage{}}
-		for name, v := range mv.Carried.All() {
-			jm.Settings[name] = jsonValue(v)
+		for _, f := range mv.CarriedFields() {
+			jm.Settings[f.Name] = jsonValue(f.After)
 		}
 		doc.Moves = append(doc.Moves, jm)
 	}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/pbxsync/pbxsync/apiclient"
 )
@@ -31,7 +32,8 @@ type JSONNotPlanned struct {
 	Reason  string `json:"reason"`
 }
 
-// JSONChange is one change in a JSON plan. Secret values read "(sensitive)".
+// JSONChange is one change in a JSON plan. Secret values read "(sensitive)", empty
+// ones as they are (Shown).
 type JSONChange struct {
 	Action  Action `json:"action"`
 	Company string `json:"company"`
@@ -41,6 +43,9 @@ type JSONChange struct {
 	Target      string                     `json:"target,omitempty"`
 	Settings    map[string]json.RawMessage `json:"settings,omitempty"`
 	Fields      map[string]JSONField       `json:"fields,omitempty"`
+	// PartnerOf is Change.PartnerOf: in a partial plan, the chosen companies that
+	// brought in a container partner.
+	PartnerOf []string `json:"partner_of,omitempty"`
 }
 
 // JSONField is a field's value before and after an update.
@@ -74,7 +79,7 @@ func (p *Plan) JSON() JSONPlan {
 		out.NotPlanned = append(out.NotPlanned, JSONNotPlanned{Company: id, Reason: p.NotPlanned[id]})
 	}
 	for _, c := range p.Changes {
-		jc := JSONChange{Action: c.Action, Company: c.Company, Name: c.Name, Description: c.Description, Target: c.Target}
+		jc := JSONChange{Action: c.Action, Company: c.Company, Name: c.Name, Description: c.Description, Target: c.Target, PartnerOf: slices.Clone(c.PartnerOf)}
 		switch c.Action {
 		case Create:
 			jc.Settings = make(map[string]json.RawMessage, len(c.Fields))

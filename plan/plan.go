@@ -48,6 +48,10 @@ type Change struct {
 	ForcedDescription string
 	Target            string                 // group: the company whose container the mover joins
 	Fields            map[string]FieldChange // update: the fields that change ("name" included); create: its settings
+	// PartnerOf is, in a partial plan, for a company that Options.Companies and
+	// Match did not choose, the chosen companies whose container partner it is
+	// (transitively, in the inventory or on the server), sorted: they brought it in.
+	PartnerOf []string
 }
 
 // NamedField is a field of a change, with its name.
@@ -56,21 +60,36 @@ type NamedField struct {
 	FieldChange
 }
 
-// SortedFields returns the fields of the change in name order, the values of a
-// secret field marked sensitive: a plan made by Diff holds them marked, but one built
-// by a program or a test may not, and every form of a plan shows each value as its
-// mark says.
+// SortedFields returns the fields of the change in name order, each value as every
+// form of a plan shows it (Shown): a plan made by Diff holds a secret's values
+// marked, but one built by a program or a test may not, and an empty one is shown
+// as empty.
 func (c Change) SortedFields() []NamedField {
 	out := make([]NamedField, 0, len(c.Fields))
 	for _, name := range slices.Sorted(maps.Keys(c.Fields)) {
 		f := c.Fields[name]
-		if apiclient.IsSecret(name) {
-			f.Before, f.After = f.Before.MarkSensitive(), f.After.MarkSensitive()
-		}
+		f.Before, f.After = Shown(name, f.Before), Shown(name, f.After)
 		out = append(out, NamedField{name, f})
 	}
 	return out
 }
+
+// Shown returns a value of field as every form of a plan shows it: a secret's
+// marked sensitive, unless it is empty ("" or null). A PIN that is not set gives
+// nothing away, and shown as (sensitive) it would read as set: a create or a move
+// counts it with the other empty fields.
+func Shown(field string, v apiclient.Value) apiclient.Value {
+	switch {
+	case Blank(v):
+		return v.Reveal()
+	case apiclient.IsSecret(field):
+		return v.MarkSensitive()
+	}
+	return v
+}
+
+// Blank reports whether v, marked or not, is empty: "" or null.
+func Blank(v apiclient.Value) bool { j := v.Reveal().JSON(); return j == `""` || j == "null" }
 
 // Settings returns what a create or an update writes to the settings: the After
 // of each field, the name aside.

@@ -443,7 +443,7 @@ func TestApplyPlanFile(t *testing.T) {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "a touched company changed", wantCode: 3,
-			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: companies changed on the server since it was made (acme_hq): plan again",
+			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: companies changed on the server since it was made (acme_hq: zone): plan again",
 			change: func(t *testing.T, srv *simtest.Server, _ string) map[string]string {
 				updateZone(t, srv, "acme_hq", "Europe/Paris")
 				return adminEnv(srv, mixedEnv...)
@@ -455,7 +455,7 @@ func TestApplyPlanFile(t *testing.T) {
 				return adminEnv(srv, mixedEnv...)
 			}},
 		{name: "a delete added by hand", wantCode: 3,
-			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: its changes are not those a fresh plan makes (was the file edited?) (partner): plan again",
+			wantErr: "pbxsync: refused before any write: PLAN: the saved plan is stale: the file was edited: it holds changes no plan of this inventory makes (partner): plan again",
 			change: func(t *testing.T, srv *simtest.Server, inv string) map[string]string {
 				path := filepath.Join(filepath.Dir(inv), "changes.plan")
 				data, err := os.ReadFile(path)

@@ -350,7 +350,7 @@ func (a *app) applySavedFleet(ctx context.Context, ao applyOptions, sp *planfile
 	if fp == nil || err != nil {
 		return a.finishFleet(ctx, ao, o, r, nil, err, start)
 	}
-	if err := sp.Check(r.Fleet.Hash, fp); err != nil {
+	if err := sp.Check(r.Fleet.Hash, fp, r.States); err != nil {
 		return a.finishFleet(ctx, ao, o, r, nil, fmt.Errorf("%s: %w", ao.planFile, err), start)
 	}
 	if werr := a.showFleetPlan(ctx, fp); werr != nil {

@@ -291,6 +291,9 @@ func TestFleetSavedPlan(t *testing.T) {
 	require.Equal(t, `"30"`, mustCompany(t, f.paris, "acme_west").Settings.Get("q_ringtime").JSON(), "what london held when it was planned again")
 	got = invoke(t, "", f.env, "apply", saved, "--fleet", f.fleetFile(), "--max-move", "2")
 	require.Equal(t, 3, got.code, "a plan applied is stale: %s", got.stderr)
+	require.Contains(t, got.stderr, "the saved plan is stale: companies changed on their PBX since it was made "+
+		"(london:acme_hq: deleted; london:acme_west: deleted; paris:acme_hq: created; paris:acme_west: created; paris:gamma: container): plan again",
+		"the servers changed, not the file")
 }
 
 // A PBX's inventory may list folder trees and files: london's is two resellers'

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pbxsync/pbxsync/apiclient"
 	"github.com/pbxsync/pbxsync/plan"
+	"github.com/pbxsync/pbxsync/plan/inventory"
+	"github.com/pbxsync/pbxsync/plan/state"
 )
 
 // SavedFleetPlan is what plan --fleet --out writes and apply PLANFILE reads: the
@@ -91,48 +93,54 @@ func ReadSavedFleet(r io.Reader) (*SavedFleetPlan, error) {
 }
 
 // Check compares the saved fleet plan with a fresh one, made from the same fleet
-// (hash) with the saved options: every PBX's changes and fingerprints as
-// SavedPlan.Check does, and the moves, each with its fingerprint on its old PBX. It
-// returns a *StalePlanError naming the companies (as PBX:COMPANY) when they differ.
-func (sp *SavedFleetPlan) Check(hash string, fresh *plan.FleetPlan) error {
+// (hash) with the saved options from states, what was read of each PBX: every PBX's
+// changes and fingerprints as SavedPlan.Check does, and the moves, each with its
+// fingerprint on its old PBX. It returns a *StalePlanError naming the companies (as
+// PBX:COMPANY) when they differ.
+func (sp *SavedFleetPlan) Check(hash string, fresh *plan.FleetPlan, states map[string]*state.State) error {
 	if err := sp.CheckFleet(hash); err != nil {
 		return err
 	}
-	var mismatched, changed []string
 	names := slices.Sorted(maps.Keys(sp.Plan.PBXs))
 	if !slices.Equal(names, slices.Sorted(maps.Keys(fresh.PBXs))) {
 		return &StalePlanError{Reason: "the PBXs read are not those of the plan (one could not be read?)"}
 	}
-	for _, name := range names {
-		m, c := staleChanges(sp.Plan.PBXs[name].Changes, sp.Fingerprints[name], fresh.PBXs[name])
-		for _, id := range m {
-			mismatched = append(mismatched, name+":"+id)
+	var s staleness
+	for _, name := range sortedSet(slices.Concat(names, slices.Collect(maps.Keys(sp.Fingerprints)))) {
+		p, st := fresh.PBXs[name], states[name]
+		if st == nil { // not read: not one of this run's PBXs
+			s.edited = append(s.edited, name+":")
+			continue
 		}
-		for _, id := range c {
-			changed = append(changed, name+":"+id)
+		inv := fresh.Inventories[name]
+		if inv == nil {
+			inv = &inventory.Inventory{}
 		}
+		if p == nil {
+			p = &plan.Plan{}
+		}
+		now := plan.Fingerprints(inv, st, slices.Collect(maps.Keys(sp.Fingerprints[name])))
+		maps.Copy(now, p.Fingerprints)
+		s.add(name+":", compare(sp.Plan.PBXs[name].Changes, sp.Fingerprints[name], p, now, possible(inv, sp.Options.Prune)))
 	}
 	savedMoves := map[string]string{}
 	for _, mv := range sp.Plan.Moves {
 		savedMoves[mv.Company] = canonicalMove(mv)
 	}
-	for i, mv := range fresh.JSON().Moves {
+	for _, mv := range fresh.JSON().Moves {
 		if savedMoves[mv.Company] != canonicalMove(mv) {
-			mismatched = append(mismatched, mv.From+":"+mv.Company)
+			s.differ = append(s.differ, mv.From+":"+mv.Company)
 		}
 		delete(savedMoves, mv.Company)
-		if sp.Fingerprints[mv.From][mv.Company] != fresh.Moves[i].Fingerprint {
-			changed = append(changed, mv.From+":"+mv.Company)
+		if _, saved := sp.Fingerprints[mv.From][mv.Company]; !saved { // a move the saved plan lacks: its company came or went meanwhile
+			s.add(mv.From+":", staleness{changed: map[string][]string{mv.Company: {"to move"}}})
 		}
 	}
 	for id := range savedMoves {
-		mismatched = append(mismatched, "move:"+id)
+		s.differ = append(s.differ, "move:"+id)
 	}
-	switch {
-	case len(changed) > 0:
-		return &StalePlanError{Reason: "companies changed on their PBX since it was made", Companies: sortedSet(changed)}
-	case len(mismatched) > 0:
-		return &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
+	if err := s.err("their PBX"); err != nil {
+		return err
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 
 	"github.com/pbxsync/pbxsync/apiclient"
@@ -89,24 +90,6 @@ func ReadSaved(r io.Reader) (*SavedPlan, error) {
 	return &sp, nil
 }
 
-// StalePlanError refuses a saved plan that is not what a fresh plan would do: the
-// inventory changed, a company it touches changed on the server, or its changes are
-// not the fresh plan's (a hand edit). Nothing was written.
-type StalePlanError struct {
-	Reason    string   // what differs, for a person
-	Companies []string // the companies concerned, sorted; none when the inventory changed
-}
-
-func (e *StalePlanError) Error() string {
-	if len(e.Companies) == 0 {
-		return "the saved plan is stale: " + e.Reason + ": plan again"
-	}
-	return fmt.Sprintf("the saved plan is stale: %s (%s): plan again", e.Reason, plan.CompanyList(e.Companies))
-}
-
-// RefusedBeforeAnyWrite makes the error a plan.Refusal: exit 3.
-func (*StalePlanError) RefusedBeforeAnyWrite() {}
-
 // The refusals of this package, which the command line maps to exit 3.
 var (
 	_ plan.Refusal = (*StalePlanError)(nil)
@@ -120,9 +103,11 @@ func (sp *SavedPlan) inventoryChanged() *StalePlanError {
 // Check plans again from inv and the server, with the saved options, and returns the
 // fresh plan when it is the saved one: every saved change is in it unchanged, it has
 // no change the saved plan lacks, and every company either touches reads as it did
-// (plan.Fingerprint). Else it returns a *StalePlanError and nothing may be written.
-// A saved plan is thus safe to carry through CI artifacts: a hand edit can only make
-// it refuse. The plan returned holds the inventory's values, secrets included, which
+// (plan.Fingerprint). Else it returns a *StalePlanError and nothing may be written,
+// which says whether the server changed (the companies that read otherwise now, and
+// what differs in their changes) or the file was edited (a change no plan of inv
+// makes, or changes that differ while every company reads as it did). A saved plan
+// is thus safe to carry through CI artifacts: a hand edit can only make it refuse. The plan returned holds the inventory's values, secrets included, which
 // the saved plan never holds.
 //
 // maxDelete is the operator's --max-delete: the delete budget is the smaller of it
@@ -145,66 +130,13 @@ func (sp *SavedPlan) Check(ctx context.Context, r state.Reader, inv *inventory.I
 	if sp.ContainersRead != st.Grouping {
 		return nil, &StalePlanError{Reason: "the credentials read containers differently than when the plan was made"}
 	}
-	mismatched, changed := staleChanges(sp.Plan.Changes, sp.Fingerprints, fresh)
-	switch {
-	case len(changed) > 0:
-		return nil, &StalePlanError{Reason: "companies changed on the server since it was made", Companies: sortedSet(changed)}
-	case len(mismatched) > 0:
-		return nil, &StalePlanError{Reason: "its changes are not those a fresh plan makes (was the file edited?)", Companies: sortedSet(mismatched)}
+	now := plan.Fingerprints(inv, st, slices.Collect(maps.Keys(sp.Fingerprints)))
+	maps.Copy(now, fresh.Fingerprints)
+	if err := compare(sp.Plan.Changes, sp.Fingerprints, fresh, now, possible(inv, sp.Options.Prune)).err("the server"); err != nil {
+		return nil, err
 	}
 	return fresh, nil
 }
-
-// staleChanges compares saved changes, and the fingerprints saved with them, with a
-// fresh plan: mismatched are the companies of a saved change that the fresh plan
-// lacks or makes otherwise, of a fresh change the saved plan lacks, and of a change
-// with no fingerprint; changed, the companies that read differently now.
-func staleChanges(changes []plan.JSONChange, fingerprints map[string]string, fresh *plan.Plan) (mismatched, changed []string) {
-	saved := map[string]string{}
-	for _, c := range changes {
-		k := changeKey(c)
-		if _, dup := saved[k]; dup {
-			mismatched = append(mismatched, c.Company)
-		}
-		saved[k] = canonical(c)
-		for _, id := range []string{c.Company, c.Target} {
-			if _, ok := fingerprints[id]; id != "" && !ok {
-				mismatched = append(mismatched, id)
-			}
-		}
-	}
-	for _, c := range fresh.JSON().Changes {
-		if got, ok := saved[changeKey(c)]; !ok || got != canonical(c) {
-			mismatched = append(mismatched, c.Company)
-		}
-		delete(saved, changeKey(c))
-	}
-	for _, c := range changes {
-		if _, left := saved[changeKey(c)]; left {
-			mismatched = append(mismatched, c.Company)
-		}
-	}
-	for id, fp := range fresh.Fingerprints {
-		if fingerprints[id] != fp {
-			changed = append(changed, id)
-		}
-	}
-	return mismatched, changed
-}
-
-// changeKey names a change: its action, company and target.
-func changeKey(c plan.JSONChange) string { return string(c.Action) + " " + c.Company + " " + c.Target }
-
-// canonical is a change's JSON, compact, for comparing a saved change with a fresh one.
-func canonical(c plan.JSONChange) string {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return "invalid: " + err.Error()
-	}
-	return string(b)
-}
-
-func sortedSet(ids []string) []string { return slices.Compact(slices.Sorted(slices.Values(ids))) }
 
 // Read reads the plan file at path once, and returns the saved plan it holds: one
 // PBX's (single) or a fleet's.

@@ -2,6 +2,7 @@ package planfile_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -74,54 +75,134 @@ func TestSavedPlanFresh(t *testing.T) {
 	}
 }
 
+// A saved plan whose companies changed on the server since says so, and where: the
+// companies, and what differs in their changes; never that the file was edited.
 func TestSavedPlanStale(t *testing.T) {
-	srv, c, inv, sp := savedPlan(t)
-	_, err := c.Update(t.Context(), "b", apiclient.Changes{Settings: apiclient.SettingsOf(map[string]apiclient.Value{"zone": apiclient.String("Europe/Paris")})})
-	require.NoError(t, err)
-	_, err = c.Create(t.Context(), "new", "Someone Else", "")
-	require.NoError(t, err)
-	srv.ResetStats()
-
-	_, err = sp.Check(t.Context(), c, inv, 2, 10)
-	var stale *planfile.StalePlanError
-	require.ErrorAs(t, err, &stale)
-	require.Equal(t, []string{"b", "new"}, stale.Companies, "a field changed on one, the other was created meanwhile")
-	require.Zero(t, srv.Stats().TotalWrites())
+	set := func(kv ...string) apiclient.Changes {
+		s := apiclient.Settings{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			s.Set(kv[i], apiclient.String(kv[i+1]))
+		}
+		return apiclient.Changes{Settings: s}
+	}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, c *apiclient.Client) error
+		want   string // the companies the refusal names, and what changed
+	}{
+		{"a field the plan changes", func(t *testing.T, c *apiclient.Client) error {
+			_, err := c.Update(t.Context(), "a", set("zone", "US/Pacific"))
+			return err
+		}, "a: zone"},
+		{"a PIN the plan changes", func(t *testing.T, c *apiclient.Client) error {
+			_, err := c.Update(t.Context(), "a", set("nm_password", "47110815"))
+			return err
+		}, "a: nm_password"},
+		{"a field the plan leaves alone", func(t *testing.T, c *apiclient.Client) error {
+			_, err := c.Update(t.Context(), "a", set("phonebook", "3"))
+			return err
+		}, "a"},
+		{"a company created meanwhile, and one deleted", func(t *testing.T, c *apiclient.Client) error {
+			if _, err := c.Create(t.Context(), "new", "Someone Else", ""); err != nil {
+				return err
+			}
+			return c.Delete(t.Context(), "b")
+		}, "b: deleted; new: created"},
+		{"a field of one, and one created", func(t *testing.T, c *apiclient.Client) error {
+			if _, err := c.Update(t.Context(), "b", set("zone", "Europe/Paris")); err != nil {
+				return err
+			}
+			_, err := c.Create(t.Context(), "new", "Someone Else", "")
+			return err
+		}, "b; new: created"},
+		{"the plan applied meanwhile", func(t *testing.T, c *apiclient.Client) error {
+			if _, err := c.Update(t.Context(), "a", set("zone", "US/Pacific", "nm_password", "47110815")); err != nil {
+				return err
+			}
+			if _, err := c.Create(t.Context(), "new", "New", ""); err != nil {
+				return err
+			}
+			_, err := c.Group(t.Context(), "b", "a")
+			return err
+		}, "a: nm_password, zone; b: container; new: created"},
+		{"a company joined a container", func(t *testing.T, c *apiclient.Client) error {
+			_, err := c.Group(t.Context(), "other", "a")
+			return err
+		}, "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c, inv, sp := savedPlan(t)
+			require.NoError(t, tt.change(t, c))
+			srv.ResetStats()
+			_, err := sp.Check(t.Context(), c, inv, 2, 10)
+			var stale *planfile.StalePlanError
+			require.ErrorAs(t, err, &stale)
+			require.Equal(t, "the saved plan is stale: companies changed on the server since it was made ("+tt.want+"): plan again", err.Error())
+			require.Zero(t, srv.Stats().TotalWrites())
+		})
+	}
 }
 
 // A saved plan is safe to carry through CI artifacts: whatever is edited in it, it
-// can only refuse.
+// can only refuse; and an edit that no server could explain is called one.
 func TestSavedPlanTampered(t *testing.T) {
+	const (
+		impossible = "the file was edited: it holds changes no plan of this inventory makes"
+		differs    = "the file was edited: its changes are not those a fresh plan makes, while the companies read as they did"
+		server     = "companies changed on the server since it was made"
+	)
 	tests := []struct {
-		name  string
-		edit  func(sp *planfile.SavedPlan)
-		wants []string // the companies the refusal names
+		name   string
+		edit   func(sp *planfile.SavedPlan)
+		reason string
+		wants  []string // the companies the refusal names
 	}{
-		{"a delete added", func(sp *planfile.SavedPlan) {
+		{"a delete added, a fingerprint forged", func(sp *planfile.SavedPlan) {
 			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "other"})
 			sp.Fingerprints["other"] = "forged"
-		}, []string{"other"}},
+		}, impossible, []string{"other"}},
 		{"a delete added, with prune and a budget", func(sp *planfile.SavedPlan) {
 			sp.Options = planfile.SavedOptions{Prune: true, MaxDelete: 5}
 			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "other"})
-		}, []string{"other"}},
+		}, impossible, []string{"other"}},
+		{"a delete of a managed company, its fingerprint forged", func(sp *planfile.SavedPlan) {
+			sp.Plan.Changes = append(sp.Plan.Changes, plan.JSONChange{Action: plan.Delete, Company: "a"})
+			sp.Fingerprints["a"] = "forged"
+		}, impossible, []string{"a"}},
 		{"a value changed", func(sp *planfile.SavedPlan) {
 			for i, c := range sp.Plan.Changes {
 				if c.Action == plan.Create {
 					sp.Plan.Changes[i].Name = "Forged"
 				}
 			}
-		}, []string{"new"}},
+		}, differs, []string{"new"}},
 		{"a change removed", func(sp *planfile.SavedPlan) {
 			sp.Plan.Changes = slices.DeleteFunc(sp.Plan.Changes, func(c plan.JSONChange) bool { return c.Action == plan.Update })
-		}, []string{"a"}},
+		}, differs, []string{"a"}},
+		{"a change twice", func(sp *planfile.SavedPlan) {
+			sp.Plan.Changes = append(sp.Plan.Changes, sp.Plan.Changes[0])
+		}, impossible, []string{"new"}},
 		{"a group retargeted", func(sp *planfile.SavedPlan) {
 			for i, c := range sp.Plan.Changes {
 				if c.Action == plan.Group {
 					sp.Plan.Changes[i].Target = "other"
 				}
 			}
-		}, []string{"b", "other"}},
+		}, impossible, []string{"b", "other"}},
+		{"a field no table knows, a fingerprint forged", func(sp *planfile.SavedPlan) {
+			for i, c := range sp.Plan.Changes {
+				if c.Action == plan.Update {
+					sp.Plan.Changes[i].Fields["\x1b[31mforged"] = plan.JSONField{Before: json.RawMessage("1"), After: json.RawMessage("2")}
+				}
+			}
+			sp.Fingerprints["a"] = "forged"
+		}, impossible, []string{"a"}},
+		// A fingerprint alone cannot tell an edit from a change on the server: the
+		// plan is refused all the same.
+		{"a fingerprint forged", func(sp *planfile.SavedPlan) {
+			sp.Fingerprints["a"] = "forged"
+		}, server, []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +213,7 @@ func TestSavedPlanTampered(t *testing.T) {
 			require.Nil(t, p)
 			var stale *planfile.StalePlanError
 			require.ErrorAs(t, err, &stale)
+			require.Equal(t, tt.reason, stale.Reason)
 			require.Equal(t, tt.wants, stale.Companies)
 			require.Zero(t, srv.Stats().TotalWrites())
 		})

@@ -45,21 +45,10 @@ func FleetText(w io.Writer, fp *plan.FleetPlan, color bool) error {
 	b.WriteString(fp.Summary() + "\n")
 	for _, mv := range fp.Moves {
 		fmt.Fprintf(b, "\n  %s\n", moveLine(mv))
-		var names []string
-		for _, name := range mv.Carried.Names() {
-			if !blank(mv.Carried.Get(name)) {
-				names = append(names, name)
-			}
-		}
-		width := 0
-		for _, name := range names {
-			width = max(width, len(name))
-		}
-		for _, name := range names {
-			fmt.Fprintf(b, "      %-*s  %s\n", width+1, name+":", apiclient.Printable(apiclient.Display(name, mv.Carried.Get(name))))
-		}
-		if n := mv.Carried.Len() - len(names); n > 0 {
-			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(n, "empty field", "empty fields"))
+		listed, empty := shownFields(mv.CarriedFields(), true)
+		textFields(b, plan.Create, listed)
+		if empty > 0 {
+			fmt.Fprintf(b, "      (and %s, carried as they are)\n", plural(empty, "empty field", "empty fields"))
 		}
 	}
 	for _, c := range fp.Conflicts {
@@ -100,6 +89,11 @@ func FleetMarkdown(w io.Writer, fp *plan.FleetPlan, opts MarkdownOptions) error 
 				b.WriteString(" (on both already)")
 			}
 			b.WriteString("\n")
+			listed, empty := shownFields(mv.CarriedFields(), true)
+			markdownFields(b, plan.Create, listed)
+			if empty > 0 {
+				fmt.Fprintf(b, "  - (and %s, carried as they are)\n", plural(empty, "empty field", "empty fields"))
+			}
 		}
 	}
 	if len(fp.Conflicts) > 0 {

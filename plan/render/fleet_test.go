@@ -82,3 +82,34 @@ func TestFleetConflictOutput(t *testing.T) {
 		golden(t, filepath.Join("testdata", "fleet", "conflict", name), []byte(out))
 	}
 }
+
+// A move, against testdata/fleet/move/: its carried settings and its create, an
+// empty PIN counted with the empty fields in both (never (sensitive), which would
+// read as a PIN that is set), the PIN that is set as (sensitive); Markdown lists what
+// text lists, and JSON holds the same values.
+func TestFleetMoveOutput(t *testing.T) {
+	fp, err := plan.DiffFleet([]plan.FleetMember{
+		member(t, "london", "version: 1\ncompanies: {}\n", company("acme", "Acme",
+			"nm_password", "9876", "barge_pin", "", "ivr_password", "", "callerid", "", "phonebook", "2", "zone", "Europe/London")),
+		member(t, "paris", "version: 1\ncompanies:\n  acme: {name: Acme, settings: {zone: Europe/Paris}}\n"),
+	}, plan.FleetOptions{MaxMove: 1})
+	require.NoError(t, err)
+	var text, md, js strings.Builder
+	require.NoError(t, render.FleetText(&text, fp, false))
+	require.NoError(t, render.FleetMarkdown(&md, fp, render.MarkdownOptions{MaxSize: 60000}))
+	require.NoError(t, render.FleetJSON(&js, fp))
+	for name, out := range map[string]string{"plan.txt": text.String(), "plan.md": md.String(), "plan.json": js.String()} {
+		require.NotContains(t, out, "9876", name)
+		golden(t, filepath.Join("testdata", "fleet", "move", name), []byte(out))
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		require.NotContains(t, out, "barge_pin", name, "an empty PIN is counted, not listed")
+		require.NotContains(t, out, "ivr_password", name)
+	}
+	require.Equal(t, 2, strings.Count(js.String(), `"barge_pin": "",`), "JSON: as it is, in the move and the create")
+	require.Equal(t, 2, strings.Count(js.String(), `"nm_password": "(sensitive)",`))
+	require.Contains(t, text.String(), "      nm_password:  (sensitive)\n      phonebook:    \"2\"\n      zone:         \"Europe/London\"\n      (and 3 empty fields, carried as they are)\n")
+	require.Contains(t, md.String(), "  - `nm_password`: `(sensitive)`\n  - `phonebook`: `\"2\"`\n  - `zone`: `\"Europe/London\"`\n  - (and 3 empty fields, carried as they are)\n")
+	require.Contains(t, text.String(), "      (and 3 empty fields)\n", "the create on paris counts them too")
+	require.Contains(t, md.String(), "  - (and 3 empty fields)\n")
+}

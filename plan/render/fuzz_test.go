@@ -105,14 +105,14 @@ func (x fzTexts) plan() *plan.Plan {
 				"barge_pin": {Before: apiclient.Null(), After: str(x.after)},
 				x.field:     {Before: apiclient.Null(), After: object(x.after)},
 			}},
-			{Action: plan.Update, Company: x.target, Fields: map[string]plan.FieldChange{
+			{Action: plan.Update, Company: x.target, PartnerOf: []string{x.id}, Fields: map[string]plan.FieldChange{
 				"name":      {Before: str(x.before), After: str(x.name)},
 				"hs_access": {Before: object(x.before), After: str(x.after)},
 				"barge_pin": {Before: str(x.before), After: str(x.after)},
 				x.field:     {Before: str(x.before), After: str(x.after)},
 			}},
 			{Action: plan.Ungroup, Company: x.id},
-			{Action: plan.Group, Company: x.id, Target: x.target},
+			{Action: plan.Group, Company: x.id, Target: x.target, PartnerOf: []string{x.name, x.reason}},
 		},
 		Unmanaged:  []string{x.id, x.target},
 		Warnings:   []string{x.warning, "unmanaged company " + x.id + " shares container " + x.target},

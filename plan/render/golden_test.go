@@ -42,11 +42,13 @@ func TestGolden(t *testing.T) {
 			var opts plan.Options
 			if data, err := os.ReadFile(filepath.Join(dir, "options.json")); err == nil {
 				var o struct {
-					Prune     bool `json:"prune"`
-					MaxDelete int  `json:"max_delete"`
+					Prune     bool     `json:"prune"`
+					MaxDelete int      `json:"max_delete"`
+					Companies []string `json:"companies"`
+					Match     string   `json:"match"`
 				}
 				require.NoError(t, json.Unmarshal(data, &o))
-				opts = plan.Options{Prune: o.Prune, MaxDelete: o.MaxDelete}
+				opts = plan.Options{Prune: o.Prune, MaxDelete: o.MaxDelete, Companies: o.Companies, Match: o.Match}
 			}
 			data, err := os.ReadFile(filepath.Join(dir, "inventory.yaml"))
 			require.NoError(t, err)

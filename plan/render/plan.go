@@ -77,27 +77,52 @@ func textChange(b *strings.Builder, c plan.Change, color bool) {
 		head = m.color + head + reset
 	}
 	fmt.Fprintf(b, "\n  %s\n", head)
-	var listed []plan.NamedField
-	empty := 0
-	for _, f := range c.SortedFields() {
-		// A create's empty values (all of them, for a company moved with every
-		// setting) are counted, not listed; a secret is always listed, as
-		// (sensitive), so that not even its emptiness shows.
-		if c.Action == plan.Create && blank(f.After) && f.Origin == "" && !f.After.IsSensitive() {
+	if len(c.PartnerOf) > 0 {
+		fmt.Fprintf(b, "      %s\n", partnerLine(c, apiclient.Printable))
+	}
+	listed, empty := shownFields(c.SortedFields(), c.Action == plan.Create)
+	textFields(b, c.Action, listed)
+	if empty > 0 {
+		fmt.Fprintf(b, "      (and %s)\n", plural(empty, "empty field", "empty fields"))
+	}
+}
+
+// partnerLine says why a partial plan holds a change of a company that --company and
+// --match did not choose, names shown by show.
+func partnerLine(c plan.Change, show func(string) string) string {
+	ids := c.PartnerOf
+	switch n := len(ids); {
+	case n == 1:
+		return fmt.Sprintf("(container partner of %s, brought in with it)", show(ids[0]))
+	case n <= 5:
+		return fmt.Sprintf("(container partner of %s and %s, brought in with them)", plan.FirstOf(ids[:n-1], n, show), show(ids[n-1]))
+	}
+	return fmt.Sprintf("(container partner of %s, brought in with them)", plan.FirstOf(ids, 5, show))
+}
+
+// shownFields returns the fields a plan lists, and with count the number of those it
+// counts instead: the empty ones ("" or null, a secret's too), which a create (all of
+// them, for a company moved with every setting) and a move would list by the dozen,
+// unless --explain says where one was set.
+func shownFields(fields []plan.NamedField, count bool) (listed []plan.NamedField, empty int) {
+	for _, f := range fields {
+		if count && plan.Blank(f.After) && f.Origin == "" {
 			empty++
 			continue
 		}
 		listed = append(listed, f)
 	}
+	return listed, empty
+}
+
+// textFields writes the fields of a change, one a line, their values aligned.
+func textFields(b *strings.Builder, a plan.Action, fields []plan.NamedField) {
 	width := 0
-	for _, f := range listed {
+	for _, f := range fields {
 		width = max(width, len(f.Name))
 	}
-	for _, f := range listed {
-		fmt.Fprintf(b, "      %-*s  %s\n", width+1, apiclient.Printable(f.Name)+":", textField(c.Action, f.FieldChange))
-	}
-	if empty > 0 {
-		fmt.Fprintf(b, "      (and %s)\n", plural(empty, "empty field", "empty fields"))
+	for _, f := range fields {
+		fmt.Fprintf(b, "      %-*s  %s\n", width+1, apiclient.Printable(f.Name)+":", textField(a, f.FieldChange))
 	}
 }
 
@@ -106,20 +131,16 @@ func textField(a plan.Action, f plan.FieldChange) string {
 	switch {
 	case a == plan.Create:
 		text = apiclient.Printable(f.After.String())
-	case f.Before.IsSensitive() || f.After.IsSensitive():
+	case f.Before.IsSensitive() && f.After.IsSensitive():
 		text = apiclient.Redacted + " changed"
-	default:
-		text = apiclient.Printable(f.Before.JSON()) + " -> " + apiclient.Printable(f.After.JSON())
+	default: // a secret set or cleared shows which, its value as (sensitive)
+		text = apiclient.Printable(f.Before.String()) + " -> " + apiclient.Printable(f.After.String())
 	}
 	if f.Origin != "" {
 		text += "   (set at " + apiclient.Printable(f.Origin) + ")"
 	}
 	return text
 }
-
-// blank reports whether a value is empty: "" or null, which a create's and a move's
-// text count rather than list.
-func blank(v apiclient.Value) bool { j := v.Reveal().JSON(); return j == `""` || j == "null" }
 
 // planHeading opens a Markdown plan.
 const planHeading = "### pbxsync plan\n\n"
@@ -186,19 +207,31 @@ func markdownChange(c plan.Change) string {
 	default:
 		fmt.Fprintf(b, "- %s\n", code(c.Company))
 	}
-	for _, f := range c.SortedFields() {
+	if len(c.PartnerOf) > 0 {
+		fmt.Fprintf(b, "  - %s\n", partnerLine(c, code))
+	}
+	listed, empty := shownFields(c.SortedFields(), c.Action == plan.Create)
+	markdownFields(b, c.Action, listed)
+	if empty > 0 {
+		fmt.Fprintf(b, "  - (and %s)\n", plural(empty, "empty field", "empty fields"))
+	}
+	return b.String()
+}
+
+// markdownFields writes the fields of a change as list items under it.
+func markdownFields(b *strings.Builder, a plan.Action, fields []plan.NamedField) {
+	for _, f := range fields {
 		switch {
-		case c.Action == plan.Create:
+		case a == plan.Create:
 			fmt.Fprintf(b, "  - %s: %s", code(f.Name), code(f.After.String()))
-		case f.Before.IsSensitive() || f.After.IsSensitive():
+		case f.Before.IsSensitive() && f.After.IsSensitive():
 			fmt.Fprintf(b, "  - %s: %s", code(f.Name), code(apiclient.Redacted)+" changed")
 		default:
-			fmt.Fprintf(b, "  - %s: %s → %s", code(f.Name), code(f.Before.JSON()), code(f.After.JSON()))
+			fmt.Fprintf(b, "  - %s: %s → %s", code(f.Name), code(f.Before.String()), code(f.After.String()))
 		}
 		if f.Origin != "" {
 			fmt.Fprintf(b, " (set at %s)", code(f.Origin))
 		}
 		b.WriteString("\n")
 	}
-	return b.String()
 }

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -204,34 +205,74 @@ func TestComparisonMarkdownMaxSize(t *testing.T) {
 }
 
 // A create's empty values are counted, not listed, unless --explain says where one
-// was set; a secret is listed even empty, as (sensitive), so that its emptiness does
-// not show. An update lists every field.
-func TestWriteTextCountsEmptyCreateFields(t *testing.T) {
+// was set; an empty secret is one of them, never (sensitive), which would read as a
+// PIN that is set. An update lists every field, and shows a PIN set or cleared as
+// such. Markdown shows what text shows, and JSON the same values.
+func TestEmptyFieldsCounted(t *testing.T) {
+	secret := func(s string) apiclient.Value { return apiclient.String(s).MarkSensitive() } // as Diff holds a PIN
 	p := &plan.Plan{Changes: []plan.Change{
 		{Action: plan.Create, Company: "new", Name: "New", Fields: map[string]plan.FieldChange{
-			"zone":        {After: apiclient.String("Europe/Paris")},
-			"callerid":    {After: apiclient.String("")},
-			"nocallrec":   {After: apiclient.Null()},
-			"crm_url":     {After: apiclient.String(""), Origin: "inv.yaml:4"},
-			"barge_pin":   {After: apiclient.String("")},
-			"nm_password": {After: apiclient.String("4711")},
+			"zone":         {After: apiclient.String("Europe/Paris")},
+			"callerid":     {After: apiclient.String("")},
+			"nocallrec":    {After: apiclient.Null()},
+			"crm_url":      {After: apiclient.String(""), Origin: "inv.yaml:4"},
+			"barge_pin":    {After: secret("")},
+			"ivr_password": {After: apiclient.String("")}, // unmarked, as a program may build it
+			"nm_password":  {After: secret("4711")},
 		}},
 		{Action: plan.Update, Company: "old", Fields: map[string]plan.FieldChange{
-			"callerid": {Before: apiclient.String("-1"), After: apiclient.String("")},
+			"callerid":     {Before: apiclient.String("-1"), After: apiclient.String("")},
+			"barge_pin":    {Before: secret("1234"), After: secret("")},
+			"ivr_password": {Before: secret(""), After: secret("5678")},
+			"nm_password":  {Before: secret("1111"), After: apiclient.String("2222")},
 		}},
 	}}
-	var out bytes.Buffer
-	require.NoError(t, render.PlanText(&out, p, false))
+	var text, md, js bytes.Buffer
+	require.NoError(t, render.PlanText(&text, p, false))
+	require.NoError(t, render.PlanMarkdown(&md, p, render.MarkdownOptions{}))
+	require.NoError(t, render.PlanJSON(&js, p))
 	require.Equal(t, `Plan: 1 to create, 1 to update.
 
   + create new ("New")
-      barge_pin:    (sensitive)
       crm_url:      ""   (set at inv.yaml:4)
       nm_password:  (sensitive)
       zone:         "Europe/Paris"
-      (and 2 empty fields)
+      (and 4 empty fields)
 
   ~ update old
-      callerid:  "-1" -> ""
-`, out.String())
+      barge_pin:     (sensitive) -> ""
+      callerid:      "-1" -> ""
+      ivr_password:  "" -> (sensitive)
+      nm_password:   (sensitive) changed
+`, text.String())
+	require.Contains(t, md.String(), "- `new`, named `New`\n"+
+		"  - `crm_url`: `\"\"` (set at `inv.yaml:4`)\n"+
+		"  - `nm_password`: `(sensitive)`\n"+
+		"  - `zone`: `\"Europe/Paris\"`\n"+
+		"  - (and 4 empty fields)\n")
+	require.Contains(t, md.String(), "- `old`\n"+
+		"  - `barge_pin`: `(sensitive)` → `\"\"`\n"+
+		"  - `callerid`: `\"-1\"` → `\"\"`\n"+
+		"  - `ivr_password`: `\"\"` → `(sensitive)`\n"+
+		"  - `nm_password`: `(sensitive)` changed\n")
+	var doc plan.JSONPlan
+	require.NoError(t, json.Unmarshal(js.Bytes(), &doc))
+	got := map[string]string{}
+	for name, v := range doc.Changes[0].Settings {
+		got["create "+name] = string(v)
+	}
+	for name, f := range doc.Changes[1].Fields {
+		got["update "+name] = string(f.Before) + " -> " + string(f.After)
+	}
+	require.Equal(t, map[string]string{
+		"create zone": `"Europe/Paris"`, "create callerid": `""`, "create nocallrec": "null", "create crm_url": `""`,
+		"create barge_pin": `""`, "create ivr_password": `""`, "create nm_password": `"(sensitive)"`,
+		"update callerid": `"-1" -> ""`, "update barge_pin": `"(sensitive)" -> ""`,
+		"update ivr_password": `"" -> "(sensitive)"`, "update nm_password": `"(sensitive)" -> "(sensitive)"`,
+	}, got)
+	for _, out := range []string{text.String(), md.String(), js.String()} {
+		for _, pin := range []string{"4711", "1234", "5678", "1111", "2222"} {
+			require.NotContains(t, out, pin)
+		}
+	}
 }
