@@ -148,6 +148,9 @@ func (l *Limiter) adjust(rtt time.Duration, outcome Outcome, inFlight int) {
 	}
 	l.noLoad.add(rtt, int(l.limit))
 	base := l.noLoad.min()
+	if rtt < base+noiseFloor {
+		rtt = base // a millisecond of jitter (a scheduler, a busy client) is not a queue
+	}
 	queued := l.limit * (1 - float64(base)/float64(max(rtt, base)))
 	alpha := math.Max(1, l.limit/8)
 	beta := 2 * alpha
@@ -182,6 +185,12 @@ func (l *Limiter) record() {
 	weight := math.Max(1/float64(l.samples), 0.01)
 	l.settled += weight * (l.limit - l.settled)
 }
+
+// noiseFloor is how far above the no-load time an answer may come without counting
+// as queued: a PBX's queue costs a service time (tens of milliseconds), while a
+// server that answers in microseconds (the embedded simulator) varies by that much
+// from scheduling alone.
+const noiseFloor = time.Millisecond
 
 // window keeps the least time to answer over the current and the previous window
 // of answers; a window ends after 100 answers, or twenty rounds of the limit.

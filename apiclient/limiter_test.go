@@ -132,3 +132,14 @@ func TestLimiterNoLoadTimeRemeasured(t *testing.T) {
 	}
 	require.Equal(t, 40*time.Millisecond, l.noLoad.min())
 }
+
+// Against a server that answers in microseconds, a millisecond of jitter is no queue:
+// the limit keeps growing.
+func TestLimiterJitterIsNoQueue(t *testing.T) {
+	l := NewLimiter(0, 32)
+	fill(t, l, 1, 60*time.Microsecond)
+	for range 4 {
+		fill(t, l, l.Limit(), 700*time.Microsecond)
+	}
+	require.Greater(t, l.Limit(), 8, "still doubling")
+}
