@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,8 +10,10 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 const helpFooter = `
@@ -51,6 +54,10 @@ inside each request, so http:// is accepted only to this machine (localhost,
 		Version:       apiclient.BuildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// cobra's suggestion would run onto the error's line: usageHint gives it one
+		// of its own.
+		DisableSuggestions:         true,
+		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(a.logOut, a.opts.logFormat, a.opts.logLevel)
 			if err != nil {
@@ -162,6 +169,47 @@ func planFormat(format string, json bool, maxSize int) (string, error) {
 		return "", fmt.Errorf("invalid --max-size %d: 0 (no limit) or at least 1000", maxSize)
 	}
 	return format, nil
+}
+
+// usageHint is what follows an error in how pbxsync was called, one line each: the
+// command or flag that was probably meant, then where the usage is.
+func usageHint(cmd *cobra.Command, err error) string {
+	hint := fmt.Sprintf("Run '%s --help' for usage.", cmd.CommandPath())
+	if meant := meantInstead(cmd, err); meant != "" {
+		hint = "Did you mean " + meant + "?\n" + hint
+	}
+	return hint
+}
+
+// meantInstead names the flags or commands of cmd nearest to an unknown one that err
+// is about, or "".
+func meantInstead(cmd *cobra.Command, err error) string {
+	var unknown *pflag.NotExistError
+	if errors.As(err, &unknown) {
+		if unknown.GetSpecifiedShortnames() != "" {
+			return "" // -x: one letter is too little to go by
+		}
+		var names []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if !f.Hidden {
+				names = append(names, f.Name)
+			}
+		})
+		if near := inventory.Nearest(unknown.GetSpecifiedName(), names); near != "" {
+			return "--" + near
+		}
+		return ""
+	}
+	// cobra gives an unknown command no type of error of its own: its message it is.
+	var word string
+	if _, serr := fmt.Sscanf(err.Error(), "unknown command %q", &word); serr != nil {
+		return ""
+	}
+	var quoted []string
+	for _, s := range cmd.SuggestionsFor(word) {
+		quoted = append(quoted, strconv.Quote(s))
+	}
+	return oneOfWords(quoted, "or")
 }
 
 // completeValues makes the shell complete a flag of cmd with one of values.
