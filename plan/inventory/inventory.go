@@ -1115,6 +1115,8 @@ func (l *loader) settings(n *yaml.Node) *layer {
 		if err != nil {
 			if from != "" { // Normalize never echoes a secret's value: name where it came from
 				err = fmt.Errorf("%w (the value of environment variable %s)", err, from)
+			} else if !f.Secret && v.Kind() == apiclient.KindString {
+				err = fmt.Errorf("%w%s", err, didYouMean(v.Text(), f.Values()))
 			}
 			l.errorf(value, "%v", err)
 			return
