@@ -91,7 +91,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"unknown command", []string{"bogus"}, `unknown command "bogus"`, "Run 'pbxsync --help' for usage."},
 		{"later command", []string{"import", "-f", "inventory.yaml"}, `unknown command "import"`, "Did you mean \"export\"?\nRun 'pbxsync --help' for usage."},
 		{"misspelled command", []string{"verson"}, `"verson"`, "Did you mean \"version\"?\nRun 'pbxsync --help' for usage."},
-		{"a command of two", []string{"ex"}, `unknown command "ex"`, "Did you mean \"export\" or \"explain\"?\nRun 'pbxsync --help' for usage."},
+		{"a command of two", []string{"ex"}, `unknown command "ex"`, "Did you mean \"explain\" or \"export\"?\nRun 'pbxsync --help' for usage."},
 		{"misspelled flag", []string{"plan", "--detailed-exitcodes"}, "unknown flag: --detailed-exitcodes", "Did you mean --detailed-exitcode?\nRun 'pbxsync plan --help' for usage."},
 		{"misspelled flag with a value", []string{"apply", "--flet=f.yaml"}, "unknown flag: --flet", "Did you mean --fleet?\nRun 'pbxsync apply --help' for usage."},
 		{"misspelled global flag", []string{"plan", "--log-formt", "json"}, "unknown flag: --log-formt", "Did you mean --log-format?\nRun 'pbxsync plan --help' for usage."},
