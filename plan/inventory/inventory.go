@@ -75,6 +75,9 @@ type Diagnostic struct {
 	Line, Column int
 	Message      string
 	Warning      bool
+	// Kind is what a warning is about, the same for every warning of its kind (its
+	// message with the particulars left out), so that many alike can be summed up.
+	Kind string
 }
 
 func (d Diagnostic) String() string {
@@ -310,7 +313,7 @@ func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 func (l *loader) warnf(n *yaml.Node, format string, args ...any) {
-	l.diags = append(l.diags, Diagnostic{File: l.file, Line: n.Line, Column: n.Column, Message: fmt.Sprintf(format, args...), Warning: true})
+	l.diags = append(l.diags, Diagnostic{File: l.file, Line: n.Line, Column: n.Column, Message: fmt.Sprintf(format, args...), Warning: true, Kind: format})
 }
 
 // place names a node's position for another message: FILE:LINE.
