@@ -306,6 +306,9 @@ type loader struct {
 	pieceSize int // the companies' text parsed at once (pieces.go)
 	diags     []Diagnostic
 	file      string // the file being read or merged, for diagnostics
+	// suggested is "did you mean" for each refused value, by field and value: many
+	// companies may share one mistake, and a suggestion reads every time zone.
+	suggested map[string]string
 }
 
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
@@ -1119,7 +1122,7 @@ func (l *loader) settings(n *yaml.Node) *layer {
 			if from != "" { // Normalize never echoes a secret's value: name where it came from
 				err = fmt.Errorf("%w (the value of environment variable %s)", err, from)
 			} else if !f.Secret && v.Kind() == apiclient.KindString {
-				err = fmt.Errorf("%w%s", err, didYouMean(v.Text(), f.Values()))
+				err = fmt.Errorf("%w%s", err, l.suggestValue(f, v.Text()))
 			}
 			l.errorf(value, "%v", err)
 			return
@@ -1138,6 +1141,20 @@ func (l *loader) settings(n *yaml.Node) *layer {
 		}
 	})
 	return out
+}
+
+// suggestValue is didYouMean for a value of f that Normalize refused, found once for
+// each value.
+func (l *loader) suggestValue(f apiclient.Field, text string) string {
+	key := f.Name + "\x00" + text
+	if s, ok := l.suggested[key]; ok {
+		return s
+	}
+	if l.suggested == nil {
+		l.suggested = map[string]string{}
+	}
+	l.suggested[key] = didYouMean(text, f.Values())
+	return l.suggested[key]
 }
 
 // fieldNames are the names of the field table, for suggestions.
