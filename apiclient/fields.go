@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	_ "embed"
 	"fmt"
 	"regexp"
 	"slices"
@@ -327,6 +328,26 @@ func sortedLetters(s string) string {
 	slices.Sort(r)
 	return string(r)
 }
+
+// Values lists the values the field takes when they are a list of words: its allowed
+// words, or every time-zone name; nil for other fields. For "did you mean".
+func (f Field) Values() []string {
+	switch f.check {
+	case wordEnum:
+		return slices.DeleteFunc(slices.Clone(f.enum), func(w string) bool { return w == "" })
+	case zoneName:
+		return slices.Clone(zoneNames())
+	}
+	return nil
+}
+
+// zoneList is the names of the time-zone database that time/tzdata embeds, one a
+// line (TestZoneNames keeps it in step with Go's).
+//
+//go:embed zones.txt
+var zoneList string
+
+var zoneNames = sync.OnceValue(func() []string { return strings.Fields(zoneList) })
 
 // zones remembers which names are time zones, since loading one reads a file, and
 // holds one copy of each name, which the values of every company share.

@@ -1,8 +1,12 @@
 package apiclient_test
 
 import (
+	"archive/zip"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -324,4 +328,44 @@ func TestFieldsIsACopy(t *testing.T) {
 	require.Equal(t, name, apiclient.Fields()[0].Name)
 	_, ok := apiclient.LookupField(name)
 	require.True(t, ok)
+}
+
+// Values lists what "did you mean" may suggest: words the field allows, and for the
+// time zone every name of the database Go embeds, each one that Normalize takes.
+func TestValues(t *testing.T) {
+	field := func(name string) apiclient.Field {
+		f, ok := apiclient.LookupField(name)
+		require.True(t, ok, name)
+		return f
+	}
+	require.Equal(t, []string{"no", "yes", "disable"}, field("hs_webrtc").Values())
+	require.Nil(t, field("q_ringtime").Values(), "numbers: no list of words")
+	require.Nil(t, field("nm_password").Values())
+
+	zone := field("zone")
+	names := zone.Values()
+	require.Contains(t, names, "Europe/London")
+	for _, name := range names {
+		_, err := zone.Normalize(str(name))
+		require.NoError(t, err, "a suggestion is always a time zone")
+	}
+	names[0] = "changed"
+	require.NotEqual(t, "changed", zone.Values()[0], "a copy")
+
+	// The list is the names of the database of the Go that builds pbxsync.
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	require.NoError(t, err)
+	db, err := zip.OpenReader(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "time", "zoneinfo.zip"))
+	require.NoError(t, err)
+	defer db.Close()
+	var want []string
+	for _, f := range db.File {
+		if !strings.HasSuffix(f.Name, "/") {
+			want = append(want, f.Name)
+		}
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, zone.Values()); diff != "" {
+		t.Errorf("apiclient/zones.txt is not Go's time-zone database (-Go's +zones.txt): write one name of it a line:\n%s", diff)
+	}
 }

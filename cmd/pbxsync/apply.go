@@ -462,7 +462,7 @@ func terminal(f any) bool {
 
 // progress redraws one line on a terminal while a plan is applied, at most ten times
 // a second: changes done of all, failures, the pace, the time so far and an estimate
-// of the time left. Logs go above it (logLines).
+// of the time left; for a fleet, also the PBXs done. Logs go above it (logLines).
 type progress struct {
 	out     *logLines
 	total   int
@@ -470,16 +470,35 @@ type progress struct {
 	done    atomic.Int64 // changes of the plan that finished
 	repairs atomic.Int64 // changes of repair rounds that finished
 	failed  atomic.Int64
-	pacer   *apiclient.Pacer   // counts the requests
-	limiter *apiclient.Limiter // the limit on requests in flight; nil for none
-	sent    int                // requests before the progress started
-	stop    chan struct{}
-	stopped chan struct{}
+	pacer   *apiclient.Pacer // counts the requests; nil for a fleet, paced in changes
+	sent    int              // requests before the progress started
+	// inFlight is the limit on requests in flight, of every server added up; nil
+	// for none.
+	inFlight func() int
+	pbxs     int          // a fleet's PBXs to apply; 0 for one server
+	pbxsDone atomic.Int64 // of those, the PBXs applied
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 func startProgress(out *logLines, total int, pacer *apiclient.Pacer, limiter *apiclient.Limiter) *progress {
-	p := &progress{out: out, total: total, started: time.Now(), pacer: pacer, limiter: limiter, sent: pacer.Requests(),
-		stop: make(chan struct{}), stopped: make(chan struct{})}
+	p := &progress{out: out, total: total, pacer: pacer, sent: pacer.Requests()}
+	if limiter != nil {
+		p.inFlight = limiter.Limit
+	}
+	return p.start()
+}
+
+// startFleetProgress is startProgress for the total changes of a fleet's pbxs PBXs,
+// whose limits on requests in flight inFlight adds up.
+func startFleetProgress(out *logLines, total, pbxs int, inFlight func() int) *progress {
+	p := &progress{out: out, total: total, pbxs: pbxs, inFlight: inFlight}
+	return p.start()
+}
+
+// start starts redrawing the line, until end.
+func (p *progress) start() *progress {
+	p.started, p.stop, p.stopped = time.Now(), make(chan struct{}), make(chan struct{})
 	go p.run()
 	return p
 }
@@ -521,13 +540,20 @@ func (p *progress) end() {
 func (p *progress) line() string {
 	done, repairs := p.done.Load(), p.repairs.Load()
 	elapsed := time.Since(p.started)
-	rate := 0.0
-	if elapsed > 0 {
-		rate = float64(p.pacer.Requests()-p.sent) / elapsed.Seconds()
+	line := fmt.Sprintf("Applying: %d/%d done, %d failed", done, p.total, p.failed.Load())
+	if p.pbxs > 0 {
+		line += fmt.Sprintf(", %d/%d PBXs done", p.pbxsDone.Load(), p.pbxs)
 	}
-	line := fmt.Sprintf("Applying: %d/%d done, %d failed, %.1f requests/s", done, p.total, p.failed.Load(), rate)
-	if p.limiter != nil {
-		line += fmt.Sprintf(" (%d in flight at most)", p.limiter.Limit())
+	pace, unit := float64(done+repairs), "changes/s"
+	if p.pacer != nil {
+		pace, unit = float64(p.pacer.Requests()-p.sent), "requests/s"
+	}
+	if elapsed > 0 {
+		pace /= elapsed.Seconds()
+	}
+	line += fmt.Sprintf(", %.1f %s", pace, unit)
+	if p.inFlight != nil {
+		line += fmt.Sprintf(" (%d in flight at most)", p.inFlight())
 	}
 	line += ", " + elapsed.Round(time.Second).String()
 	if done > 0 && int(done) < p.total {

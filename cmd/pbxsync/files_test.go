@@ -160,6 +160,9 @@ func TestJSONLogsOnly(t *testing.T) {
 		{[]string{"plan", "good.yaml"}, 1, []map[string]any{
 			{"level": "ERROR", "msg": "pbxsync failed", "error": "plan takes no argument: did you mean -f good.yaml?", "hint": "Run 'pbxsync plan --help' for usage."},
 		}},
+		{[]string{"plan", "--detailed-exitcodes"}, 1, []map[string]any{
+			{"level": "ERROR", "msg": "pbxsync failed", "error": "unknown flag: --detailed-exitcodes", "hint": "Did you mean --detailed-exitcode? Run 'pbxsync plan --help' for usage."},
+		}},
 	} {
 		got := invoke(t, "", nil, append([]string{"--log-format", "json"}, tc.args...)...)
 		require.Equal(t, tc.code, got.code)

@@ -289,27 +289,74 @@ func (a *app) showFleetPlan(ctx context.Context, fp *plan.FleetPlan) error {
 }
 
 // executeFleet applies an approved fleet plan: every PBX's plan, then the moves'
-// deletes (sync.ApplyFleet), and reports.
+// deletes (sync.ApplyFleet), and reports. A terminal gets one progress line for the
+// whole fleet; elsewhere each change is a log line named by its PBX.
 func (a *app) executeFleet(ctx context.Context, ao applyOptions, o fleetOptions, r *fleetRun, fp *plan.FleetPlan, start time.Time) error {
+	var pr *progress
+	if terminal(a.stderr) {
+		pr = startFleetProgress(a.logOut, fleetChanges(fp), len(fleetApplied(fp)), r.inFlight)
+	}
 	rep := sync.ApplyFleet(ctx, r.Clients, fp, r.States, sync.FleetApplyOptions{
 		Parallelism: ao.parallelism, PBXParallelism: o.pbxParallelism, Logger: a.logger,
 		Apply: func(ctx context.Context, pbx string, p *plan.Plan) *sync.Report {
-			// A log line per change, named by its PBX: the progress lines of several
-			// PBXs at once would fight over one terminal line.
-			srv, logger := r.servers[pbx], a.logger.With("pbx", pbx)
+			r.mu.Lock()
+			srv := r.servers[pbx]
+			r.mu.Unlock()
+			logger := a.logger.With("pbx", pbx)
 			opts := sync.Options{Parallelism: ao.parallelism, Rounds: ao.rounds, ForceDescription: ao.forceDescription,
 				OnResult: func(res sync.Result) { logResult(ctx, logger, res) }}
+			if pr != nil {
+				opts.OnResult = pr.record
+				defer pr.pbxsDone.Add(1)
+			}
 			rep := sync.Apply(ctx, srv, p, opts)
 			rep.Retries = srv.Retries()
 			rep.ParallelismLimit = a.logLimit(ctx, logger, srv)
 			return rep
 		},
 	})
+	if pr != nil {
+		pr.end()
+	}
 	runErr := rep.Err()
 	if runErr == nil {
 		runErr = fp.Incomplete()
 	}
 	return a.finishFleet(ctx, ao, o, r, rep, runErr, start)
+}
+
+// fleetApplied names the PBXs of fp whose plan sync.ApplyFleet applies: those with a
+// change, or with a company it leaves out.
+func fleetApplied(fp *plan.FleetPlan) []string {
+	var names []string
+	for _, name := range fp.Names {
+		if p := fp.PBXs[name]; p != nil && (!p.Empty() || len(p.NotPlanned) > 0) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// fleetChanges counts the changes of every PBX's plan.
+func fleetChanges(fp *plan.FleetPlan) int {
+	n := 0
+	for _, name := range fleetApplied(fp) {
+		n += len(fp.PBXs[name].Changes)
+	}
+	return n
+}
+
+// inFlight adds up the limits on requests in flight of the servers of the run.
+func (r *fleetRun) inFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, srv := range r.servers {
+		if l := srv.Limiter(); l != nil {
+			n += l.Limit()
+		}
+	}
+	return n
 }
 
 // saveFleetPlan writes the fleet plan for apply PLANFILE, the fleet file named

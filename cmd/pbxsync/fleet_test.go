@@ -427,3 +427,23 @@ func TestFleetMoveDiffsClean(t *testing.T) {
 		})
 	}
 }
+
+// On a terminal, a fleet's apply draws one progress line for every PBX at once, with
+// the PBXs done, not a log line per change; the limits' logs and the deletes that end
+// moves go above it.
+func TestFleetProgressOnTerminal(t *testing.T) {
+	f := newFleet(t)
+	f.moveAcme(t)
+	f.write(t, "berlin.yaml", "version: 1\ncompanies:\n  delta: {name: Delta, settings: {zone: Europe/Berlin}}\n")
+	stderr := ttyWriter{&lockedBuffer{}}
+	code, stdout := invokeWith(t.Context(), strings.NewReader(""), stderr, f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--max-move", "2")
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	require.Contains(t, stdout, "move acme_hq from london to paris: moved\n")
+	require.Regexp(t, `\rApplying: 5/5 done, 0 failed, 2/2 PBXs done, [0-9.]+ changes/s \([0-9]+ in flight at most\), [0-9]+s\x1b\[K\n$`, stderr.String())
+	for _, line := range lines(stderr.String()) {
+		if strings.Contains(line, "msg=change") {
+			require.Contains(t, line, "side=source", "a terminal gets a progress line, not log lines; a move's delete is logged")
+		}
+	}
+	require.Regexp(t, `msg=parallelism pbx=berlin server=127.0.0.1:[0-9]+ limit=[0-9]+ mode=auto\n`, stderr.String())
+}

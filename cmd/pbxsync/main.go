@@ -161,12 +161,12 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 		msg := apiclient.Printable(strings.Join(strings.Fields(err.Error()), " "))
 		hint := ""
 		if !a.started {
-			hint = fmt.Sprintf("Run '%s --help' for usage.", cmd.CommandPath())
+			hint = usageHint(cmd, err)
 		}
 		if a.opts.logFormat == "json" { // every line on stderr is JSON, the last one too
 			attrs := []slog.Attr{slog.String("error", msg), slog.Int("exit_code", code)}
 			if hint != "" {
-				attrs = append(attrs, slog.String("hint", hint))
+				attrs = append(attrs, slog.String("hint", strings.ReplaceAll(hint, "\n", " ")))
 			}
 			slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{ReplaceAttr: jsonAttr})).LogAttrs(ctx, slog.LevelError, "pbxsync failed", attrs...)
 			return code

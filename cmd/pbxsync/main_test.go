@@ -86,11 +86,16 @@ func TestRunUsageErrors(t *testing.T) {
 		name     string
 		args     []string
 		wantLine string // in the one pbxsync: line
-		wantHint string
+		wantHint string // the lines below it
 	}{
 		{"unknown command", []string{"bogus"}, `unknown command "bogus"`, "Run 'pbxsync --help' for usage."},
-		{"later command", []string{"import", "-f", "inventory.yaml"}, `unknown command "import"`, "Run 'pbxsync --help' for usage."},
-		{"misspelled command", []string{"verson"}, `"verson"`, "Run 'pbxsync --help' for usage."},
+		{"later command", []string{"import", "-f", "inventory.yaml"}, `unknown command "import"`, "Did you mean \"export\"?\nRun 'pbxsync --help' for usage."},
+		{"misspelled command", []string{"verson"}, `"verson"`, "Did you mean \"version\"?\nRun 'pbxsync --help' for usage."},
+		{"a command of two", []string{"ex"}, `unknown command "ex"`, "Did you mean \"explain\" or \"export\"?\nRun 'pbxsync --help' for usage."},
+		{"misspelled flag", []string{"plan", "--detailed-exitcodes"}, "unknown flag: --detailed-exitcodes", "Did you mean --detailed-exitcode?\nRun 'pbxsync plan --help' for usage."},
+		{"misspelled flag with a value", []string{"apply", "--flet=f.yaml"}, "unknown flag: --flet", "Did you mean --fleet?\nRun 'pbxsync apply --help' for usage."},
+		{"misspelled global flag", []string{"plan", "--log-formt", "json"}, "unknown flag: --log-formt", "Did you mean --log-format?\nRun 'pbxsync plan --help' for usage."},
+		{"unknown shorthand", []string{"plan", "-x"}, "unknown shorthand flag", "Run 'pbxsync plan --help' for usage."},
 		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus", "Run 'pbxsync --help' for usage."},
 		{"unknown flag of a command", []string{"version", "--bogus"}, "unknown flag: --bogus", "Run 'pbxsync version --help' for usage."},
 		{"flag without value", []string{"version", "--url"}, "--url", "Run 'pbxsync version --help' for usage."},
@@ -106,11 +111,10 @@ func TestRunUsageErrors(t *testing.T) {
 			got := runCLI(t, tt.args...)
 			require.Equal(t, 1, got.code)
 			require.Empty(t, got.stdout)
-			lines := strings.Split(strings.TrimSuffix(got.stderr, "\n"), "\n")
-			require.Len(t, lines, 2, "stderr: %q", got.stderr)
-			require.True(t, strings.HasPrefix(lines[0], "pbxsync: "), "first line: %q", lines[0])
-			require.Contains(t, lines[0], tt.wantLine)
-			if diff := cmp.Diff(tt.wantHint, lines[1]); diff != "" {
+			first, hint, _ := strings.Cut(strings.TrimSuffix(got.stderr, "\n"), "\n")
+			require.True(t, strings.HasPrefix(first, "pbxsync: "), "first line: %q", first)
+			require.Contains(t, first, tt.wantLine)
+			if diff := cmp.Diff(tt.wantHint, hint); diff != "" {
 				t.Errorf("hint (-want +got):\n%s", diff)
 			}
 		})

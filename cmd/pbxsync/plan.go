@@ -62,9 +62,7 @@ func (a *app) loadFiles(paths []string, files []inventory.File, opts inventory.L
 // the inventory (or fleet) that files name, and returns the run's error: one line
 // naming the files and counting the problems, or err as it is.
 func (a *app) inventoryProblems(files []string, warnings []inventory.Diagnostic, err error) error {
-	for _, w := range warnings {
-		a.diagnostic(w)
-	}
+	a.warnings(warnings)
 	var invErr *inventory.InventoryError
 	if errors.As(err, &invErr) {
 		for _, d := range invErr.Diagnostics {
@@ -109,6 +107,40 @@ func (a *app) diagnostic(d inventory.Diagnostic) {
 		log = a.logger.Warn
 	}
 	log("inventory", "file", d.File, "line", d.Line, "column", d.Column, "problem", d.Message)
+}
+
+// warningsOfAKind is how many warnings of one kind are shown; the others are counted
+// on one line after the last shown (validate --json lists every one).
+const warningsOfAKind = 5
+
+// warnings prints the warnings of an inventory in their order, at most
+// warningsOfAKind of each kind: 20,000 PINs in plain text are five lines and a count,
+// not 20,000 lines.
+func (a *app) warnings(ws []inventory.Diagnostic) {
+	of := map[string]int{}
+	for _, w := range ws {
+		of[w.Kind]++
+	}
+	shown := map[string]int{}
+	for _, w := range ws {
+		if shown[w.Kind]++; shown[w.Kind] > warningsOfAKind {
+			continue
+		}
+		a.diagnostic(w)
+		if more := of[w.Kind] - warningsOfAKind; shown[w.Kind] == warningsOfAKind && more > 0 {
+			a.moreWarnings(w, more)
+		}
+	}
+}
+
+// moreWarnings says that n more warnings of w's kind were not shown.
+func (a *app) moreWarnings(w inventory.Diagnostic, n int) {
+	msg := fmt.Sprintf("... and %s of this kind (validate -f ... --json lists them all)", plural(n, "more warning", "more warnings"))
+	if a.opts.logFormat != "json" || a.logger == nil {
+		fmt.Fprintln(a.stderr, "warning: "+msg)
+		return
+	}
+	a.logger.Warn("inventory", "problem", msg, "more", n, "like", w.Message)
 }
 
 // inventoryFailed is the error of an inventory with n problems, named on their own.

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pbxsync/pbxsync/apiclient"
+	"github.com/pbxsync/pbxsync/plan/inventory"
 )
 
 const helpFooter = `
@@ -42,6 +47,10 @@ inside each request, so http:// is accepted only to this machine (localhost,
 		Version:       apiclient.BuildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// cobra's suggestion would run onto the error's line: usageHint gives it one
+		// of its own.
+		DisableSuggestions:         true,
+		SuggestionsMinimumDistance: 2,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(a.logOut, a.opts.logFormat, a.opts.logLevel)
 			if err != nil {
@@ -81,11 +90,16 @@ inside each request, so http:// is accepted only to this machine (localhost,
 	// Declared here so that cobra does not take -v for it.
 	root.Flags().Bool("version", false, "print the version")
 
-	root.AddCommand(newHelpTopics()...)
+	topics := newHelpTopics()
+	root.AddCommand(topics...)
 	completeValues(root, "log-format", "text", "json")
 	completeValues(root, "log-level", "debug", "info", "warn", "error")
 	root.AddCommand(a.newValidateCmd(), a.newPlanCmd(), a.newApplyCmd(), a.newExportCmd(), a.newMigrateCmd(),
 		a.newDiffCmd(), a.newDoctorCmd(), a.newSchemaCmd(), a.newExplainCmd(), a.newVersionCmd())
+	completeHelpTopics(root, topics)
+	for _, cmd := range root.Commands() {
+		completeNames(cmd)
+	}
 	return root
 }
 
@@ -160,9 +174,161 @@ func planFormat(format string, json bool, maxSize int) (string, error) {
 	return format, nil
 }
 
+// usageHint is what follows an error in how pbxsync was called, one line each: the
+// command or flag that was probably meant, then where the usage is.
+func usageHint(cmd *cobra.Command, err error) string {
+	hint := fmt.Sprintf("Run '%s --help' for usage.", cmd.CommandPath())
+	if meant := meantInstead(cmd, err); meant != "" {
+		hint = "Did you mean " + meant + "?\n" + hint
+	}
+	return hint
+}
+
+// meantInstead names the flags or commands of cmd nearest to an unknown one that err
+// is about, or "".
+func meantInstead(cmd *cobra.Command, err error) string {
+	var unknown *pflag.NotExistError
+	if errors.As(err, &unknown) {
+		if unknown.GetSpecifiedShortnames() != "" {
+			return "" // -x: one letter is too little to go by
+		}
+		var names []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if !f.Hidden {
+				names = append(names, f.Name)
+			}
+		})
+		if near := inventory.Nearest(unknown.GetSpecifiedName(), names); near != "" {
+			return "--" + near
+		}
+		return ""
+	}
+	// cobra gives an unknown command no type of error of its own: its message it is.
+	var word string
+	if _, serr := fmt.Sscanf(err.Error(), "unknown command %q", &word); serr != nil {
+		return ""
+	}
+	var quoted []string
+	for _, s := range slices.Sorted(slices.Values(cmd.SuggestionsFor(word))) {
+		quoted = append(quoted, strconv.Quote(s))
+	}
+	return oneOfWords(quoted, "or")
+}
+
 // completeValues makes the shell complete a flag of cmd with one of values.
 func completeValues(cmd *cobra.Command, flag string, values ...string) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// completeHelpTopics makes the shell complete pbxsync help with the help topics too:
+// cobra's help command offers only the commands that run.
+func completeHelpTopics(root *cobra.Command, topics []*cobra.Command) {
+	root.InitDefaultHelpCmd()
+	for _, help := range root.Commands() {
+		if help.Name() != "help" {
+			continue
+		}
+		commands := help.ValidArgsFunction
+		help.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			got, directive := commands(cmd, args, toComplete)
+			if len(args) > 0 {
+				return got, directive
+			}
+			for _, t := range topics {
+				if strings.HasPrefix(t.Name(), toComplete) {
+					got = append(got, cobra.CompletionWithDesc(t.Name(), t.Short))
+				}
+			}
+			slices.Sort(got)
+			return got, directive
+		}
+	}
+}
+
+// completeNames makes the shell complete, where cmd has them, --pbx with the PBXs of
+// the fleet file that --fleet names, and --company with the companies of the
+// inventory that -f names, both read from the line being completed. Nothing is
+// asked of a server, nor read from standard input.
+func completeNames(cmd *cobra.Command) {
+	flags := cmd.Flags()
+	if flags.Lookup("pbx") != nil && flags.Lookup("fleet") != nil {
+		_ = cmd.RegisterFlagCompletionFunc("pbx", func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			given, _ := cmd.Flags().GetStringArray("pbx")
+			names := slices.DeleteFunc(fleetPBXNames(cmd), func(name string) bool { return slices.Contains(given, name) })
+			return withPrefix(toComplete, names), cobra.ShellCompDirectiveNoFileComp
+		})
+	}
+	if flags.Lookup("company") != nil && flags.Lookup("file") != nil {
+		_ = cmd.RegisterFlagCompletionFunc("company", func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			// --company takes a list: complete its last id, after those typed.
+			i := strings.LastIndex(toComplete, ",") + 1
+			typed := strings.Split(toComplete[:i], ",")
+			var got []cobra.Completion
+			for _, id := range withPrefix(toComplete[i:], inventoryCompanyIDs(cmd)) {
+				if !slices.Contains(typed, id) {
+					got = append(got, toComplete[:i]+id)
+				}
+			}
+			return got, cobra.ShellCompDirectiveNoFileComp
+		})
+	}
+}
+
+// fleetPBXNames are the names of the PBXs in the fleet file that cmd's --fleet
+// names; none without one, or when it cannot be read.
+func fleetPBXNames(cmd *cobra.Command) []string {
+	path, _ := cmd.Flags().GetString("fleet")
+	if path == "" {
+		return nil
+	}
+	data, err := apiclient.ReadFile(path, apiclient.MaxInventoryFile)
+	if err != nil {
+		return nil
+	}
+	pbxs, err := inventory.ReadFleetFile(path, data)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, p := range pbxs {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// inventoryCompanyIDs are the company-ids of the inventory that cmd's -f names,
+// loaded as validate loads it (no secret needed); none when it is not valid.
+func inventoryCompanyIDs(cmd *cobra.Command) []string {
+	paths, _ := cmd.Flags().GetStringArray("file")
+	paths = slices.DeleteFunc(paths, func(p string) bool { return p == "-" })
+	if len(paths) == 0 {
+		return nil
+	}
+	files, err := inventory.ReadFiles(paths, nil)
+	if err != nil {
+		return nil
+	}
+	inv, _, err := inventory.LoadFiles(files, inventory.LoadOptions{Offline: true})
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, c := range inv.Companies {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// withPrefix returns the words that start with prefix, printable: a completion is
+// shown on the terminal.
+func withPrefix(prefix string, words []string) []string {
+	var out []string
+	for _, w := range words {
+		if strings.HasPrefix(w, prefix) && apiclient.Printable(w) == w {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // completeFiles makes the shell complete a flag of cmd with files of these

@@ -44,3 +44,22 @@ func BenchmarkLoadFiles(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(files)), "files")
 }
+
+// BenchmarkLoadMistakenZones loads 20,000 companies that share one mistaken time
+// zone: each is an error with the nearest zone suggested.
+func BenchmarkLoadMistakenZones(b *testing.B) {
+	var data strings.Builder
+	data.WriteString("version: 1\ncompanies:\n")
+	for i := range 20_000 {
+		fmt.Fprintf(&data, "  c%06d: {name: Company %d, settings: {zone: Europe/Londn}}\n", i, i)
+	}
+	raw := []byte(data.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _, err := inventory.Load("mistaken.yaml", raw, inventory.LoadOptions{})
+		var invErr *inventory.InventoryError
+		require.ErrorAs(b, err, &invErr)
+		require.Len(b, invErr.Diagnostics, 20_000)
+		require.Contains(b, invErr.Diagnostics[0].Message, `(did you mean "Europe/London"?)`)
+	}
+}

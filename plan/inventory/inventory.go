@@ -71,6 +71,9 @@ type Diagnostic struct {
 	Line, Column int
 	Message      string
 	Warning      bool
+	// Kind is what a warning is about, the same for every warning of its kind (its
+	// message with the particulars left out), so that many alike can be summed up.
+	Kind string
 }
 
 func (d Diagnostic) String() string {
@@ -176,6 +179,9 @@ type loader struct {
 	pieceSize int // the companies' text parsed at once (pieces.go)
 	diags     []Diagnostic
 	file      string // the file being read or merged, for diagnostics
+	// suggested is "did you mean" for each refused value, by field and value: many
+	// companies may share one mistake, and a suggestion reads every time zone.
+	suggested map[string]string
 }
 
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
@@ -183,7 +189,7 @@ func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 func (l *loader) warnf(n *yaml.Node, format string, args ...any) {
-	l.diags = append(l.diags, Diagnostic{File: l.file, Line: n.Line, Column: n.Column, Message: fmt.Sprintf(format, args...), Warning: true})
+	l.diags = append(l.diags, Diagnostic{File: l.file, Line: n.Line, Column: n.Column, Message: fmt.Sprintf(format, args...), Warning: true, Kind: format})
 }
 
 // place names a node's position for another message: FILE:LINE.
@@ -1006,6 +1012,8 @@ func (l *loader) settings(n *yaml.Node) *layer {
 		if err != nil {
 			if from != "" { // Normalize never echoes a secret's value: name where it came from
 				err = fmt.Errorf("%w (the value of environment variable %s)", err, from)
+			} else if !f.Secret && v.Kind() == apiclient.KindString {
+				err = fmt.Errorf("%w%s", err, l.suggestValue(f, v.Text()))
 			}
 			l.errorf(value, "%v", err)
 			return
@@ -1024,6 +1032,20 @@ func (l *loader) settings(n *yaml.Node) *layer {
 		}
 	})
 	return out
+}
+
+// suggestValue is didYouMean for a value of f that Normalize refused, found once for
+// each value.
+func (l *loader) suggestValue(f apiclient.Field, text string) string {
+	key := f.Name + "\x00" + text
+	if s, ok := l.suggested[key]; ok {
+		return s
+	}
+	if l.suggested == nil {
+		l.suggested = map[string]string{}
+	}
+	l.suggested[key] = didYouMean(text, f.Values())
+	return l.suggested[key]
 }
 
 // fieldNames are the names of the field table, for suggestions.

@@ -365,7 +365,17 @@ func invalidInventories() []invalidInventory {
 		{
 			name: "zone/in defaults",
 			src:  yamlLines("version: 1", "defaults:", "  zone: Europe/Londn"),
-			want: []diag{{3, 9, `zone: "Europe/Londn" is not a time zone; ` + zoneAllowed}},
+			want: []diag{{3, 9, `zone: "Europe/Londn" is not a time zone; ` + zoneAllowed + ` (did you mean "Europe/London"?)`}},
+		},
+		{
+			name: "zone/case",
+			src:  company("      zone: us/pacific"),
+			want: []diag{{6, 13, `zone: "us/pacific" is not a time zone; ` + zoneAllowed + ` (did you mean "US/Pacific"?)`}},
+		},
+		{
+			name: "enum/near a word",
+			src:  company("      hs_webrtc: yess"),
+			want: []diag{{6, 18, `hs_webrtc: "yess" is not allowed; allowed: "", "no", "yes" or "disable" (did you mean "yes"?)`}},
 		},
 
 		// ${VAR}.

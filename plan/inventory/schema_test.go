@@ -36,6 +36,7 @@ var beyondSchema = map[string]string{
 	"zone/Mars":              noZone,
 	"zone/Local":             noZone + " (Local is a name Go knows, but no zone)",
 	"zone/in defaults":       noZone,
+	"zone/case":              noZone + " (names are told apart by case)",
 	"env/not a secret field": "${ZONE} is literal text outside a secret field: " + noZone,
 	"env/unset":              notInFile,
 	"env/unset in defaults":  notInFile,
