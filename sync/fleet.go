@@ -421,7 +421,7 @@ func (r *FleetReport) WriteMetrics(w io.Writer, now time.Time, runErr error) err
 	for _, name := range names {
 		m.labels = pbxLabels(name, r.Servers[name])
 		m.gauge("pbxsync_fleet_pbx_failed", "1 when the PBX's part of the last fleet run failed (not read, a change failed, not verified, a conflict), else 0.",
-			m.flag(r.Failed[name] != nil || r.conflicted(name)))
+			m.flag(r.Failed[name] != nil || r.conflicted(name) || r.PBXs[name] == nil && runErr != nil))
 		var moves []string
 		for _, s := range []string{Moved, Unfinished} {
 			moves = append(moves, m.with(fmt.Sprintf("status=%q", s), float64(byTarget[name+"/"+s])))

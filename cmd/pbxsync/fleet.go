@@ -412,9 +412,7 @@ func (a *app) finishFleet(ctx context.Context, ao applyOptions, o fleetOptions, 
 	if rep == nil {
 		rep = &sync.FleetReport{}
 	}
-	if r != nil && r.FleetRun != nil { // the metrics name every PBX of the run, applied or not
-		rep.Servers = r.Servers(apiclient.ServerLabel)
-	}
+	rep.Servers = a.fleetServers(r, o) // the metrics name every PBX of the run, applied, read or not
 	show := ao.json || rep.PBXs != nil
 	return a.outputs(ao.json, ao.report, ao.metricsFile).Write(ctx, rep.Outcome(time.Since(start), shown(err)), show, err)
 }

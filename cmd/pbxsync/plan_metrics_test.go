@@ -205,3 +205,26 @@ func TestPlanMetricsFileFleet(t *testing.T) {
 	}
 	require.Equal(t, map[string]float64{"paris": 0, "berlin": 0}, success, "the PBXs of the run, as the fleet file lists them")
 }
+
+// apply --fleet whose fleet cannot be loaded (an inventory is not valid) still
+// writes every PBX of the run into --metrics-file, each failed: a nightly run that
+// broke on a bad commit alerts as a failed run, not as silence.
+func TestApplyFleetMetricsWhenTheFleetFailsToLoad(t *testing.T) {
+	f := newFleet(t)
+	f.write(t, "berlin.yaml", "version: 1\ncompanies:\n  delta: {name: Delta, settings: {zonee: Europe/Berlin}}\n")
+	metrics := filepath.Join(f.dir, "fleet.prom")
+	got := invoke(t, "", f.env, "apply", "--fleet", f.fleetFile(), "--auto-approve", "--metrics-file", metrics)
+	require.Equal(t, 1, got.code, got.stderr)
+	success, failed := map[string]float64{}, map[string]float64{}
+	for _, s := range readMetrics(t, metrics)["pbxsync_last_run_success"] {
+		success[s.labels["pbx"]] = s.value
+	}
+	for _, s := range readMetrics(t, metrics)["pbxsync_fleet_pbx_failed"] {
+		failed[s.labels["pbx"]] = s.value
+	}
+	require.Equal(t, map[string]float64{"london": 0, "paris": 0, "berlin": 0}, success)
+	require.Equal(t, map[string]float64{"london": 1, "paris": 1, "berlin": 1}, failed)
+	for _, srv := range []*simtest.Server{f.london, f.paris, f.berlin} {
+		require.Zero(t, srv.Stats().TotalRequests())
+	}
+}
