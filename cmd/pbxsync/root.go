@@ -51,7 +51,7 @@ inside each request, so http:// is accepted only to this machine (localhost,
 		// of its own.
 		DisableSuggestions:         true,
 		SuggestionsMinimumDistance: 2,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(a.logOut, a.opts.logFormat, a.opts.logLevel)
 			if err != nil {
 				return err
@@ -60,10 +60,13 @@ inside each request, so http:// is accepted only to this machine (localhost,
 				return err
 			}
 			a.logger = logger
+			a.started = true
+			if err := checkOutputs(cmd, args, a.lookupEnv); err != nil {
+				return err // before the trace starts: nothing is written
+			}
 			if a.opts.trace != "" {
 				a.opts.recorder = apiclient.NewTrace()
 			}
-			a.started = true
 			return nil
 		},
 	}
