@@ -447,3 +447,12 @@ func TestFleetProgressOnTerminal(t *testing.T) {
 	}
 	require.Regexp(t, `msg=parallelism pbx=berlin server=127.0.0.1:[0-9]+ limit=[0-9]+ mode=auto\n`, stderr.String())
 }
+
+// validate --fleet has no JSON document: --json is refused, not ignored.
+func TestFleetValidateJSONRefused(t *testing.T) {
+	f := newFleet(t)
+	got := invoke(t, "", nil, "validate", "--fleet", f.fleetFile(), "--json")
+	require.Equal(t, 1, got.code, got.stderr)
+	require.Empty(t, got.stdout)
+	requireOneErrorLine(t, got.stderr, "validate --fleet prints text only: --json documents one inventory")
+}

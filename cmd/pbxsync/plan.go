@@ -208,6 +208,9 @@ problems included: {"format_version": 1, "valid", "files", "companies", "contain
 				if err := a.checkFleet(fo, files); err != nil {
 					return err
 				}
+				if asJSON {
+					return errors.New("validate --fleet prints text only: --json documents one inventory (validate -f DIR --json, for each PBX's inventory)")
+				}
 				return a.validateFleet(fo)
 			}
 			opts := inventory.LoadOptions{Lookup: a.lookupEnv, Offline: true}
