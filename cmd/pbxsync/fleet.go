@@ -193,11 +193,7 @@ func (a *app) fleetServers(r *fleetRun, o fleetOptions) map[string]string {
 	if r != nil && r.FleetRun != nil {
 		return r.Servers(apiclient.ServerLabel)
 	}
-	data, err := apiclient.ReadFile(o.file, apiclient.MaxInventoryFile)
-	if err != nil {
-		return nil
-	}
-	pbxs, err := inventory.ReadFleetFile(o.file, data)
+	pbxs, err := inventory.OpenFleetFile(o.file)
 	if err != nil {
 		return nil
 	}
@@ -432,11 +428,7 @@ func (a *app) exportFleet(ctx context.Context, o exportOptions) (err error) {
 	if err := a.checkFleet(o.fleet, nil); err != nil {
 		return err
 	}
-	data, err := apiclient.ReadFile(o.fleet.file, apiclient.MaxInventoryFile)
-	if err != nil {
-		return fmt.Errorf("read the fleet: %w", err)
-	}
-	pbxs, err := inventory.ReadFleetFile(o.fleet.file, data)
+	pbxs, err := inventory.OpenFleetFile(o.fleet.file)
 	if err := a.inventoryProblems([]string{o.fleet.file}, nil, err); err != nil {
 		return err
 	}

@@ -48,14 +48,18 @@ type gentleRun struct {
 	pool     pbxtest.PoolStats
 	limit    int
 	requests int
+	refused  int // answered 429
 }
 
-// gentleApply applies the gentle case of n companies to a server of workers, with
-// args added to apply's.
+// gentleApply applies the gentle case of n companies to a server of workers (none
+// for 0: no pool) with faults (their latency gentleLatency unless given), with args
+// added to apply's.
 func gentleApply(b *testing.B, workers, n int, faults pbxtest.Faults, args ...string) gentleRun {
 	b.Helper()
 	st, inv := gentleCase("c", n)
-	faults.Latency = gentleLatency
+	if faults.Latency == 0 {
+		faults.Latency = gentleLatency
+	}
 	opts := []pbxtest.Option{pbxtest.WithState(st), pbxtest.WithFaults(faults)}
 	if workers > 0 {
 		opts = append(opts, pbxtest.WithWorkers(workers, gentleService))
@@ -79,7 +83,7 @@ func gentleApply(b *testing.B, workers, n int, faults pbxtest.Faults, args ...st
 	require.NoError(b, err)
 	require.NoError(b, json.Unmarshal(data, &doc))
 	stats := srv.Stats()
-	return gentleRun{wall: wall, pool: stats.Pool, limit: doc.ParallelismLimit, requests: stats.TotalRequests()}
+	return gentleRun{wall: wall, pool: stats.Pool, limit: doc.ParallelismLimit, requests: stats.TotalRequests(), refused: stats.Faults[pbxtest.Fault429]}
 }
 
 // BenchmarkGentleApply applies 100 x N updates to a PBX of N workers at default
@@ -123,7 +127,7 @@ func BenchmarkGentleNoQueue(b *testing.B) {
 		ideal := time.Duration(1+2*((n+15)/16)) * 50 * time.Millisecond
 		var ratio float64
 		for b.Loop() {
-			r := gentleApplyLatency(b, n, 50*time.Millisecond, "--parallelism", "16")
+			r := gentleApply(b, 0, n, pbxtest.Faults{Latency: 50 * time.Millisecond}, "--parallelism", "16")
 			ratio += float64(r.wall) / float64(ideal)
 		}
 		b.ReportMetric(ratio/float64(b.N), "x-ideal")
@@ -133,30 +137,11 @@ func BenchmarkGentleNoQueue(b *testing.B) {
 		sequential := time.Duration(1+2*n) * 20 * time.Millisecond
 		var speedup float64
 		for b.Loop() {
-			r := gentleApplyLatency(b, n, 20*time.Millisecond)
+			r := gentleApply(b, 0, n, pbxtest.Faults{Latency: 20 * time.Millisecond})
 			speedup += float64(sequential) / float64(r.wall)
 		}
 		b.ReportMetric(speedup/float64(b.N), "x-sequential")
 	})
-}
-
-// gentleApplyLatency is gentleApply against a server with no pool and the given
-// latency.
-func gentleApplyLatency(b *testing.B, n int, latency time.Duration, args ...string) gentleRun {
-	b.Helper()
-	st, inv := gentleCase("c", n)
-	srv := simtest.NewServer(b, pbxtest.WithState(st), pbxtest.WithFaults(pbxtest.Faults{Latency: latency}))
-	dir := b.TempDir()
-	invFile := filepath.Join(dir, "inventory.yaml")
-	require.NoError(b, os.WriteFile(invFile, []byte(inv), 0o600))
-	var stdout, stderr bytes.Buffer
-	env := adminEnv(srv)
-	start := time.Now()
-	code := run(b.Context(), append([]string{"apply", "-f", invFile, "--auto-approve"}, args...),
-		strings.NewReader(""), &stdout, &stderr, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	wall := time.Since(start)
-	require.Equal(b, 0, code, "%s", stderr.String())
-	return gentleRun{wall: wall, requests: srv.Stats().TotalRequests()}
 }
 
 // BenchmarkGentle429: a server that answers 429 above 5 requests in flight (and asks
@@ -167,18 +152,8 @@ func gentleApplyLatency(b *testing.B, n int, latency time.Duration, args ...stri
 func BenchmarkGentle429(b *testing.B) {
 	var refused float64
 	for b.Loop() {
-		st, inv := gentleCase("c", 300)
-		srv := simtest.NewServer(b, pbxtest.WithState(st), pbxtest.WithFaults(pbxtest.Faults{Latency: 20 * time.Millisecond, MaxInFlight: 5, RetryAfter: time.Second}))
-		dir := b.TempDir()
-		invFile := filepath.Join(dir, "inventory.yaml")
-		require.NoError(b, os.WriteFile(invFile, []byte(inv), 0o600))
-		var stdout, stderr bytes.Buffer
-		env := adminEnv(srv)
-		code := run(b.Context(), []string{"apply", "-f", invFile, "--auto-approve"},
-			strings.NewReader(""), &stdout, &stderr, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-		require.Equal(b, 0, code, "%s", stderr.String())
-		stats := srv.Stats()
-		refused += 100 * float64(stats.Faults[pbxtest.Fault429]) / float64(stats.TotalRequests())
+		r := gentleApply(b, 0, 300, pbxtest.Faults{Latency: 20 * time.Millisecond, MaxInFlight: 5, RetryAfter: time.Second})
+		refused += 100 * float64(r.refused) / float64(r.requests)
 	}
 	b.ReportMetric(refused/float64(b.N), "refused-%")
 }

@@ -138,7 +138,7 @@ type app struct {
 // run runs pbxsync with args; clientOpts go to every client it makes (see
 // globalOptions.clientOptions).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), clientOpts ...apiclient.Option) int {
-	a := &app{stdin: stdin, input: interruptible{ctx, stdin}, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, logOut: &logLines{w: stderr}}
+	a := &app{stdin: stdin, input: &interruptible{ctx: ctx, r: stdin}, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, logOut: &logLines{w: stderr}}
 	a.opts.clientOptions = clientOpts
 	return a.execute(ctx, a.newRootCmd(), args)
 }
@@ -220,13 +220,15 @@ var errInterruptedInput = errors.New("interrupted")
 // at once with errInterruptedInput: a command that reads its inventory from a pipe
 // or a terminal that never closes still ends on Ctrl-C (cli.md "Files pbxsync
 // reads"). Each read waits in a goroutine of its own, which ends with that read, or
-// with the process when ctx ended first.
+// with the process when ctx ended first; it reads into buf, kept from read to read,
+// since an abandoned read may still write after the call returned.
 type interruptible struct {
 	ctx context.Context
 	r   io.Reader
+	buf []byte
 }
 
-func (in interruptible) Read(p []byte) (int, error) {
+func (in *interruptible) Read(p []byte) (int, error) {
 	if in.ctx.Err() != nil {
 		return 0, errInterruptedInput
 	}
@@ -234,7 +236,10 @@ func (in interruptible) Read(p []byte) (int, error) {
 		n   int
 		err error
 	}
-	buf := make([]byte, len(p)) // not p: the read may end after this call returned
+	if cap(in.buf) < len(p) {
+		in.buf = make([]byte, len(p))
+	}
+	buf := in.buf[:len(p)]
 	done := make(chan result, 1)
 	go func() {
 		n, err := in.r.Read(buf)
@@ -244,6 +249,7 @@ func (in interruptible) Read(p []byte) (int, error) {
 	case r := <-done:
 		return copy(p, buf[:r.n]), r.err
 	case <-in.ctx.Done():
+		in.buf = nil // the read still under way owns it
 		return 0, errInterruptedInput
 	}
 }

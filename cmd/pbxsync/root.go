@@ -284,11 +284,7 @@ func fleetPBXNames(cmd *cobra.Command) []string {
 	if path == "" {
 		return nil
 	}
-	data, err := apiclient.ReadFile(path, apiclient.MaxInventoryFile)
-	if err != nil {
-		return nil
-	}
-	pbxs, err := inventory.ReadFleetFile(path, data)
+	pbxs, err := inventory.OpenFleetFile(path)
 	if err != nil {
 		return nil
 	}

@@ -63,6 +63,16 @@ type fleetPBX struct {
 	paths     []*yaml.Node // the paths of its inventory as written, one per Inventory
 }
 
+// OpenFleetFile reads the fleet file at file (a regular file, of at most an
+// inventory's size) and checks it alone, as ReadFleetFile does.
+func OpenFleetFile(file string) ([]*FleetPBX, error) {
+	data, err := apiclient.ReadFile(file, apiclient.MaxInventoryFile)
+	if err != nil {
+		return nil, fmt.Errorf("read the fleet: %w", err)
+	}
+	return ReadFleetFile(file, data)
+}
+
 // ReadFleetFile checks a fleet file alone, without loading its inventories (which
 // export --fleet is to write), and returns its PBXs sorted by name; every problem
 // is reported at once as an *InventoryError.
